@@ -1,1 +1,86 @@
-export {};
+/*
+ * Boots a device bundle inside xsnap-worker: installs `handleCommand`, which
+ * turns each host event into what a Moddable board's event loop would do
+ * (fire timers, deliver socket callbacks), and the globals a Moddable app
+ * expects (`trace`, a Date that follows the host's clock).
+ */
+import { markBoot, now, setHostNow, wallNow } from "./clock.js";
+import { Event, EVENT_HEADER_BYTES, FrameReader, FrameWriter, LogLevel, NO_DEADLINE, fromUtf8 } from "./protocol.js";
+import { log, reportUncaught } from "./bridge.js";
+import { fireDueTimers, nextDeadline } from "./timer.js";
+import { socketById } from "./tcp.js";
+import { applyConfig } from "./config.js";
+
+type Main = () => void;
+
+const reply = new FrameWriter(8);
+
+function traceToHost(...values: unknown[]): void {
+  let text = "";
+  for (const value of values) text += String(value);
+  // Moddable's trace writes exactly what it is given; a trailing newline ends a line.
+  log(LogLevel.TRACE, text.endsWith("\n") ? text.slice(0, -1) : text);
+}
+
+function installGlobals(): void {
+  const g = globalThis as Record<string, unknown>;
+  g.trace = Object.assign(traceToHost, { left: traceToHost, center: traceToHost, right: traceToHost });
+  const RealDate = Date;
+  // The device's wall clock is the host's (possibly virtual) clock, not the machine's.
+  RealDate.now = () => Math.floor(wallNow());
+  g.Date = RealDate;
+}
+
+function dispatch(type: number, event: FrameReader, main: Main): void {
+  switch (type) {
+    case Event.BOOT: {
+      const config = JSON.parse(fromUtf8(event.tail())) as Record<string, unknown>;
+      markBoot(config.clockSynced !== false);
+      applyConfig(config);
+      main();
+      break;
+    }
+    case Event.TICK:
+      break;
+    case Event.TCP_WRITABLE: {
+      const socket = socketById(event.u16());
+      socket?._writable(event.u32());
+      break;
+    }
+    case Event.TCP_DATA: {
+      const socket = socketById(event.u16());
+      socket?._data(event.tail());
+      break;
+    }
+    case Event.TCP_ERROR: {
+      const socket = socketById(event.u16());
+      socket?._error(fromUtf8(event.tail()));
+      break;
+    }
+    default:
+      throw new RangeError(`unknown simulator event ${type}`);
+  }
+}
+
+export function install(main: Main): void {
+  installGlobals();
+  (globalThis as Record<string, unknown>).handleCommand = (bytes: ArrayBuffer) => {
+    if (bytes.byteLength < EVENT_HEADER_BYTES) throw new RangeError(`simulator event of ${bytes.byteLength} bytes is too short`);
+    const event = new FrameReader(bytes);
+    const type = event.u8();
+    setHostNow(event.f64());
+    try {
+      dispatch(type, event, main);
+    } catch (error) {
+      reportUncaught(error);
+    }
+    fireDueTimers();
+    // Read after xsnap has run the promise jobs this event queued, which may set timers.
+    return {
+      get result(): ArrayBuffer {
+        const next = nextDeadline();
+        return reply.reset().f64(next < 0 ? NO_DEADLINE : Math.max(next, now())).finish();
+      },
+    };
+  };
+}

@@ -1,0 +1,282 @@
+/*
+ * One simulated device: the device bundle running on the real XS engine in
+ * its own xsnap-worker, with this host standing in for the board: its clock,
+ * its I2C bus (register models of real parts), its TCP stack (real sockets)
+ * and its preference storage.
+ *
+ * The host is the device's event loop. Events (a timer falling due, bytes on
+ * a socket) are delivered one at a time; each reply names the device's next
+ * timer deadline, which the host arms on its clock.
+ */
+import type { Logger } from "../../hosts/log/logger.js";
+import {
+  Event, FrameReader, FrameWriter, LogLevel, MAX_FRAME_BYTES, NO_DEADLINE, PrefType, Request, Status, fromUtf8, utf8,
+} from "../xs-host/protocol.js";
+import { RealClock, type HostClock } from "./host-clock.js";
+import { I2cBus } from "./i2c-bus.js";
+import { PreferenceStore, type PreferenceValue } from "./preference-store.js";
+import { TcpBridge } from "./tcp-bridge.js";
+import { XsnapWorker, type Meter } from "./xsnap-worker.js";
+
+/** Bytes per XS slot on a 64-bit host; a 32-bit board (ESP32) uses 16. */
+export const HOST_SLOT_BYTES = 32;
+
+export interface SimulatedDeviceOptions {
+  /** Names the device in logs and the worker's process title. */
+  name: string;
+  /** The simulator bundle (build/sim/device.js). */
+  bundle: string;
+  /** What the device's `mc/config` holds. */
+  config: Record<string, unknown>;
+  clock?: HostClock;
+  i2c?: I2cBus;
+  preferences?: PreferenceStore;
+  logger?: Logger;
+  /** Each line the device traces. */
+  onTrace?: (line: string) => void;
+}
+
+export interface SimulatedDeviceStats {
+  events: number;
+  uncaught: number;
+  traces: number;
+  hostErrors: number;
+  heapSlots: number;
+  tcp: TcpBridge["stats"];
+  i2cNacks: number;
+}
+
+export class SimulatedDevice {
+  readonly name: string;
+  readonly i2c: I2cBus;
+  readonly preferences: PreferenceStore;
+  readonly clock: HostClock;
+  private readonly options: SimulatedDeviceOptions;
+  private readonly tcp: TcpBridge;
+  private readonly event = new FrameWriter(MAX_FRAME_BYTES);
+  private readonly answer = new FrameWriter(MAX_FRAME_BYTES);
+  private worker: XsnapWorker | undefined;
+  private queue: Uint8Array[] = [];
+  private draining: Promise<void> | undefined;
+  private timer: unknown;
+  private timerAt = NO_DEADLINE;
+  private stopped = false;
+  private meter: Meter | undefined;
+  private counts = { events: 0, uncaught: 0, traces: 0, hostErrors: 0 };
+
+  constructor(options: SimulatedDeviceOptions) {
+    this.options = options;
+    this.name = options.name;
+    this.clock = options.clock ?? new RealClock();
+    this.i2c = options.i2c ?? new I2cBus();
+    this.preferences = options.preferences ?? new PreferenceStore();
+    this.tcp = new TcpBridge({
+      writable: (id, count) => this.deliver(this.frame(Event.TCP_WRITABLE).u16(id).u32(count)),
+      data: (id, bytes) => this.deliver(this.frame(Event.TCP_DATA).u16(id).tail(bytes)),
+      error: (id, reason) => this.deliver(this.frame(Event.TCP_ERROR).u16(id).tail(utf8(reason))),
+    });
+  }
+
+  /** Starts the worker, loads the bundle and boots the app; resolves once main() has returned. */
+  async start(): Promise<void> {
+    if (this.worker) throw new Error(`${this.name}: already started`);
+    const worker = new XsnapWorker({
+      name: this.name,
+      onQuery: (request) => this.onRequest(request),
+      onPrint: (line) => this.options.logger?.debug("xs print", { device: this.name, line }),
+      onQueryError: (error) => {
+        this.counts.hostErrors++;
+        this.options.logger?.error("simulator host failed a device request", { device: this.name, error });
+      },
+    });
+    this.worker = worker;
+    void worker.exited.then(({ code, signal }) => {
+      if (!this.stopped) this.options.logger?.error("device worker exited unexpectedly", { device: this.name, code, signal });
+      this.stopped = true;
+      this.disarm();
+      this.tcp.closeAll();
+    });
+    const loaded = await worker.evaluate(this.options.bundle);
+    this.meter = loaded.meter;
+    await this.deliver(this.frame(Event.BOOT).tail(utf8(JSON.stringify(this.options.config))));
+  }
+
+  /** Stops the device as a power cut would: sockets drop, the worker is killed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.disarm();
+    this.tcp.closeAll();
+    await this.worker?.close();
+  }
+
+  /** Resolves when every event delivered so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** The XS heap as xsnap last measured it, in slots. */
+  get heapSlots(): number {
+    return this.meter?.currentHeapCount ?? 0;
+  }
+
+  stats(): SimulatedDeviceStats {
+    return { ...this.counts, heapSlots: this.heapSlots, tcp: { ...this.tcp.stats }, i2cNacks: this.i2c.nacks };
+  }
+
+  private frame(type: number): FrameWriter {
+    return this.event.reset().u8(type).f64(this.clock.now());
+  }
+
+  private deliver(frame: FrameWriter): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.queue.push(new Uint8Array(frame.finish()));
+    if (!this.draining) {
+      this.draining = this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    }
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.stopped && this.worker) {
+      const event = this.queue.shift()!;
+      // The stamp is taken when the event is handled, not when it was queued.
+      new DataView(event.buffer).setFloat64(1, this.clock.now(), true);
+      this.counts.events++;
+      try {
+        const { reply, meter } = await this.worker.command(event);
+        this.meter = meter;
+        this.arm(new FrameReader(reply).f64());
+      } catch (error) {
+        if (this.stopped) return;
+        this.counts.hostErrors++;
+        this.options.logger?.error("device failed to handle an event", { device: this.name, error });
+      }
+    }
+  }
+
+  private arm(deadline: number): void {
+    if (deadline === this.timerAt) return;
+    this.disarm();
+    if (deadline === NO_DEADLINE || this.stopped) return;
+    this.timerAt = deadline;
+    this.timer = this.clock.setTimer(deadline, () => {
+      this.timer = undefined;
+      this.timerAt = NO_DEADLINE;
+      return this.deliver(this.frame(Event.TICK));
+    });
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerAt = NO_DEADLINE;
+  }
+
+  /** Answers the device's synchronous requests (XS is blocked until this returns). */
+  private onRequest(bytes: Uint8Array): Uint8Array {
+    const request = new FrameReader(bytes);
+    const op = request.u8();
+    const out = this.answer.reset();
+    switch (op) {
+      case Request.LOG: {
+        const level = request.u8();
+        const text = fromUtf8(request.tail());
+        this.counts.traces++;
+        this.options.onTrace?.(text);
+        if (level !== LogLevel.TRACE) this.options.logger?.warn("device log", { device: this.name, text });
+        out.u8(Status.OK);
+        break;
+      }
+      case Request.UNCAUGHT: {
+        this.counts.uncaught++;
+        this.options.logger?.error("uncaught exception on device", { device: this.name, error: fromUtf8(request.tail()) });
+        out.u8(Status.OK);
+        break;
+      }
+      case Request.DELAY:
+        this.clock.delay(request.f64());
+        out.u8(Status.OK);
+        break;
+      case Request.TCP_OPEN: {
+        const id = request.u16();
+        const port = request.u16();
+        out.u8(this.tcp.open(id, fromUtf8(request.tail()), port) ? Status.OK : Status.REFUSED);
+        break;
+      }
+      case Request.TCP_WRITE: {
+        const id = request.u16();
+        const writable = this.tcp.write(id, request.tail());
+        if (writable === undefined) out.u8(Status.REFUSED);
+        else out.u8(Status.OK).u32(writable);
+        break;
+      }
+      case Request.TCP_CLOSE:
+        out.u8(this.tcp.close(request.u16()) ? Status.OK : Status.REFUSED);
+        break;
+      case Request.I2C_WRITE: {
+        const address = request.u8();
+        const stop = request.u8() === 1;
+        out.u8(this.i2c.write(address, request.tail(), stop) ? Status.OK : Status.NACK);
+        break;
+      }
+      case Request.I2C_READ: {
+        const address = request.u8();
+        const stop = request.u8() === 1;
+        const data = this.i2c.read(address, request.u16(), stop);
+        if (data) out.u8(Status.OK).tail(data);
+        else out.u8(Status.NACK);
+        break;
+      }
+      default:
+        this.onPreferenceRequest(op, request, out);
+    }
+    return new Uint8Array(out.finish());
+  }
+
+  private onPreferenceRequest(op: number, request: FrameReader, out: FrameWriter): void {
+    switch (op) {
+      case Request.PREF_GET: {
+        const [domain, key] = fromUtf8(request.tail()).split("\0");
+        writePreference(out, this.preferences.get(domain, key));
+        break;
+      }
+      case Request.PREF_SET: {
+        const [domain, key] = fromUtf8(request.bytes(request.u16())).split("\0");
+        this.preferences.set(domain, key, readPreference(request));
+        out.u8(Status.OK);
+        break;
+      }
+      case Request.PREF_DELETE: {
+        const [domain, key] = fromUtf8(request.tail()).split("\0");
+        out.u8(this.preferences.delete(domain, key) ? Status.OK : Status.MISSING);
+        break;
+      }
+      case Request.PREF_KEYS:
+        out.u8(Status.OK).tail(utf8(this.preferences.keys(fromUtf8(request.tail())).join("\0")));
+        break;
+      default:
+        throw new RangeError(`unknown device request 0x${op.toString(16)}`);
+    }
+  }
+}
+
+function writePreference(out: FrameWriter, value: PreferenceValue | undefined): void {
+  if (value === undefined) out.u8(Status.MISSING);
+  else if (typeof value === "boolean") out.u8(Status.OK).u8(PrefType.BOOLEAN).u8(value ? 1 : 0);
+  else if (typeof value === "number") out.u8(Status.OK).u8(PrefType.INTEGER).u32(value >>> 0);
+  else if (typeof value === "string") out.u8(Status.OK).u8(PrefType.STRING).tail(utf8(value));
+  else out.u8(Status.OK).u8(PrefType.BUFFER).tail(value);
+}
+
+function readPreference(reader: FrameReader): PreferenceValue {
+  const type = reader.u8();
+  switch (type) {
+    case PrefType.BOOLEAN: return reader.u8() !== 0;
+    case PrefType.INTEGER: return reader.u32() | 0;
+    case PrefType.STRING: return fromUtf8(reader.tail());
+    case PrefType.BUFFER: return reader.tail().slice();
+    default: throw new RangeError(`unknown preference type ${type}`);
+  }
+}
