@@ -1,3 +1,4 @@
+/// <reference path="./xsnap-globals.d.ts" />
 /*
  * Boots a device bundle inside xsnap-worker: installs `handleCommand`, which
  * turns each host event into what a Moddable board's event loop would do
@@ -25,6 +26,11 @@ function traceToHost(...values: unknown[]): void {
 function installGlobals(): void {
   const g = globalThis as Record<string, unknown>;
   g.trace = Object.assign(traceToHost, { left: traceToHost, center: traceToHost, right: traceToHost });
+  // XS on a board has these Moddable extensions; xsnap does not.
+  const bufferCtor = ArrayBuffer as unknown as Record<string, unknown>;
+  bufferCtor.fromString ??= (text: string) => new TextEncoder().encode(text).slice().buffer;
+  const stringCtor = String as unknown as Record<string, unknown>;
+  stringCtor.fromArrayBuffer ??= (buffer: ArrayBuffer) => new TextDecoder().decode(buffer);
   const RealDate = Date;
   // The device's wall clock is the host's (possibly virtual) clock, not the machine's.
   RealDate.now = () => Math.floor(wallNow());

@@ -1,0 +1,105 @@
+/*
+ * What every `xsedge` subcommand shares: where it writes, how a usage error
+ * is reported (exit code 2, naming the flag), flag parsers, and waiting for
+ * SIGINT/SIGTERM so each command can stop cleanly.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { isLevel, type Level } from "../log/logger.js";
+
+/** Where a command writes; tests pass their own, and a signal to stop it. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Stops the command as SIGINT/SIGTERM would. */
+  signal?: AbortSignal;
+}
+
+export const processIo: CommandIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export class UsageError extends Error {}
+
+export const LOG_OPTIONS = {
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+} as const;
+
+export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+/** parseArgs in strict mode, its errors (which name the flag) turned into usage errors. */
+export function parseFlags(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): FlagValues {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values as FlagValues;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** A string flag's value; flags are declared with type "string", so anything else is a bug here. */
+export function stringFlag(values: FlagValues, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function parsePort(flag: string, value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`${flag} must be a port number from 0 to 65535, got "${value}"`);
+  return port;
+}
+
+export function parseInteger(flag: string, value: string, min: number, max: number): number {
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+export function parseUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${flag} must be a URL, got "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${flag} must be an http or https URL, got "${value}"`);
+  return value;
+}
+
+export function parseLogOptions(values: { "log-level"?: unknown; "log-format"?: unknown }, defaultFormat: "json" | "pretty" = "json") {
+  const level = String(values["log-level"] ?? "info");
+  if (!isLevel(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${level}"`);
+  const format = String(values["log-format"] ?? defaultFormat);
+  if (format !== "json" && format !== "pretty") throw new UsageError(`--log-format must be json or pretty, got "${format}"`);
+  return { level: level as Level, format } as const;
+}
+
+/** Runs a command's parser; a usage error is printed with a pointer to --help and yields exit code 2. */
+export function parseOrReport<T>(command: string, io: CommandIo, parse: () => T): T | number {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`xsedge ${command}: ${e.message}\nRun "xsedge ${command} --help" for usage.\n`);
+    return 2;
+  }
+}
+
+/** Resolves on SIGINT, SIGTERM or the io's abort signal, removing its handlers. */
+export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolveStop) => {
+    const stop = (why: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      signal?.removeEventListener("abort", onAbort);
+      resolveStop(why);
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    const onAbort = () => stop("abort");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+    if (signal?.aborted) return stop("abort");
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,128 @@
+/*
+ * `xsedge up` (what `npm start` runs): the whole system on one machine with
+ * embedded defaults: the reference cloud, the gateway, and simulated devices
+ * on 127.0.0.1, printing each observation as the cloud receives it. Ctrl-C
+ * stops the devices first, then the gateway (which drains its relay), then
+ * the cloud.
+ */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { createLogger } from "../log/logger.js";
+import { startGateway, type Gateway } from "../gateway/gateway.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
+import { startFleet, stopFleet, type SimulatedSensor } from "../../simulator/fleet.js";
+import {
+  LOG_OPTIONS, parseFlags, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, type CommandIo,
+} from "./command.js";
+
+export const UP_USAGE = `Usage: xsedge up [options]        (npm start)
+
+Starts the reference cloud, the gateway and simulated devices on 127.0.0.1
+and prints each observation as the cloud receives it. Ctrl-C stops all.
+
+Options:
+  --devices <n>          simulated devices (default 3)
+  --period <ms>          their sample period (default 1000)
+  --mqtt-port <port>     the gateway's MQTT port (default 1883; 0 for any free one)
+  --cloud-port <port>    the cloud's HTTP port (default 8101; 0 for any free one)
+  --data-dir <dir>       where cloud, gateway and devices keep their state (default ./data)
+  --trace                also print the devices' trace lines
+  --log-level <level>    debug, info, warn or error (default warn)
+  --log-format <format>  json or pretty (default pretty)
+  -h, --help             show this help
+`;
+
+function parse(argv: string[]) {
+  const values = parseFlags(argv, {
+    devices: { type: "string" },
+    period: { type: "string" },
+    "mqtt-port": { type: "string" },
+    "cloud-port": { type: "string" },
+    "data-dir": { type: "string" },
+    trace: { type: "boolean" },
+    ...LOG_OPTIONS,
+    help: { type: "boolean", short: "h" },
+  });
+  const flag = (name: string) => stringFlag(values, name);
+  return {
+    help: values.help === true,
+    devices: parseInteger("--devices", flag("devices") ?? "3", 1, 100),
+    periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
+    mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
+    cloudPort: parsePort("--cloud-port", flag("cloud-port") ?? "8101"),
+    dataDir: resolve(flag("data-dir") ?? "./data"),
+    trace: values.trace === true,
+    log: { ...parseLogOptions({ ...values, "log-level": values["log-level"] ?? "warn" }, "pretty") },
+  };
+}
+
+function describe(observation: CloudObservation): string {
+  const time = new Date(observation.time ?? observation.receivedAt ?? observation.storedAt).toISOString().slice(11, 23);
+  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(2)}`).join(", ");
+  return `${time}  ${observation.sensorId.padEnd(8)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, cloud offset ${observation.offset})\n`;
+}
+
+async function register(cloud: Cloud, sensorId: string): Promise<void> {
+  const response = await fetch(`${cloud.url}/api/v1/sensors`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sensorId, secret: randomBytes(16).toString("hex") }),
+  });
+  if (!response.ok) throw new Error(`registering ${sensorId} failed: HTTP ${response.status} ${await response.text()}`);
+}
+
+export async function upCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const options = parseOrReport("up", io, () => parse(argv));
+  if (typeof options === "number") return options;
+  if (options.help) {
+    io.out(UP_USAGE);
+    return 0;
+  }
+  const logger = createLogger({ component: "xsedge", ...options.log, write: (line) => io.err(line + "\n") });
+  let cloud: Cloud | undefined;
+  let gateway: Gateway | undefined;
+  let fleet: SimulatedSensor[] = [];
+  const stop = async () => {
+    await stopFleet(fleet);
+    await gateway?.close();
+    await cloud?.close();
+  };
+  try {
+    cloud = await startCloud({ host: "127.0.0.1", port: options.cloudPort, dataDir: resolve(options.dataDir, "cloud"), logger: logger.child("cloud") });
+    cloud.onObservation((observation) => io.out(describe(observation)));
+    gateway = await startGateway({
+      mqttHost: "127.0.0.1",
+      mqttPort: options.mqttPort,
+      dataDir: resolve(options.dataDir, "gateway"),
+      cloudUrl: cloud.url,
+      logger: logger.child("gateway"),
+    });
+    const ids = Array.from({ length: options.devices }, (_, i) => `sim-${i + 1}`);
+    for (const id of ids) await register(cloud, id);
+    fleet = await startFleet({
+      count: options.devices,
+      gatewayAddress: "127.0.0.1",
+      gatewayPort: gateway.mqttPort,
+      samplePeriodMs: options.periodMs,
+      idPrefix: "sim",
+      dataDir: resolve(options.dataDir, "sim"),
+      logger: logger.child("sim"),
+      onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
+    });
+  } catch (error) {
+    io.err(`xsedge up: could not start: ${(error as Error).message}\n`);
+    await stop();
+    return 1;
+  }
+  io.out(`cloud http://127.0.0.1:${cloud.port}  gateway mqtt://127.0.0.1:${gateway.mqttPort}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
+  io.out(`observations as the cloud receives them (Ctrl-C stops):\n`);
+  const why = await untilStopped(io.signal);
+  io.out(`stopping (${why})...\n`);
+  await stopFleet(fleet);
+  fleet = [];
+  const { store } = gateway.stats();
+  await stop();
+  io.out(`stopped: the gateway holds ${store.observations} observations, ${store.unrelayed} not yet relayed to the cloud.\n`);
+  return 0;
+}
