@@ -1,0 +1,32 @@
+/*
+ * How the relay reaches a cloud. One small interface so the transport can
+ * change (HTTP now; gRPC, Akka projections later) without touching the relay.
+ */
+import type { Observation } from "../../modules/observation/record.js";
+
+/** One observation as relayed: the record plus when the gateway received it. */
+export interface RelayedObservation extends Observation {
+  /** Gateway clock, ms since the Unix epoch. */
+  receivedAt: number;
+}
+
+export interface ObservationKey {
+  sensorId: string;
+  seq: number;
+}
+
+export interface CloudAck {
+  /**
+   * The observations the cloud has durably stored (or already had). Only
+   * these are marked relayed; anything else in the batch is sent again.
+   */
+  acked: ObservationKey[];
+}
+
+export interface CloudConnector {
+  /** For logs and stats, e.g. "http http://127.0.0.1:8101". */
+  readonly name: string;
+  /** Rejects on any failure (unreachable, timeout, refused); the relay retries. */
+  send(batch: readonly RelayedObservation[]): Promise<CloudAck>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,170 @@
+/*
+ * Relays stored observations to the cloud: the thin shell around the state
+ * machine in relay-machine.ts. It owns the one timer, the one in-flight send,
+ * and the store updates; every decision is the machine's.
+ *
+ * A row is marked relayed only when the cloud's ack names it, so a crash or
+ * outage at any point means a resend, never a loss; the cloud's
+ * UNIQUE(sensor_id, seq) makes the resend harmless.
+ */
+import type { Logger } from "../log/logger.js";
+import type { CloudConnector, RelayedObservation } from "./connector.js";
+import type { ObservationStore } from "./observation-store.js";
+import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./relay-machine.js";
+
+export interface RelayOptions {
+  store: ObservationStore;
+  connector: CloudConnector;
+  logger: Logger;
+  /** Observations per request; 100 keeps a JSON batch around 15 kB. */
+  batchSize?: number;
+  intervalMs?: number;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  now?: () => number;
+}
+
+export interface RelayStats {
+  state: RelayPhase;
+  connector: string;
+  /** Observations the cloud has acknowledged through this relay. */
+  relayed: number;
+  /** Requests that were acknowledged. */
+  batches: number;
+  /** Requests that failed (or were only partly acknowledged). */
+  failures: number;
+  consecutiveFailures: number;
+  /** Stored observations not yet acknowledged by the cloud; -1 once the store is closed. */
+  backlog: number;
+  lastError: string | null;
+}
+
+export const DEFAULT_RELAY_POLICY: RelayPolicy = Object.freeze({ intervalMs: 1000, retryInitialMs: 500, retryMaxMs: 30_000 });
+export const DEFAULT_BATCH_SIZE = 100;
+
+function keyOf(sensorId: string, seq: number): string {
+  return `${sensorId}\u0000${seq}`;
+}
+
+export class Relay {
+  readonly #store: ObservationStore;
+  readonly #connector: CloudConnector;
+  readonly #log: Logger;
+  readonly #batchSize: number;
+  readonly #policy: RelayPolicy;
+  readonly #now: () => number;
+  #state: RelayState = INITIAL_RELAY_STATE;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
+  #relayed = 0;
+  #batches = 0;
+  #failures = 0;
+  #lastError: string | null = null;
+
+  constructor(options: RelayOptions) {
+    this.#store = options.store;
+    this.#connector = options.connector;
+    this.#log = options.logger;
+    this.#batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError(`relay batchSize must be a positive integer, got ${this.#batchSize}`);
+    this.#policy = {
+      intervalMs: options.intervalMs ?? DEFAULT_RELAY_POLICY.intervalMs,
+      retryInitialMs: options.retryInitialMs ?? DEFAULT_RELAY_POLICY.retryInitialMs,
+      retryMaxMs: options.retryMaxMs ?? DEFAULT_RELAY_POLICY.retryMaxMs,
+    };
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Starts relaying whatever is already stored. */
+  start(): void {
+    this.#dispatch({ type: "wake" });
+  }
+
+  /** Tells the relay something new was stored. */
+  wake(): void {
+    this.#dispatch({ type: "wake" });
+  }
+
+  stats(): RelayStats {
+    let backlog = -1;
+    if (this.#store.isOpen) backlog = this.#store.counts().unrelayed;
+    return {
+      state: this.#state.phase,
+      connector: this.#connector.name,
+      relayed: this.#relayed,
+      batches: this.#batches,
+      failures: this.#failures,
+      consecutiveFailures: this.#state.consecutiveFailures,
+      backlog,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Stops the timer and waits for the request in flight (whose ack is still recorded). */
+  async close(): Promise<void> {
+    this.#dispatch({ type: "close" });
+    await this.#inFlight;
+  }
+
+  #dispatch(event: RelayEvent): void {
+    const { state, effects } = nextRelay(this.#state, event, this.#policy);
+    this.#state = state;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case "cancel-wait":
+          clearTimeout(this.#timer);
+          this.#timer = undefined;
+          break;
+        case "wait":
+          clearTimeout(this.#timer);
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.#dispatch({ type: "timer" });
+          }, effect.ms);
+          break;
+        case "send":
+          this.#inFlight = this.#sendBatch().then((next) => this.#dispatch(next));
+          break;
+      }
+    }
+  }
+
+  /** Never rejects: every failure becomes a "failed" event. */
+  async #sendBatch(): Promise<RelayEvent> {
+    try {
+      const rows = this.#store.unrelayed(this.#batchSize);
+      if (rows.length === 0) return { type: "sent", more: false };
+      const batch: RelayedObservation[] = rows.map((row) => ({ ...row.observation, receivedAt: row.receivedAt }));
+      const ack = await this.#connector.send(batch);
+      const idByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row.id]));
+      const ids: number[] = [];
+      for (const { sensorId, seq } of ack.acked) {
+        const id = idByKey.get(keyOf(sensorId, seq));
+        if (id !== undefined) ids.push(id);
+      }
+      this.#relayed += this.#store.markRelayed(ids, this.#now());
+      if (ids.length < rows.length) {
+        // Sending the rest again at once could spin; backing off cannot.
+        return this.#failed(new Error(`${this.#connector.name} acknowledged ${ids.length} of ${rows.length} observations`));
+      }
+      this.#batches++;
+      if (this.#state.consecutiveFailures > 0) {
+        this.#log.info(`relay recovered after ${this.#state.consecutiveFailures} failed attempts`, { connector: this.#connector.name });
+      }
+      this.#log.debug("batch relayed", { count: rows.length });
+      return { type: "sent", more: rows.length === this.#batchSize };
+    } catch (e) {
+      return this.#failed(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #failed(error: Error): RelayEvent {
+    this.#failures++;
+    this.#lastError = error.message;
+    this.#log.warn(`relay to ${this.#connector.name} failed (attempt ${this.#state.consecutiveFailures + 1}): ${error.message}`, {
+      connector: this.#connector.name,
+      error,
+    });
+    return { type: "failed" };
+  }
+}

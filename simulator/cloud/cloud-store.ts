@@ -1,0 +1,194 @@
+/*
+ * The reference cloud's store: registered sensors and every observation a
+ * gateway relayed, in one SQLite file.
+ *
+ * Observations get an `offset` (autoincrement, never reused), the position a
+ * reader resumes from, like a Kafka or Akka projection offset. UNIQUE(sensor_id,
+ * seq) turns a gateway's resend after a lost answer into an acknowledged no-op.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Reading } from "../../modules/observation/record.js";
+import type { IncomingObservation, Registration } from "./validate.js";
+
+export const CLOUD_STORE_FILE = "cloud.db";
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sensors (
+     sensor_id TEXT PRIMARY KEY,
+     secret TEXT NOT NULL,
+     registered_at INTEGER NOT NULL,
+     registration_offset INTEGER NOT NULL UNIQUE
+   );
+   CREATE TABLE observations (
+     offset INTEGER PRIMARY KEY AUTOINCREMENT,
+     sensor_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     boot INTEGER NOT NULL,
+     uptime_ms INTEGER NOT NULL,
+     device_time INTEGER,
+     readings TEXT NOT NULL,
+     gateway_received_at INTEGER,
+     stored_at INTEGER NOT NULL,
+     UNIQUE (sensor_id, seq)
+   );`,
+];
+const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** A sensor as the API shows it: never with its secret. */
+export interface SensorInfo {
+  sensorId: string;
+  registeredAt: number;
+  /** Increases with every registration or re-registration, across all sensors. */
+  registrationOffset: number;
+}
+
+export interface CloudObservation extends IncomingObservation {
+  offset: number;
+  storedAt: number;
+}
+
+export interface AppendResult {
+  stored: CloudObservation[];
+  duplicates: number;
+}
+
+interface ObservationRow {
+  offset: number;
+  sensor_id: string;
+  seq: number;
+  boot: number;
+  uptime_ms: number;
+  device_time: number | null;
+  readings: string;
+  gateway_received_at: number | null;
+  stored_at: number;
+}
+
+interface SensorRow {
+  sensor_id: string;
+  registered_at: number;
+  registration_offset: number;
+}
+
+function toObservation(row: ObservationRow): CloudObservation {
+  const obs: CloudObservation = {
+    offset: row.offset,
+    sensorId: row.sensor_id,
+    seq: row.seq,
+    boot: row.boot,
+    uptimeMs: row.uptime_ms,
+    readings: JSON.parse(row.readings) as Reading[],
+    storedAt: row.stored_at,
+  };
+  if (row.device_time !== null) obs.time = row.device_time;
+  if (row.gateway_received_at !== null) obs.receivedAt = row.gateway_received_at;
+  return obs;
+}
+
+function toSensor(row: SensorRow): SensorInfo {
+  return { sensorId: row.sensor_id, registeredAt: row.registered_at, registrationOffset: row.registration_offset };
+}
+
+export class CloudStore {
+  readonly path: string;
+  readonly #db: Database.Database;
+
+  static open(dataDir: string): CloudStore {
+    mkdirSync(dataDir, { recursive: true });
+    return new CloudStore(join(dataDir, CLOUD_STORE_FILE));
+  }
+
+  private constructor(path: string) {
+    this.path = path;
+    const db = new Database(path);
+    try {
+      db.pragma("journal_mode = WAL");
+      // The gateway deletes its copy once we answer, so our answer must outlive a crash too.
+      db.pragma("synchronous = FULL");
+      const found = db.pragma("user_version", { simple: true }) as number;
+      if (found > SCHEMA_VERSION) throw new Error(`${path}: schema version ${found} is newer than this cloud's ${SCHEMA_VERSION}`);
+      db.transaction(() => {
+        for (let v = found; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.#db = db;
+  }
+
+  /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. */
+  register(registration: Registration, at: number): { sensor: SensorInfo; created: boolean } {
+    return this.#db.transaction(() => {
+      const next = (this.#db.prepare("SELECT COALESCE(MAX(registration_offset), 0) + 1 AS n FROM sensors").get() as { n: number }).n;
+      const existed = this.#db.prepare("SELECT 1 FROM sensors WHERE sensor_id = ?").get(registration.sensorId) !== undefined;
+      this.#db
+        .prepare(
+          `INSERT INTO sensors (sensor_id, secret, registered_at, registration_offset) VALUES (?, ?, ?, ?)
+           ON CONFLICT (sensor_id) DO UPDATE SET secret = excluded.secret, registered_at = excluded.registered_at,
+             registration_offset = excluded.registration_offset`,
+        )
+        .run(registration.sensorId, registration.secret, at, next);
+      return { sensor: { sensorId: registration.sensorId, registeredAt: at, registrationOffset: next }, created: !existed };
+    })();
+  }
+
+  /** Registered sensors in registration order, without secrets. */
+  sensors(): SensorInfo[] {
+    const rows = this.#db
+      .prepare<[], SensorRow>("SELECT sensor_id, registered_at, registration_offset FROM sensors ORDER BY registration_offset")
+      .all();
+    return rows.map(toSensor);
+  }
+
+  /** The sensor's current secret, for device authentication (later work); never sent by the API. */
+  secretOf(sensorId: string): string | undefined {
+    return (this.#db.prepare<[string], { secret: string }>("SELECT secret FROM sensors WHERE sensor_id = ?").get(sensorId))?.secret;
+  }
+
+  /** Stores a batch in one transaction; observations already stored count as duplicates. */
+  append(batch: readonly IncomingObservation[], at: number): AppendResult {
+    // Checked before inserting: an INSERT that hits the UNIQUE constraint still
+    // consumes an AUTOINCREMENT value, and readers would see gaps in the offsets.
+    const exists = this.#db.prepare("SELECT 1 FROM observations WHERE sensor_id = ? AND seq = ?");
+    const insert = this.#db.prepare(
+      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, gateway_received_at, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    return this.#db.transaction(() => {
+      const stored: CloudObservation[] = [];
+      let duplicates = 0;
+      for (const obs of batch) {
+        if (exists.get(obs.sensorId, obs.seq) !== undefined) {
+          duplicates++;
+          continue;
+        }
+        const result = insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, JSON.stringify(obs.readings), obs.receivedAt ?? null, at);
+        stored.push({ offset: Number(result.lastInsertRowid), ...obs, storedAt: at });
+      }
+      return { stored, duplicates };
+    })();
+  }
+
+  /** Observations with offset greater than `offset`, oldest first. */
+  after(offset: number, limit: number): CloudObservation[] {
+    return this.#db.prepare<[number, number], ObservationRow>("SELECT * FROM observations WHERE offset > ? ORDER BY offset LIMIT ?").all(offset, limit).map(toObservation);
+  }
+
+  /** The newest offset, 0 when empty. */
+  latestOffset(): number {
+    return (this.#db.prepare("SELECT COALESCE(MAX(offset), 0) AS n FROM observations").get() as { n: number }).n;
+  }
+
+  counts(): { sensors: number; observations: number } {
+    const one = (sql: string) => (this.#db.prepare(sql).get() as { n: number }).n;
+    return { sensors: one("SELECT COUNT(*) AS n FROM sensors"), observations: one("SELECT COUNT(*) AS n FROM observations") };
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,188 @@
+/*
+ * The reference cloud registration service: sensors register here, gateways
+ * relay observations here, and anyone may follow the observation log live.
+ *
+ *   POST /api/v1/sensors               {sensorId, secret}     register (or replace the secret)
+ *   GET  /api/v1/sensors                                      list, without secrets
+ *   POST /api/v1/observations          {observations: [...]}  from a gateway -> {acked, duplicates}
+ *   GET  /api/v1/observations?after=&limit=                   page through the log by offset
+ *   GET  /api/v1/observations/stream   Server-Sent Events, id = offset, resumes from Last-Event-ID or ?after=
+ *   GET  /healthz
+ *
+ * Observations of sensors that have not registered are accepted for now:
+ * device authentication is later work, and refusing them would stall a
+ * gateway's relay on data it has already acknowledged to the device.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createLogger, type Logger } from "../../hosts/log/logger.js";
+import { CloudStore, type CloudObservation } from "./cloud-store.js";
+import { HttpError, readJson, sendJson } from "./http-json.js";
+import { SseSession } from "./sse.js";
+import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
+
+export const DEFAULT_CLOUD_PORT = 8101;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+export interface CloudOptions {
+  host?: string;
+  /** 0 picks an ephemeral port; see Cloud.port. */
+  port?: number;
+  dataDir: string;
+  logger?: Logger;
+}
+
+export type ObservationListener = (observation: CloudObservation) => void;
+
+export interface Cloud {
+  readonly host: string;
+  readonly port: number;
+  /** Base URL, e.g. http://127.0.0.1:8101 */
+  readonly url: string;
+  readonly store: CloudStore;
+  /** Calls `listener` for each newly stored observation (not for duplicates). Returns the unsubscribe. */
+  onObservation(listener: ObservationListener): () => void;
+  /** Ends streams, closes the listener, then the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+function parseOffset(name: string, raw: string | null, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === null) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= 0 && value <= max)) throw new HttpError(400, `${name} must be an integer from 0 to ${max}, got "${raw}"`);
+  return value;
+}
+
+export async function startCloud(options: CloudOptions): Promise<Cloud> {
+  const log = options.logger ?? createLogger({ component: "cloud" });
+  const store = CloudStore.open(options.dataDir);
+  const listeners = new Set<ObservationListener>();
+  const sessions = new Set<SseSession>();
+
+  function publish(stored: CloudObservation[]): void {
+    for (const session of sessions) session.wake();
+    for (const obs of stored) {
+      for (const listener of listeners) {
+        try {
+          listener(obs);
+        } catch (error) {
+          log.error("observation listener threw", { error });
+        }
+      }
+    }
+  }
+
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    "/healthz": { GET: (_req, res) => sendJson(res, 200, { ok: true, ...store.counts() }) },
+    "/api/v1/sensors": {
+      POST: async (req, res) => {
+        const { sensor, created } = store.register(parseRegistration(await readJson(req)), Date.now());
+        log.info(`sensor ${created ? "registered" : "re-registered"}: ${sensor.sensorId}`, { ...sensor });
+        sendJson(res, created ? 201 : 200, sensor);
+      },
+      GET: (_req, res) => sendJson(res, 200, { sensors: store.sensors() }),
+    },
+    "/api/v1/observations": {
+      POST: async (req, res) => {
+        const batch = parseObservationBatch(await readJson(req));
+        const { stored, duplicates } = store.append(batch, Date.now());
+        log.debug("batch stored", { received: batch.length, stored: stored.length, duplicates });
+        // Every observation of a valid batch is now stored (now or before), so all are acked.
+        sendJson(res, 200, { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })), duplicates });
+        publish(stored);
+      },
+      GET: (_req, res, url) => {
+        const after = parseOffset("after", url.searchParams.get("after"), 0);
+        const limit = parseOffset("limit", url.searchParams.get("limit"), DEFAULT_PAGE, MAX_PAGE);
+        const observations = store.after(after, limit);
+        const next = observations.length > 0 ? observations[observations.length - 1].offset : after;
+        sendJson(res, 200, { observations, next });
+      },
+    },
+    "/api/v1/observations/stream": {
+      GET: (req, res, url) => {
+        // Last-Event-ID is what a reconnecting EventSource sends; without either, only new events.
+        const lastEventId = req.headers["last-event-id"];
+        const after =
+          typeof lastEventId === "string"
+            ? parseOffset("Last-Event-ID", lastEventId, 0)
+            : parseOffset("after", url.searchParams.get("after"), store.latestOffset());
+        const session: SseSession = new SseSession(res, (offset, limit) => store.after(offset, limit), after, () => sessions.delete(session));
+        sessions.add(session);
+        session.wake();
+      },
+    },
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://cloud.invalid");
+    const methods = routes[url.pathname];
+    if (!methods) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    const handler = methods[req.method ?? ""];
+    if (!handler) {
+      res.setHeader("allow", Object.keys(methods).join(", "));
+      throw new HttpError(405, `${url.pathname} does not accept ${req.method}`);
+    }
+    await handler(req, res, url);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      const error = e instanceof ValidationError ? new HttpError(400, e.message) : e;
+      if (res.headersSent) return void res.destroy(error as Error);
+      if (error instanceof HttpError) {
+        log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
+        const field = e instanceof ValidationError ? { field: e.field } : {};
+        // After a 413 the rest of the body is unread, so the connection cannot be reused.
+        const headers: Record<string, string> = error.status === 413 ? { connection: "close" } : {};
+        sendJson(res, error.status, { error: error.message, ...field }, headers);
+        if (error.status === 413) req.resume();
+        return;
+      }
+      log.error(`${req.method} ${req.url} failed`, { error });
+      sendJson(res, 500, { error: "internal error; see the cloud's log" });
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? DEFAULT_CLOUD_PORT, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  server.on("error", (error) => log.error("http listener error", { error }));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_CLOUD_PORT);
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  log.info(`cloud listening on ${url}`, { store: store.path });
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.end();
+    server.closeIdleConnections();
+    await closed;
+    store.close();
+    log.info("cloud stopped");
+  }
+
+  return {
+    host,
+    port,
+    url,
+    store,
+    onObservation(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => (closing ??= close()),
+  };
+}

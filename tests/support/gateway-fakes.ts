@@ -1,0 +1,18 @@
+/*
+ * In-memory cloud connectors for gateway tests that are not about the cloud.
+ */
+import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/connector.js";
+
+/** Acknowledges everything and keeps what it was sent. */
+export function memoryConnector(): CloudConnector & { batches: RelayedObservation[][] } {
+  const batches: RelayedObservation[][] = [];
+  return {
+    name: "memory",
+    batches,
+    async send(batch): Promise<CloudAck> {
+      batches.push([...batch]);
+      return { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })) };
+    },
+    async close() {},
+  };
+}

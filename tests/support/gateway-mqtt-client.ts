@@ -1,0 +1,87 @@
+/*
+ * A device played with raw MQTT 3.1.1 packets (mqtt-packet), so tests see
+ * exactly what the broker sends and when, without a client library's retries.
+ */
+import mqtt, { type Packet } from "mqtt-packet";
+import { connect, type Socket } from "node:net";
+import { within } from "./gateway-helpers.js";
+
+export class TestMqttClient {
+  readonly clientId: string;
+  readonly received: Packet[] = [];
+  /** Called synchronously as each packet is parsed, before any other code runs. */
+  onPacket: (packet: Packet) => void = () => {};
+  readonly closed: Promise<void>;
+  readonly #socket: Socket;
+  #waiters: Array<() => void> = [];
+  #nextId = 1;
+
+  private constructor(socket: Socket, clientId: string) {
+    this.#socket = socket;
+    this.clientId = clientId;
+    const parser = mqtt.parser({ protocolVersion: 4 });
+    parser.on("packet", (packet: Packet) => {
+      this.received.push(packet);
+      this.onPacket(packet);
+      for (const wake of this.#waiters) wake();
+    });
+    socket.on("data", (chunk) => parser.parse(chunk));
+    socket.on("error", () => {});
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    this.closed.then(() => this.#waiters.forEach((wake) => wake()));
+  }
+
+  static async connect(port: number, clientId: string): Promise<TestMqttClient> {
+    const socket = connect(port, "127.0.0.1");
+    await within(`TCP connect of ${clientId}`, new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)));
+    const client = new TestMqttClient(socket, clientId);
+    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0 });
+    const connack = await client.waitFor("connack", (p) => p.cmd === "connack");
+    if (connack.cmd !== "connack" || connack.returnCode !== 0) throw new Error(`${clientId}: CONNACK refused`);
+    return client;
+  }
+
+  send(packet: Packet): void {
+    this.#socket.write(mqtt.generate(packet));
+  }
+
+  /** Sends a QoS 1 PUBLISH and returns its message id. */
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1 = 1): number {
+    const messageId = this.#nextId++;
+    this.send({ cmd: "publish", topic, payload: Buffer.from(payload), qos, dup: false, retain: false, messageId });
+    return messageId;
+  }
+
+  async waitFor(what: string, match: (packet: Packet) => boolean): Promise<Packet> {
+    return within(
+      `${what} for ${this.clientId}`,
+      new Promise<Packet>((resolve, reject) => {
+        const check = () => {
+          const found = this.received.find(match);
+          if (found) {
+            this.#waiters = this.#waiters.filter((w) => w !== check);
+            resolve(found);
+          } else if (this.#socket.destroyed) {
+            reject(new Error(`${this.clientId}: connection closed while waiting for ${what}`));
+          }
+        };
+        this.#waiters.push(check);
+        check();
+      }),
+    );
+  }
+
+  puback(messageId: number): Promise<Packet> {
+    return this.waitFor(`PUBACK ${messageId}`, (p) => p.cmd === "puback" && p.messageId === messageId);
+  }
+
+  get connected(): boolean {
+    return !this.#socket.destroyed;
+  }
+
+  async end(): Promise<void> {
+    if (!this.#socket.destroyed) this.send({ cmd: "disconnect" });
+    this.#socket.end();
+    await within(`${this.clientId} to close`, this.closed);
+  }
+}
