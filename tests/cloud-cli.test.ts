@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { cloudCommand, type CommandIo } from "../simulator/cloud/cli.js";
+import { cloudCommand } from "../simulator/cloud/cli.js";
+import type { CommandIo } from "../hosts/cli/command.js";
 import { call } from "./support/cloud-http.js";
 import { freePort, tempDir, waitFor, within } from "./support/gateway-helpers.js";
 

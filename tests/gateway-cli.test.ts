@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { gatewayCommand, type CommandIo } from "../hosts/gateway/cli.js";
+import { gatewayCommand } from "../hosts/gateway/cli.js";
+import type { CommandIo } from "../hosts/cli/command.js";
 import { encodeObservation } from "../modules/observation/record.js";
 import { observationTopic } from "../hosts/gateway/ingest.js";
 import { freePort, observation, tempDir, waitFor, within } from "./support/gateway-helpers.js";

@@ -3,9 +3,11 @@
  * Returns the exit code: 0 after a clean stop, 1 if the gateway could not
  * start, 2 for a usage error.
  */
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { createLogger, isLevel } from "../log/logger.js";
+import { createLogger } from "../log/logger.js";
+import {
+  LOG_OPTIONS, parseFlags, parseLogOptions, parseOrReport, parsePort, parseUrl, processIo, stringFlag, untilStopped, type CommandIo,
+} from "../cli/command.js";
 import { DEFAULT_CLOUD_URL, DEFAULT_MQTT_PORT, startGateway } from "./gateway.js";
 
 export const GATEWAY_USAGE = `Usage: xsedge gateway [options]
@@ -23,105 +25,29 @@ Options:
   -h, --help             show this help
 `;
 
-/** Where a command writes; tests pass their own, and a signal to stop it. */
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-  /** Stops the command as SIGINT/SIGTERM would. */
-  signal?: AbortSignal;
-}
-
-const processIo: CommandIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-class UsageError extends Error {}
-
-function parsePort(flag: string, value: string): number {
-  const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 0 && port <= 65535)) throw new UsageError(`${flag} must be a port number from 0 to 65535, got "${value}"`);
-  return port;
-}
-
-function parseUrl(flag: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} must be a URL, got "${value}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${flag} must be an http or https URL, got "${value}"`);
-  return value;
-}
-
-function parseLogOptions(values: { "log-level"?: string; "log-format"?: string }) {
-  const level = values["log-level"] ?? "info";
-  if (!isLevel(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${level}"`);
-  const format = values["log-format"] ?? "json";
-  if (format !== "json" && format !== "pretty") throw new UsageError(`--log-format must be json or pretty, got "${format}"`);
-  return { level, format } as const;
-}
-
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        "mqtt-port": { type: "string" },
-        "data-dir": { type: "string" },
-        "cloud-url": { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    // parseArgs names the flag ("Unknown option '--x'", "Option '--mqtt-port <value>' argument missing").
-    throw new UsageError((e as Error).message);
-  }
+  const values = parseFlags(argv, {
+    host: { type: "string" },
+    "mqtt-port": { type: "string" },
+    "data-dir": { type: "string" },
+    "cloud-url": { type: "string" },
+    ...LOG_OPTIONS,
+    help: { type: "boolean", short: "h" },
+  });
+  const flag = (name: string) => stringFlag(values, name);
   return {
     help: values.help === true,
-    host: values.host ?? "127.0.0.1",
-    mqttPort: values["mqtt-port"] === undefined ? DEFAULT_MQTT_PORT : parsePort("--mqtt-port", values["mqtt-port"]),
-    dataDir: resolve(values["data-dir"] ?? "./data/gateway"),
-    cloudUrl: parseUrl("--cloud-url", values["cloud-url"] ?? DEFAULT_CLOUD_URL),
+    host: flag("host") ?? "127.0.0.1",
+    mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? String(DEFAULT_MQTT_PORT)),
+    dataDir: resolve(flag("data-dir") ?? "./data/gateway"),
+    cloudUrl: parseUrl("--cloud-url", flag("cloud-url") ?? DEFAULT_CLOUD_URL),
     log: parseLogOptions(values),
   };
 }
 
-/** Resolves on SIGINT, SIGTERM or the io's abort signal, removing its handlers. */
-function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolveStop) => {
-    const stop = (why: string) => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      signal?.removeEventListener("abort", onAbort);
-      resolveStop(why);
-    };
-    const onInt = () => stop("SIGINT");
-    const onTerm = () => stop("SIGTERM");
-    const onAbort = () => stop("abort");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-    if (signal?.aborted) return stop("abort");
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 export async function gatewayCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let options: ReturnType<typeof parse>;
-  try {
-    options = parse(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.err(`xsedge gateway: ${e.message}\nRun "xsedge gateway --help" for usage.\n`);
-    return 2;
-  }
+  const options = parseOrReport("gateway", io, () => parse(argv));
+  if (typeof options === "number") return options;
   if (options.help) {
     io.out(GATEWAY_USAGE);
     return 0;

@@ -3,9 +3,11 @@
  * Returns the exit code: 0 after a clean stop, 1 if it could not start,
  * 2 for a usage error.
  */
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { createLogger, isLevel } from "../../hosts/log/logger.js";
+import { createLogger } from "../../hosts/log/logger.js";
+import {
+  LOG_OPTIONS, parseFlags, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, type CommandIo,
+} from "../../hosts/cli/command.js";
 import { DEFAULT_CLOUD_PORT, startCloud } from "./server.js";
 
 export const CLOUD_USAGE = `Usage: xsedge cloud [options]
@@ -22,82 +24,32 @@ Options:
   -h, --help             show this help
 `;
 
-/** Where a command writes; tests pass their own, and a signal to stop it. */
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-  /** Stops the command as SIGINT/SIGTERM would. */
-  signal?: AbortSignal;
-}
-
-const processIo: CommandIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-class UsageError extends Error {}
-
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "data-dir": { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const rawPort = values.port ?? String(DEFAULT_CLOUD_PORT);
-  const port = /^\d+$/.test(rawPort) ? Number(rawPort) : NaN;
-  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number from 0 to 65535, got "${rawPort}"`);
-  const level = values["log-level"] ?? "info";
-  if (!isLevel(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${level}"`);
-  const format = values["log-format"] ?? "json";
-  if (format !== "json" && format !== "pretty") throw new UsageError(`--log-format must be json or pretty, got "${format}"`);
-  return { help: values.help === true, host: values.host ?? "127.0.0.1", port, dataDir: resolve(values["data-dir"] ?? "./data/cloud"), level, format } as const;
-}
-
-function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolveStop) => {
-    const stop = (why: string) => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      signal?.removeEventListener("abort", onAbort);
-      resolveStop(why);
-    };
-    const onInt = () => stop("SIGINT");
-    const onTerm = () => stop("SIGTERM");
-    const onAbort = () => stop("abort");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-    if (signal?.aborted) return stop("abort");
-    signal?.addEventListener("abort", onAbort, { once: true });
+  const values = parseFlags(argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "data-dir": { type: "string" },
+    ...LOG_OPTIONS,
+    help: { type: "boolean", short: "h" },
   });
+  const flag = (name: string) => stringFlag(values, name);
+  return {
+    help: values.help === true,
+    host: flag("host") ?? "127.0.0.1",
+    port: parsePort("--port", flag("port") ?? String(DEFAULT_CLOUD_PORT)),
+    dataDir: resolve(flag("data-dir") ?? "./data/cloud"),
+    log: parseLogOptions(values),
+  };
 }
 
 export async function cloudCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  let options: ReturnType<typeof parse>;
-  try {
-    options = parse(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.err(`xsedge cloud: ${e.message}\nRun "xsedge cloud --help" for usage.\n`);
-    return 2;
-  }
+  const options = parseOrReport("cloud", io, () => parse(argv));
+  if (typeof options === "number") return options;
   if (options.help) {
     io.out(CLOUD_USAGE);
     return 0;
   }
-  const logger = createLogger({ component: "cloud", level: options.level, format: options.format, write: (line) => io.err(line + "\n") });
+  const logger = createLogger({ component: "cloud", ...options.log, write: (line) => io.err(line + "\n") });
   let cloud;
   try {
     cloud = await startCloud({ host: options.host, port: options.port, dataDir: options.dataDir, logger });
