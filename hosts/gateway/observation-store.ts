@@ -12,8 +12,8 @@
  * Synchronous and timer-free on purpose: callers decide when to call it.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { openDurableDatabase } from "../sqlite/durable-database.js";
 import type { Observation, Reading } from "../../modules/observation/record.js";
 
 /** File name under the data directory. */
@@ -104,13 +104,7 @@ export interface StoreCounts {
   rejected: number;
 }
 
-/** The store was written by a newer gateway; refusing beats guessing. */
-export class StoreVersionError extends Error {
-  constructor(path: string, found: number) {
-    super(`${path}: schema version ${found} is newer than this gateway's ${SCHEMA_VERSION}`);
-    this.name = "StoreVersionError";
-  }
-}
+export { StoreVersionError } from "../sqlite/durable-database.js";
 
 interface ObservationRow {
   id: number;
@@ -137,16 +131,6 @@ interface RejectedDbRow {
 }
 
 type Db = Database.Database;
-
-function migrate(db: Db, path: string): void {
-  const found = db.pragma("user_version", { simple: true }) as number;
-  if (found > SCHEMA_VERSION) throw new StoreVersionError(path, found);
-  if (found === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    for (let version = found; version < SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  })();
-}
 
 function toObservation(row: ObservationRow): Observation {
   const obs: Observation = {
@@ -175,21 +159,11 @@ export class ObservationStore {
 
   /** Opens (creating if needed) the store in `dataDir`, migrating its schema. */
   static open(dataDir: string): ObservationStore {
-    mkdirSync(dataDir, { recursive: true });
-    return new ObservationStore(join(dataDir, STORE_FILE));
+    return new ObservationStore(openDurableDatabase(dataDir, STORE_FILE, MIGRATIONS), join(dataDir, STORE_FILE));
   }
 
-  private constructor(path: string) {
+  private constructor(db: Database.Database, path: string) {
     this.path = path;
-    const db = new Database(path);
-    try {
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
-      migrate(db, path);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
     this.#db = db;
     this.#insert = db.prepare<[string, number, number, number, number | null, string, number]>(
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, received_at)

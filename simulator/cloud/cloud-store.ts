@@ -7,8 +7,8 @@
  * seq) turns a gateway's resend after a lost answer into an acknowledged no-op.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
 import type { Reading } from "../../modules/observation/record.js";
 import type { IncomingObservation, Registration } from "./validate.js";
 
@@ -34,7 +34,6 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (sensor_id, seq)
    );`,
 ];
-const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** A sensor as the API shows it: never with its secret. */
 export interface SensorInfo {
@@ -96,27 +95,12 @@ export class CloudStore {
   readonly #db: Database.Database;
 
   static open(dataDir: string): CloudStore {
-    mkdirSync(dataDir, { recursive: true });
-    return new CloudStore(join(dataDir, CLOUD_STORE_FILE));
+    // synchronous=FULL matters here too: the gateway deletes its copy once we answer.
+    return new CloudStore(openDurableDatabase(dataDir, CLOUD_STORE_FILE, MIGRATIONS), join(dataDir, CLOUD_STORE_FILE));
   }
 
-  private constructor(path: string) {
+  private constructor(db: Database.Database, path: string) {
     this.path = path;
-    const db = new Database(path);
-    try {
-      db.pragma("journal_mode = WAL");
-      // The gateway deletes its copy once we answer, so our answer must outlive a crash too.
-      db.pragma("synchronous = FULL");
-      const found = db.pragma("user_version", { simple: true }) as number;
-      if (found > SCHEMA_VERSION) throw new Error(`${path}: schema version ${found} is newer than this cloud's ${SCHEMA_VERSION}`);
-      db.transaction(() => {
-        for (let v = found; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      })();
-    } catch (e) {
-      db.close();
-      throw e;
-    }
     this.#db = db;
   }
 
