@@ -4,7 +4,7 @@ import { createMemoryLogger } from "../hosts/log/logger.js";
 import { MAX_BODY_BYTES } from "../simulator/cloud/http-json.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { call } from "./support/cloud-http.js";
-import { observation, tempDir, within } from "./support/gateway-helpers.js";
+import { observation, tempDir, within } from "./support/test-helpers.js";
 import { request } from "node:http";
 
 async function withCloud(run: (cloud: Cloud, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { cloudCommand } from "../simulator/cloud/cli.js";
 import type { CommandIo } from "../hosts/cli/command.js";
 import { call } from "./support/cloud-http.js";
-import { freePort, tempDir, waitFor, within } from "./support/gateway-helpers.js";
+import { freePort, tempDir, waitFor, within } from "./support/test-helpers.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {
   const io = { stdout: "", stderr: "", signal, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };

@@ -4,7 +4,7 @@ import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { call } from "./support/cloud-http.js";
 import { SseReader } from "./support/cloud-sse.js";
-import { observation, tempDir, within } from "./support/gateway-helpers.js";
+import { observation, tempDir, within } from "./support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-sse");

@@ -13,7 +13,7 @@ import { startGateway } from "../hosts/gateway/gateway.js";
 import { startCloud } from "../simulator/cloud/server.js";
 import type { CloudObservation } from "../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../simulator/fleet.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "./support/test-helpers.js";
 
 test("observations from simulated XS devices reach the cloud with id, sequence, time and value intact", async () => {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));

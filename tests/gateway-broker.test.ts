@@ -7,7 +7,7 @@ import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
 import { observationTopic } from "../hosts/gateway/ingest.js";
 import { memoryConnector } from "./support/gateway-fakes.js";
-import { observation, tempDir, within } from "./support/gateway-helpers.js";
+import { observation, tempDir, within } from "./support/test-helpers.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 
 async function withGateway(run: (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {

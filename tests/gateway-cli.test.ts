@@ -4,7 +4,7 @@ import { gatewayCommand } from "../hosts/gateway/cli.js";
 import type { CommandIo } from "../hosts/cli/command.js";
 import { encodeObservation } from "../modules/observation/record.js";
 import { observationTopic } from "../hosts/gateway/ingest.js";
-import { freePort, observation, tempDir, waitFor, within } from "./support/gateway-helpers.js";
+import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {

@@ -5,7 +5,7 @@ import { encodeObservation, MAX_RECORD_BYTES } from "../modules/observation/reco
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { classify, Ingest, observationTopic } from "../hosts/gateway/ingest.js";
 import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { observation, tempDir } from "./support/gateway-helpers.js";
+import { observation, tempDir } from "./support/test-helpers.js";
 
 const valid = encodeObservation(observation("s-1", 1));
 

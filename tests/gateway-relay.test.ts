@@ -11,7 +11,7 @@ import { observationTopic } from "../hosts/gateway/ingest.js";
 import { encodeObservation } from "../modules/observation/record.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { freePort, observation, tempDir, waitFor, within } from "./support/gateway-helpers.js";
+import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
 
 function fill(store: ObservationStore, sensorId: string, count: number): void {
   for (let seq = 1; seq <= count; seq++) store.append(observation(sensorId, seq), 1000 + seq);

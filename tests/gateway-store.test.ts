@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../hosts/gateway/observation-store.js";
-import { observation, tempDir } from "./support/gateway-helpers.js";
+import { observation, tempDir } from "./support/test-helpers.js";
 
 function withStore(run: (store: ObservationStore, dir: string) => void): void {
   const dir = tempDir("store");

@@ -15,7 +15,7 @@ import { PreferenceStore } from "../simulator/engine/preference-store.js";
 import { TMP117_ADDRESS, Tmp117Model } from "../simulator/sensors/tmp117-model.js";
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startPacketBroker } from "./support/packet-broker.js";
-import { waitFor } from "./support/wait.js";
+import { waitFor } from "./support/test-helpers.js";
 
 const bundle = loadDeviceBundle();
 

@@ -3,7 +3,7 @@
  * which events (and ids) the cloud sends.
  */
 import { request, type IncomingMessage } from "node:http";
-import { waitFor, within } from "./gateway-helpers.js";
+import { waitFor, within } from "./test-helpers.js";
 
 export interface SseEvent {
   id: string | undefined;

@@ -4,7 +4,7 @@
  */
 import mqtt, { type Packet } from "mqtt-packet";
 import { connect, type Socket } from "node:net";
-import { within } from "./gateway-helpers.js";
+import { within } from "./test-helpers.js";
 
 export class TestMqttClient {
   readonly clientId: string;

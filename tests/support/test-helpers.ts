@@ -1,5 +1,5 @@
 /*
- * Shared by the gateway and cloud tests: temporary data directories, bounded
+ * Shared by the tests: temporary data directories, bounded
  * waits (every wait fails after a few seconds instead of hanging the suite),
  * and a free port.
  */
