@@ -77,6 +77,20 @@ function simulatorHostModules() {
 
 const resolve = () => nodeResolve({ browser: false, exportConditions: ["default", "module", "import"], preferBuiltins: false });
 
+// ---- BEGIN desktop simulator stand-ins (hosts/desktop; owner: board manifests) ----
+// mcsim (mcconfig -p lin|mac|win) has no I2C, host provider or flash module;
+// hosts/desktop/manifest.json lists these bundles in their place. Each bundles
+// what it imports from dist (the TMP117 model is the Node simulator's own), and
+// leaves the SDK's modules ("file", "mc/config") to mcconfig.
+const DESKTOP_SDK_MODULES = new Set(["file", "mc/config"]);
+const desktopStandIns = ["builtin", "flash"].map((name) => ({
+  input: here(`./dist/hosts/desktop/${name}.js`),
+  external: (id) => DESKTOP_SDK_MODULES.has(id),
+  plugins: [noNodeBuiltins(), resolve(), stripSourceMapComments()],
+  output: { file: `build/moddable/desktop/${name}.js`, format: "es", sourcemap: false },
+}));
+// ---- END desktop simulator stand-ins ----
+
 export default [
   {
     input: APP,
@@ -89,4 +103,5 @@ export default [
     plugins: [noNodeBuiltins(), simulatorHostModules(), resolve(), stripSourceMapComments()],
     output: { file: "build/sim/device.js", format: "iife", sourcemap: false },
   },
+  ...desktopStandIns,
 ];
