@@ -21,6 +21,7 @@ const MODDABLE_MODULES = {
   timer: "timer.js",
   time: "time.js",
   preference: "preference.js",
+  flash: "flash.js",
   "mc/config": "config.js",
   "embedded:io/i2c": "i2c.js",
   "embedded:io/socket/tcp": "tcp.js",

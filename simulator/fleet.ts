@@ -1,20 +1,29 @@
 /*
  * A fleet of simulated devices: each runs the device bundle in its own
- * xsnap-worker with a TMP117 model on its I2C bus and its own preference
- * file, so sequence numbers continue across simulator runs as they would
+ * xsnap-worker, with a sensor part's register model on its I2C bus, its own
+ * clock, and its own preferences and flash partition in files, so sequence
+ * numbers and the flash log continue across simulator runs as they would
  * across a board's reboots.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../hosts/log/logger.js";
-import type { HostClock } from "./engine/host-clock.js";
+import type { SensorPart } from "../modules/app/settings.js";
+import type { BlockDevice } from "../modules/storage/block-device.js";
+import { RealClock, type HostClock } from "./engine/host-clock.js";
+import type { I2cTarget } from "./engine/i2c-bus.js";
 import { PreferenceStore } from "./engine/preference-store.js";
 import { SimulatedDevice } from "./engine/simulated-device.js";
-import { TMP117_ADDRESS, Tmp117Model } from "./sensors/tmp117-model.js";
-import { temperatureProfile } from "./sensors/temperature-profile.js";
+import { attachSensorModel } from "./sensors/sensor-models.js";
+import { FileFlash } from "./storage/file-flash.js";
+import { NorFlash } from "./storage/nor-flash.js";
 
 export const DEVICE_BUNDLE = fileURLToPath(new URL("../../build/sim/device.js", import.meta.url));
+/** The flash log's partition on a simulated device: 16 sectors of 4 KB, the size the flash-life figure assumes. */
+export const SIM_FLASH = Object.freeze({ partition: "xsedge", blockSize: 4096, blocks: 16 });
+/** npm start shows one of each part. */
+export const SENSOR_ROTATION: readonly SensorPart[] = ["tmp117", "sht3x", "bme280"];
 
 export function loadDeviceBundle(path = DEVICE_BUNDLE): string {
   try {
@@ -31,10 +40,15 @@ export interface FleetOptions {
   samplePeriodMs: number;
   /** Sensor ids are `${prefix}-${n}`, n from 1. */
   idPrefix?: string;
-  /** Where each device keeps its preferences; none means a factory-fresh device every run. */
+  /** The part on device n; by default TMP117, SHT3x and BME280 in turn. */
+  sensorFor?: (n: number) => SensorPart;
+  /** Where each device keeps its preferences and flash; none means a factory-fresh device every run. */
   dataDir?: string;
-  /** Per-device MQTT credentials, for a gateway that authenticates devices. */
-  credentials?: (sensorId: string) => { username: string; password: string } | undefined;
+  /** Per-device secrets, for a gateway that authenticates devices. */
+  secretFor?: (sensorId: string) => string | undefined;
+  /** Further mc/config values for every device. */
+  config?: Record<string, unknown>;
+  /** One clock for every device (a virtual clock in tests); each gets its own real clock otherwise. */
   clock?: HostClock;
   logger?: Logger;
   onTrace?: (sensorId: string, line: string) => void;
@@ -43,8 +57,15 @@ export interface FleetOptions {
 
 export interface SimulatedSensor {
   sensorId: string;
+  part: SensorPart;
   device: SimulatedDevice;
-  model: Tmp117Model;
+  model: I2cTarget;
+  flash: BlockDevice;
+}
+
+function flashFor(dataDir: string | undefined, sensorId: string): BlockDevice {
+  const geometry = { blockSize: SIM_FLASH.blockSize, blocks: SIM_FLASH.blocks };
+  return dataDir ? new FileFlash(join(dataDir, sensorId, "flash.bin"), geometry) : new NorFlash(geometry);
 }
 
 export async function startFleet(options: FleetOptions): Promise<SimulatedSensor[]> {
@@ -55,26 +76,30 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
   try {
     for (let n = 1; n <= options.count; n++) {
       const sensorId = `${prefix}-${n}`;
-      const profile = temperatureProfile({ meanCelsius: 18 + ((n * 7) % 9), seed: n });
+      const part = options.sensorFor?.(n) ?? SENSOR_ROTATION[(n - 1) % SENSOR_ROTATION.length];
+      const flash = flashFor(options.dataDir, sensorId);
       const device: SimulatedDevice = new SimulatedDevice({
         name: sensorId,
         bundle,
-        clock: options.clock,
+        clock: options.clock ?? new RealClock(),
         logger: options.logger,
         preferences: new PreferenceStore(options.dataDir ? join(options.dataDir, sensorId, "preferences.json") : undefined),
+        flash: { [SIM_FLASH.partition]: flash },
         config: {
           sensorId,
+          sensor: part,
           gatewayAddress: options.gatewayAddress,
           gatewayPort: options.gatewayPort,
           samplePeriodMs: options.samplePeriodMs,
-          mqttUsername: options.credentials?.(sensorId)?.username,
-          mqttPassword: options.credentials?.(sensorId)?.password,
+          secret: options.secretFor?.(sensorId),
+          flashPartition: SIM_FLASH.partition,
+          traceSamples: options.onTrace !== undefined,
+          ...options.config,
         },
         onTrace: (line) => options.onTrace?.(sensorId, line),
       });
-      const model = new Tmp117Model({ temperature: () => profile(device.clock.now()) });
-      device.i2c.attach(TMP117_ADDRESS, model);
-      sensors.push({ sensorId, device, model });
+      const model = attachSensorModel(device.i2c, part, n, () => device.clock.now());
+      sensors.push({ sensorId, part, device, model, flash });
       await device.start();
     }
   } catch (error) {
@@ -86,4 +111,5 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
 
 export async function stopFleet(sensors: SimulatedSensor[]): Promise<void> {
   await Promise.all(sensors.map((sensor) => sensor.device.stop()));
+  for (const sensor of sensors) if (sensor.flash instanceof FileFlash) sensor.flash.close();
 }

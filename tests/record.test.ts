@@ -1,14 +1,17 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { encode } from "cbor-x";
-import { decodeObservation, encodeObservation, ObservationError, MAX_RECORD_BYTES, type Observation } from "../modules/observation/record.js";
+import { decode, encode } from "cbor-x";
+import { CborOverflowError, CborWriter } from "../modules/observation/cbor-writer.js";
+import {
+  encodeClockAnchor, encodeObservation, MAX_RECORD_BYTES, ObservationError, type ClockAnchor, type Observation,
+} from "../modules/observation/record.js";
+import { decodeObservation, decodeUplinkRecord } from "../modules/observation/record-decoder.js";
 
 const sample: Observation = {
   sensorId: "sensor-1",
-  seq: 42,
+  seq: 86_400,
   boot: 3,
   uptimeMs: 123_456,
-  time: 1_795_000_000_123,
   readings: [
     { quantity: "temperature", value: 21.37 },
     { quantity: "humidity", value: 45.5 },
@@ -16,34 +19,59 @@ const sample: Observation = {
   ],
 };
 
-test("an observation survives a CBOR round trip with every field intact", () => {
-  const bytes = encodeObservation(sample);
-  assert.equal(decodeObservation(bytes), sample);
+test("an observation survives a round trip with every field intact", () => {
+  assert.equal(decodeObservation(encodeObservation(sample)), sample);
 });
 
-test("a record without wall time round-trips without one", () => {
-  const { time: _unused, ...noTime } = sample;
-  const decoded = decodeObservation(encodeObservation(noTime));
-  assert.equal(decoded, noTime);
-  assert.not.ok("time" in decoded);
+test("a clock anchor round-trips with and without the device's wall time", () => {
+  const synced: ClockAnchor = { sensorId: "s-1", boot: 2, uptimeMs: 5_000, wallMs: 1_795_000_000_123 };
+  assert.equal(decodeUplinkRecord(encodeClockAnchor(synced)), { kind: "clock", anchor: synced });
+  const unsynced: ClockAnchor = { ...synced, wallMs: null };
+  assert.equal(decodeUplinkRecord(encodeClockAnchor(unsynced)), { kind: "clock", anchor: unsynced });
 });
 
-test("the packed record is far smaller than JSON of the same observation", () => {
-  const bytes = encodeObservation(sample);
-  const json = new TextEncoder().encode(JSON.stringify(sample));
-  assert.ok(bytes.byteLength * 2 < json.byteLength, `${bytes.byteLength} CBOR bytes vs ${json.byteLength} JSON bytes`);
+test("the device's writer produces exactly cbor-x's canonical bytes for the same array", () => {
+  const values = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER,
+    -1, -24, -25, -256, -257, -65_536, -65_537, -0x100000000, -0x100000001];
+  for (const value of values) {
+    const ours = new CborWriter(16).integer(value).view();
+    // Past 32-bit arguments cbor-x writes a float64; ours is the integer encoding RFC 8949 prefers, and cbor-x reads it back.
+    const argument = value >= 0 ? value : -1 - value;
+    if (argument < 0x80000000) assert.equal([...ours], [...encode(value)], `integer ${value}`);
+    else assert.is(ours[0] & 0x1f, argument < 0x100000000 ? 26 : 27, `integer ${value} in the shortest integer form`);
+    assert.is(Number(decode(ours)), value, `integer ${value} decodes`);
+  }
+  for (const text of ["", "a", "sensor-1", "x".repeat(23), "x".repeat(24), "x".repeat(300), "température", "温度", "🌡️"]) {
+    const ours = new CborWriter(1024).text(text).view();
+    assert.equal([...ours], [...encode(text)], `text ${JSON.stringify(text)}`);
+    assert.is(decode(ours), text);
+  }
+  const record = encodeObservation(sample);
+  assert.equal([...record], [...encode([1, "sensor-1", 86_400, 3, 123_456, 1, 2137, 2, 4550, 3, 101_325])]);
 });
 
-test("values are rounded to the quantity's resolution, not truncated", () => {
+test("the writer refuses what does not fit or is not an exact integer, instead of truncating", () => {
+  assert.throws(() => new CborWriter(4).text("too long"), (e: unknown) => e instanceof CborOverflowError);
+  assert.throws(() => new CborWriter(16).integer(1.5), /not an exact integer/);
+  assert.throws(() => new CborWriter(16).integer(2 ** 60), /not an exact integer/);
+});
+
+test("values are rounded to the quantity's resolution", () => {
   const decoded = decodeObservation(encodeObservation({ ...sample, readings: [{ quantity: "temperature", value: 21.3749 }] }));
   assert.is(decoded.readings[0].value, 21.37);
   const cold = decodeObservation(encodeObservation({ ...sample, readings: [{ quantity: "temperature", value: -40.006 }] }));
   assert.is(cold.readings[0].value, -40.01);
 });
 
+test("the packed record is a quarter of JSON of the same observation or less", () => {
+  const bytes = encodeObservation({ ...sample, readings: [sample.readings[0]] });
+  const json = new TextEncoder().encode(JSON.stringify({ ...sample, readings: [{ quantity: "temperature", unit: "Cel", value: 21.37 }] }));
+  assert.ok(bytes.byteLength * 4 <= json.byteLength, `${bytes.byteLength} CBOR bytes vs ${json.byteLength} JSON bytes`);
+});
+
 function refused(bytes: Uint8Array, field: string): void {
   try {
-    decodeObservation(bytes);
+    decodeUplinkRecord(bytes);
   } catch (e) {
     assert.instance(e, ObservationError);
     assert.is((e as ObservationError).field, field, (e as Error).message);
@@ -53,12 +81,12 @@ function refused(bytes: Uint8Array, field: string): void {
 }
 
 test("malformed records are refused naming the bad field", () => {
-  const good = [1, "s1", 1, 0, 10, null, [[1, 2137, -2]]];
+  const good = [1, "s1", 1, 0, 10, 1, 2137];
   refused(new Uint8Array(0), "record");
   refused(new Uint8Array([0xff, 0x00, 0x13]), "record");
   refused(encode({ sensorId: "s1" }), "record");
   refused(new Uint8Array(MAX_RECORD_BYTES + 1), "record");
-  refused(encode([2, ...good.slice(1)]), "version");
+  refused(encode([9, ...good.slice(1)]), "kind");
   refused(encode(good.slice(0, 6)), "record");
   refused(encode([1, "", ...good.slice(2)]), "sensorId");
   refused(encode([1, "bad id", ...good.slice(2)]), "sensorId");
@@ -66,17 +94,21 @@ test("malformed records are refused naming the bad field", () => {
   refused(encode([1, "s1", 1.5, ...good.slice(3)]), "seq");
   refused(encode([1, "s1", 1, -1, ...good.slice(4)]), "boot");
   refused(encode([1, "s1", 1, 0, "10", ...good.slice(5)]), "uptimeMs");
-  refused(encode([1, "s1", 1, 0, 10, "now", good[6]]), "time");
-  refused(encode([1, "s1", 1, 0, 10, null, []]), "readings");
-  refused(encode([1, "s1", 1, 0, 10, null, [[9, 1, 0]]]), "readings[0].quantity");
-  refused(encode([1, "s1", 1, 0, 10, null, [[1, 1.5, 0]]]), "readings[0].mantissa");
-  refused(encode([1, "s1", 1, 0, 10, null, [[1, 1, 99]]]), "readings[0].exponent");
-  refused(encode([1, "s1", 1, 0, 10, null, [[1, 1]]]), "readings[0]");
+  refused(encode([...good, 2]), "readings");
+  refused(encode([1, "s1", 1, 0, 10, 9, 1]), "readings[0].quantity");
+  refused(encode([1, "s1", 1, 0, 10, 1, 1.5]), "readings[0].value");
+  refused(encode([2, "s1", 1, 10]), "record");
+  refused(encode([2, "s1", 1, 10, "now"]), "wallMs");
+  // 64-bit values beyond exact doubles are refused, not rounded.
+  refused(encode([1, "s1", 1, 0, 10, 1, 2n ** 60n]), "readings[0].value");
+  refused(encode([2, "s1", 1, 10, 2n ** 60n]), "wallMs");
+  assert.throws(() => decodeObservation(encodeClockAnchor({ sensorId: "s1", boot: 1, uptimeMs: 1, wallMs: null })), /expected an observation/);
 });
 
 test("encoding refuses what it cannot represent instead of sending garbage", () => {
   assert.throws(() => encodeObservation({ ...sample, readings: [{ quantity: "temperature", value: NaN }] }), /readings\[0\]\.value/);
   assert.throws(() => encodeObservation({ ...sample, readings: [{ quantity: "lux" as never, value: 1 }] }), /quantity/);
+  assert.throws(() => encodeObservation({ ...sample, readings: [] }), /readings/);
 });
 
 test.run();

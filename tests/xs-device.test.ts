@@ -1,58 +1,70 @@
 /*
  * The device bundle on the real XS engine (xsnap-worker), against an MQTT
  * server built on mqtt-packet: what leaves the simulated device are the
- * device's own bytes.
+ * device's own bytes, and its flash log lives in a NOR model that outlives
+ * the worker, as a board's flash outlives a power cut.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { decodeObservation } from "../modules/observation/record.js";
-import { loadDeviceBundle } from "../simulator/fleet.js";
+import { decodeUplinkRecord, type UplinkRecord } from "../modules/observation/record-decoder.js";
+import type { Observation } from "../modules/observation/record.js";
+import type { SensorPart } from "../modules/app/settings.js";
+import { loadDeviceBundle, SIM_FLASH } from "../simulator/fleet.js";
 import { SimulatedDevice } from "../simulator/engine/simulated-device.js";
 import { PreferenceStore } from "../simulator/engine/preference-store.js";
-import { TMP117_ADDRESS, Tmp117Model } from "../simulator/sensors/tmp117-model.js";
+import { NorFlash } from "../simulator/storage/nor-flash.js";
+import { attachSensorModel } from "../simulator/sensors/sensor-models.js";
+import { Tmp117Model } from "../simulator/sensors/tmp117-model.js";
 import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startPacketBroker } from "./support/packet-broker.js";
-import { waitFor } from "./support/test-helpers.js";
+import { freePort, waitFor } from "./support/test-helpers.js";
+import { startPacketBroker, type PacketBroker } from "./support/packet-broker.js";
 
 const bundle = loadDeviceBundle();
 
-function device(port: number, options: { config?: Record<string, unknown>; preferences?: PreferenceStore; celsius?: number } = {}) {
-  const traces: string[] = [];
+interface Board { flash: NorFlash; preferences: PreferenceStore }
+const newBoard = (): Board => ({ flash: new NorFlash({ blockSize: SIM_FLASH.blockSize, blocks: SIM_FLASH.blocks }), preferences: new PreferenceStore() });
+
+function device(port: number, options: { board?: Board; config?: Record<string, unknown>; part?: SensorPart; celsius?: number } = {}) {
+  const board = options.board ?? newBoard();
   const logger = createMemoryLogger();
+  const traces: string[] = [];
   const sim = new SimulatedDevice({
     name: "dev-under-test",
     bundle,
     logger,
-    preferences: options.preferences,
-    config: { sensorId: "t-1", gatewayAddress: "127.0.0.1", gatewayPort: port, samplePeriodMs: 20, ...options.config },
+    preferences: board.preferences,
+    flash: { [SIM_FLASH.partition]: board.flash },
+    config: { sensorId: "t-1", gatewayAddress: "127.0.0.1", gatewayPort: port, samplePeriodMs: 20, sensor: options.part ?? "tmp117", ...options.config },
     onTrace: (line) => traces.push(line),
   });
-  const model = new Tmp117Model({ temperature: () => options.celsius ?? 23.5 });
-  sim.i2c.attach(TMP117_ADDRESS, model);
-  return { sim, model, traces, logger };
+  if (options.part && options.part !== "tmp117") attachSensorModel(sim.i2c, options.part, 1, () => sim.clock.now());
+  else sim.i2c.attach(0x48, new Tmp117Model({ temperature: () => options.celsius ?? 23.5 }));
+  return { sim, board, logger, traces };
 }
 
-test("the device bundle boots on XS and publishes a CBOR observation with QoS 1", async () => {
+const records = (broker: PacketBroker): UplinkRecord[] => broker.publishes.map((p) => decodeUplinkRecord(p.payload));
+const observations = (broker: PacketBroker): Observation[] =>
+  records(broker).flatMap((r) => (r.kind === "observation" ? [r.observation] : []));
+
+test("boots on XS, anchors its boot to its synced clock, and publishes CBOR observations with QoS 1", async () => {
   const broker = await startPacketBroker();
   const { sim, traces } = device(broker.port);
   try {
     await sim.start();
-    await waitFor("a publish", () => broker.publishes.length >= 2);
-    assert.equal(broker.connects[0].clientId, "t-1");
-    const first = broker.publishes[0];
-    assert.is(first.topic, "xsedge/v1/t-1/obs");
-    assert.is(first.qos, 1);
-    const obs = decodeObservation(first.payload);
-    assert.is(obs.sensorId, "t-1");
-    assert.is(obs.seq, 1);
-    assert.is(obs.boot, 1);
-    assert.equal(obs.readings, [{ quantity: "temperature", value: 23.5 }]);
-    assert.ok(obs.time !== undefined && Math.abs(obs.time - Date.now()) < 60_000, "wall time from the host clock");
-    assert.is(decodeObservation(broker.publishes[1].payload).seq, 2);
-    assert.ok(traces.some((line) => line.includes("xsedge device t-1 boot 1")), traces.join("\n"));
+    await waitFor("two observations", () => observations(broker).length >= 2);
+    assert.is(broker.connects[0].clientId, "t-1");
+    assert.ok(broker.publishes.every((p) => p.topic === "xsedge/v1/t-1/up" && p.qos === 1));
+    const [first] = records(broker);
+    assert.is(first.kind, "clock", "the boot's clock anchor comes before its observations");
+    if (first.kind === "clock") {
+      assert.is(first.anchor.boot, 1);
+      assert.ok(first.anchor.wallMs !== null && Math.abs(first.anchor.wallMs - Date.now()) < 60_000);
+    }
+    const [one, two] = observations(broker);
+    assert.equal({ ...one, uptimeMs: 0 }, { sensorId: "t-1", seq: 1, boot: 1, uptimeMs: 0, readings: [{ quantity: "temperature", value: 23.5 }] });
+    assert.is(two.seq, 2);
+    assert.ok(two.uptimeMs > one.uptimeMs);
+    assert.ok(traces.some((line) => line.includes("xsedge device t-1 boot 1: tmp117")), traces.join("\n"));
     assert.ok(sim.heapSlots > 0, "xsnap reports the heap");
     assert.is(sim.stats().uncaught, 0);
   } finally {
@@ -61,42 +73,35 @@ test("the device bundle boots on XS and publishes a CBOR observation with QoS 1"
   }
 });
 
-test("sequence numbers continue past a reboot, and the boot counter advances", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "xsedge-prefs-"));
+test("a device without a synced clock lets the gateway's clock anchor each connection", async () => {
   const broker = await startPacketBroker();
+  const { sim } = device(broker.port, { config: { clockSynced: false } });
   try {
-    const file = join(dir, "preferences.json");
-    const first = device(broker.port, { preferences: new PreferenceStore(file) });
-    await first.sim.start();
-    await waitFor("first boot's publish", () => broker.publishes.length >= 1);
-    await first.sim.stop();
-    const lastBefore = Math.max(...broker.publishes.map((p) => decodeObservation(p.payload).seq));
-    const second = device(broker.port, { preferences: new PreferenceStore(file) });
-    await second.sim.start();
-    const after = await waitFor("second boot's publish", () => broker.publishes.map((p) => decodeObservation(p.payload)).find((o) => o.boot === 2));
-    await second.sim.stop();
-    assert.ok(after.seq > lastBefore, `seq ${after.seq} after ${lastBefore}`);
+    await sim.start();
+    await waitFor("an observation", () => observations(broker).length >= 1);
+    const anchors = records(broker).filter((r) => r.kind === "clock");
+    assert.is(anchors.length, 1);
+    assert.is(anchors[0].kind === "clock" && anchors[0].anchor.wallMs, null);
   } finally {
+    await sim.stop();
     await broker.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test("records wait while the broker does not acknowledge and are sent when it does", async () => {
+test("records wait in flash while nothing is acknowledged, and all arrive once it is", async () => {
   const broker = await startPacketBroker();
   broker.ack = false;
   const { sim } = device(broker.port);
   try {
     await sim.start();
-    // The client's window fills and stops sending; nothing is lost while it waits.
     await waitFor("the in-flight window to fill", () => broker.publishes.length >= 8);
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.is(broker.publishes.length, 8, "no more than the window is sent unacknowledged");
     broker.ack = true;
     broker.dropAll();
-    await waitFor("queued records after reconnect", () => {
-      const seqs = new Set(broker.publishes.map((p) => decodeObservation(p.payload).seq));
-      return seqs.size >= 12 && [...Array(12).keys()].every((i) => seqs.has(i + 1));
+    await waitFor("every record after reconnect", () => {
+      const seqs = new Set(observations(broker).map((o) => o.seq));
+      return seqs.size >= 15 && [...Array(15).keys()].every((i) => seqs.has(i + 1));
     }, 8000);
   } finally {
     await sim.stop();
@@ -104,28 +109,110 @@ test("records wait while the broker does not acknowledge and are sent when it do
   }
 });
 
-test("a missing sensor stops the app at boot with a clear error, counted as uncaught", async () => {
+test("after a power cut the next boot sends what was never acknowledged, then carries on", async () => {
   const broker = await startPacketBroker();
-  const { sim, logger } = device(broker.port, { config: { sensorAddress: 0x49 } });
+  broker.ack = false;
+  const first = device(broker.port);
+  let second: ReturnType<typeof device> | undefined;
   try {
-    await sim.start();
-    assert.is(sim.stats().uncaught, 1);
-    const line = logger.lines.find((l) => l.msg === "uncaught exception on device");
-    assert.match(String(line?.error), /TMP117 not found at I2C address 0x49/);
+    await first.sim.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await first.sim.stop();
+    const before = Math.max(...observations(broker).map((o) => o.seq));
+    assert.ok(before >= 1);
+    broker.ack = true;
+    broker.dropAll();
+    broker.publishes.length = 0;
+    second = device(broker.port, { board: first.board });
+    await second.sim.start();
+    await waitFor("the first boot's records and the second boot's", () => {
+      const obs = observations(broker);
+      const seqs = new Set(obs.map((o) => o.seq));
+      return obs.some((o) => o.boot === 2) && [...Array(before).keys()].every((i) => seqs.has(i + 1));
+    }, 8000);
+    const obs = observations(broker);
+    assert.ok(obs.filter((o) => o.boot === 1).length >= before, "boot 1's backlog came from flash");
+    assert.ok(Math.min(...obs.filter((o) => o.boot === 2).map((o) => o.seq)) > before, "sequence numbers moved on");
   } finally {
-    await sim.stop();
+    await second?.sim.stop();
     await broker.close();
   }
 });
 
-test("invalid configuration is refused at boot naming the key", async () => {
-  const { sim, logger } = device(1, { config: { gatewayAddress: "not-an-ip" } });
+test("with the gateway down at boot, records are logged and delivered in order when it comes up", async () => {
+  const port = await freePort();
+  const { sim } = device(port);
+  let broker: PacketBroker | undefined;
   try {
     await sim.start();
-    const line = logger.lines.find((l) => l.msg === "uncaught exception on device");
-    assert.match(String(line?.error), /config gatewayAddress: must be an IPv4 address/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    broker = await startPacketBroker(port);
+    const b = broker;
+    await waitFor("the backlog", () => observations(b).length >= 10, 8000);
+    const seqs = observations(b).map((o) => o.seq);
+    assert.equal(seqs.slice(0, 10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   } finally {
     await sim.stop();
+    await broker?.close();
+  }
+});
+
+test("SHT3x and BME280 parts report their quantities through the XS drivers", async () => {
+  const broker = await startPacketBroker();
+  try {
+    for (const [part, quantities] of [["sht3x", ["temperature", "humidity"]], ["bme280", ["temperature", "humidity", "pressure"]]] as const) {
+      broker.publishes.length = 0;
+      const { sim } = device(broker.port, { part });
+      try {
+        await sim.start();
+        const [obs] = await waitFor(`a ${part} observation`, () => { const o = observations(broker); return o.length > 0 && o; });
+        assert.equal(obs.readings.map((r) => r.quantity), [...quantities], part);
+        assert.is(sim.stats().uncaught, 0);
+      } finally {
+        await sim.stop();
+      }
+    }
+  } finally {
+    await broker.close();
+  }
+});
+
+async function bootError(config: Record<string, unknown>, board?: Board): Promise<string> {
+  const { sim, logger } = device(1, { config, board });
+  try {
+    await sim.start();
+    assert.is(sim.stats().uncaught, 1);
+    return String(logger.lines.find((l) => l.msg === "uncaught exception on device")?.error);
+  } finally {
+    await sim.stop();
+  }
+}
+
+test("a missing sensor, bad config and bad provisioned preferences stop the app at boot naming the cause", async () => {
+  assert.match(await bootError({ sensorAddress: 0x49 }), /TMP117 not found at I2C address 0x49/);
+  assert.match(await bootError({ gatewayAddress: "not-an-ip" }), /config gatewayAddress: must be an IPv4 address/);
+  assert.match(await bootError({ logPolicy: "keep-all" }), /config logPolicy: must be one of drop-oldest, refuse-newest/);
+  assert.match(await bootError({ flashPartition: "nope" }), /flash: no partition "nope"/);
+  const board = newBoard();
+  board.preferences.set("xsedge-config", "gatewayPort", 0);
+  const provisioned = await bootError({}, board);
+  assert.match(provisioned, /preference xsedge-config\/gatewayPort: must be an integer from 1 to 65535/, provisioned);
+});
+
+test("provisioned preferences override the manifest's config", async () => {
+  const broker = await startPacketBroker();
+  const board = newBoard();
+  board.preferences.set("xsedge-config", "sensorId", "provisioned-7");
+  board.preferences.set("xsedge-config", "gatewayPort", broker.port);
+  const { sim } = device(1, { board });
+  try {
+    await sim.start();
+    await waitFor("an observation", () => observations(broker).length >= 1);
+    assert.is(observations(broker)[0].sensorId, "provisioned-7");
+    assert.is(broker.publishes[0].topic, "xsedge/v1/provisioned-7/up");
+  } finally {
+    await sim.stop();
+    await broker.close();
   }
 });
 

@@ -1,71 +1,111 @@
 /*
- * The device's settings, from mc/config (the manifest's "config", or the
- * simulator's per-device values), validated at boot: a bad value stops the
- * app with an error naming the key, instead of a device that misbehaves later.
+ * The device's settings: defaults from the manifest's "config" (mc/config),
+ * overridden by what was provisioned into the device's preferences (domain
+ * PROVISIONING_DOMAIN), so one firmware image serves a fleet. Every value is
+ * validated at boot: a bad one stops the app with an error naming the key
+ * and where it came from, instead of a device that misbehaves later.
  */
+export type SensorPart = "tmp117" | "sht3x" | "bme280";
+export type LogPolicy = "drop-oldest" | "refuse-newest";
+
 export interface DeviceSettings {
   sensorId: string;
+  /** MQTT password the gateway checks for this sensor id; empty when the gateway does not authenticate. */
+  secret: string;
   gatewayAddress: string;
   gatewayPort: number;
   samplePeriodMs: number;
-  sensorAddress: number;
-  mqttUsername: string | undefined;
-  mqttPassword: string | undefined;
+  sensor: SensorPart;
+  /** 7-bit I2C address; the part's default when not set. */
+  sensorAddress: number | undefined;
+  /** I2C pins, for a host provider that names no default bus (the plain esp32 one). */
+  i2cData: number | undefined;
+  i2cClock: number | undefined;
   keepAliveSeconds: number;
-  /** Encoded records held in RAM while the gateway is unreachable. */
-  queueCapacity: number;
+  logPolicy: LogPolicy;
+  flashPartition: string;
+  /** Trace every sample (a debugging aid: it costs a string per sample). */
+  traceSamples: boolean;
 }
+
+/** Preference domain of provisioned settings (Moddable allows 15 characters). */
+export const PROVISIONING_DOMAIN = "xsedge-config";
+/** Settings a device may carry in its preferences; keys fit Moddable's 15-character limit. */
+export const PROVISIONED_KEYS = ["sensorId", "secret", "gatewayAddress", "gatewayPort", "samplePeriodMs", "logPolicy"] as const;
 
 export class SettingsError extends RangeError {
   readonly key: string;
-  constructor(key: string, message: string) {
-    super(`config ${key}: ${message}`);
+  /** `where` names the setting and its source: "config gatewayPort", "preference xsedge-config/gatewayPort". */
+  constructor(key: string, where: string, message: string) {
+    super(`${where}: ${message}`);
     this.name = "SettingsError";
     this.key = key;
   }
 }
 
+export interface PreferenceReader {
+  get(domain: string, key: string): unknown;
+}
+
 const SENSOR_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-/** Faster than this floods the gateway for no benefit: the sensors convert at most ~64 Hz. */
+/** Faster than this floods the gateway for no benefit: the parts convert at most ~64 Hz. */
 const MIN_SAMPLE_PERIOD_MS = 10;
 const MAX_SAMPLE_PERIOD_MS = 24 * 60 * 60 * 1000;
-const MAX_QUEUE_CAPACITY = 1024;
+/** The gateway's secrets are 8 to 128 characters. */
+const MIN_SECRET_LENGTH = 8;
+const MAX_SECRET_LENGTH = 128;
+const SENSORS: readonly SensorPart[] = ["tmp117", "sht3x", "bme280"];
+const POLICIES: readonly LogPolicy[] = ["drop-oldest", "refuse-newest"];
 
-function integer(config: Record<string, unknown>, key: string, fallback: number, min: number, max: number): number {
-  const raw = config[key] ?? fallback;
-  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new SettingsError(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+export function readSettings(config: Record<string, unknown>, preferences?: PreferenceReader): DeviceSettings {
+  const provisioned = new Set<string>(PROVISIONED_KEYS);
+  function lookup(key: string): { value: unknown; source: string } {
+    if (preferences && provisioned.has(key)) {
+      const value = preferences.get(PROVISIONING_DOMAIN, key);
+      if (value !== undefined) return { value, source: `preference ${PROVISIONING_DOMAIN}/${key}` };
+    }
+    return { value: config[key], source: `config ${key}` };
   }
-  return value;
-}
+  function integer(key: string, fallback: number | undefined, min: number, max: number): number | undefined {
+    const { value, source } = lookup(key);
+    if (value === undefined || value === "") return fallback;
+    const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+      throw new SettingsError(key, source, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  }
+  function text(key: string, fallback: string, check: (value: string) => boolean, expected: string): string {
+    const { value, source } = lookup(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "string" || !check(value)) throw new SettingsError(key, source, `${expected}, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  function flag(key: string): boolean {
+    const { value, source } = lookup(key);
+    if (value === undefined || value === false || value === 0 || value === "false") return false;
+    if (value === true || value === 1 || value === "true") return true;
+    throw new SettingsError(key, source, `must be true or false, got ${JSON.stringify(value)}`);
+  }
+  const required = (key: string) => {
+    if (lookup(key).value === undefined) throw new SettingsError(key, `config ${key}`, "is required");
+    return key;
+  };
 
-function optionalString(config: Record<string, unknown>, key: string): string | undefined {
-  const value = config[key];
-  if (value === undefined || value === "") return undefined;
-  if (typeof value !== "string") throw new SettingsError(key, "must be a string");
-  return value;
-}
-
-export function readSettings(config: Record<string, unknown>): DeviceSettings {
-  const sensorId = config.sensorId;
-  if (typeof sensorId !== "string" || !SENSOR_ID.test(sensorId)) {
-    throw new SettingsError("sensorId", "must be 1 to 64 letters, digits or . _ : -");
-  }
-  const gatewayAddress = config.gatewayAddress;
-  if (typeof gatewayAddress !== "string" || !IPV4.test(gatewayAddress)) {
-    throw new SettingsError("gatewayAddress", `must be an IPv4 address, got ${JSON.stringify(gatewayAddress)}`);
-  }
   return {
-    sensorId,
-    gatewayAddress,
-    gatewayPort: integer(config, "gatewayPort", 1883, 1, 65535),
-    samplePeriodMs: integer(config, "samplePeriodMs", 1000, MIN_SAMPLE_PERIOD_MS, MAX_SAMPLE_PERIOD_MS),
-    sensorAddress: integer(config, "sensorAddress", 0x48, 0x08, 0x77),
-    mqttUsername: optionalString(config, "mqttUsername"),
-    mqttPassword: optionalString(config, "mqttPassword"),
-    keepAliveSeconds: integer(config, "keepAliveSeconds", 30, 5, 3600),
-    queueCapacity: integer(config, "queueCapacity", 64, 1, MAX_QUEUE_CAPACITY),
+    sensorId: text(required("sensorId"), "", (v) => SENSOR_ID.test(v), "must be 1 to 64 letters, digits or . _ : -"),
+    secret: text("secret", "", (v) => v.length === 0 || (v.length >= MIN_SECRET_LENGTH && v.length <= MAX_SECRET_LENGTH), `must be ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} characters`),
+    gatewayAddress: text(required("gatewayAddress"), "", (v) => IPV4.test(v), "must be an IPv4 address"),
+    gatewayPort: integer("gatewayPort", 1883, 1, 65535)!,
+    samplePeriodMs: integer("samplePeriodMs", 1000, MIN_SAMPLE_PERIOD_MS, MAX_SAMPLE_PERIOD_MS)!,
+    sensor: text("sensor", "tmp117", (v) => SENSORS.includes(v as SensorPart), `must be one of ${SENSORS.join(", ")}`) as SensorPart,
+    sensorAddress: integer("sensorAddress", undefined, 0x08, 0x77),
+    i2cData: integer("i2cData", undefined, 0, 255),
+    i2cClock: integer("i2cClock", undefined, 0, 255),
+    keepAliveSeconds: integer("keepAliveSeconds", 30, 5, 3600)!,
+    logPolicy: text("logPolicy", "drop-oldest", (v) => POLICIES.includes(v as LogPolicy), `must be one of ${POLICIES.join(", ")}`) as LogPolicy,
+    flashPartition: text("flashPartition", "xsedge", (v) => v.length > 0 && v.length <= 16, "must name a flash partition"),
+    traceSamples: flag("traceSamples"),
   };
 }

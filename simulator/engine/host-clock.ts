@@ -8,18 +8,26 @@ export interface HostClock {
   /** Calls `fire` at or after `at` (ms on this clock). */
   setTimer(at: number, fire: () => unknown): unknown;
   clearTimer(handle: unknown): void;
-  /** A device blocked in Timer.delay: a virtual clock moves on, a real one already does. */
+  /** A device blocked in Timer.delay for `ms`: its clock moves on by that much. */
   delay(ms: number): void;
 }
 
+/**
+ * The machine's clock, seen by one device. A device blocked in Timer.delay
+ * sees its clock jump by the delay at once (it is blocked, so it cannot tell)
+ * and the real clock then catches up; its sensors' models, asked the time in
+ * between, see the delay as having passed.
+ */
 export class RealClock implements HostClock {
+  private blockedUntil = 0;
+
   now(): number {
-    return Date.now();
+    return Math.max(Date.now(), this.blockedUntil);
   }
 
   setTimer(at: number, fire: () => unknown): unknown {
     // Node's timers take at most 2^31-1 ms; a later deadline is re-armed on the next event anyway.
-    const timer = setTimeout(() => void fire(), Math.min(Math.max(0, at - Date.now()), 0x7fffffff));
+    const timer = setTimeout(() => void fire(), Math.min(Math.max(0, at - this.now()), 0x7fffffff));
     return timer;
   }
 
@@ -27,7 +35,9 @@ export class RealClock implements HostClock {
     clearTimeout(handle as NodeJS.Timeout);
   }
 
-  delay(): void {}
+  delay(ms: number): void {
+    this.blockedUntil = this.now() + ms;
+  }
 }
 
 interface VirtualTimer {

@@ -9,14 +9,14 @@
  * timer deadline, which the host arms on its clock.
  */
 import type { Logger } from "../../hosts/log/logger.js";
-import {
-  Event, FrameReader, FrameWriter, LogLevel, MAX_FRAME_BYTES, NO_DEADLINE, PrefType, Request, Status, fromUtf8, utf8,
-} from "../xs-host/protocol.js";
+import { Event, FrameReader, FrameWriter, MAX_FRAME_BYTES, NO_DEADLINE, utf8 } from "../xs-host/protocol.js";
 import { RealClock, type HostClock } from "./host-clock.js";
 import { I2cBus } from "./i2c-bus.js";
-import { PreferenceStore, type PreferenceValue } from "./preference-store.js";
+import { PreferenceStore } from "./preference-store.js";
+import { HostServices } from "./host-services.js";
 import { TcpBridge } from "./tcp-bridge.js";
 import { XsnapWorker, type Meter } from "./xsnap-worker.js";
+import type { BlockDevice } from "../../modules/storage/block-device.js";
 
 /** Bytes per XS slot on a 64-bit host; a 32-bit board (ESP32) uses 16. */
 export const HOST_SLOT_BYTES = 32;
@@ -31,6 +31,8 @@ export interface SimulatedDeviceOptions {
   clock?: HostClock;
   i2c?: I2cBus;
   preferences?: PreferenceStore;
+  /** Flash partitions by name, as `new Flash(name)` opens them. */
+  flash?: Record<string, BlockDevice>;
   logger?: Logger;
   /** Each line the device traces. */
   onTrace?: (line: string) => void;
@@ -40,6 +42,7 @@ export interface SimulatedDeviceStats {
   events: number;
   uncaught: number;
   traces: number;
+  flashFaults: number;
   hostErrors: number;
   heapSlots: number;
   tcp: TcpBridge["stats"];
@@ -53,8 +56,8 @@ export class SimulatedDevice {
   readonly clock: HostClock;
   private readonly options: SimulatedDeviceOptions;
   private readonly tcp: TcpBridge;
+  private readonly services: HostServices;
   private readonly event = new FrameWriter(MAX_FRAME_BYTES);
-  private readonly answer = new FrameWriter(MAX_FRAME_BYTES);
   private worker: XsnapWorker | undefined;
   private queue: Uint8Array[] = [];
   private draining: Promise<void> | undefined;
@@ -62,7 +65,7 @@ export class SimulatedDevice {
   private timerAt = NO_DEADLINE;
   private stopped = false;
   private meter: Meter | undefined;
-  private counts = { events: 0, uncaught: 0, traces: 0, hostErrors: 0 };
+  private counts = { events: 0, hostErrors: 0 };
 
   constructor(options: SimulatedDeviceOptions) {
     this.options = options;
@@ -75,6 +78,16 @@ export class SimulatedDevice {
       data: (id, bytes) => this.deliver(this.frame(Event.TCP_DATA).u16(id).tail(bytes)),
       error: (id, reason) => this.deliver(this.frame(Event.TCP_ERROR).u16(id).tail(utf8(reason))),
     });
+    this.services = new HostServices({
+      name: this.name,
+      clock: this.clock,
+      tcp: this.tcp,
+      i2c: this.i2c,
+      preferences: this.preferences,
+      flash: options.flash ?? {},
+      logger: options.logger,
+      onTrace: options.onTrace,
+    });
   }
 
   /** Starts the worker, loads the bundle and boots the app; resolves once main() has returned. */
@@ -82,7 +95,7 @@ export class SimulatedDevice {
     if (this.worker) throw new Error(`${this.name}: already started`);
     const worker = new XsnapWorker({
       name: this.name,
-      onQuery: (request) => this.onRequest(request),
+      onQuery: (request) => this.services.handle(request),
       onPrint: (line) => this.options.logger?.debug("xs print", { device: this.name, line }),
       onQueryError: (error) => {
         this.counts.hostErrors++;
@@ -120,7 +133,7 @@ export class SimulatedDevice {
   }
 
   stats(): SimulatedDeviceStats {
-    return { ...this.counts, heapSlots: this.heapSlots, tcp: { ...this.tcp.stats }, i2cNacks: this.i2c.nacks };
+    return { ...this.counts, ...this.services.counts, heapSlots: this.heapSlots, tcp: { ...this.tcp.stats }, i2cNacks: this.i2c.nacks };
   }
 
   private frame(type: number): FrameWriter {
@@ -172,111 +185,5 @@ export class SimulatedDevice {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.timerAt = NO_DEADLINE;
-  }
-
-  /** Answers the device's synchronous requests (XS is blocked until this returns). */
-  private onRequest(bytes: Uint8Array): Uint8Array {
-    const request = new FrameReader(bytes);
-    const op = request.u8();
-    const out = this.answer.reset();
-    switch (op) {
-      case Request.LOG: {
-        const level = request.u8();
-        const text = fromUtf8(request.tail());
-        this.counts.traces++;
-        this.options.onTrace?.(text);
-        if (level !== LogLevel.TRACE) this.options.logger?.warn("device log", { device: this.name, text });
-        out.u8(Status.OK);
-        break;
-      }
-      case Request.UNCAUGHT: {
-        this.counts.uncaught++;
-        this.options.logger?.error("uncaught exception on device", { device: this.name, error: fromUtf8(request.tail()) });
-        out.u8(Status.OK);
-        break;
-      }
-      case Request.DELAY:
-        this.clock.delay(request.f64());
-        out.u8(Status.OK);
-        break;
-      case Request.TCP_OPEN: {
-        const id = request.u16();
-        const port = request.u16();
-        out.u8(this.tcp.open(id, fromUtf8(request.tail()), port) ? Status.OK : Status.REFUSED);
-        break;
-      }
-      case Request.TCP_WRITE: {
-        const id = request.u16();
-        const writable = this.tcp.write(id, request.tail());
-        if (writable === undefined) out.u8(Status.REFUSED);
-        else out.u8(Status.OK).u32(writable);
-        break;
-      }
-      case Request.TCP_CLOSE:
-        out.u8(this.tcp.close(request.u16()) ? Status.OK : Status.REFUSED);
-        break;
-      case Request.I2C_WRITE: {
-        const address = request.u8();
-        const stop = request.u8() === 1;
-        out.u8(this.i2c.write(address, request.tail(), stop) ? Status.OK : Status.NACK);
-        break;
-      }
-      case Request.I2C_READ: {
-        const address = request.u8();
-        const stop = request.u8() === 1;
-        const data = this.i2c.read(address, request.u16(), stop);
-        if (data) out.u8(Status.OK).tail(data);
-        else out.u8(Status.NACK);
-        break;
-      }
-      default:
-        this.onPreferenceRequest(op, request, out);
-    }
-    return new Uint8Array(out.finish());
-  }
-
-  private onPreferenceRequest(op: number, request: FrameReader, out: FrameWriter): void {
-    switch (op) {
-      case Request.PREF_GET: {
-        const [domain, key] = fromUtf8(request.tail()).split("\0");
-        writePreference(out, this.preferences.get(domain, key));
-        break;
-      }
-      case Request.PREF_SET: {
-        const [domain, key] = fromUtf8(request.bytes(request.u16())).split("\0");
-        this.preferences.set(domain, key, readPreference(request));
-        out.u8(Status.OK);
-        break;
-      }
-      case Request.PREF_DELETE: {
-        const [domain, key] = fromUtf8(request.tail()).split("\0");
-        out.u8(this.preferences.delete(domain, key) ? Status.OK : Status.MISSING);
-        break;
-      }
-      case Request.PREF_KEYS:
-        out.u8(Status.OK).tail(utf8(this.preferences.keys(fromUtf8(request.tail())).join("\0")));
-        break;
-      default:
-        throw new RangeError(`unknown device request 0x${op.toString(16)}`);
-    }
-  }
-}
-
-function writePreference(out: FrameWriter, value: PreferenceValue | undefined): void {
-  if (value === undefined) out.u8(Status.MISSING);
-  else if (typeof value === "boolean") out.u8(Status.OK).u8(PrefType.BOOLEAN).u8(value ? 1 : 0);
-  else if (typeof value === "number") out.u8(Status.OK).u8(PrefType.INTEGER).u32(value >>> 0);
-  else if (typeof value === "string") out.u8(Status.OK).u8(PrefType.STRING).tail(utf8(value));
-  else out.u8(Status.OK).u8(PrefType.BUFFER).tail(value);
-}
-
-function readPreference(reader: FrameReader): PreferenceValue {
-  const type = reader.u8();
-  switch (type) {
-    case PrefType.BOOLEAN: return reader.u8() !== 0;
-    case PrefType.INTEGER: return reader.u32() | 0;
-    case PrefType.STRING: return fromUtf8(reader.tail());
-    case PrefType.BUFFER: return reader.tail().slice();
-    default: throw new RangeError(`unknown preference type ${type}`);
   }
 }

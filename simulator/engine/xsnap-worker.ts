@@ -166,7 +166,8 @@ export class XsnapWorker {
     if (kind === QUERY) {
       let answer: Uint8Array;
       try {
-        answer = this.options.onQuery(message.subarray(1));
+        // A plain Uint8Array view: Buffer's slice() does not copy, which would surprise every reader.
+        answer = this.options.onQuery(new Uint8Array(message.buffer, message.byteOffset + 1, message.byteLength - 1));
       } catch (error) {
         this.options.onQueryError?.(error);
         answer = new Uint8Array(0);
@@ -183,7 +184,8 @@ export class XsnapWorker {
     if (kind === OK) {
       const separator = message.indexOf(METER_SEPARATOR, 1);
       const meter = separator > 0 ? (JSON.parse(message.subarray(1, separator).toString("utf8")) as Meter) : { currentHeapCount: 0, compute: 0, allocate: 0 };
-      pending.resolve({ reply: message.subarray(separator > 0 ? separator + 1 : 1), meter });
+      const start = separator > 0 ? separator + 1 : 1;
+      pending.resolve({ reply: new Uint8Array(message.buffer, message.byteOffset + start, message.byteLength - start), meter });
     } else if (kind === ERROR) {
       pending.reject(new XsnapError(this.name, message.subarray(1).toString("utf8")));
     } else {

@@ -37,13 +37,18 @@ export const Request = Object.freeze({
   PREF_SET: 0x51, // UTF-8 "domain\0key", u8 type, value
   PREF_DELETE: 0x52, // UTF-8 "domain\0key"
   PREF_KEYS: 0x53, // UTF-8 domain → UTF-8 keys joined by \0
+  FLASH_OPEN: 0x60, // UTF-8 partition name → u8 handle, u32 byteLength, u32 blockSize
+  FLASH_READ: 0x61, // u8 handle, u32 offset, u32 length → bytes
+  FLASH_WRITE: 0x62, // u8 handle, u32 offset, bytes
+  FLASH_ERASE: 0x63, // u8 handle, u32 block
 });
 
 export const Status = Object.freeze({
   OK: 0,
   NACK: 1, // an I2C target did not acknowledge
   REFUSED: 2, // the host refused the request (bad address, unknown socket)
-  MISSING: 3, // preference not set
+  MISSING: 3, // preference not set, or no flash partition of that name
+  FAILED: 4, // the host's device raised an error; its message follows as UTF-8
 });
 
 export const LogLevel = Object.freeze({ TRACE: 0, WARN: 1, ERROR: 2 });

@@ -26,7 +26,7 @@ export interface PacketBroker {
   close(): Promise<void>;
 }
 
-export async function startPacketBroker(): Promise<PacketBroker> {
+export async function startPacketBroker(port = 0): Promise<PacketBroker> {
   const sockets = new Set<Socket>();
   const broker: PacketBroker = {
     port: 0,
@@ -60,7 +60,7 @@ export async function startPacketBroker(): Promise<PacketBroker> {
     parser.on("error", () => socket.destroy());
     socket.on("data", (data) => parser.parse(data));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   broker.port = (server.address() as { port: number }).port;
   return broker;
 }

@@ -1,0 +1,98 @@
+/*
+ * Decoding and validating uplink records, for the gateway and the cloud. It
+ * uses cbor-x, a full and maintained CBOR implementation, so what devices
+ * write is checked by an independent decoder; devices never import this.
+ */
+import { decode } from "cbor-x";
+import {
+  MAX_READINGS, MAX_RECORD_BYTES, ObservationError, QUANTITY_BY_CODE, RecordKind, SENSOR_ID_PATTERN,
+  type ClockAnchor, type Observation, type Reading,
+} from "./record.js";
+
+export type UplinkRecord = { kind: "observation"; observation: Observation } | { kind: "clock"; anchor: ClockAnchor };
+
+/**
+ * cbor-x gives 64-bit integers (wall-clock milliseconds) as BigInt; they are
+ * numbers here when exact, and refused otherwise. (Its int64AsNumber option
+ * is not used: it turns large negative integers into -1.)
+ */
+function exact(value: unknown): unknown {
+  if (typeof value !== "bigint") return value;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value;
+}
+
+function isUint(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function sensorIdAt(raw: unknown[]): string {
+  const sensorId = raw[1];
+  if (typeof sensorId !== "string" || !SENSOR_ID_PATTERN.test(sensorId)) {
+    throw new ObservationError("sensorId", "must be 1 to 64 letters, digits or . _ : -");
+  }
+  return sensorId;
+}
+
+function uintAt(raw: unknown[], index: number, field: string): number {
+  const value = exact(raw[index]);
+  if (!isUint(value)) throw new ObservationError(field, "must be a non-negative integer");
+  return value;
+}
+
+function readings(raw: unknown[]): Reading[] {
+  const pairs = raw.length - 5;
+  if (pairs < 2 || pairs % 2 !== 0 || pairs / 2 > MAX_READINGS) {
+    throw new ObservationError("readings", `must be 1 to ${MAX_READINGS} (quantity, value) pairs`);
+  }
+  const out: Reading[] = [];
+  for (let at = 5, i = 0; at < raw.length; at += 2, i++) {
+    const code = raw[at];
+    const info = typeof code === "number" ? QUANTITY_BY_CODE[code] : undefined;
+    if (!info) throw new ObservationError(`readings[${i}].quantity`, `unknown quantity code ${String(code)}`);
+    const mantissa = exact(raw[at + 1]);
+    if (typeof mantissa !== "number" || !Number.isSafeInteger(mantissa)) throw new ObservationError(`readings[${i}].value`, "must be an integer");
+    // Dividing by a power of ten rounds correctly where multiplying by 10^-n does not.
+    out.push({ quantity: info.name, value: info.exponent < 0 ? mantissa / 10 ** -info.exponent : mantissa * 10 ** info.exponent });
+  }
+  return out;
+}
+
+/** Decodes one record of either kind; throws ObservationError naming the first bad field. */
+export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
+  if (bytes.byteLength === 0) throw new ObservationError("record", "empty payload");
+  if (bytes.byteLength > MAX_RECORD_BYTES) throw new ObservationError("record", `${bytes.byteLength} bytes, limit is ${MAX_RECORD_BYTES}`);
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch (e) {
+    throw new ObservationError("record", `not CBOR (${(e as Error).message})`);
+  }
+  if (!Array.isArray(raw)) throw new ObservationError("record", "must be a CBOR array");
+  if (raw[0] === RecordKind.OBSERVATION) {
+    if (raw.length < 7) throw new ObservationError("record", `an observation has at least 7 elements, this has ${raw.length}`);
+    const observation: Observation = {
+      sensorId: sensorIdAt(raw),
+      seq: uintAt(raw, 2, "seq"),
+      boot: uintAt(raw, 3, "boot"),
+      uptimeMs: uintAt(raw, 4, "uptimeMs"),
+      readings: readings(raw),
+    };
+    if (observation.seq === 0) throw new ObservationError("seq", "must be a positive integer");
+    return { kind: "observation", observation };
+  }
+  if (raw[0] === RecordKind.CLOCK) {
+    if (raw.length !== 5) throw new ObservationError("record", `a clock anchor has 5 elements, this has ${raw.length}`);
+    const wallMs = exact(raw[4]);
+    if (wallMs !== null && !isUint(wallMs)) throw new ObservationError("wallMs", "must be null or milliseconds since the epoch");
+    return { kind: "clock", anchor: { sensorId: sensorIdAt(raw), boot: uintAt(raw, 2, "boot"), uptimeMs: uintAt(raw, 3, "uptimeMs"), wallMs } };
+  }
+  throw new ObservationError("kind", `unknown record kind ${String(raw[0])}`);
+}
+
+/** Decodes a record that must be an observation. */
+export function decodeObservation(bytes: Uint8Array): Observation {
+  const record = decodeUplinkRecord(bytes);
+  if (record.kind !== "observation") throw new ObservationError("kind", `expected an observation, got a ${record.kind} record`);
+  return record.observation;
+}
