@@ -1,7 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SEQUENCE_LEASE, SequenceLease } from "../modules/app/sequence-lease.js";
-import { RecordQueue } from "../modules/app/record-queue.js";
 import { readSettings, SettingsError } from "../modules/app/settings.js";
 
 function memoryPreferences() {
@@ -38,43 +37,50 @@ test("sequence numbers never repeat across reboots, with one write per lease", (
   assert.is(prefs.writes, 3 * 3);
 });
 
-test("the record queue is bounded and counts what it drops, oldest first", () => {
-  const queue = new RecordQueue(2);
-  queue.push(Uint8Array.of(1));
-  queue.push(Uint8Array.of(2));
-  queue.push(Uint8Array.of(3));
-  assert.is(queue.dropped, 1);
-  assert.is(queue.size, 2);
-  assert.equal([...queue.shift()!], [2]);
-  assert.equal([...queue.shift()!], [3]);
-  assert.is(queue.shift(), undefined);
-  assert.throws(() => new RecordQueue(0), /invalid queue capacity/);
+test("settings: manifest defaults, provisioned preferences on top, each validated naming key and source", () => {
+  const config = { sensorId: "s-1", gatewayAddress: "127.0.0.1" };
+  const settings = readSettings(config);
+  assert.equal(
+    { port: settings.gatewayPort, period: settings.samplePeriodMs, sensor: settings.sensor, policy: settings.logPolicy, secret: settings.secret },
+    { port: 1883, period: 1000, sensor: "tmp117", policy: "drop-oldest", secret: "" },
+  );
+  assert.is(readSettings({ ...config, gatewayPort: "1884" }).gatewayPort, 1884);
+  const prefs = new Map<string, unknown>([["xsedge-config/gatewayPort", 8883], ["xsedge-config/sensorId", "field-7"], ["xsedge-config/sensor", "bme280"]]);
+  const reader = { get: (domain: string, key: string) => prefs.get(`${domain}/${key}`) };
+  const provisioned = readSettings(config, reader);
+  assert.is(provisioned.gatewayPort, 8883);
+  assert.is(provisioned.sensorId, "field-7");
+  assert.is(provisioned.sensor, "tmp117", "only the provisioned keys come from preferences");
 });
 
-test("settings are validated at boot with errors that name the key", () => {
+test("settings errors name the key and where the bad value came from", () => {
   const good = { sensorId: "s-1", gatewayAddress: "127.0.0.1" };
-  const settings = readSettings(good);
-  assert.is(settings.gatewayPort, 1883);
-  assert.is(settings.samplePeriodMs, 1000);
-  assert.is(readSettings({ ...good, gatewayPort: "1884" }).gatewayPort, 1884);
-  const bad: Array<[Record<string, unknown>, string]> = [
-    [{ ...good, sensorId: "has space" }, "sensorId"],
-    [{ ...good, gatewayAddress: "gateway.local" }, "gatewayAddress"],
-    [{ ...good, gatewayAddress: "256.1.1.1" }, "gatewayAddress"],
-    [{ ...good, gatewayPort: 70000 }, "gatewayPort"],
-    [{ ...good, samplePeriodMs: 1 }, "samplePeriodMs"],
-    [{ ...good, samplePeriodMs: "soon" }, "samplePeriodMs"],
-    [{ ...good, mqttPassword: 5 }, "mqttPassword"],
+  const bad: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ gatewayAddress: "127.0.0.1" }, "sensorId", /config sensorId: is required/],
+    [{ ...good, sensorId: "has space" }, "sensorId", /config sensorId: must be 1 to 64/],
+    [{ ...good, gatewayAddress: "gateway.local" }, "gatewayAddress", /IPv4/],
+    [{ ...good, gatewayAddress: "256.1.1.1" }, "gatewayAddress", /IPv4/],
+    [{ ...good, gatewayPort: 70000 }, "gatewayPort", /from 1 to 65535, got 70000/],
+    [{ ...good, samplePeriodMs: 1 }, "samplePeriodMs", /from 10 to/],
+    [{ ...good, samplePeriodMs: "soon" }, "samplePeriodMs", /got "soon"/],
+    [{ ...good, secret: "short" }, "secret", /8 to 128 characters/],
+    [{ ...good, sensor: "dht22" }, "sensor", /tmp117, sht3x, bme280/],
+    [{ ...good, logPolicy: "keep" }, "logPolicy", /drop-oldest, refuse-newest/],
+    [{ ...good, traceSamples: "yes" }, "traceSamples", /true or false/],
+    [{ ...good, sensorAddress: 0x80 }, "sensorAddress", /from 8 to 119/],
   ];
-  for (const [config, key] of bad) {
+  for (const [config, key, message] of bad) {
     try {
       readSettings(config);
       assert.unreachable(`accepted bad ${key}`);
     } catch (e) {
       assert.instance(e, SettingsError);
       assert.is((e as SettingsError).key, key);
+      assert.match((e as Error).message, message);
     }
   }
+  const prefs = { get: (_d: string, key: string) => (key === "logPolicy" ? "sometimes" : undefined) };
+  assert.throws(() => readSettings(good, prefs), /preference xsedge-config\/logPolicy: must be one of/);
 });
 
 test.run();
