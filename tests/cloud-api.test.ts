@@ -6,6 +6,9 @@ import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { call } from "./support/cloud-http.js";
 import { observation, tempDir, within } from "./support/test-helpers.js";
 import { request } from "node:http";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { CLOUD_STORE_FILE, MIGRATIONS } from "../simulator/cloud/cloud-store.js";
 
 async function withCloud(run: (cloud: Cloud, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud");
@@ -62,7 +65,7 @@ test("a gateway batch is acked; its resend is acked as duplicates and not stored
   await withCloud(async (cloud) => {
     const stored: number[] = [];
     cloud.onObservation((obs) => stored.push(obs.offset));
-    const batch = { observations: [observation("s-1", 1), { ...observation("s-1", 2), receivedAt: 5, time: 1_795_000_000_000 }] };
+    const batch = { observations: [observation("s-1", 1), { ...observation("s-1", 2), receivedAt: 5, time: 1_795_000_000_000, timeSource: "device" }] };
     const first = await call(cloud.url, "POST", "/api/v1/observations", batch);
     assert.is(first.status, 200);
     assert.equal(first.body, { acked: [{ sensorId: "s-1", seq: 1 }, { sensorId: "s-1", seq: 2 }], duplicates: 0 });
@@ -74,9 +77,56 @@ test("a gateway batch is acked; its resend is acked as duplicates and not stored
     const [second] = page.body.observations as Record<string, unknown>[];
     assert.is(second.offset, 2);
     assert.is(second.time, 1_795_000_000_000);
+    assert.is(second.timeSource, "device");
     assert.is(second.receivedAt, 5);
     assert.is(page.body.next, 2);
   });
+});
+
+test("the API returns each observation with units, its time and the time's source, null when unknown", async () => {
+  await withCloud(async (cloud) => {
+    const readings = [
+      { quantity: "temperature", value: 21.37 },
+      { quantity: "humidity", value: 45.5, unit: "%RH" },
+      { quantity: "pressure", value: 101_325 },
+    ];
+    const timed = { ...observation("s-1", 1), readings, time: 1_795_000_001_000, timeSource: "gateway", receivedAt: 1_795_000_002_000 };
+    const untimed = { ...observation("s-1", 2), time: null, timeSource: null };
+    assert.is((await call(cloud.url, "POST", "/api/v1/observations", { observations: [timed, untimed] })).status, 200);
+    const page = await call(cloud.url, "GET", "/api/v1/observations");
+    const [first, second] = page.body.observations as Record<string, unknown>[];
+    assert.equal(first, {
+      offset: 1, sensorId: "s-1", seq: 1, boot: 1, uptimeMs: 1000, time: 1_795_000_001_000, timeSource: "gateway",
+      readings: [
+        { quantity: "temperature", unit: "Cel", value: 21.37 },
+        { quantity: "humidity", unit: "%RH", value: 45.5 },
+        { quantity: "pressure", unit: "Pa", value: 101_325 },
+      ],
+      receivedAt: 1_795_000_002_000, storedAt: first.storedAt,
+    });
+    assert.equal([second.time, second.timeSource, second.receivedAt], [null, null, null]);
+    // What the API returns, the API accepts: a reader may forward it to another cloud.
+    const copy = await call(cloud.url, "POST", "/api/v1/observations", { observations: [{ ...first, seq: 3 }] });
+    assert.is(copy.status, 200);
+    assert.equal(cloud.store.after(2, 1)[0].readings, first.readings);
+  });
+});
+
+test("a store written before clock anchors opens with its device times marked as the device's", async () => {
+  const dir = tempDir("cloud");
+  const db = new Database(join(dir.path, CLOUD_STORE_FILE));
+  db.exec(MIGRATIONS[0]);
+  db.pragma("user_version = 1");
+  db.prepare(
+    `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, gateway_received_at, stored_at)
+     VALUES ('s-1', 1, 1, 1000, 1795000000000, '[{"quantity":"temperature","value":21.5}]', 5, 6)`,
+  ).run();
+  db.close();
+  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const [old] = cloud.store.after(0, 1);
+  assert.equal([old.time, old.timeSource, old.readings[0].unit], [1_795_000_000_000, "device", "Cel"]);
+  await cloud.close();
+  dir.remove();
 });
 
 test("a batch with one bad observation is refused with 400 naming its index and field, and nothing of it is stored", async () => {
@@ -87,12 +137,21 @@ test("a batch with one bad observation is refused with 400 naming its index and 
       [{ ...observation("s-1", 2), readings: "warm" }, "observations[1].readings"],
       [{ ...observation("s-1", 2), sensorId: "bad id" }, "observations[1].sensorId"],
       [{ ...observation("s-1", 2), readings: [] }, "observations[1].readings"],
+      [{ ...observation("s-1", 2), readings: [{ quantity: "temperature", unit: "K", value: 290 }] }, "observations[1].readings[0].unit"],
+      [{ ...observation("s-1", 2), readings: [{ quantity: "temperature", value: "warm" }] }, "observations[1].readings[0].value"],
+      [{ ...observation("s-1", 2), uptimeMs: -1 }, "observations[1].uptimeMs"],
+      [{ ...observation("s-1", 2), time: 1.5, timeSource: "device" }, "observations[1].time"],
+      [{ ...observation("s-1", 2), time: 1_795_000_000_000 }, "observations[1].timeSource"],
+      [{ ...observation("s-1", 2), time: 1_795_000_000_000, timeSource: "sundial" }, "observations[1].timeSource"],
+      [{ ...observation("s-1", 2), timeSource: "device" }, "observations[1].timeSource"],
+      [{ ...observation("s-1", 2), receivedAt: "yesterday" }, "observations[1].receivedAt"],
       ["not an object", "observations[1]"],
     ];
     for (const [bad, field] of cases) {
       const answer = await call(cloud.url, "POST", "/api/v1/observations", { observations: [observation("s-1", 1), bad] });
       assert.is(answer.status, 400, field);
       assert.is(answer.body.field, field);
+      assert.match(String(answer.body.error), new RegExp(`^${field.replace(/[[\].]/g, "\\$&")}: \\w`), "the message names the field, then says why");
     }
     assert.is((await call(cloud.url, "POST", "/api/v1/observations", { items: [] })).body.field, "observations");
     assert.is(cloud.store.counts().observations, 0);

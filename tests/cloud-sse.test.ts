@@ -32,7 +32,9 @@ test("the stream delivers newly stored observations live, with id = offset, and 
     await post(cloud, 4, 5);
     const events = await reader.next(3);
     assert.equal(events.map((e) => e.id), ["3", "4", "5"]);
-    assert.is(JSON.parse(events[0].data).seq, 3);
+    const data = JSON.parse(events[0].data);
+    assert.is(data.seq, 3);
+    assert.equal([data.readings[0].unit, data.time, data.timeSource], ["Cel", null, null], "the same shape as the paging API");
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.is(reader.events.length, 3, "a duplicate is not an event");
     reader.close();

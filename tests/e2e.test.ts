@@ -45,7 +45,8 @@ test("observations from simulated XS devices reach the cloud with id, sequence, 
         assert.is(o.readings[0].quantity, "temperature");
         assert.ok(Math.abs(o.readings[0].value - traced_) < 0.0051, `${id} seq ${o.seq}: cloud ${o.readings[0].value}, device ${traced_}`);
         assert.is(o.boot, 1);
-        assert.ok(o.time !== undefined && Math.abs(o.time - Date.now()) < 60_000, "device wall time");
+        assert.ok(o.time !== null && Math.abs(o.time - Date.now()) < 60_000, "device wall time");
+        assert.is(o.timeSource, "device");
         assert.ok(o.uptimeMs >= 0);
       }
     }

@@ -5,15 +5,19 @@ import { connect } from "node:net";
 import { encodeObservation } from "../modules/observation/record.js";
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { observationTopic } from "../hosts/gateway/ingest.js";
-import { memoryConnector } from "./support/gateway-fakes.js";
+import { uplinkTopic } from "../hosts/gateway/ingest.js";
+import type { CloudConnector } from "../hosts/gateway/connector.js";
+import { downConnector, memoryConnector } from "./support/gateway-fakes.js";
 import { observation, tempDir, within } from "./support/test-helpers.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
+import { anchorPayload, WALL } from "./support/gateway-records.js";
 
-async function withGateway(run: (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
+type Run = (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>;
+
+async function withGateway(run: Run, connector: CloudConnector = memoryConnector()): Promise<void> {
   const dir = tempDir("broker");
   const logger = createMemoryLogger("gateway");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger, relayIntervalMs: 50 });
+  const gateway = await startGateway({ mqttPort: 0, dataDir: dir.path, connector, logger, relayIntervalMs: 50 });
   try {
     await run(gateway, logger);
   } finally {
@@ -37,13 +41,52 @@ test("a valid QoS 1 publish is committed to SQLite before its PUBACK arrives", a
         rowsAtPuback = (reader.prepare("SELECT COUNT(*) AS n FROM observations WHERE sensor_id = ? AND seq = ?").get("s-1", 1) as { n: number }).n;
       }
     };
-    const id = device.publish(observationTopic("s-1"), payload("s-1", 1));
+    const id = device.publish(uplinkTopic("s-1"), payload("s-1", 1));
     await device.puback(id);
     assert.is(rowsAtPuback, 1);
     assert.is(gateway.stats().ingest.stored, 1);
     reader.close();
     await device.end();
   });
+});
+
+test("a clock anchor and the rows it times are committed before its PUBACK arrives", async () => {
+  await withGateway(async (gateway) => {
+    const reader = new Database(gateway.store.path, { readonly: true });
+    const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
+    await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 1)));
+    let atPuback: unknown;
+    device.onPacket = (packet) => {
+      if (packet.cmd === "puback") {
+        atPuback = reader.prepare("SELECT a.source, o.time FROM clock_anchors a JOIN observations o USING (sensor_id, boot) WHERE o.seq = 1").get();
+      }
+    };
+    await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 500, WALL)));
+    assert.equal(atPuback, { source: "device", time: WALL + 500 });
+    assert.equal(gateway.stats().ingest.anchors, { adopted: 1, replaced: 0, kept: 0 });
+    reader.close();
+    await device.end();
+  }, downConnector()); // With the cloud down, the row is still unrelayed when its anchor arrives.
+});
+
+test("anchors survive a gateway restart: a boot's later observations are timed by the anchor from before it", async () => {
+  const dir = tempDir("broker");
+  const start = () => startGateway({ mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger(), now: () => WALL + 60_000 });
+  let gateway = await start();
+  let device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
+  // A null anchor: the gateway's (injected) clock at receipt stands in.
+  await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 10_000, null)));
+  await device.end();
+  await within("gateway close", gateway.close());
+  gateway = await start();
+  device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
+  await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 30)));
+  const stored = gateway.store.find("s-1", 30)?.observation;
+  assert.equal([stored?.time, stored?.timeSource], [WALL + 60_000 - 10_000 + 30_000, "gateway"]);
+  assert.is(gateway.stats().ingest.untimed, 0);
+  await device.end();
+  await within("gateway close", gateway.close());
+  dir.remove();
 });
 
 test("no PUBACK without a commit: a store failure drops the publisher, who is stored on its retry", async () => {
@@ -54,7 +97,7 @@ test("no PUBACK without a commit: a store failure drops the publisher, who is st
       throw new Error("disk I/O error");
     };
     const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
-    device.publish(observationTopic("s-1"), payload("s-1", 1));
+    device.publish(uplinkTopic("s-1"), payload("s-1", 1));
     await within("the publisher to be disconnected", device.closed);
     assert.not.ok(device.received.some((p) => p.cmd === "puback"), "no PUBACK for an uncommitted publish");
     assert.is(gateway.stats().ingest.failed, 1);
@@ -63,7 +106,7 @@ test("no PUBACK without a commit: a store failure drops the publisher, who is st
 
     gateway.store.append = append;
     const retry = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
-    await retry.puback(retry.publish(observationTopic("s-1"), payload("s-1", 1)));
+    await retry.puback(retry.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     assert.ok(gateway.store.find("s-1", 1));
     await retry.end();
     await bystander.end();
@@ -74,7 +117,7 @@ test("a malformed payload is acknowledged, quarantined, counted and logged, and 
   await withGateway(async (gateway, logger) => {
     const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
     const other = await TestMqttClient.connect(gateway.mqttPort, "dev-2");
-    const bad = device.publish(observationTopic("s-1"), new Uint8Array([0x9f, 0x01]));
+    const bad = device.publish(uplinkTopic("s-1"), new Uint8Array([0x9f, 0x01]));
     await device.puback(bad);
     const stats = gateway.stats();
     assert.is(stats.ingest.refused, 1);
@@ -85,8 +128,8 @@ test("a malformed payload is acknowledged, quarantined, counted and logged, and 
     assert.is(line?.clientId, "dev-1");
     assert.match(String(line?.msg), /refused publish from dev-1: malformed \(record\)/);
 
-    await device.puback(device.publish(observationTopic("s-1"), payload("s-1", 2)));
-    await other.puback(other.publish(observationTopic("s-9"), payload("s-9", 1)));
+    await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 2)));
+    await other.puback(other.publish(uplinkTopic("s-9"), payload("s-9", 1)));
     assert.ok(gateway.store.find("s-1", 2), "the same client's next publish is stored");
     assert.ok(gateway.store.find("s-9", 1), "another client's publish is stored");
     assert.is(gateway.stats().ingest.stored, 2);
@@ -100,7 +143,7 @@ test("a publish on a foreign topic or for another sensor is refused with its rea
   await withGateway(async (gateway) => {
     const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
     await device.puback(device.publish("home/kitchen/temp", payload("s-1", 1)));
-    await device.puback(device.publish(observationTopic("s-2"), payload("s-1", 1)));
+    await device.puback(device.publish(uplinkTopic("s-2"), payload("s-1", 1)));
     const reasons = gateway.store.rejected().map((r) => r.reason).sort();
     assert.equal(reasons, ["bad-topic", "sensor-mismatch"]);
     assert.is(gateway.store.counts().observations, 0);
@@ -112,8 +155,8 @@ test("a retried publish (lost PUBACK) is acknowledged again and stored once", as
   await withGateway(async (gateway) => {
     const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
     const record = payload("s-1", 5);
-    await device.puback(device.publish(observationTopic("s-1"), record));
-    device.send({ cmd: "publish", topic: observationTopic("s-1"), payload: Buffer.from(record), qos: 1, dup: true, retain: false, messageId: 77 });
+    await device.puback(device.publish(uplinkTopic("s-1"), record));
+    device.send({ cmd: "publish", topic: uplinkTopic("s-1"), payload: Buffer.from(record), qos: 1, dup: true, retain: false, messageId: 77 });
     await device.puback(77);
     assert.is(gateway.store.counts().observations, 1);
     assert.is(gateway.stats().ingest.duplicate, 1);
@@ -124,11 +167,11 @@ test("a retried publish (lost PUBACK) is acknowledged again and stored once", as
 test("subscriptions are denied with SUBACK 0x80 and a log line, without a disconnect", async () => {
   await withGateway(async (gateway, logger) => {
     const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
-    device.send({ cmd: "subscribe", messageId: 9, subscriptions: [{ topic: "xsedge/v1/+/obs", qos: 1 }] });
+    device.send({ cmd: "subscribe", messageId: 9, subscriptions: [{ topic: "xsedge/v1/+/up", qos: 1 }] });
     const suback = await device.waitFor("SUBACK", (p) => p.cmd === "suback");
     assert.equal(suback.cmd === "suback" && suback.granted, [128]);
     assert.ok(logger.lines.some((l) => l.level === "warn" && /subscribe denied for dev-1/.test(String(l.msg))));
-    await device.puback(device.publish(observationTopic("s-1"), payload("s-1", 1)));
+    await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     await device.end();
   });
 });

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { gatewayCommand } from "../hosts/gateway/cli.js";
 import type { CommandIo } from "../hosts/cli/command.js";
 import { encodeObservation } from "../modules/observation/record.js";
-import { observationTopic } from "../hosts/gateway/ingest.js";
+import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 
@@ -49,7 +49,7 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   const exit = gatewayCommand(["--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-url", `http://127.0.0.1:${await freePort()}`, "--log-format", "pretty"], io);
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
   const device = await TestMqttClient.connect(port, "dev-1");
-  await device.puback(device.publish(observationTopic("s-1"), encodeObservation(observation("s-1", 1))));
+  await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
   stop.abort();
   assert.is(await within("the command to return", exit), 0);
   await within("the device to be disconnected", device.closed);

@@ -7,11 +7,12 @@ import { CloudRequestError, createHttpConnector } from "../hosts/gateway/connect
 import { ObservationStore } from "../hosts/gateway/observation-store.js";
 import { Relay } from "../hosts/gateway/relay.js";
 import { startGateway } from "../hosts/gateway/gateway.js";
-import { observationTopic } from "../hosts/gateway/ingest.js";
+import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { encodeObservation } from "../modules/observation/record.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { anchorPayload, WALL } from "./support/gateway-records.js";
 
 function fill(store: ObservationStore, sensorId: string, count: number): void {
   for (let seq = 1; seq <= count; seq++) store.append(observation(sensorId, seq), 1000 + seq);
@@ -132,6 +133,25 @@ test("a partial ack marks only the acked rows and backs off before resending the
   await t.done(relay, undefined);
 });
 
+test("an ack naming one row twice does not count for a row it left out", async () => {
+  const t = await setup();
+  fill(t.store, "s-1", 2);
+  const echo: CloudConnector = {
+    name: "echo",
+    async send(batch) {
+      return { acked: [{ sensorId: batch[0].sensorId, seq: batch[0].seq }, { sensorId: batch[0].sensorId, seq: batch[0].seq }] };
+    },
+    async close() {},
+  };
+  const relay = new Relay({ store: t.store, connector: echo, logger: t.logger, intervalMs: 50, retryInitialMs: 10 });
+  relay.start();
+  await waitFor("a failed attempt", () => relay.stats().failures >= 1);
+  assert.match(String(relay.stats().lastError), /acknowledged 1 of 2/);
+  await relay.close();
+  assert.ok(t.store.find("s-1", 1)?.relayedAt, "the row it did name is marked");
+  await t.done(undefined, undefined);
+});
+
 test("close waits for the request in flight and still records its ack", async () => {
   const t = await setup();
   fill(t.store, "s-1", 2);
@@ -166,16 +186,50 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
   const gatewayDir = tempDir("relay-e2e");
   const gateway = await startGateway({ mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
   const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
-  for (let seq = 1; seq <= 3; seq++) await device.puback(device.publish(observationTopic("s-1"), encodeObservation(observation("s-1", seq))));
+  await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 0, WALL)));
+  for (let seq = 1; seq <= 3; seq++) await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", seq))));
   // Well under the idle interval: the relay was woken by the store, not by its timer.
   await waitFor("three observations at the cloud", () => seen.length === 3, 900);
   assert.equal(seen, [1, 2, 3]);
+  const atCloud = cloud.store.after(0, 10);
+  assert.equal(atCloud.map((o) => [o.time, o.timeSource]), [[WALL + 1_000, "device"], [WALL + 2_000, "device"], [WALL + 3_000, "device"]]);
+  assert.equal(atCloud[0].readings, [{ quantity: "temperature", unit: "Cel", value: 21.5 }]);
   await waitFor("the gateway to see the acks", () => gateway.stats().relay.backlog === 0);
   assert.is(gateway.stats().relay.relayed, 3);
   await device.end();
   await gateway.close();
   gatewayDir.remove();
   await t.done(undefined, cloud);
+});
+
+test("rows in flight when their anchor arrives are marked relayed as sent; the rest go out with their time", async () => {
+  const t = await setup();
+  const cloud = await t.startCloudHere();
+  const http = createHttpConnector({ url: cloud.url });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let sent = 0;
+  const gated: CloudConnector = {
+    name: "gated",
+    async send(batch) {
+      sent++;
+      if (sent === 1) await gate;
+      return http.send(batch);
+    },
+    close: () => http.close(),
+  };
+  fill(t.store, "s-1", 2);
+  const relay = new Relay({ store: t.store, connector: gated, logger: t.logger, batchSize: 1, intervalMs: 50 });
+  relay.start();
+  await waitFor("the first batch in flight", () => sent === 1);
+  t.store.recordAnchor({ sensorId: "s-1", boot: 1, source: "gateway", offsetMs: WALL, uptimeMs: 0, wallMs: WALL, receivedAt: WALL });
+  release();
+  await waitFor("the backlog to drain", () => relay.stats().backlog === 0);
+  const [first, second] = cloud.store.after(0, 10);
+  assert.equal([first.seq, first.time, first.timeSource], [1, null, null]);
+  assert.equal([second.seq, second.time, second.timeSource], [2, WALL + 2_000, "gateway"]);
+  assert.is(t.store.find("s-1", 1)?.observation.time, undefined, "the gateway's row says what the cloud got");
+  await t.done(relay, cloud);
 });
 
 test("the HTTP connector fails clearly on a non-2xx answer, a timeout, and an answer without acks", async () => {

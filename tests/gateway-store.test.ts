@@ -3,7 +3,16 @@ import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../hosts/gateway/observation-store.js";
+import { MIGRATIONS } from "../hosts/gateway/store-schema.js";
+import type { BootAnchor } from "../hosts/gateway/clock-map.js";
 import { observation, tempDir } from "./support/test-helpers.js";
+import { WALL } from "./support/gateway-records.js";
+
+const counts = (observations: number, unrelayed: number, rejected = 0, untimed = observations, anchors = 0) => ({ observations, unrelayed, untimed, anchors, rejected });
+
+function deviceAnchor(sensorId: string, boot: number, offsetMs: number): BootAnchor {
+  return { sensorId, boot, source: "device", offsetMs, uptimeMs: 0, wallMs: offsetMs, receivedAt: offsetMs };
+}
 
 function withStore(run: (store: ObservationStore, dir: string) => void): void {
   const dir = tempDir("store");
@@ -26,15 +35,53 @@ test("the store opens in WAL mode with synchronous=FULL and the current schema v
   });
 });
 
-test("append stores an observation and returns it unchanged", () => {
+test("append stores an observation, with or without a time, and returns it unchanged", () => {
   withStore((store) => {
-    const obs = { ...observation("s-1", 7), time: 1_795_000_000_000 };
+    const obs = { ...observation("s-1", 7), time: WALL, timeSource: "gateway" as const };
     assert.is(store.append(obs, 1000), "stored");
+    assert.is(store.append(observation("s-1", 8), 1000), "stored");
     const found = store.find("s-1", 7);
     assert.equal(found?.observation, obs);
     assert.is(found?.receivedAt, 1000);
     assert.is(found?.relayedAt, null);
-    assert.equal(store.counts(), { observations: 1, unrelayed: 1, rejected: 0 });
+    assert.equal(store.find("s-1", 8)?.observation, observation("s-1", 8));
+    assert.equal(store.counts(), counts(2, 2, 0, 1));
+  });
+});
+
+test("a retry is a duplicate whatever time the gateway gave either copy: only the device's content counts", () => {
+  withStore((store) => {
+    store.append(observation("s-1", 1), 1000);
+    assert.is(store.append({ ...observation("s-1", 1), time: WALL, timeSource: "device" }, 2000), "duplicate");
+    assert.is(store.find("s-1", 1)?.observation.time, undefined);
+  });
+});
+
+test("recordAnchor keeps the first device anchor of a boot and times only that boot's unrelayed rows", () => {
+  withStore((store) => {
+    store.append({ ...observation("s-1", 1), boot: 3 }, 1);
+    store.append({ ...observation("s-1", 2), boot: 3 }, 2);
+    store.append({ ...observation("s-1", 3), boot: 4 }, 3);
+    store.markRelayed(store.unrelayed(1), 10);
+    assert.equal(store.recordAnchor(deviceAnchor("s-1", 3, WALL)), { decision: "adopt", filled: 1, corrected: 0 });
+    assert.equal(store.recordAnchor(deviceAnchor("s-1", 3, WALL + 5)), { decision: "keep", filled: 0, corrected: 0 });
+    assert.equal(store.anchor("s-1", 3), deviceAnchor("s-1", 3, WALL));
+    assert.is(store.find("s-1", 1)?.observation.time, undefined);
+    assert.is(store.find("s-1", 2)?.observation.time, WALL + 2_000);
+    assert.is(store.find("s-1", 3)?.observation.time, undefined);
+    assert.equal(store.counts(), counts(3, 2, 0, 2, 1));
+  });
+});
+
+test("markRelayed records the time a row was sent with, even if an anchor timed it while in flight", () => {
+  withStore((store) => {
+    store.append(observation("s-1", 1), 1);
+    store.append(observation("s-1", 2), 2);
+    const inFlight = store.unrelayed(1);
+    store.recordAnchor(deviceAnchor("s-1", 1, WALL));
+    assert.is(store.markRelayed(inFlight, 10), 1);
+    assert.is(store.find("s-1", 1)?.observation.time, undefined, "the cloud got it without a time");
+    assert.is(store.find("s-1", 2)?.observation.time, WALL + 2_000);
   });
 });
 
@@ -88,11 +135,11 @@ test("unrelayed returns the oldest first, up to the limit, and markRelayed remov
     for (let seq = 1; seq <= 5; seq++) store.append(observation("s", seq), seq);
     const batch = store.unrelayed(3);
     assert.equal(batch.map((row) => row.observation.seq), [1, 2, 3]);
-    assert.is(store.markRelayed(batch.map((row) => row.id), 99), 3);
-    assert.is(store.markRelayed(batch.map((row) => row.id), 100), 0, "marking twice changes nothing");
+    assert.is(store.markRelayed(batch, 99), 3);
+    assert.is(store.markRelayed(batch, 100), 0, "marking twice changes nothing");
     assert.equal(store.unrelayed(10).map((row) => row.observation.seq), [4, 5]);
     assert.is(store.find("s", 1)?.relayedAt, 99);
-    assert.equal(store.counts(), { observations: 5, unrelayed: 2, rejected: 0 });
+    assert.equal(store.counts(), counts(5, 2));
     assert.is(store.markRelayed([], 1), 0);
   });
 });
@@ -102,15 +149,42 @@ test("everything survives close and reopen", () => {
   let store = ObservationStore.open(dir.path);
   store.append(observation("s", 1), 10);
   store.append(observation("s", 2), 20);
-  store.markRelayed([store.unrelayed(1)[0].id], 30);
+  store.markRelayed(store.unrelayed(1), 30);
+  store.recordAnchor(deviceAnchor("s", 2, WALL));
   store.quarantine({ receivedAt: 40, clientId: "c", topic: "t", reason: "bad-topic", field: "topic", detail: "d", payload: new Uint8Array([9]) });
   store.close();
   assert.not.ok(store.isOpen);
   store = ObservationStore.open(dir.path);
-  assert.equal(store.counts(), { observations: 2, unrelayed: 1, rejected: 1 });
+  assert.equal(store.counts(), counts(2, 1, 1, 2, 1));
   assert.is(store.unrelayed(10)[0].observation.seq, 2);
+  assert.equal(store.anchor("s", 2), deviceAnchor("s", 2, WALL), "anchors survive too");
   assert.is(store.append(observation("s", 2), 50), "duplicate", "the uniqueness survives too");
   store.close();
+  dir.remove();
+});
+
+test("a store written before clock anchors opens: device_time becomes a device-sourced time", () => {
+  const dir = tempDir("store");
+  const db = new Database(join(dir.path, STORE_FILE));
+  db.exec(MIGRATIONS[0]);
+  db.pragma("user_version = 1");
+  const insert = db.prepare(
+    "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, received_at, relayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const readings = JSON.stringify([{ quantity: "temperature", value: 21.5 }]);
+  insert.run("s", 1, 1, 1000, WALL, readings, 5, null);
+  insert.run("s", 2, 1, 2000, null, readings, 6, 7);
+  db.close();
+  const store = ObservationStore.open(dir.path);
+  assert.equal(store.find("s", 1)?.observation, { ...observation("s", 1), time: WALL, timeSource: "device" });
+  assert.equal(store.find("s", 2)?.observation, observation("s", 2));
+  assert.is(store.find("s", 2)?.relayedAt, 7);
+  assert.equal(store.counts(), counts(2, 1, 0, 1, 0));
+  assert.is(store.append(observation("s", 1), 8), "duplicate", "old rows still recognise a retry");
+  store.close();
+  const reader = new Database(join(dir.path, STORE_FILE), { readonly: true });
+  assert.is(reader.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+  reader.close();
   dir.remove();
 });
 

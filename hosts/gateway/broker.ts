@@ -2,9 +2,13 @@
  * The gateway's embedded MQTT broker: aedes on a TCP listener, with ingest
  * done inside `authorizePublish`.
  *
+ * Devices publish observations and clock anchors on one topic per sensor,
+ * `xsedge/v1/<sensorId>/up` (see ingest.ts).
+ *
  * Why there: aedes (lib/handlers/publish.js) runs authorizePublish and only
  * then, for QoS 1, writes the PUBACK. Since the SQLite commit in `ingest`
- * is synchronous, a device's PUBACK always follows the durable commit.
+ * is synchronous, a device's PUBACK always follows the durable commit, for
+ * an observation and for a clock anchor (with the rows it timed) alike.
  *
  * What aedes does when authorizePublish calls back with an error: the
  * handler's `done(err)` reaches the client's `nextBatch`, which emits
@@ -64,6 +68,8 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
         options.onStored?.();
         return callback(null);
       case "duplicate":
+      case "anchor":
+        // An anchor only times rows that are already waiting for the relay.
         return callback(null);
       case "refused":
         refused.add(payload);

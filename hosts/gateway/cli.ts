@@ -13,7 +13,8 @@ import { DEFAULT_CLOUD_URL, DEFAULT_MQTT_PORT, startGateway } from "./gateway.js
 export const GATEWAY_USAGE = `Usage: xsedge gateway [options]
 
 Runs the edge gateway: an MQTT broker for devices that stores each
-observation in SQLite before acknowledging it, and relays it to the cloud.
+observation (timed by the device's clock anchors) in SQLite before
+acknowledging it, and relays it to the cloud.
 
 Options:
   --host <addr>          interface for MQTT (default 127.0.0.1; 0.0.0.0 for the LAN)

@@ -2,10 +2,14 @@
  * How the relay reaches a cloud. One small interface so the transport can
  * change (HTTP now; gRPC, Akka projections later) without touching the relay.
  */
-import type { Observation } from "../../modules/observation/record.js";
+import type { TimedObservation } from "../../modules/observation/record.js";
 
-/** One observation as relayed: the record plus when the gateway received it. */
-export interface RelayedObservation extends Observation {
+/**
+ * One observation as relayed: the record, its wall time when its boot's
+ * clock anchor gave one (absent otherwise, never guessed), and when the
+ * gateway received it.
+ */
+export interface RelayedObservation extends TimedObservation {
   /** Gateway clock, ms since the Unix epoch. */
   receivedAt: number;
 }

@@ -26,6 +26,8 @@ export interface GatewayOptions {
   relayIntervalMs?: number;
   relayRetryInitialMs?: number;
   relayRetryMaxMs?: number;
+  /** The gateway's clock for receive times and gateway-sourced clock anchors; Date.now by default. */
+  now?: () => number;
 }
 
 export interface GatewayStats {
@@ -62,7 +64,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
   });
-  const ingest = new Ingest({ store, logger: log.child("ingest") });
+  const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
   let broker: MqttBroker;
   try {
     broker = await startBroker({
@@ -97,7 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     stats: () => ({
       ingest: ingest.counters(),
       relay: relay.stats(),
-      store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, rejected: -1 },
+      store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
       mqttClients: broker.connectedClients(),
     }),
     close: () => (closing ??= close()),

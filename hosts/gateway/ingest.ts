@@ -1,22 +1,32 @@
 /*
- * What the gateway does with one MQTT PUBLISH: store it, recognise it as a
- * retry, or refuse it (quarantined, counted, logged). No sockets here; the
- * broker calls `handle` and turns the outcome into a PUBACK or a disconnect.
+ * What the gateway does with one MQTT PUBLISH: store an observation (timed
+ * by its boot's clock anchor when one is known), record a clock anchor,
+ * recognise a retry, or refuse it (quarantined, counted, logged). No sockets
+ * here; the broker calls `handle` and turns the outcome into a PUBACK or a
+ * disconnect. Every outcome but "failed" is committed before it returns.
  *
- * The decision (`classify`) is pure; `Ingest` adds the effects.
+ * The decisions (`classify`, and clock-map.ts) are pure; `Ingest` adds the effects.
  */
-import { decodeObservation, ObservationError, MAX_RECORD_BYTES, type Observation } from "../../modules/observation/record.js";
+import { decodeUplinkRecord, type UplinkRecord } from "../../modules/observation/record-decoder.js";
+import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation, type TimedObservation } from "../../modules/observation/record.js";
 import type { Logger } from "../log/logger.js";
+import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "./clock-map.js";
 import type { ObservationStore } from "./observation-store.js";
 
-/** Devices publish observations on `xsedge/v1/<sensorId>/obs` (the id pattern is the record's). */
-const OBSERVATION_TOPIC = /^xsedge\/v1\/([A-Za-z0-9._:-]{1,64})\/obs$/;
+/**
+ * Devices publish every record, observations and clock anchors alike, on
+ * `xsedge/v1/<sensorId>/up` (the id pattern is the record's); the record's
+ * first element says which kind it is. One topic keeps a device's records
+ * in one ordered stream, so an anchor sent before the backlog arrives first.
+ */
+const UPLINK_TOPIC = /^xsedge\/v1\/([A-Za-z0-9._:-]{1,64})\/up$/;
 
-export function observationTopic(sensorId: string): string {
-  return `xsedge/v1/${sensorId}/obs`;
+export function uplinkTopic(sensorId: string): string {
+  return `xsedge/v1/${sensorId}/up`;
 }
 
-export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict"] as const;
+/** "clock-unset": a null anchor asks for the gateway's clock, and it is not set (no NTP yet). */
+export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict", "clock-unset"] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
@@ -27,11 +37,13 @@ export interface Refusal {
   detail: string;
 }
 
-export type Classification = { kind: "valid"; observation: Observation } | Refusal;
+export type Classification = { kind: "valid"; record: UplinkRecord } | Refusal;
 
 export type IngestOutcome =
-  | { kind: "stored"; observation: Observation }
+  | { kind: "stored"; observation: TimedObservation }
   | { kind: "duplicate"; observation: Observation }
+  /** A clock anchor, adopted, replacing the boot's, or kept out; `filled`/`corrected` rows were timed by it. */
+  | { kind: "anchor"; anchor: BootAnchor; decision: AnchorDecision; filled: number; corrected: number }
   | Refusal
   /** The store could not commit: the publish must not be acknowledged, so the device keeps it and retries. */
   | { kind: "failed"; error: Error };
@@ -49,36 +61,49 @@ export interface IngestCounters {
   refused: number;
   failed: number;
   refusedByReason: Record<RefusalReason, number>;
+  /** Observations stored without a time: no anchor for their boot had arrived. */
+  untimed: number;
+  anchors: { adopted: number; replaced: number; kept: number };
+  /** Stored rows that a later anchor gave a time. */
+  timeFilled: number;
+  /** Unrelayed rows whose time a better anchor changed. */
+  timeCorrected: number;
 }
 
 function refuse(reason: RefusalReason, field: string, detail: string): Refusal {
   return { kind: "refused", reason, field, detail };
 }
 
-/** Decides whether a publish carries a valid observation for the sensor its topic names. */
+function sensorOf(record: UplinkRecord): string {
+  return record.kind === "observation" ? record.observation.sensorId : record.anchor.sensorId;
+}
+
+/** Decides whether a publish carries a valid record for the sensor its topic names. */
 export function classify(topic: string, payload: Uint8Array): Classification {
-  const match = OBSERVATION_TOPIC.exec(topic);
-  if (!match) return refuse("bad-topic", "topic", `topic must be xsedge/v1/<sensorId>/obs`);
+  const match = UPLINK_TOPIC.exec(topic);
+  if (!match) return refuse("bad-topic", "topic", `topic must be xsedge/v1/<sensorId>/up`);
   // Checked before decoding so the reason says what is wrong, not "not CBOR".
   if (payload.byteLength > MAX_RECORD_BYTES) {
     return refuse("too-large", "record", `${payload.byteLength} bytes, limit is ${MAX_RECORD_BYTES}`);
   }
-  let observation: Observation;
+  let record: UplinkRecord;
   try {
-    observation = decodeObservation(payload);
+    record = decodeUplinkRecord(payload);
   } catch (e) {
     if (e instanceof ObservationError) return refuse("malformed", e.field, e.message);
     return refuse("malformed", "record", `undecodable (${(e as Error).message})`);
   }
-  if (observation.sensorId !== match[1]) {
-    return refuse("sensor-mismatch", "sensorId", `record is from "${observation.sensorId}" but the topic names "${match[1]}"`);
+  const sensorId = sensorOf(record);
+  if (sensorId !== match[1]) {
+    return refuse("sensor-mismatch", "sensorId", `record is from "${sensorId}" but the topic names "${match[1]}"`);
   }
-  return { kind: "valid", observation };
+  return { kind: "valid", record };
 }
 
 export interface IngestOptions {
   store: ObservationStore;
   logger: Logger;
+  /** The gateway's clock: receive times, and the wall time a null anchor stands for. */
   now?: () => number;
 }
 
@@ -92,6 +117,10 @@ export class Ingest {
     refused: 0,
     failed: 0,
     refusedByReason: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>,
+    untimed: 0,
+    anchors: { adopted: 0, replaced: 0, kept: 0 },
+    timeFilled: 0,
+    timeCorrected: 0,
   };
 
   constructor(options: IngestOptions) {
@@ -105,20 +134,9 @@ export class Ingest {
     const decision = classify(input.topic, input.payload);
     try {
       if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
-      const appended = this.#store.append(decision.observation, receivedAt);
-      if (appended === "conflict") {
-        const { sensorId, seq } = decision.observation;
-        const refusal = refuse("seq-conflict", "seq", `${sensorId} seq ${seq} is already stored with different content`);
-        return this.#refuse(input, refusal, receivedAt);
-      }
-      this.#counters[appended]++;
-      const { sensorId, seq } = decision.observation;
-      this.#log.debug(appended === "stored" ? "observation stored" : "duplicate observation (device retry)", {
-        clientId: input.clientId,
-        sensorId,
-        seq,
-      });
-      return { kind: appended, observation: decision.observation };
+      const { record } = decision;
+      if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);
+      return this.#observation(input, record.observation, receivedAt);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       this.#counters.failed++;
@@ -129,7 +147,50 @@ export class Ingest {
 
   /** A snapshot; callers may keep it. */
   counters(): IngestCounters {
-    return { ...this.#counters, refusedByReason: { ...this.#counters.refusedByReason } };
+    const c = this.#counters;
+    return { ...c, refusedByReason: { ...c.refusedByReason }, anchors: { ...c.anchors } };
+  }
+
+  #observation(input: PublishInput, observation: Observation, receivedAt: number): IngestOutcome {
+    const { sensorId, seq, boot } = observation;
+    // Read and written in the same synchronous turn: no anchor can slip in between.
+    const timed = withTime(observation, this.#store.anchor(sensorId, boot));
+    const appended = this.#store.append(timed, receivedAt);
+    if (appended === "conflict") {
+      const refusal = refuse("seq-conflict", "seq", `${sensorId} seq ${seq} is already stored with different content`);
+      return this.#refuse(input, refusal, receivedAt);
+    }
+    this.#counters[appended]++;
+    if (appended === "stored" && timed.time === undefined) this.#counters.untimed++;
+    this.#log.debug(appended === "stored" ? "observation stored" : "duplicate observation (device retry)", {
+      clientId: input.clientId,
+      sensorId,
+      seq,
+      timeSource: timed.timeSource ?? null,
+    });
+    return appended === "stored" ? { kind: "stored", observation: timed } : { kind: "duplicate", observation };
+  }
+
+  #anchor(input: PublishInput, record: ClockAnchor, receivedAt: number): IngestOutcome {
+    const estimate = anchorEstimate(record, receivedAt);
+    if (!estimate.ok) return this.#refuse(input, refuse(estimate.reason, estimate.field, estimate.detail), receivedAt);
+    const { anchor } = estimate;
+    const { decision, filled, corrected } = this.#store.recordAnchor(anchor);
+    this.#counters.anchors[decision === "adopt" ? "adopted" : decision === "replace" ? "replaced" : "kept"]++;
+    this.#counters.timeFilled += filled;
+    this.#counters.timeCorrected += corrected;
+    const fields = { clientId: input.clientId, sensorId: anchor.sensorId, boot: anchor.boot, source: anchor.source, offsetMs: anchor.offsetMs };
+    if (decision === "keep") {
+      this.#log.debug("clock anchor not used: the boot keeps its anchor", fields);
+    } else {
+      // One line per boot (two at most): worth seeing in an operator's log.
+      this.#log.info(`clock anchor ${decision === "adopt" ? "adopted" : "replaced"} for ${anchor.sensorId} boot ${anchor.boot} (${anchor.source})`, {
+        ...fields,
+        filled,
+        corrected,
+      });
+    }
+    return { kind: "anchor", anchor, decision, filled, corrected };
   }
 
   #refuse(input: PublishInput, refusal: Refusal, receivedAt: number): Refusal {

@@ -1,20 +1,30 @@
 /*
  * The gateway's durable store: every observation it has acknowledged to a
- * device, and a quarantine of every payload it refused.
+ * device, the clock anchor of each device boot, and a quarantine of every
+ * payload it refused.
  *
- * The broker only sends a PUBACK after `append` returns, so what this file
- * commits is the gateway's promise to the device. Hence `synchronous=FULL`:
- * in WAL mode NORMAL may lose the last transactions on power loss, and an
- * acknowledged observation lost that way is one the device has already
- * deleted from its flash. The cost is one fsync per commit; group commit is
- * later work.
+ * The broker only sends a PUBACK after `append` or `recordAnchor` returns,
+ * so what this file commits is the gateway's promise to the device. Hence
+ * `synchronous=FULL`: in WAL mode NORMAL may lose the last transactions on
+ * power loss, and an acknowledged record lost that way is one the device has
+ * already deleted from its flash. The cost is one fsync per commit; group
+ * commit is later work.
  *
  * Synchronous and timer-free on purpose: callers decide when to call it.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../sqlite/durable-database.js";
-import type { Observation, Reading } from "../../modules/observation/record.js";
+import type { TimedObservation } from "../../modules/observation/record.js";
+import type { TimeSource } from "../../modules/observation/observation-json.js";
+import { chooseAnchor, type AnchorDecision, type BootAnchor } from "./clock-map.js";
+import {
+  MIGRATIONS, toAnchor, toRejected, toStored, type AnchorRow, type ObservationRow, type QuarantineEntry, type RejectedDbRow,
+  type RejectedRow, type StoredObservation,
+} from "./store-schema.js";
+
+export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
+export { StoreVersionError } from "../sqlite/durable-database.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";
@@ -31,39 +41,6 @@ export const MAX_QUARANTINED_BYTES = 1024;
 export const MAX_QUARANTINED_TOPIC = 256;
 
 /**
- * Schema migrations; `user_version` is the number applied. Append only:
- * a shipped migration never changes, because gateways in the field have run it.
- */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE observations (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     sensor_id TEXT NOT NULL,
-     seq INTEGER NOT NULL,
-     boot INTEGER NOT NULL,
-     uptime_ms INTEGER NOT NULL,
-     device_time INTEGER,
-     readings TEXT NOT NULL,
-     received_at INTEGER NOT NULL,
-     relayed_at INTEGER,
-     UNIQUE (sensor_id, seq)
-   );
-   CREATE INDEX observations_unrelayed ON observations (id) WHERE relayed_at IS NULL;
-   CREATE TABLE rejected (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     received_at INTEGER NOT NULL,
-     client_id TEXT,
-     topic TEXT NOT NULL,
-     reason TEXT NOT NULL,
-     field TEXT,
-     detail TEXT NOT NULL,
-     size INTEGER NOT NULL,
-     raw BLOB NOT NULL
-   );`,
-];
-
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-/**
  * What `append` did. "duplicate": the same (sensorId, seq) with the same
  * content, i.e. a device retry after a lost PUBACK. "conflict": the same
  * (sensorId, seq) with different content (a device whose sequence counter
@@ -72,90 +49,40 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  */
 export type AppendOutcome = "stored" | "duplicate" | "conflict";
 
-export interface StoredObservation {
-  id: number;
-  observation: Observation;
-  receivedAt: number;
-  relayedAt: number | null;
-}
-
-export interface QuarantineEntry {
-  receivedAt: number;
-  clientId: string | null;
-  topic: string;
-  /** Machine-readable refusal code, e.g. "malformed". */
-  reason: string;
-  /** The record field at fault, when there is one. */
-  field: string | null;
-  /** The human-readable explanation. */
-  detail: string;
-  payload: Uint8Array;
-}
-
-export interface RejectedRow extends QuarantineEntry {
-  id: number;
-  /** Size of the payload as received; `payload` may be truncated. */
-  size: number;
+/** What `recordAnchor` did: the decision, and how many unrelayed rows of the boot got a time or a better one. */
+export interface AnchorOutcome {
+  decision: AnchorDecision;
+  /** Rows that had no time and now have one. */
+  filled: number;
+  /** Rows whose time changed to the new anchor's (a device anchor replacing a gateway one, say). */
+  corrected: number;
 }
 
 export interface StoreCounts {
   observations: number;
   unrelayed: number;
+  /** Observations with no wall time (no anchor for their boot yet). */
+  untimed: number;
+  anchors: number;
   rejected: number;
 }
 
-export { StoreVersionError } from "../sqlite/durable-database.js";
-
-interface ObservationRow {
-  id: number;
-  sensor_id: string;
-  seq: number;
-  boot: number;
-  uptime_ms: number;
-  device_time: number | null;
-  readings: string;
-  received_at: number;
-  relayed_at: number | null;
-}
-
-interface RejectedDbRow {
-  id: number;
-  received_at: number;
-  client_id: string | null;
-  topic: string;
-  reason: string;
-  field: string | null;
-  detail: string;
-  size: number;
-  raw: Buffer;
-}
-
-type Db = Database.Database;
-
-function toObservation(row: ObservationRow): Observation {
-  const obs: Observation = {
-    sensorId: row.sensor_id,
-    seq: row.seq,
-    boot: row.boot,
-    uptimeMs: row.uptime_ms,
-    readings: JSON.parse(row.readings) as Reading[],
-  };
-  if (row.device_time !== null) obs.time = row.device_time;
-  return obs;
-}
-
-function toStored(row: ObservationRow): StoredObservation {
-  return { id: row.id, observation: toObservation(row), receivedAt: row.received_at, relayedAt: row.relayed_at };
-}
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+type BootParams = { offset: number; source: TimeSource; sensorId: string; boot: number };
+type MarkParams = { at: number; id: number; time: number | null; source: TimeSource | null };
 
 export class ObservationStore {
   readonly path: string;
-  readonly #db: Db;
-  readonly #insert: Database.Statement<[string, number, number, number, number | null, string, number]>;
-  readonly #byKey: Database.Statement<[string, number], ObservationRow>;
-  readonly #unrelayed: Database.Statement<[number], ObservationRow>;
-  readonly #markOne: Database.Statement<[number, number]>;
-  readonly #quarantine: Database.Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
+  readonly #db: Database.Database;
+  readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
+  readonly #byKey: Statement<[string, number], ObservationRow>;
+  readonly #unrelayed: Statement<[number], ObservationRow>;
+  readonly #markOne: Statement<[MarkParams]>;
+  readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
+  readonly #anchor: Statement<[string, number], AnchorRow>;
+  readonly #putAnchor: Statement<[AnchorRow]>;
+  readonly #fill: Statement<[BootParams]>;
+  readonly #correct: Statement<[BootParams]>;
 
   /** Opens (creating if needed) the store in `dataDir`, migrating its schema. */
   static open(dataDir: string): ObservationStore {
@@ -165,32 +92,73 @@ export class ObservationStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
-    this.#insert = db.prepare<[string, number, number, number, number | null, string, number]>(
-      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
+    this.#insert = db.prepare(
+      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
-    this.#byKey = db.prepare<[string, number], ObservationRow>("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
-    this.#unrelayed = db.prepare<[number], ObservationRow>("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
-    this.#markOne = db.prepare<[number, number]>("UPDATE observations SET relayed_at = ? WHERE id = ? AND relayed_at IS NULL");
-    this.#quarantine = db.prepare<[number, string | null, string, string, string | null, string, number, Buffer]>(
+    this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
+    this.#unrelayed = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
+    // The row keeps the time it was relayed with: an anchor that arrived while
+    // the batch was in flight must not leave the gateway claiming a time the
+    // cloud never got.
+    this.#markOne = db.prepare(
+      "UPDATE observations SET relayed_at = @at, time = @time, time_source = @source WHERE id = @id AND relayed_at IS NULL",
+    );
+    this.#quarantine = db.prepare(
       `INSERT INTO rejected (received_at, client_id, topic, reason, field, detail, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#anchor = db.prepare("SELECT * FROM clock_anchors WHERE sensor_id = ? AND boot = ?");
+    this.#putAnchor = db.prepare(
+      `INSERT OR REPLACE INTO clock_anchors (sensor_id, boot, source, offset_ms, uptime_ms, wall_ms, received_at)
+       VALUES (@sensor_id, @boot, @source, @offset_ms, @uptime_ms, @wall_ms, @received_at)`,
+    );
+    const boot = "sensor_id = @sensorId AND boot = @boot AND relayed_at IS NULL";
+    this.#fill = db.prepare(`UPDATE observations SET time = @offset + uptime_ms, time_source = @source WHERE ${boot} AND time IS NULL`);
+    this.#correct = db.prepare(
+      `UPDATE observations SET time = @offset + uptime_ms, time_source = @source
+       WHERE ${boot} AND time IS NOT NULL AND (time != @offset + uptime_ms OR time_source IS NOT @source)`,
     );
   }
 
   /** Commits one observation (durably, before returning) unless its (sensorId, seq) is already stored. */
-  append(obs: Observation, receivedAt: number): AppendOutcome {
+  append(obs: TimedObservation, receivedAt: number): AppendOutcome {
     const readings = JSON.stringify(obs.readings);
-    const time = obs.time ?? null;
-    const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, time, readings, receivedAt);
+    const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
     if (result.changes === 1) return "stored";
     const existing = this.#byKey.get(obs.sensorId, obs.seq);
-    const same =
-      existing !== undefined &&
-      existing.boot === obs.boot &&
-      existing.uptime_ms === obs.uptimeMs &&
-      existing.device_time === time &&
-      existing.readings === readings;
+    // Only what the device sent counts: the time is the gateway's, and may
+    // have been filled in (or not, once relayed) since the first receipt.
+    const same = existing !== undefined && existing.boot === obs.boot && existing.uptime_ms === obs.uptimeMs && existing.readings === readings;
     return same ? "duplicate" : "conflict";
+  }
+
+  /** The anchor a boot's times come from, if one has arrived. */
+  anchor(sensorId: string, boot: number): BootAnchor | undefined {
+    const row = this.#anchor.get(sensorId, boot);
+    return row && toAnchor(row);
+  }
+
+  /**
+   * Offers a boot an anchor (see clock-map.ts for which one it keeps) and,
+   * if it is kept, times the boot's unrelayed rows with it; all in one
+   * transaction, committed before returning. Relayed rows stay as sent.
+   */
+  recordAnchor(anchor: BootAnchor): AnchorOutcome {
+    return this.#db.transaction((): AnchorOutcome => {
+      const decision = chooseAnchor(this.anchor(anchor.sensorId, anchor.boot), anchor);
+      if (decision === "keep") return { decision, filled: 0, corrected: 0 };
+      this.#putAnchor.run({
+        sensor_id: anchor.sensorId,
+        boot: anchor.boot,
+        source: anchor.source,
+        offset_ms: anchor.offsetMs,
+        uptime_ms: anchor.uptimeMs,
+        wall_ms: anchor.wallMs,
+        received_at: anchor.receivedAt,
+      });
+      const params: BootParams = { offset: anchor.offsetMs, source: anchor.source, sensorId: anchor.sensorId, boot: anchor.boot };
+      return { decision, filled: this.#fill.run(params).changes, corrected: this.#correct.run(params).changes };
+    })();
   }
 
   /** Keeps a refused payload (truncated to MAX_QUARANTINED_BYTES) with why it was refused. Returns its id. */
@@ -214,12 +182,18 @@ export class ObservationStore {
     return this.#unrelayed.all(limit).map(toStored);
   }
 
-  /** Marks rows as acknowledged by the cloud, in one transaction. Returns how many changed. */
-  markRelayed(ids: readonly number[], at: number): number {
-    if (ids.length === 0) return 0;
+  /**
+   * Marks rows, as read by `unrelayed` and sent, acknowledged by the cloud,
+   * in one transaction; each keeps the time it was sent with. Returns how
+   * many changed.
+   */
+  markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
+    if (rows.length === 0) return 0;
     return this.#db.transaction(() => {
       let changed = 0;
-      for (const id of ids) changed += this.#markOne.run(at, id).changes;
+      for (const { id, observation } of rows) {
+        changed += this.#markOne.run({ at, id, time: observation.time ?? null, source: observation.timeSource ?? null }).changes;
+      }
       return changed;
     })();
   }
@@ -232,17 +206,7 @@ export class ObservationStore {
   /** The most recent quarantined payloads, newest first. */
   rejected(limit = 100): RejectedRow[] {
     const rows = this.#db.prepare<[number], RejectedDbRow>("SELECT * FROM rejected ORDER BY id DESC LIMIT ?").all(limit);
-    return rows.map((row) => ({
-      id: row.id,
-      receivedAt: row.received_at,
-      clientId: row.client_id,
-      topic: row.topic,
-      reason: row.reason,
-      field: row.field,
-      detail: row.detail,
-      size: row.size,
-      payload: new Uint8Array(row.raw),
-    }));
+    return rows.map(toRejected);
   }
 
   counts(): StoreCounts {
@@ -250,6 +214,8 @@ export class ObservationStore {
     return {
       observations: one("SELECT COUNT(*) AS n FROM observations"),
       unrelayed: one("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL"),
+      untimed: one("SELECT COUNT(*) AS n FROM observations WHERE time IS NULL"),
+      anchors: one("SELECT COUNT(*) AS n FROM clock_anchors"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
   }

@@ -9,7 +9,7 @@
  */
 import type { Logger } from "../log/logger.js";
 import type { CloudConnector, RelayedObservation } from "./connector.js";
-import type { ObservationStore } from "./observation-store.js";
+import type { ObservationStore, StoredObservation } from "./observation-store.js";
 import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./relay-machine.js";
 
 export interface RelayOptions {
@@ -136,16 +136,19 @@ export class Relay {
       if (rows.length === 0) return { type: "sent", more: false };
       const batch: RelayedObservation[] = rows.map((row) => ({ ...row.observation, receivedAt: row.receivedAt }));
       const ack = await this.#connector.send(batch);
-      const idByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row.id]));
-      const ids: number[] = [];
+      const rowByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row]));
+      // A Set, so an ack naming a row twice cannot stand in for one it left out.
+      const ackedRows = new Set<StoredObservation>();
       for (const { sensorId, seq } of ack.acked) {
-        const id = idByKey.get(keyOf(sensorId, seq));
-        if (id !== undefined) ids.push(id);
+        const row = rowByKey.get(keyOf(sensorId, seq));
+        if (row !== undefined) ackedRows.add(row);
       }
-      this.#relayed += this.#store.markRelayed(ids, this.#now());
-      if (ids.length < rows.length) {
+      const acked = [...ackedRows];
+      // The rows as sent: each keeps the time the cloud got, even if an anchor arrived meanwhile.
+      this.#relayed += this.#store.markRelayed(acked, this.#now());
+      if (acked.length < rows.length) {
         // Sending the rest again at once could spin; backing off cannot.
-        return this.#failed(new Error(`${this.#connector.name} acknowledged ${ids.length} of ${rows.length} observations`));
+        return this.#failed(new Error(`${this.#connector.name} acknowledged ${acked.length} of ${rows.length} observations`));
       }
       this.#batches++;
       if (this.#state.consecutiveFailures > 0) {

@@ -9,12 +9,14 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { observationToJson, type ObservationJson, type TimeSource } from "../../modules/observation/observation-json.js";
 import type { Reading } from "../../modules/observation/record.js";
 import type { IncomingObservation, Registration } from "./validate.js";
 
 export const CLOUD_STORE_FILE = "cloud.db";
 
-const MIGRATIONS: readonly string[] = [
+/** Append only (see hosts/sqlite/durable-database.ts): clouds in use have run every shipped one. */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sensors (
      sensor_id TEXT PRIMARY KEY,
      secret TEXT NOT NULL,
@@ -33,6 +35,11 @@ const MIGRATIONS: readonly string[] = [
      stored_at INTEGER NOT NULL,
      UNIQUE (sensor_id, seq)
    );`,
+  // 2: time comes from the gateway's clock anchors, from one of two clocks.
+  // A time stored before this was the device's synced clock, hence 'device'.
+  `ALTER TABLE observations RENAME COLUMN device_time TO time;
+   ALTER TABLE observations ADD COLUMN time_source TEXT CHECK (time_source IN ('device', 'gateway'));
+   UPDATE observations SET time_source = 'device' WHERE time IS NOT NULL;`,
 ];
 
 /** A sensor as the API shows it: never with its secret. */
@@ -43,8 +50,14 @@ export interface SensorInfo {
   registrationOffset: number;
 }
 
-export interface CloudObservation extends IncomingObservation {
+/**
+ * An observation as the API returns it: readings with units, `time` and
+ * `timeSource` null when the gateway had no clock anchor for its boot,
+ * `receivedAt` (the gateway's receive time) null when the gateway did not say.
+ */
+export interface CloudObservation extends ObservationJson {
   offset: number;
+  receivedAt: number | null;
   storedAt: number;
 }
 
@@ -59,7 +72,8 @@ interface ObservationRow {
   seq: number;
   boot: number;
   uptime_ms: number;
-  device_time: number | null;
+  time: number | null;
+  time_source: TimeSource | null;
   readings: string;
   gateway_received_at: number | null;
   stored_at: number;
@@ -71,19 +85,22 @@ interface SensorRow {
   registration_offset: number;
 }
 
+function toCloud(offset: number, obs: IncomingObservation, storedAt: number): CloudObservation {
+  return { offset, ...observationToJson(obs), receivedAt: obs.receivedAt ?? null, storedAt };
+}
+
 function toObservation(row: ObservationRow): CloudObservation {
-  const obs: CloudObservation = {
-    offset: row.offset,
+  const obs: IncomingObservation = {
     sensorId: row.sensor_id,
     seq: row.seq,
     boot: row.boot,
     uptimeMs: row.uptime_ms,
     readings: JSON.parse(row.readings) as Reading[],
-    storedAt: row.stored_at,
   };
-  if (row.device_time !== null) obs.time = row.device_time;
+  if (row.time !== null) obs.time = row.time;
+  if (row.time_source !== null) obs.timeSource = row.time_source;
   if (row.gateway_received_at !== null) obs.receivedAt = row.gateway_received_at;
-  return obs;
+  return toCloud(row.offset, obs, row.stored_at);
 }
 
 function toSensor(row: SensorRow): SensorInfo {
@@ -139,8 +156,8 @@ export class CloudStore {
     // consumes an AUTOINCREMENT value, and readers would see gaps in the offsets.
     const exists = this.#db.prepare("SELECT 1 FROM observations WHERE sensor_id = ? AND seq = ?");
     const insert = this.#db.prepare(
-      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, device_time, readings, gateway_received_at, stored_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, gateway_received_at, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#db.transaction(() => {
       const stored: CloudObservation[] = [];
@@ -150,8 +167,11 @@ export class CloudStore {
           duplicates++;
           continue;
         }
-        const result = insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, JSON.stringify(obs.readings), obs.receivedAt ?? null, at);
-        stored.push({ offset: Number(result.lastInsertRowid), ...obs, storedAt: at });
+        // Readings are stored without units: the quantity implies the unit, so a row cannot disagree with QUANTITIES.
+        const readings = JSON.stringify(obs.readings.map(({ quantity, value }) => ({ quantity, value })));
+        const { sensorId, seq, boot, uptimeMs } = obs;
+        const result = insert.run(sensorId, seq, boot, uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, obs.receivedAt ?? null, at);
+        stored.push(toCloud(Number(result.lastInsertRowid), obs, at));
       }
       return { stored, duplicates };
     })();

@@ -9,6 +9,13 @@
  *   GET  /api/v1/observations/stream   Server-Sent Events, id = offset, resumes from Last-Event-ID or ?after=
  *   GET  /healthz
  *
+ * An observation, as POSTed (units optional, checked if given) and as returned:
+ *   {offset, sensorId, seq, boot, uptimeMs, time, timeSource,
+ *    readings: [{quantity, unit, value}], receivedAt, storedAt}
+ * `time` is wall ms from the gateway's clock mapping, null when no clock
+ * anchor was known for the boot; `timeSource` says whose clock ("device" or
+ * "gateway"), null with it. `offset` and `storedAt` are the cloud's own.
+ *
  * Observations of sensors that have not registered are accepted for now:
  * device authentication is later work, and refusing them would stall a
  * gateway's relay on data it has already acknowledged to the device.

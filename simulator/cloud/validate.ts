@@ -2,9 +2,10 @@
  * Validation of what the cloud's HTTP API receives. Each failure names the
  * field (with its index in a batch), so a caller can tell what to fix.
  */
-import { decodeObservation, encodeObservation, ObservationError, QUANTITIES, type Observation } from "../../modules/observation/record.js";
+import { observationFromJson } from "../../modules/observation/observation-json.js";
+import { ObservationError, SENSOR_ID_PATTERN, type TimedObservation } from "../../modules/observation/record.js";
 
-export const SENSOR_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+export { SENSOR_ID_PATTERN };
 export const MIN_SECRET_LENGTH = 8;
 export const MAX_SECRET_LENGTH = 128;
 
@@ -26,7 +27,7 @@ export interface Registration {
   secret: string;
 }
 
-export interface IncomingObservation extends Observation {
+export interface IncomingObservation extends TimedObservation {
   /** The gateway's receive time, when it says. */
   receivedAt?: number;
 }
@@ -48,38 +49,26 @@ export function parseRegistration(body: unknown): Registration {
 }
 
 /**
- * Checks the JSON shape, then sends the observation through the record codec
- * so that the cloud accepts exactly what a device may send (same ranges,
- * same resolution) without a second copy of the rules.
+ * The observation's JSON form is checked by the shared validator
+ * (modules/observation/observation-json.ts), which holds the record's rules
+ * (ranges, resolution, time and its source); only the gateway's receive
+ * time is the cloud's own to check.
  */
 function parseObservation(value: unknown, at: string): IncomingObservation {
   if (!isObject(value)) throw new ValidationError(at, "must be an object");
-  const { seq, boot, uptimeMs, time, readings, receivedAt } = value;
-  // Ranges are the codec's to check; here only what would make encoding itself fail.
-  for (const [name, v] of Object.entries({ seq, boot, uptimeMs })) {
-    if (typeof v !== "number") throw new ValidationError(`${at}.${name}`, "must be a number");
+  let observation: TimedObservation;
+  try {
+    observation = observationFromJson(value);
+  } catch (e) {
+    if (e instanceof ObservationError) throw new ValidationError(`${at}.${e.field}`, e.message.replace(/^record \S+: /, ""));
+    throw e;
   }
-  if (time !== undefined && time !== null && typeof time !== "number") throw new ValidationError(`${at}.time`, "must be a number if present");
-  if (receivedAt !== undefined && !(typeof receivedAt === "number" && Number.isSafeInteger(receivedAt) && receivedAt >= 0)) {
+  const { receivedAt } = value;
+  if (receivedAt === undefined || receivedAt === null) return observation;
+  if (!(typeof receivedAt === "number" && Number.isSafeInteger(receivedAt) && receivedAt >= 0)) {
     throw new ValidationError(`${at}.receivedAt`, "must be milliseconds since the epoch if present");
   }
-  if (!Array.isArray(readings)) throw new ValidationError(`${at}.readings`, "must be an array");
-  readings.forEach((reading: unknown, i) => {
-    const field = `${at}.readings[${i}]`;
-    if (!isObject(reading)) throw new ValidationError(field, "must be an object {quantity, value}");
-    if (typeof reading.quantity !== "string" || !Object.hasOwn(QUANTITIES, reading.quantity)) {
-      throw new ValidationError(`${field}.quantity`, `must be one of ${Object.keys(QUANTITIES).join(", ")}`);
-    }
-    if (typeof reading.value !== "number") throw new ValidationError(`${field}.value`, "must be a number");
-  });
-  let observation: Observation;
-  try {
-    observation = decodeObservation(encodeObservation({ ...(value as unknown as Observation), time: (time ?? undefined) as number | undefined }));
-  } catch (e) {
-    if (e instanceof ObservationError) throw new ValidationError(`${at}.${e.field}`, e.message.replace(/^observation \S+: /, ""));
-    throw new ValidationError(at, (e as Error).message);
-  }
-  return receivedAt === undefined ? observation : { ...observation, receivedAt: receivedAt as number };
+  return { ...observation, receivedAt };
 }
 
 /** Validates a whole batch; throws on the first bad observation, so nothing of a bad batch is stored. */

@@ -16,3 +16,14 @@ export function memoryConnector(): CloudConnector & { batches: RelayedObservatio
     async close() {},
   };
 }
+
+/** A cloud that is down: every send fails, so stored rows stay unrelayed. */
+export function downConnector(): CloudConnector {
+  return {
+    name: "down",
+    async send(): Promise<CloudAck> {
+      throw new Error("cloud unreachable (test)");
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,163 @@
+/*
+ * The gateway store's SQLite schema, and how its rows map to objects.
+ *
+ * Migrations: `user_version` is the number applied
+ * (hosts/sqlite/durable-database.ts runs the rest in one transaction).
+ * Append only: a shipped migration never changes, because gateways in the
+ * field have run it.
+ */
+import type { Reading, TimedObservation } from "../../modules/observation/record.js";
+import type { TimeSource } from "../../modules/observation/observation-json.js";
+import type { BootAnchor } from "./clock-map.js";
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: observations as acknowledged, and the quarantine of refused payloads.
+  `CREATE TABLE observations (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     sensor_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     boot INTEGER NOT NULL,
+     uptime_ms INTEGER NOT NULL,
+     device_time INTEGER,
+     readings TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     relayed_at INTEGER,
+     UNIQUE (sensor_id, seq)
+   );
+   CREATE INDEX observations_unrelayed ON observations (id) WHERE relayed_at IS NULL;
+   CREATE TABLE rejected (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     received_at INTEGER NOT NULL,
+     client_id TEXT,
+     topic TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     field TEXT,
+     detail TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     raw BLOB NOT NULL
+   );`,
+  // 2: wall time comes from clock anchors, not the record. Before this, a
+  // stored time could only be the device's own synced clock, hence 'device'.
+  // The anchor row is what each boot's times are computed from; the index
+  // serves filling in a boot's unrelayed rows when its anchor arrives.
+  `ALTER TABLE observations RENAME COLUMN device_time TO time;
+   ALTER TABLE observations ADD COLUMN time_source TEXT CHECK (time_source IN ('device', 'gateway'));
+   UPDATE observations SET time_source = 'device' WHERE time IS NOT NULL;
+   CREATE INDEX observations_unrelayed_boot ON observations (sensor_id, boot) WHERE relayed_at IS NULL;
+   CREATE TABLE clock_anchors (
+     sensor_id TEXT NOT NULL,
+     boot INTEGER NOT NULL,
+     source TEXT NOT NULL CHECK (source IN ('device', 'gateway')),
+     offset_ms INTEGER NOT NULL,
+     uptime_ms INTEGER NOT NULL,
+     wall_ms INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     PRIMARY KEY (sensor_id, boot)
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface StoredObservation {
+  id: number;
+  observation: TimedObservation;
+  receivedAt: number;
+  relayedAt: number | null;
+}
+
+export interface QuarantineEntry {
+  receivedAt: number;
+  clientId: string | null;
+  topic: string;
+  /** Machine-readable refusal code, e.g. "malformed". */
+  reason: string;
+  /** The record field at fault, when there is one. */
+  field: string | null;
+  /** The human-readable explanation. */
+  detail: string;
+  payload: Uint8Array;
+}
+
+export interface RejectedRow extends QuarantineEntry {
+  id: number;
+  /** Size of the payload as received; `payload` may be truncated. */
+  size: number;
+}
+
+export interface ObservationRow {
+  id: number;
+  sensor_id: string;
+  seq: number;
+  boot: number;
+  uptime_ms: number;
+  time: number | null;
+  time_source: TimeSource | null;
+  readings: string;
+  received_at: number;
+  relayed_at: number | null;
+}
+
+export interface AnchorRow {
+  sensor_id: string;
+  boot: number;
+  source: TimeSource;
+  offset_ms: number;
+  uptime_ms: number;
+  wall_ms: number;
+  received_at: number;
+}
+
+export interface RejectedDbRow {
+  id: number;
+  received_at: number;
+  client_id: string | null;
+  topic: string;
+  reason: string;
+  field: string | null;
+  detail: string;
+  size: number;
+  raw: Uint8Array;
+}
+
+function toObservation(row: ObservationRow): TimedObservation {
+  const obs: TimedObservation = {
+    sensorId: row.sensor_id,
+    seq: row.seq,
+    boot: row.boot,
+    uptimeMs: row.uptime_ms,
+    readings: JSON.parse(row.readings) as Reading[],
+  };
+  if (row.time !== null) obs.time = row.time;
+  if (row.time_source !== null) obs.timeSource = row.time_source;
+  return obs;
+}
+
+export function toStored(row: ObservationRow): StoredObservation {
+  return { id: row.id, observation: toObservation(row), receivedAt: row.received_at, relayedAt: row.relayed_at };
+}
+
+export function toAnchor(row: AnchorRow): BootAnchor {
+  return {
+    sensorId: row.sensor_id,
+    boot: row.boot,
+    source: row.source,
+    offsetMs: row.offset_ms,
+    uptimeMs: row.uptime_ms,
+    wallMs: row.wall_ms,
+    receivedAt: row.received_at,
+  };
+}
+
+export function toRejected(row: RejectedDbRow): RejectedRow {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    clientId: row.client_id,
+    topic: row.topic,
+    reason: row.reason,
+    field: row.field,
+    detail: row.detail,
+    size: row.size,
+    payload: new Uint8Array(row.raw),
+  };
+}
