@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decode, encode } from "cbor-x";
 import { CborOverflowError, CborWriter } from "../modules/observation/cbor-writer.js";
+import { BatchWriter } from "../modules/observation/batch-writer.js";
 import {
   encodeClockAnchor, encodeObservation, MAX_RECORD_BYTES, ObservationError, type ClockAnchor, type Observation,
 } from "../modules/observation/record.js";
@@ -69,6 +70,52 @@ test("the packed record is a quarter of JSON of the same observation or less", (
   assert.ok(bytes.byteLength * 4 <= json.byteLength, `${bytes.byteLength} CBOR bytes vs ${json.byteLength} JSON bytes`);
 });
 
+function series(n: number, start = 1): Observation[] {
+  return Array.from({ length: n }, (_, i) => ({
+    sensorId: "sim-1", seq: start + i, boot: 2, uptimeMs: 1_000 * (start + i),
+    readings: [{ quantity: "temperature" as const, value: 20 + i / 100 }],
+  }));
+}
+
+test("a batch carries every observation intact, in order", () => {
+  const batch = new BatchWriter();
+  const observations = series(10);
+  for (const o of observations) assert.ok(batch.add(o));
+  const bytes = batch.finish().slice();
+  assert.equal(decodeUplinkRecord(bytes), { kind: "batch", observations });
+  assert.is(batch.count, 0, "finish empties the writer");
+  // Delta coding: ten TMP117 samples in well under ten single records.
+  assert.ok(bytes.length < 10 * encodeObservation(observations[0]).length / 2, `${bytes.length} bytes`);
+});
+
+test("a batch is the exact CBOR its spec describes", () => {
+  const batch = new BatchWriter();
+  const [a, b] = series(2, 86_400);
+  batch.add(a);
+  batch.add({ ...b, seq: b.seq + 3 });
+  const expected = [3, "sim-1", 2, [1], 86_400, 86_400_000, 2000, 4, 1000, 2001];
+  assert.equal([...batch.finish()], [...encode(expected)]);
+});
+
+test("a batch refuses what does not belong, and stops at 255 bytes", () => {
+  const batch = new BatchWriter();
+  const [a, b] = series(2);
+  batch.add(a);
+  assert.not.ok(batch.add({ ...b, boot: 3 }), "another boot");
+  assert.not.ok(batch.add({ ...b, readings: [{ quantity: "humidity", value: 40 }] }), "other quantities");
+  assert.not.ok(batch.add({ ...b, seq: a.seq }), "a sequence number that does not increase");
+  let added = 1;
+  for (const o of series(200, 2)) {
+    if (!batch.add(o)) break;
+    added++;
+  }
+  const bytes = batch.finish();
+  assert.ok(bytes.length <= MAX_RECORD_BYTES, `${bytes.length} bytes`);
+  const decoded = decodeUplinkRecord(bytes);
+  assert.is(decoded.kind === "batch" && decoded.observations.length, added);
+  assert.throws(() => batch.finish(), /no observations/);
+});
+
 function refused(bytes: Uint8Array, field: string): void {
   try {
     decodeUplinkRecord(bytes);
@@ -102,6 +149,13 @@ test("malformed records are refused naming the bad field", () => {
   // 64-bit values beyond exact doubles are refused, not rounded.
   refused(encode([1, "s1", 1, 0, 10, 1, 2n ** 60n]), "readings[0].value");
   refused(encode([2, "s1", 1, 10, 2n ** 60n]), "wallMs");
+  refused(encode([3, "s1", 1, [1], 5, 100]), "record");
+  refused(encode([3, "s1", 1, [], 5, 100, 1]), "quantities");
+  refused(encode([3, "s1", 1, [7], 5, 100, 1]), "quantities[0]");
+  refused(encode([3, "s1", 1, [1], 5, 100, 1, 0, 10, 2]), "observations[1].seq");
+  refused(encode([3, "s1", 1, [1], 5, 100, 1, 1, 10]), "observations");
+  refused(encode([3, "s1", 1, [1], 0, 100, 1]), "observations[0].seq");
+  refused(encode([3, "s1", 1, [1], 5, 100, 1.5]), "observations[0].readings[0].value");
   assert.throws(() => decodeObservation(encodeClockAnchor({ sensorId: "s1", boot: 1, uptimeMs: 1, wallMs: null })), /expected an observation/);
 });
 

@@ -34,7 +34,7 @@ function device(port: number, options: { board?: Board; config?: Record<string, 
     logger,
     preferences: board.preferences,
     flash: { [SIM_FLASH.partition]: board.flash },
-    config: { sensorId: "t-1", gatewayAddress: "127.0.0.1", gatewayPort: port, samplePeriodMs: 20, sensor: options.part ?? "tmp117", ...options.config },
+    config: { sensorId: "t-1", gatewayAddress: "127.0.0.1", gatewayPort: port, samplePeriodMs: 20, batchMaxAgeMs: 0, sensor: options.part ?? "tmp117", ...options.config },
     onTrace: (line) => traces.push(line),
   });
   if (options.part && options.part !== "tmp117") attachSensorModel(sim.i2c, options.part, 1, () => sim.clock.now());
@@ -44,7 +44,7 @@ function device(port: number, options: { board?: Board; config?: Record<string, 
 
 const records = (broker: PacketBroker): UplinkRecord[] => broker.publishes.map((p) => decodeUplinkRecord(p.payload));
 const observations = (broker: PacketBroker): Observation[] =>
-  records(broker).flatMap((r) => (r.kind === "observation" ? [r.observation] : []));
+  records(broker).flatMap((r) => (r.kind === "observation" ? [r.observation] : r.kind === "batch" ? r.observations : []));
 
 test("boots on XS, anchors its boot to its synced clock, and publishes CBOR observations with QoS 1", async () => {
   const broker = await startPacketBroker();
@@ -67,6 +67,23 @@ test("boots on XS, anchors its boot to its synced clock, and publishes CBOR obse
     assert.ok(traces.some((line) => line.includes("xsedge device t-1 boot 1: tmp117")), traces.join("\n"));
     assert.ok(sim.heapSlots > 0, "xsnap reports the heap");
     assert.is(sim.stats().uncaught, 0);
+  } finally {
+    await sim.stop();
+    await broker.close();
+  }
+});
+
+test("observations travel in batches that close by age, each one record in flash and one publish", async () => {
+  const broker = await startPacketBroker();
+  const { sim, board } = device(broker.port, { config: { batchMaxAgeMs: 200 } });
+  try {
+    await sim.start();
+    await waitFor("two batches", () => records(broker).filter((r) => r.kind === "batch").length >= 2, 5000);
+    const batches = records(broker).filter((r) => r.kind === "batch");
+    for (const b of batches) assert.ok(b.kind === "batch" && b.observations.length >= 3, "about ten samples of 20 ms per 200 ms batch");
+    const seqs = observations(broker).map((o) => o.seq);
+    assert.equal(seqs, seqs.map((_, i) => i + 1), "consecutive, none lost or repeated");
+    assert.ok(board.flash.operations > 0);
   } finally {
     await sim.stop();
     await broker.close();

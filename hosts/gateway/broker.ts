@@ -67,6 +67,9 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
       case "stored":
         options.onStored?.();
         return callback(null);
+      case "batch":
+        if (outcome.stored > 0) options.onStored?.();
+        return callback(null);
       case "duplicate":
       case "anchor":
         // An anchor only times rows that are already waiting for the relay.

@@ -42,6 +42,8 @@ export type Classification = { kind: "valid"; record: UplinkRecord } | Refusal;
 export type IngestOutcome =
   | { kind: "stored"; observation: TimedObservation }
   | { kind: "duplicate"; observation: Observation }
+  /** A batch of observations, committed together; `conflicts` were refused (seq-conflict) and quarantined. */
+  | { kind: "batch"; stored: number; duplicate: number; conflicts: number }
   /** A clock anchor, adopted, replacing the boot's, or kept out; `filled`/`corrected` rows were timed by it. */
   | { kind: "anchor"; anchor: BootAnchor; decision: AnchorDecision; filled: number; corrected: number }
   | Refusal
@@ -75,7 +77,8 @@ function refuse(reason: RefusalReason, field: string, detail: string): Refusal {
 }
 
 function sensorOf(record: UplinkRecord): string {
-  return record.kind === "observation" ? record.observation.sensorId : record.anchor.sensorId;
+  if (record.kind === "observation") return record.observation.sensorId;
+  return record.kind === "batch" ? record.observations[0].sensorId : record.anchor.sensorId;
 }
 
 /** Decides whether a publish carries a valid record for the sensor its topic names. */
@@ -136,6 +139,7 @@ export class Ingest {
       if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
       const { record } = decision;
       if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);
+      if (record.kind === "batch") return this.#batch(input, record.observations, receivedAt);
       return this.#observation(input, record.observation, receivedAt);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
@@ -169,6 +173,40 @@ export class Ingest {
       timeSource: timed.timeSource ?? null,
     });
     return appended === "stored" ? { kind: "stored", observation: timed } : { kind: "duplicate", observation };
+  }
+
+  /**
+   * Every observation of a batch is stored in one transaction, committed
+   * before the PUBACK. A retried batch is all duplicates; an observation
+   * whose (sensor, seq) holds other content is refused on its own, and the
+   * rest of the batch is kept.
+   */
+  #batch(input: PublishInput, observations: Observation[], receivedAt: number): IngestOutcome {
+    const { stored, duplicate, conflicts } = this.#store.transaction(() => {
+      const tally = { stored: 0, duplicate: 0, conflicts: [] as number[] };
+      observations.forEach((observation, index) => {
+        const timed = withTime(observation, this.#store.anchor(observation.sensorId, observation.boot));
+        const appended = this.#store.append(timed, receivedAt);
+        if (appended === "conflict") tally.conflicts.push(index);
+        else {
+          tally[appended]++;
+          if (appended === "stored" && timed.time === undefined) this.#counters.untimed++;
+        }
+      });
+      return tally;
+    });
+    this.#counters.stored += stored;
+    this.#counters.duplicate += duplicate;
+    if (conflicts.length > 0) {
+      const first = observations[conflicts[0]];
+      this.#refuse(input, refuse("seq-conflict", `observations[${conflicts[0]}].seq`,
+        `${conflicts.length} of ${observations.length} observations already stored with different content (first: ${first.sensorId} seq ${first.seq})`), receivedAt);
+      // #refuse counted the publish once; each further conflicting observation counts too.
+      this.#counters.refused += conflicts.length - 1;
+      this.#counters.refusedByReason["seq-conflict"] += conflicts.length - 1;
+    }
+    this.#log.debug("batch stored", { clientId: input.clientId, sensorId: observations[0].sensorId, stored, duplicate, conflicts: conflicts.length });
+    return { kind: "batch", stored, duplicate, conflicts: conflicts.length };
   }
 
   #anchor(input: PublishInput, record: ClockAnchor, receivedAt: number): IngestOutcome {

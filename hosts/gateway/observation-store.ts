@@ -121,6 +121,11 @@ export class ObservationStore {
   }
 
   /** Commits one observation (durably, before returning) unless its (sensorId, seq) is already stored. */
+  /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. */
+  transaction<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
   append(obs: TimedObservation, receivedAt: number): AppendOutcome {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);

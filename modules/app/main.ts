@@ -1,9 +1,10 @@
 /*
- * The device application. Every sample period it reads the sensor, writes
- * the observation as a packed CBOR record into the flash log, and the uplink
- * publishes the oldest unacknowledged records with MQTT QoS 1 to the
- * gateway, releasing each from flash only when the gateway has acknowledged
- * it. Records survive reboots and outages up to the log's size.
+ * The device application. Every sample period it reads the sensor and adds
+ * the observation to a batch; a full (or old enough) batch is written as one
+ * packed CBOR record into the flash log, and the uplink publishes the oldest
+ * unacknowledged records with MQTT QoS 1 to the gateway, releasing each from
+ * flash only when the gateway has acknowledged it. Records survive reboots
+ * and outages up to the log's size; a power cut loses at most the open batch.
  */
 import Timer from "timer";
 import Time from "time";
@@ -15,7 +16,8 @@ import config from "mc/config";
 import { MqttClient } from "../mqtt/client.js";
 import { MAX_IN_FLIGHT } from "../mqtt/client-options.js";
 import { CborWriter } from "../observation/cbor-writer.js";
-import { CLOCK_SYNCED_AFTER_MS, MAX_RECORD_BYTES, writeClockAnchor, writeObservation, type Observation, type Reading } from "../observation/record.js";
+import { BatchWriter } from "../observation/batch-writer.js";
+import { CLOCK_SYNCED_AFTER_MS, MAX_RECORD_BYTES, writeClockAnchor, type Observation, type Reading } from "../observation/record.js";
 import { FlashLog } from "../storage/flash-log.js";
 import type { SensorOptions } from "../sensors/sensor-io.js";
 import { readSettings } from "./settings.js";
@@ -42,6 +44,8 @@ export default function main(): void {
   const log = FlashLog.mount(new Flash(settings.flashPartition), { policy: settings.logPolicy });
   const uplink = new Uplink({ log, topic, maxInFlight: MAX_IN_FLIGHT, maxRecordBytes: MAX_RECORD_BYTES });
   const writer = new CborWriter(MAX_RECORD_BYTES);
+  const batch = new BatchWriter(MAX_RECORD_BYTES);
+  let batchTimer: Timer | undefined;
 
   // The plain esp32 host provider names no default I2C bus; the config's pins stand in.
   const bus = device.I2C?.default ?? { data: settings.i2cData ?? 21, clock: settings.i2cClock ?? 22, hz: 100_000 };
@@ -82,6 +86,27 @@ export default function main(): void {
   // One observation object reused for every sample.
   const observation: Observation = { sensorId: settings.sensorId, seq: 0, boot: lease.boot, uptimeMs: 0, readings };
 
+  function flushBatch(): void {
+    if (batchTimer !== undefined) Timer.clear(batchTimer);
+    batchTimer = undefined;
+    if (batch.count > 0) uplink.record(batch.finish());
+  }
+
+  function batchAged(): void {
+    // A one-shot timer that fired is gone: forget it rather than clear it.
+    batchTimer = undefined;
+    flushBatch();
+  }
+
+  function addToBatch(count: number): void {
+    if (!batch.add(observation, count)) {
+      flushBatch();
+      batch.add(observation, count);
+    }
+    if (settings.batchMaxAgeMs === 0) flushBatch();
+    else if (batchTimer === undefined) batchTimer = Timer.set(batchAged, settings.batchMaxAgeMs);
+  }
+
   function sample(): void {
     // The first synced clock of this boot goes into the log, so the backlog carries its own wall time.
     if (!anchored && clockSynced()) {
@@ -91,7 +116,7 @@ export default function main(): void {
     if (count === 0) return;
     observation.seq = lease.next();
     observation.uptimeMs = uptime();
-    uplink.record(writeObservation(writer, observation, count));
+    addToBatch(count);
     if (settings.traceSamples) trace(`observation seq=${observation.seq} ${readings[0].quantity}=${readings[0].value.toFixed(2)} logged=${log.records}\n`);
   }
 

@@ -24,6 +24,12 @@ export interface DeviceSettings {
   keepAliveSeconds: number;
   logPolicy: LogPolicy;
   flashPartition: string;
+  /**
+   * Longest an observation waits in RAM for its batch to fill before the
+   * batch is written to flash and sent: the latency, and what a power cut can
+   * lose, traded against flash wear (modules/SPEC.md). 0: every sample alone.
+   */
+  batchMaxAgeMs: number;
   /** Trace every sample (a debugging aid: it costs a string per sample). */
   traceSamples: boolean;
 }
@@ -106,6 +112,7 @@ export function readSettings(config: Record<string, unknown>, preferences?: Pref
     keepAliveSeconds: integer("keepAliveSeconds", 30, 5, 3600)!,
     logPolicy: text("logPolicy", "drop-oldest", (v) => POLICIES.includes(v as LogPolicy), `must be one of ${POLICIES.join(", ")}`) as LogPolicy,
     flashPartition: text("flashPartition", "xsedge", (v) => v.length > 0 && v.length <= 16, "must name a flash partition"),
+    batchMaxAgeMs: integer("batchMaxAgeMs", 10_000, 0, MAX_SAMPLE_PERIOD_MS)!,
     traceSamples: flag("traceSamples"),
   };
 }

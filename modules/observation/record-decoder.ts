@@ -9,7 +9,13 @@ import {
   type ClockAnchor, type Observation, type Reading,
 } from "./record.js";
 
-export type UplinkRecord = { kind: "observation"; observation: Observation } | { kind: "clock"; anchor: ClockAnchor };
+export type UplinkRecord =
+  | { kind: "observation"; observation: Observation }
+  | { kind: "batch"; observations: Observation[] }
+  | { kind: "clock"; anchor: ClockAnchor };
+
+/** Observations in a batch are at most what 255 bytes can hold; this only bounds a hostile decoder input. */
+const MAX_BATCH_OBSERVATIONS = 128;
 
 /**
  * cbor-x gives 64-bit integers (wall-clock milliseconds) as BigInt; they are
@@ -38,6 +44,47 @@ function uintAt(raw: unknown[], index: number, field: string): number {
   const value = exact(raw[index]);
   if (!isUint(value)) throw new ObservationError(field, "must be a non-negative integer");
   return value;
+}
+
+function valueOf(mantissa: unknown, code: number, field: string): Reading {
+  const info = QUANTITY_BY_CODE[code]!;
+  const n = exact(mantissa);
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) throw new ObservationError(field, "must be an integer");
+  // Dividing by a power of ten rounds correctly where multiplying by 10^-n does not.
+  return { quantity: info.name, value: info.exponent < 0 ? n / 10 ** -info.exponent : n * 10 ** info.exponent };
+}
+
+/** [3, sensorId, boot, [quantity…], seq, uptimeMs, value…, Δseq, ΔuptimeMs, value…, …] */
+function batch(raw: unknown[]): Observation[] {
+  const sensorId = sensorIdAt(raw);
+  const boot = uintAt(raw, 2, "boot");
+  const codes = raw[3];
+  if (!Array.isArray(codes) || codes.length === 0 || codes.length > MAX_READINGS) {
+    throw new ObservationError("quantities", `must be an array of 1 to ${MAX_READINGS} quantity codes`);
+  }
+  codes.forEach((code, i) => {
+    if (typeof code !== "number" || !QUANTITY_BY_CODE[code]) throw new ObservationError(`quantities[${i}]`, `unknown quantity code ${String(code)}`);
+  });
+  const stride = 2 + codes.length;
+  const rest = raw.length - 4;
+  if (rest < stride || rest % stride !== 0 || rest / stride > MAX_BATCH_OBSERVATIONS) {
+    throw new ObservationError("observations", `must be whole groups of ${stride} elements (seq, uptime, ${codes.length} values)`);
+  }
+  const out: Observation[] = [];
+  let seq = 0;
+  let uptimeMs = 0;
+  for (let at = 4, i = 0; at < raw.length; at += stride, i++) {
+    const dSeq = uintAt(raw, at, `observations[${i}].seq`);
+    const dUptime = uintAt(raw, at + 1, `observations[${i}].uptimeMs`);
+    if (i > 0 && dSeq === 0) throw new ObservationError(`observations[${i}].seq`, "must increase within a batch");
+    seq = i === 0 ? dSeq : seq + dSeq;
+    uptimeMs = i === 0 ? dUptime : uptimeMs + dUptime;
+    if (seq === 0) throw new ObservationError(`observations[${i}].seq`, "must be a positive integer");
+    if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(uptimeMs)) throw new ObservationError(`observations[${i}]`, "sequence or uptime overflows");
+    const readings = codes.map((code: number, k: number) => valueOf(raw[at + 2 + k], code, `observations[${i}].readings[${k}].value`));
+    out.push({ sensorId, seq, boot, uptimeMs, readings });
+  }
+  return out;
 }
 
 function readings(raw: unknown[]): Reading[] {
@@ -80,6 +127,10 @@ export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
     };
     if (observation.seq === 0) throw new ObservationError("seq", "must be a positive integer");
     return { kind: "observation", observation };
+  }
+  if (raw[0] === RecordKind.BATCH) {
+    if (raw.length < 7) throw new ObservationError("record", `a batch has at least 7 elements, this has ${raw.length}`);
+    return { kind: "batch", observations: batch(raw) };
   }
   if (raw[0] === RecordKind.CLOCK) {
     if (raw.length !== 5) throw new ObservationError("record", `a clock anchor has 5 elements, this has ${raw.length}`);

@@ -16,7 +16,7 @@
  */
 import { CborWriter } from "./cbor-writer.js";
 
-export const RecordKind = Object.freeze({ OBSERVATION: 1, CLOCK: 2 });
+export const RecordKind = Object.freeze({ OBSERVATION: 1, CLOCK: 2, BATCH: 3 });
 
 /** Longest sensor id, in characters; ids are ASCII, so also in bytes. */
 export const MAX_SENSOR_ID_LENGTH = 64;
