@@ -127,6 +127,15 @@ export class SimulatedDevice {
     while (this.draining) await this.draining;
   }
 
+  /** Runs XS's garbage collector and returns the live heap, in slots: what a benchmark compares. */
+  async collectGarbage(): Promise<number> {
+    await this.idle();
+    if (!this.worker) throw new Error(`${this.name}: not started`);
+    const { meter } = await this.worker.evaluate("gc()");
+    this.meter = meter;
+    return meter.currentHeapCount;
+  }
+
   /** The XS heap as xsnap last measured it, in slots. */
   get heapSlots(): number {
     return this.meter?.currentHeapCount ?? 0;
