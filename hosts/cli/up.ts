@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { createLogger } from "../log/logger.js";
+import { QUANTITIES } from "../../modules/observation/record.js";
 import { startGateway, type Gateway } from "../gateway/gateway.js";
 import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
@@ -24,6 +25,9 @@ and prints each observation as the cloud receives it. Ctrl-C stops all.
 Options:
   --devices <n>          simulated devices (default 3)
   --period <ms>          their sample period (default 1000)
+  --batch-age <ms>       how long a device holds samples before logging and
+                         sending them as one batch (default 2000 here; 10000 on
+                         a board, where it buys flash life)
   --mqtt-port <port>     the gateway's MQTT port (default 1883; 0 for any free one)
   --cloud-port <port>    the cloud's HTTP port (default 8101; 0 for any free one)
   --data-dir <dir>       where cloud, gateway and devices keep their state (default ./data)
@@ -37,6 +41,7 @@ function parse(argv: string[]) {
   const values = parseFlags(argv, {
     devices: { type: "string" },
     period: { type: "string" },
+    "batch-age": { type: "string" },
     "mqtt-port": { type: "string" },
     "cloud-port": { type: "string" },
     "data-dir": { type: "string" },
@@ -49,6 +54,7 @@ function parse(argv: string[]) {
     help: values.help === true,
     devices: parseInteger("--devices", flag("devices") ?? "3", 1, 100),
     periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
+    batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
     cloudPort: parsePort("--cloud-port", flag("cloud-port") ?? "8101"),
     dataDir: resolve(flag("data-dir") ?? "./data"),
@@ -59,8 +65,9 @@ function parse(argv: string[]) {
 
 function describe(observation: CloudObservation): string {
   const time = new Date(observation.time ?? observation.receivedAt ?? observation.storedAt).toISOString().slice(11, 23);
-  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(2)}`).join(", ");
-  return `${time}  ${observation.sensorId.padEnd(8)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, cloud offset ${observation.offset})\n`;
+  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(r.quantity === "pressure" ? 0 : 2)} ${QUANTITIES[r.quantity].unit}`).join(", ");
+  const clock = observation.timeSource ? `${observation.timeSource} clock` : "no clock yet";
+  return `${time}  ${observation.sensorId.padEnd(6)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, ${clock})\n`;
 }
 
 async function register(cloud: Cloud, sensorId: string): Promise<void> {
@@ -107,6 +114,8 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       samplePeriodMs: options.periodMs,
       idPrefix: "sim",
       dataDir: resolve(options.dataDir, "sim"),
+      // Short batches so a person watching sees observations within seconds.
+      config: { batchMaxAgeMs: options.batchAgeMs },
       logger: logger.child("sim"),
       onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
     });
