@@ -31,7 +31,7 @@ const MODDABLE_MODULES = {
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
 
 /** Fails the build on any import of a Node built-in: device code runs on XS, not Node. */
-function noNodeBuiltins() {
+export function noNodeBuiltins() {
   return {
     name: "xsedge-no-node-builtins",
     resolveId(source, importer) {
@@ -44,7 +44,7 @@ function noNodeBuiltins() {
 }
 
 /** XS follows a sourceMappingURL comment to the original file; none may point at a .ts source. */
-function stripSourceMapComments() {
+export function stripSourceMapComments() {
   const comment = /^\s*\/\/[#@]\s*sourceMappingURL=.*$/gm;
   return {
     name: "xsedge-strip-source-map-comments",
