@@ -3,9 +3,8 @@
  * a gateway until SIGINT or SIGTERM.
  */
 import { resolve } from "node:path";
-import { createLogger } from "../hosts/log/logger.js";
 import {
-  LOG_OPTIONS, parseFlags, stringFlag, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, untilStopped, UsageError, type CommandIo,
+  LOG_OPTIONS, parseFlags, stringFlag, parseInteger, parseLogOptions, parsePort, processIo, runService, UsageError, type CommandIo,
 } from "../hosts/cli/command.js";
 import { startFleet, stopFleet } from "./fleet.js";
 
@@ -62,17 +61,9 @@ function parse(argv: string[]) {
   };
 }
 
-export async function simCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  const options = parseOrReport("sim", io, () => parse(argv));
-  if (typeof options === "number") return options;
-  if (options.help) {
-    io.out(SIM_USAGE);
-    return 0;
-  }
-  const logger = createLogger({ component: "sim", ...options.log, write: (line) => io.err(line + "\n") });
-  let fleet;
-  try {
-    fleet = await startFleet({
+export function simCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  return runService("sim", io, SIM_USAGE, () => parse(argv), async (options, logger) => {
+    const fleet = await startFleet({
       count: options.devices,
       gatewayAddress: options.gateway.address,
       gatewayPort: options.gateway.port,
@@ -82,13 +73,7 @@ export async function simCommand(argv: string[], io: CommandIo = processIo): Pro
       logger,
       onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
     });
-  } catch (e) {
-    logger.error(`simulated devices could not start: ${(e as Error).message}`, { error: e });
-    return 1;
-  }
-  logger.info(`${fleet.length} simulated devices publishing to ${options.gateway.address}:${options.gateway.port}`);
-  const why = await untilStopped(io.signal);
-  logger.info(`stopping (${why})`);
-  await stopFleet(fleet);
-  return 0;
+    logger.info(`${fleet.length} simulated devices publishing to ${options.gateway.address}:${options.gateway.port}`);
+    return { close: () => stopFleet(fleet) };
+  });
 }

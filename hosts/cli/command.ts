@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM so each command can stop cleanly.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { isLevel, type Level } from "../log/logger.js";
+import { createLogger, isLevel, type Level, type Logger } from "../log/logger.js";
 
 /** Where a command writes; tests pass their own, and a signal to stop it. */
 export interface CommandIo {
@@ -102,4 +102,41 @@ export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
     if (signal?.aborted) return stop("abort");
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** What a long-running subcommand starts and, on SIGINT or SIGTERM, stops. */
+export interface Service {
+  close(): Promise<void>;
+}
+
+/**
+ * The life of a long-running subcommand: parse (usage errors exit 2), --help
+ * (exit 0), start (a failure to start is logged, exit 1), run until SIGINT,
+ * SIGTERM or the io's abort signal, close, exit 0.
+ */
+export async function runService<O extends { help: boolean; log: { level: Level; format: "json" | "pretty" } }>(
+  command: string,
+  io: CommandIo,
+  usage: string,
+  parse: () => O,
+  start: (options: O, logger: Logger) => Promise<Service>,
+): Promise<number> {
+  const options = parseOrReport(command, io, parse);
+  if (typeof options === "number") return options;
+  if (options.help) {
+    io.out(usage);
+    return 0;
+  }
+  const logger = createLogger({ component: command, ...options.log, write: (line) => io.err(line + "\n") });
+  let service: Service;
+  try {
+    service = await start(options, logger);
+  } catch (e) {
+    logger.error(`${command} could not start: ${(e as Error).message}`, { error: e });
+    return 1;
+  }
+  const why = await untilStopped(io.signal);
+  logger.info(`stopping (${why})`);
+  await service.close();
+  return 0;
 }

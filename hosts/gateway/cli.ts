@@ -4,9 +4,8 @@
  * start, 2 for a usage error.
  */
 import { resolve } from "node:path";
-import { createLogger } from "../log/logger.js";
 import {
-  LOG_OPTIONS, parseFlags, parseLogOptions, parseOrReport, parsePort, parseUrl, processIo, stringFlag, untilStopped, type CommandIo,
+  LOG_OPTIONS, parseFlags, parseLogOptions, parsePort, parseUrl, processIo, runService, stringFlag, type CommandIo,
 } from "../cli/command.js";
 import { DEFAULT_CLOUD_URL, DEFAULT_MQTT_PORT, startGateway } from "./gateway.js";
 
@@ -46,29 +45,7 @@ function parse(argv: string[]) {
   };
 }
 
-export async function gatewayCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  const options = parseOrReport("gateway", io, () => parse(argv));
-  if (typeof options === "number") return options;
-  if (options.help) {
-    io.out(GATEWAY_USAGE);
-    return 0;
-  }
-  const logger = createLogger({ component: "gateway", ...options.log, write: (line) => io.err(line + "\n") });
-  let gateway;
-  try {
-    gateway = await startGateway({
-      mqttHost: options.host,
-      mqttPort: options.mqttPort,
-      dataDir: options.dataDir,
-      cloudUrl: options.cloudUrl,
-      logger,
-    });
-  } catch (e) {
-    logger.error(`gateway could not start: ${(e as Error).message}`, { error: e });
-    return 1;
-  }
-  const why = await untilStopped(io.signal);
-  logger.info(`stopping (${why})`);
-  await gateway.close();
-  return 0;
+export function gatewayCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  return runService("gateway", io, GATEWAY_USAGE, () => parse(argv), (options, logger) =>
+    startGateway({ mqttHost: options.host, mqttPort: options.mqttPort, dataDir: options.dataDir, cloudUrl: options.cloudUrl, logger }));
 }

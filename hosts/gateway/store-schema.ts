@@ -6,7 +6,8 @@
  * Append only: a shipped migration never changes, because gateways in the
  * field have run it.
  */
-import type { Reading, TimedObservation } from "../../modules/observation/record.js";
+import type { TimedObservation } from "../../modules/observation/record.js";
+import { observationFromRow } from "../sqlite/observation-row.js";
 import type { TimeSource } from "../../modules/observation/observation-json.js";
 import type { BootAnchor } from "./clock-map.js";
 
@@ -119,21 +120,8 @@ export interface RejectedDbRow {
   raw: Uint8Array;
 }
 
-function toObservation(row: ObservationRow): TimedObservation {
-  const obs: TimedObservation = {
-    sensorId: row.sensor_id,
-    seq: row.seq,
-    boot: row.boot,
-    uptimeMs: row.uptime_ms,
-    readings: JSON.parse(row.readings) as Reading[],
-  };
-  if (row.time !== null) obs.time = row.time;
-  if (row.time_source !== null) obs.timeSource = row.time_source;
-  return obs;
-}
-
 export function toStored(row: ObservationRow): StoredObservation {
-  return { id: row.id, observation: toObservation(row), receivedAt: row.received_at, relayedAt: row.relayed_at };
+  return { id: row.id, observation: observationFromRow(row), receivedAt: row.received_at, relayedAt: row.relayed_at };
 }
 
 export function toAnchor(row: AnchorRow): BootAnchor {

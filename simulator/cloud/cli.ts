@@ -4,9 +4,8 @@
  * 2 for a usage error.
  */
 import { resolve } from "node:path";
-import { createLogger } from "../../hosts/log/logger.js";
 import {
-  LOG_OPTIONS, parseFlags, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, type CommandIo,
+  LOG_OPTIONS, parseFlags, parseLogOptions, parsePort, processIo, runService, stringFlag, type CommandIo,
 } from "../../hosts/cli/command.js";
 import { DEFAULT_CLOUD_PORT, startCloud } from "./server.js";
 
@@ -42,24 +41,10 @@ function parse(argv: string[]) {
   };
 }
 
-export async function cloudCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  const options = parseOrReport("cloud", io, () => parse(argv));
-  if (typeof options === "number") return options;
-  if (options.help) {
-    io.out(CLOUD_USAGE);
-    return 0;
-  }
-  const logger = createLogger({ component: "cloud", ...options.log, write: (line) => io.err(line + "\n") });
-  let cloud;
-  try {
-    cloud = await startCloud({ host: options.host, port: options.port, dataDir: options.dataDir, logger });
-  } catch (e) {
-    logger.error(`cloud could not start: ${(e as Error).message}`, { error: e });
-    return 1;
-  }
-  cloud.onObservation((obs) => logger.debug("observation stored", { offset: obs.offset, sensorId: obs.sensorId, seq: obs.seq }));
-  const why = await untilStopped(io.signal);
-  logger.info(`stopping (${why})`);
-  await cloud.close();
-  return 0;
+export function cloudCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  return runService("cloud", io, CLOUD_USAGE, () => parse(argv), async (options, logger) => {
+    const cloud = await startCloud({ host: options.host, port: options.port, dataDir: options.dataDir, logger });
+    cloud.onObservation((obs) => logger.debug("observation stored", { offset: obs.offset, sensorId: obs.sensorId, seq: obs.seq }));
+    return cloud;
+  });
 }

@@ -9,8 +9,9 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { observationFromRow } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson, type TimeSource } from "../../modules/observation/observation-json.js";
-import type { Reading } from "../../modules/observation/record.js";
+
 import type { IncomingObservation, Registration } from "./validate.js";
 
 export const CLOUD_STORE_FILE = "cloud.db";
@@ -90,15 +91,7 @@ function toCloud(offset: number, obs: IncomingObservation, storedAt: number): Cl
 }
 
 function toObservation(row: ObservationRow): CloudObservation {
-  const obs: IncomingObservation = {
-    sensorId: row.sensor_id,
-    seq: row.seq,
-    boot: row.boot,
-    uptimeMs: row.uptime_ms,
-    readings: JSON.parse(row.readings) as Reading[],
-  };
-  if (row.time !== null) obs.time = row.time;
-  if (row.time_source !== null) obs.timeSource = row.time_source;
+  const obs: IncomingObservation = observationFromRow(row);
   if (row.gateway_received_at !== null) obs.receivedAt = row.gateway_received_at;
   return toCloud(row.offset, obs, row.stored_at);
 }
