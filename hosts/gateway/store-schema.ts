@@ -7,7 +7,7 @@
  * field have run it.
  */
 import type { TimedObservation } from "../../modules/observation/record.js";
-import { observationFromRow } from "../sqlite/observation-row.js";
+import { observationFromRow, type ObservationColumns } from "../sqlite/observation-row.js";
 import type { TimeSource } from "../../modules/observation/observation-json.js";
 import type { BootAnchor } from "./clock-map.js";
 
@@ -85,15 +85,8 @@ export interface RejectedRow extends QuarantineEntry {
   size: number;
 }
 
-export interface ObservationRow {
+export interface ObservationRow extends ObservationColumns {
   id: number;
-  sensor_id: string;
-  seq: number;
-  boot: number;
-  uptime_ms: number;
-  time: number | null;
-  time_source: TimeSource | null;
-  readings: string;
   received_at: number;
   relayed_at: number | null;
 }

@@ -9,8 +9,8 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
-import { observationFromRow } from "../../hosts/sqlite/observation-row.js";
-import { observationToJson, type ObservationJson, type TimeSource } from "../../modules/observation/observation-json.js";
+import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
+import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
 
 import type { IncomingObservation, Registration } from "./validate.js";
 
@@ -67,15 +67,8 @@ export interface AppendResult {
   duplicates: number;
 }
 
-interface ObservationRow {
+interface ObservationRow extends ObservationColumns {
   offset: number;
-  sensor_id: string;
-  seq: number;
-  boot: number;
-  uptime_ms: number;
-  time: number | null;
-  time_source: TimeSource | null;
-  readings: string;
   gateway_received_at: number | null;
   stored_at: number;
 }
