@@ -9,6 +9,7 @@ import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
 import { Relay, type RelayStats } from "./relay.js";
+import type { SensorRegistry } from "./sensor-registry.js";
 
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   relayRetryMaxMs?: number;
   /** The gateway's clock for receive times and gateway-sourced clock anchors; Date.now by default. */
   now?: () => number;
+  /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
+  registry?: SensorRegistry;
 }
 
 export interface GatewayStats {

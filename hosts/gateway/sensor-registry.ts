@@ -1,0 +1,64 @@
+/*
+ * Which sensors the gateway accepts, and how a device proves it is one:
+ * MQTT username = sensor id, password = the secret the cloud registered.
+ *
+ * Secrets are compared as SHA-256 digests with timingSafeEqual: digests
+ * have one length, so neither the comparison's time nor an early length
+ * check tells an attacker how much of a guess was right. Only the digest is
+ * kept in memory; the secret itself is never logged, stored in the clear by
+ * this module, or served.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+export type RegistryVerdict = "ok" | "unregistered" | "bad-secret";
+
+export interface RegisteredSensor {
+  sensorId: string;
+  /** Gateway clock (ms since the epoch) when the registration reached the gateway. */
+  registeredAt: number;
+}
+
+export interface SensorRegistry {
+  /** Does this secret belong to this registered sensor? */
+  verify(sensorId: string, secret: Uint8Array | string | undefined): RegistryVerdict;
+  isRegistered(sensorId: string): boolean;
+  /** Registered sensors, without secrets. */
+  list(): RegisteredSensor[];
+}
+
+export function secretDigest(secret: Uint8Array | string): Buffer {
+  return createHash("sha256").update(secret).digest();
+}
+
+/** True when `secret` hashes to `digest`, in time independent of both. */
+export function secretMatches(digest: Uint8Array, secret: Uint8Array | string | undefined): boolean {
+  // Hash even a missing secret, so "no password" takes as long as a wrong one.
+  const candidate = secretDigest(secret ?? "");
+  return digest.length === candidate.length && timingSafeEqual(digest, candidate) && secret !== undefined;
+}
+
+/**
+ * A fixed set of sensors held in memory: for tests, and for an operator who
+ * provisions devices without a cloud feed.
+ */
+export class StaticRegistry implements SensorRegistry {
+  readonly #digests = new Map<string, { digest: Buffer; registeredAt: number }>();
+
+  constructor(sensors: readonly { sensorId: string; secret: string }[] = [], now: () => number = Date.now) {
+    for (const { sensorId, secret } of sensors) this.#digests.set(sensorId, { digest: secretDigest(secret), registeredAt: now() });
+  }
+
+  verify(sensorId: string, secret: Uint8Array | string | undefined): RegistryVerdict {
+    const entry = this.#digests.get(sensorId);
+    if (entry === undefined) return "unregistered";
+    return secretMatches(entry.digest, secret) ? "ok" : "bad-secret";
+  }
+
+  isRegistered(sensorId: string): boolean {
+    return this.#digests.has(sensorId);
+  }
+
+  list(): RegisteredSensor[] {
+    return [...this.#digests].map(([sensorId, { registeredAt }]) => ({ sensorId, registeredAt }));
+  }
+}
