@@ -31,11 +31,13 @@ export class TestMqttClient {
     this.closed.then(() => this.#waiters.forEach((wake) => wake()));
   }
 
-  static async connect(port: number, clientId: string): Promise<TestMqttClient> {
+  /** Connects and waits for CONNACK 0; `credentials` are the MQTT username (a sensor id) and password (its secret). */
+  static async connect(port: number, clientId: string, credentials?: { username: string; password: string }): Promise<TestMqttClient> {
     const socket = connect(port, "127.0.0.1");
     await within(`TCP connect of ${clientId}`, new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)));
     const client = new TestMqttClient(socket, clientId);
-    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0 });
+    const login = credentials ? { username: credentials.username, password: Buffer.from(credentials.password) } : {};
+    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0, ...login });
     const connack = await client.waitFor("connack", (p) => p.cmd === "connack");
     if (connack.cmd !== "connack" || connack.returnCode !== 0) throw new Error(`${clientId}: CONNACK refused`);
     return client;
