@@ -9,7 +9,9 @@ import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
 import { Relay, type RelayStats } from "./relay.js";
-import type { SensorRegistry } from "./sensor-registry.js";
+import { StaticRegistry, type SensorRegistry } from "./sensor-registry.js";
+import { startUdpIngest, type UdpCounters, type UdpIngest } from "./udp/udp-ingest.js";
+import type { SourceLimitOptions } from "./udp/source-limit.js";
 
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
@@ -31,6 +33,12 @@ export interface GatewayOptions {
   now?: () => number;
   /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
   registry?: SensorRegistry;
+  /** Interface the UDP listener binds; default 127.0.0.1. */
+  udpHost?: string;
+  /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
+  udpPort?: number;
+  /** Per-source-address allowance of UDP datagrams; udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
+  udpSourceLimit?: SourceLimitOptions;
 }
 
 export interface GatewayStats {
@@ -39,11 +47,15 @@ export interface GatewayStats {
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  /** Absent when UDP is off. */
+  udp?: UdpCounters;
 }
 
 export interface Gateway {
   readonly mqttHost: string;
   readonly mqttPort: number;
+  /** The UDP port really bound; undefined when UDP is off. */
+  readonly udpPort?: number;
   readonly store: ObservationStore;
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
@@ -82,12 +94,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await ownConnector?.close();
     throw e;
   }
+  let udp: UdpIngest | undefined;
+  if (options.udpPort !== undefined) {
+    if (!options.registry) log.warn("UDP is on but no sensor registry is set: every UDP datagram will be refused as unregistered");
+    try {
+      udp = await startUdpIngest({
+        host: options.udpHost ?? "127.0.0.1",
+        port: options.udpPort,
+        ingest,
+        store,
+        // UDP carries no credentials, so registration is its only check: without a registry, nobody is registered.
+        registry: options.registry ?? new StaticRegistry(),
+        logger: log.child("udp"),
+        now: options.now ?? Date.now,
+        sourceLimit: options.udpSourceLimit,
+        onStored: () => relay.wake(),
+      });
+    } catch (e) {
+      await broker.close();
+      store.close();
+      await ownConnector?.close();
+      throw e;
+    }
+  }
   relay.start();
-  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, store: store.path, cloud: connector.name });
+  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, udp: udp && `${udp.host}:${udp.port}`, store: store.path, cloud: connector.name });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     broker.stopAccepting();
+    await udp?.close();
     await relay.close();
     await ownConnector?.close();
     await broker.close();
@@ -98,12 +134,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     mqttHost: broker.host,
     mqttPort: broker.port,
+    udpPort: udp?.port,
     store,
     stats: () => ({
       ingest: ingest.counters(),
       relay: relay.stats(),
       store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
       mqttClients: broker.connectedClients(),
+      udp: udp?.counters(),
     }),
     close: () => (closing ??= close()),
   };

@@ -76,6 +76,7 @@ export class ObservationStore {
   readonly #db: Database.Database;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
+  readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #unrelayed: Statement<[number], ObservationRow>;
   readonly #markOne: Statement<[MarkParams]>;
   readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
@@ -97,6 +98,7 @@ export class ObservationStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
+    this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#unrelayed = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
     // The row keeps the time it was relayed with: an anchor that arrived while
     // the batch was in flight must not leave the gateway claiming a time the
@@ -206,6 +208,11 @@ export class ObservationStore {
   find(sensorId: string, seq: number): StoredObservation | undefined {
     const row = this.#byKey.get(sensorId, seq);
     return row && toStored(row);
+  }
+
+  /** The sensor's highest stored seq, 0 when it has none (for senders that have no seq of their own). */
+  highestSeq(sensorId: string): number {
+    return this.#highestSeq.get(sensorId)?.seq ?? 0;
   }
 
   /** The most recent quarantined payloads, newest first. */
