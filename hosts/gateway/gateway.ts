@@ -3,6 +3,9 @@
  * it, and the relay that forwards it to the cloud.
  */
 import { createLogger, type Logger } from "../log/logger.js";
+import { RelayFailureClock, watchConnector } from "./api/health.js";
+import type { StreamStats } from "./api/observation-stream.js";
+import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./broker.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
@@ -31,6 +34,14 @@ export interface GatewayOptions {
   now?: () => number;
   /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
   registry?: SensorRegistry;
+  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
+  httpHost?: string;
+  /** Default DEFAULT_HTTP_PORT; 0 picks an ephemeral port (see Gateway.httpPort); null: no HTTP API. */
+  httpPort?: number | null;
+  /** /healthz fails once the relay has failed this long; default RELAY_FAILING_THRESHOLD_MS (api/health.ts). */
+  relayFailingThresholdMs?: number;
+  /** An SSE client whose data has not drained this long is disconnected; default SSE_STALL_MS (hosts/http/sse.ts). */
+  sseStallMs?: number;
 }
 
 export interface GatewayStats {
@@ -39,11 +50,14 @@ export interface GatewayStats {
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  http: StreamStats;
 }
 
 export interface Gateway {
   readonly mqttHost: string;
   readonly mqttPort: number;
+  /** The HTTP API's port; null when it is off. */
+  readonly httpPort: number | null;
   readonly store: ObservationStore;
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
@@ -52,15 +66,18 @@ export interface Gateway {
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_CLOUD_URL = "http://127.0.0.1:8101";
+export { DEFAULT_HTTP_PORT };
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.logger ?? createLogger({ component: "gateway" });
   const store = ObservationStore.open(options.dataDir);
   const ownConnector = options.connector ? undefined : createHttpConnector({ url: options.cloudUrl ?? DEFAULT_CLOUD_URL });
   const connector = options.connector ?? (ownConnector as CloudConnector);
+  const relayFailures = new RelayFailureClock();
+  const now = options.now ?? Date.now;
   const relay = new Relay({
     store,
-    connector,
+    connector: watchConnector(connector, relayFailures, now),
     logger: log.child("relay"),
     batchSize: options.relayBatchSize,
     intervalMs: options.relayIntervalMs,
@@ -69,25 +86,63 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
   let broker: MqttBroker;
+  let api: ApiServer | undefined;
   try {
     broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
       ingest,
       logger: log.child("mqtt"),
-      onStored: () => relay.wake(),
+      onStored: () => {
+        relay.wake();
+        api?.stored();
+      },
     });
   } catch (e) {
     store.close();
     await ownConnector?.close();
     throw e;
   }
+  let mqttListening = true;
+  const stats = (): GatewayStats => ({
+    ingest: ingest.counters(),
+    relay: relay.stats(),
+    store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
+    mqttClients: broker.connectedClients(),
+    http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+  });
+  const httpPort = options.httpPort === undefined ? DEFAULT_HTTP_PORT : options.httpPort;
+  if (httpPort !== null) {
+    try {
+      api = await startApiServer({
+        host: options.httpHost ?? "127.0.0.1",
+        port: httpPort,
+        store,
+        registry: options.registry,
+        logger: log.child("http"),
+        stats,
+        relay: () => relay.stats(),
+        relayFailingSince: () => relayFailures.failingSince,
+        mqttListening: () => mqttListening,
+        now,
+        relayFailingThresholdMs: options.relayFailingThresholdMs,
+        sseStallMs: options.sseStallMs,
+      });
+    } catch (e) {
+      await broker.close();
+      store.close();
+      await ownConnector?.close();
+      throw e;
+    }
+  }
   relay.start();
-  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, store: store.path, cloud: connector.name });
+  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, http: api ? `${api.host}:${api.port}` : null, store: store.path, cloud: connector.name });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     broker.stopAccepting();
+    mqttListening = false;
+    await api?.close();
     await relay.close();
     await ownConnector?.close();
     await broker.close();
@@ -98,13 +153,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     mqttHost: broker.host,
     mqttPort: broker.port,
+    httpPort: api?.port ?? null,
     store,
-    stats: () => ({
-      ingest: ingest.counters(),
-      relay: relay.stats(),
-      store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
-      mqttClients: broker.connectedClients(),
-    }),
+    stats,
     close: () => (closing ??= close()),
   };
 }
