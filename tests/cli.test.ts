@@ -65,7 +65,7 @@ test("up starts cloud, gateway and three XS devices, prints their observations, 
 
 test("sim runs simulated devices against a gateway until Ctrl-C", async () => {
   const dir = tempDir("sim");
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, dataDir: dir.path, cloudUrl: "http://127.0.0.1:9", logger: createMemoryLogger() });
+  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: dir.path, cloudUrl: "http://127.0.0.1:9", logger: createMemoryLogger() });
   const r = run(["sim", "--devices", "2", "--gateway", `127.0.0.1:${gateway.mqttPort}`, "--period", "50", "--id-prefix", "cli", "--data-dir", `${dir.path}/sim`]);
   try {
     await waitFor("observations at the gateway", () => gateway.stats().ingest.stored >= 4, 20_000);

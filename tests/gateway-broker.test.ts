@@ -17,7 +17,7 @@ type Run = (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => 
 async function withGateway(run: Run, connector: CloudConnector = memoryConnector()): Promise<void> {
   const dir = tempDir("broker");
   const logger = createMemoryLogger("gateway");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: dir.path, connector, logger, relayIntervalMs: 50 });
+  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: dir.path, connector, logger, relayIntervalMs: 50 });
   try {
     await run(gateway, logger);
   } finally {
@@ -71,7 +71,7 @@ test("a clock anchor and the rows it times are committed before its PUBACK arriv
 
 test("anchors survive a gateway restart: a boot's later observations are timed by the anchor from before it", async () => {
   const dir = tempDir("broker");
-  const start = () => startGateway({ mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger(), now: () => WALL + 60_000 });
+  const start = () => startGateway({ httpPort: null, mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger(), now: () => WALL + 60_000 });
   let gateway = await start();
   let device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
   // A null anchor: the gateway's (injected) clock at receipt stands in.
@@ -178,7 +178,7 @@ test("subscriptions are denied with SUBACK 0x80 and a log line, without a discon
 
 test("close disconnects clients (even one that never sent CONNECT), closes the store, and is idempotent", async () => {
   const dir = tempDir("broker");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
+  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
   const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
   const silent = connect(gateway.mqttPort, "127.0.0.1");
   await within("silent connect", new Promise((resolve) => silent.once("connect", resolve)));
@@ -198,7 +198,7 @@ test("a gateway whose port is taken fails to start with the listener's error", a
   await withGateway(async (running) => {
     const dir = tempDir("broker");
     try {
-      await startGateway({ mqttPort: running.mqttPort, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
+      await startGateway({ httpPort: null, mqttPort: running.mqttPort, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
       assert.unreachable("should not start");
     } catch (e) {
       assert.match((e as Error).message, /EADDRINUSE/);

@@ -184,7 +184,7 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
   const seen: number[] = [];
   cloud.onObservation((obs) => seen.push(obs.seq));
   const gatewayDir = tempDir("relay-e2e");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
+  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
   const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
   await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 0, WALL)));
   for (let seq = 1; seq <= 3; seq++) await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", seq))));

@@ -30,7 +30,7 @@ async function withUdpGateway(run: (h: Harness) => Promise<void>, extra: Partial
   const logger = createMemoryLogger("gateway");
   const connector = memoryConnector();
   const gateway = await startGateway({
-    mqttPort: 0, udpPort: 0, dataDir: dataDir ?? dir!.path, connector, logger, relayIntervalMs: 50, now: () => NOW,
+    mqttPort: 0, httpPort: null, udpPort: 0, dataDir: dataDir ?? dir!.path, connector, logger, relayIntervalMs: 50, now: () => NOW,
     registry: new StaticRegistry(SENSORS), ...extra,
   });
   const sender = await UdpSender.open(gateway.udpPort!);
@@ -51,7 +51,7 @@ async function settled(gateway: Gateway, count: number): Promise<void> {
 
 test("UDP is off unless udpPort is given", async () => {
   const dir = tempDir("udp-off");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
+  const gateway = await startGateway({ mqttPort: 0, httpPort: null, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() });
   assert.is(gateway.udpPort, undefined);
   assert.is(gateway.stats().udp, undefined);
   await gateway.close();
@@ -227,7 +227,7 @@ test("a UDP port already in use fails startGateway with the socket's error", asy
   await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
   const dir = tempDir("udp-taken");
   try {
-    await startGateway({ mqttPort: 0, udpPort: taken.address().port, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() })
+    await startGateway({ mqttPort: 0, httpPort: null, udpPort: taken.address().port, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger() })
       .then(() => assert.unreachable("started"), (e: NodeJS.ErrnoException) => assert.is(e.code, "EADDRINUSE"));
   } finally {
     taken.close();

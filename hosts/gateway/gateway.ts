@@ -3,6 +3,9 @@
  * it, and the relay that forwards it to the cloud.
  */
 import { createLogger, type Logger } from "../log/logger.js";
+import { RelayFailureClock, watchConnector } from "./api/health.js";
+import type { StreamStats } from "./api/observation-stream.js";
+import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./broker.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
@@ -39,6 +42,14 @@ export interface GatewayOptions {
   udpPort?: number;
   /** Per-source-address allowance of UDP datagrams; udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
   udpSourceLimit?: SourceLimitOptions;
+  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
+  httpHost?: string;
+  /** Default DEFAULT_HTTP_PORT; 0 picks an ephemeral port (see Gateway.httpPort); null: no HTTP API. */
+  httpPort?: number | null;
+  /** /healthz fails once the relay has failed this long; default RELAY_FAILING_THRESHOLD_MS (api/health.ts). */
+  relayFailingThresholdMs?: number;
+  /** An SSE client whose data has not drained this long is disconnected; default SSE_STALL_MS (hosts/http/sse.ts). */
+  sseStallMs?: number;
 }
 
 export interface GatewayStats {
@@ -49,6 +60,7 @@ export interface GatewayStats {
   mqttClients: number;
   /** Absent when UDP is off. */
   udp?: UdpCounters;
+  http: StreamStats;
 }
 
 export interface Gateway {
@@ -56,6 +68,8 @@ export interface Gateway {
   readonly mqttPort: number;
   /** The UDP port really bound; undefined when UDP is off. */
   readonly udpPort?: number;
+  /** The HTTP API's port; null when it is off. */
+  readonly httpPort: number | null;
   readonly store: ObservationStore;
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
@@ -64,15 +78,22 @@ export interface Gateway {
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_CLOUD_URL = "http://127.0.0.1:8101";
+export { DEFAULT_HTTP_PORT };
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.logger ?? createLogger({ component: "gateway" });
+  const now = options.now ?? Date.now;
+  // What has been started so far, undone in reverse if a later part fails to start.
+  const undo: Array<() => unknown> = [];
   const store = ObservationStore.open(options.dataDir);
+  undo.push(() => store.close());
   const ownConnector = options.connector ? undefined : createHttpConnector({ url: options.cloudUrl ?? DEFAULT_CLOUD_URL });
+  if (ownConnector) undo.push(() => ownConnector.close());
   const connector = options.connector ?? (ownConnector as CloudConnector);
+  const relayFailures = new RelayFailureClock();
   const relay = new Relay({
     store,
-    connector,
+    connector: watchConnector(connector, relayFailures, now),
     logger: log.child("relay"),
     batchSize: options.relayBatchSize,
     intervalMs: options.relayIntervalMs,
@@ -80,24 +101,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryMaxMs: options.relayRetryMaxMs,
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
+  let api: ApiServer | undefined;
+  const onStored = () => {
+    relay.wake();
+    api?.stored();
+  };
   let broker: MqttBroker;
+  let udp: UdpIngest | undefined;
+  let mqttListening = true;
+  const stats = (): GatewayStats => ({
+    ingest: ingest.counters(),
+    relay: relay.stats(),
+    store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
+    mqttClients: broker.connectedClients(),
+    udp: udp?.counters(),
+    http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+  });
   try {
     broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
       ingest,
       logger: log.child("mqtt"),
-      onStored: () => relay.wake(),
+      onStored,
     });
-  } catch (e) {
-    store.close();
-    await ownConnector?.close();
-    throw e;
-  }
-  let udp: UdpIngest | undefined;
-  if (options.udpPort !== undefined) {
-    if (!options.registry) log.warn("UDP is on but no sensor registry is set: every UDP datagram will be refused as unregistered");
-    try {
+    undo.push(() => broker.close());
+    if (options.udpPort !== undefined) {
+      if (!options.registry) log.warn("UDP is on but no sensor registry is set: every UDP datagram will be refused as unregistered");
       udp = await startUdpIngest({
         host: options.udpHost ?? "127.0.0.1",
         port: options.udpPort,
@@ -106,23 +136,48 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         // UDP carries no credentials, so registration is its only check: without a registry, nobody is registered.
         registry: options.registry ?? new StaticRegistry(),
         logger: log.child("udp"),
-        now: options.now ?? Date.now,
+        now,
         sourceLimit: options.udpSourceLimit,
-        onStored: () => relay.wake(),
+        onStored,
       });
-    } catch (e) {
-      await broker.close();
-      store.close();
-      await ownConnector?.close();
-      throw e;
+      const started = udp;
+      undo.push(() => started.close());
     }
+    const httpPort = options.httpPort === undefined ? DEFAULT_HTTP_PORT : options.httpPort;
+    if (httpPort !== null) {
+      api = await startApiServer({
+        host: options.httpHost ?? "127.0.0.1",
+        port: httpPort,
+        store,
+        registry: options.registry,
+        logger: log.child("http"),
+        stats,
+        relay: () => relay.stats(),
+        relayFailingSince: () => relayFailures.failingSince,
+        mqttListening: () => mqttListening,
+        now,
+        relayFailingThresholdMs: options.relayFailingThresholdMs,
+        sseStallMs: options.sseStallMs,
+      });
+    }
+  } catch (e) {
+    for (const step of undo.reverse()) await step();
+    throw e;
   }
   relay.start();
-  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, udp: udp && `${udp.host}:${udp.port}`, store: store.path, cloud: connector.name });
+  log.info("gateway started", {
+    mqtt: `${broker.host}:${broker.port}`,
+    udp: udp ? `${udp.host}:${udp.port}` : null,
+    http: api ? `${api.host}:${api.port}` : null,
+    store: store.path,
+    cloud: connector.name,
+  });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     broker.stopAccepting();
+    mqttListening = false;
+    await api?.close();
     await udp?.close();
     await relay.close();
     await ownConnector?.close();
@@ -135,14 +190,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqttHost: broker.host,
     mqttPort: broker.port,
     udpPort: udp?.port,
+    httpPort: api?.port ?? null,
     store,
-    stats: () => ({
-      ingest: ingest.counters(),
-      relay: relay.stats(),
-      store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
-      mqttClients: broker.connectedClients(),
-      udp: udp?.counters(),
-    }),
+    stats,
     close: () => (closing ??= close()),
   };
 }

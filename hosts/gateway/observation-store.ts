@@ -18,6 +18,7 @@ import { openDurableDatabase } from "../sqlite/durable-database.js";
 import type { TimedObservation } from "../../modules/observation/record.js";
 import type { TimeSource } from "../../modules/observation/observation-json.js";
 import { chooseAnchor, type AnchorDecision, type BootAnchor } from "./clock-map.js";
+import { ObservationQueries } from "./observation-queries.js";
 import {
   MIGRATIONS, toAnchor, toRejected, toStored, type AnchorRow, type ObservationRow, type QuarantineEntry, type RejectedDbRow,
   type RejectedRow, type StoredObservation,
@@ -73,6 +74,8 @@ type MarkParams = { at: number; id: number; time: number | null; source: TimeSou
 
 export class ObservationStore {
   readonly path: string;
+  /** Read-only queries for the local API, on this connection. */
+  readonly queries: ObservationQueries;
   readonly #db: Database.Database;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
@@ -93,6 +96,7 @@ export class ObservationStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
+    this.queries = new ObservationQueries(db);
     this.#insert = db.prepare(
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,

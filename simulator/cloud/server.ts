@@ -23,8 +23,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createLogger, type Logger } from "../../hosts/log/logger.js";
 import { CloudStore, type CloudObservation } from "./cloud-store.js";
-import { HttpError, readJson, sendJson } from "./http-json.js";
-import { SseSession } from "./sse.js";
+import { HttpError, readJson, sendJson } from "../../hosts/http/http-json.js";
+import { SseSession } from "../../hosts/http/sse.js";
 import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
 
 export const DEFAULT_CLOUD_PORT = 8101;
