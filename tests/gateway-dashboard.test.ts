@@ -82,7 +82,7 @@ test("the dashboard shows both sensors, the outbox depth, and each sensor's line
   } finally {
     await browser?.close();
     await t.done();
-    shots.remove();
+    if (!process.env.KEEP_SCREENSHOT) shots.remove();
   }
 });
 
