@@ -8,6 +8,7 @@ import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
+import { Outbox, type OutboxStats } from "./outbox.js";
 import { Relay, type RelayStats } from "./relay.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 
@@ -31,6 +32,20 @@ export interface GatewayOptions {
   now?: () => number;
   /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
   registry?: SensorRegistry;
+  /** Disk cap of the store; oldest observations are evicted past it (relayed first). Default 1 GiB. */
+  outboxMaxBytes?: number;
+  /** Unrelayed observations above which publishes are held, unacknowledged; default 500,000. */
+  outboxHighWater?: number;
+  /** Held publishes are released when the unrelayed count falls below this; default 90% of high water. */
+  outboxLowWater?: number;
+  /** Most publishes held at once for backpressure (more are refused); default 10,000. */
+  outboxMaxHeld?: number;
+  /** A publish held longer is refused; default 30 s. */
+  outboxMaxHoldMs?: number;
+  /** Publishes per second per MQTT client id (a batch record is one); default 100, Infinity for no limit. */
+  rateLimitPerSecond?: number;
+  /** Publishes a client may send at once above its rate; default 200. */
+  rateLimitBurst?: number;
 }
 
 export interface GatewayStats {
@@ -39,6 +54,7 @@ export interface GatewayStats {
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  outbox: OutboxStats;
 }
 
 export interface Gateway {
@@ -66,16 +82,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     intervalMs: options.relayIntervalMs,
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
+    onRelayed: (count) => outbox.relayed(count),
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
+  const outbox = new Outbox({
+    store,
+    ingest,
+    logger: log.child("outbox"),
+    maxBytes: options.outboxMaxBytes,
+    highWater: options.outboxHighWater,
+    lowWater: options.outboxLowWater,
+    maxHeld: options.outboxMaxHeld,
+    maxHoldMs: options.outboxMaxHoldMs,
+    rateLimitPerSecond: options.rateLimitPerSecond,
+    rateLimitBurst: options.rateLimitBurst,
+    onStored: () => relay.wake(),
+  });
   let broker: MqttBroker;
   try {
     broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
-      ingest,
+      ingest: outbox,
       logger: log.child("mqtt"),
-      onStored: () => relay.wake(),
     });
   } catch (e) {
     store.close();
@@ -89,6 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   async function close(): Promise<void> {
     broker.stopAccepting();
     await relay.close();
+    outbox.close();
     await ownConnector?.close();
     await broker.close();
     store.close();
@@ -104,6 +134,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       relay: relay.stats(),
       store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
       mqttClients: broker.connectedClients(),
+      outbox: outbox.stats(),
     }),
     close: () => (closing ??= close()),
   };
