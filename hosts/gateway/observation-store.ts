@@ -277,7 +277,7 @@ export class ObservationStore {
       const lost = this.#db
         .prepare<[number, number], { sensorId: string; firstSeq: number; lastSeq: number; count: number }>(
           `SELECT sensor_id AS sensorId, min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS count
-           FROM (${oldest}) GROUP BY sensor_id ORDER BY count DESC LIMIT ?`,
+           FROM (${oldest}) GROUP BY sensor_id ORDER BY min(id) LIMIT ?`,
         )
         .all(rest, MAX_EVICTED_RANGES);
       const unrelayed = this.#db.prepare<[number]>(`DELETE FROM observations WHERE id IN (SELECT id FROM (${oldest}))`).run(rest).changes;
