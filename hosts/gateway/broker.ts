@@ -113,8 +113,15 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   });
   broker.on("client", (client) => log.debug("client connected", { clientId: client.id }));
   broker.on("clientDisconnect", (client) => log.debug("client disconnected", { clientId: client.id }));
-  // Refusals by the outbox are logged there, rate limited: a flood must not flood the log.
-  broker.on("clientError", (client, error) => error instanceof OutboxRefusal || log.warn(`client ${client.id} dropped: ${error.message}`, { clientId: client.id, error }));
+  // aedes reports a dropped client's every pending packet again ("connection
+  // closed"), so one line per client; and refusals by the outbox are logged
+  // there, rate limited: a flood must not flood the log.
+  const dropped = new WeakSet<Client>();
+  broker.on("clientError", (client, error) => {
+    if (dropped.has(client)) return;
+    dropped.add(client);
+    if (!(error instanceof OutboxRefusal)) log.warn(`client ${client.id} dropped: ${error.message}`, { clientId: client.id, error });
+  });
   broker.on("connectionError", (_client, error) => log.warn(`connection dropped before CONNECT: ${error.message}`, { error }));
 
   // aedes only closes clients that completed CONNECT; the listener would wait
