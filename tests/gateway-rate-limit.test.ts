@@ -21,9 +21,15 @@ test("a flooding device is slowed, then refused and dropped (counted, logged onc
     for (const seq of range(1, 3)) await calm.puback(calm.publish(uplinkTopic("calm"), obsPayload("calm", seq)));
     assert.ok(calm.connected);
 
-    const stats = await waitFor("the delayed publishes to be settled", () => gateway.stats().outbox.publishes >= 3 + 5 + 20 && gateway.stats().outbox);
+    // The burst's publishes, every delayed one, and calm's three all reach the queue.
+    const stats = await waitFor("the delayed publishes to be committed", () => {
+      const outbox = gateway.stats().outbox;
+      return outbox.publishes >= 3 + 5 + outbox.rateLimited && outbox;
+    });
     assert.ok(stats.rateLimited >= 1, "some publishes were delayed");
-    assert.ok(stats.rateRefused >= 400, `${stats.rateRefused} refused`);
+    assert.ok(stats.rateRefused >= 1, "some were refused");
+    const floodStored = gateway.store.counts().observations - 3;
+    assert.ok(floodStored <= 30, `${floodStored} of the flood's 500 stored: about a second's worth at 20/s plus the burst`);
     // Everything the flood got a PUBACK for is stored; refused publishes are not (the device keeps them).
     const acked = pubackIds(flood).map((id) => floodIds.indexOf(id) + 1);
     for (const seq of acked) assert.ok(gateway.store.find("flood", seq), `flood seq ${seq} acked but not stored`);

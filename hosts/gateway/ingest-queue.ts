@@ -87,9 +87,11 @@ export class IngestQueue {
       this.#stats.largestGroup = Math.max(this.#stats.largestGroup, group.length);
       try {
         this.#onCommitted(outcomes);
-      } finally {
-        group.forEach((p, i) => p.resolve(outcomes[i]));
+      } catch (e) {
+        // The group is committed whatever its observer did; throwing here would crash the gateway from a setImmediate.
+        this.#log.error(`after a group commit: ${(e as Error).message}`, { error: e });
       }
+      group.forEach((p, i) => p.resolve(outcomes[i]));
     }
   }
 
