@@ -58,7 +58,7 @@ test("the dashboard shows both sensors, the outbox depth, and each sensor's line
     assert.equal([await rows.nth(0).getAttribute("data-sensor-id"), await rows.nth(1).getAttribute("data-sensor-id")], ["greenhouse-1", "greenhouse-2"]);
     await until('/^\\d+$/.test(document.getElementById("outbox-depth").textContent)');
     await until('document.querySelector("#sensors tbody tr td:nth-child(4)").textContent === "6"');
-    assert.match(await rows.first().innerText(), /greenhouse-1\s+\d+ s ago\s+20\.6 Cel\s+6/);
+    assert.match(await rows.first().innerText(), /greenhouse-1\s+\d+ s ago\s+20\.6 °C\s+6/);
     const canvas = page.locator("#chart");
     await until('Object.keys(JSON.parse(document.getElementById("chart").dataset.sensorColors ?? "{}")).length === 2');
     const colors = JSON.parse((await canvas.getAttribute("data-sensor-colors")) ?? "{}") as Record<string, string>;

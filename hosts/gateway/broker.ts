@@ -6,9 +6,10 @@
  * `xsedge/v1/<sensorId>/up` (see ingest.ts).
  *
  * Why there: aedes (lib/handlers/publish.js) runs authorizePublish and only
- * then, for QoS 1, writes the PUBACK. Since the SQLite commit in `ingest`
- * is synchronous, a device's PUBACK always follows the durable commit, for
- * an observation and for a clock anchor (with the rows it timed) alike.
+ * then, for QoS 1, writes the PUBACK. authorizePublish calls back only once
+ * the outbox has committed the publish (group commit, ingest-queue.ts), so a
+ * device's PUBACK always follows the durable commit, for an observation and
+ * for a clock anchor (with the rows it timed) alike.
  *
  * What aedes does when authorizePublish calls back with an error: the
  * handler's `done(err)` reaches the client's `nextBatch`, which emits
@@ -23,18 +24,26 @@
  * it is not forwarded (nobody may subscribe yet anyway, and authorizeForward
  * drops it too). Only a publish that could not be committed at all (the
  * store failed) is answered with an error: then the disconnect is what we
- * want, since the device keeps the record and retries it later.
+ * want, since the device keeps the record and retries it later. The same
+ * goes for a publish the outbox refuses for overload (rate limit,
+ * backpressure): the device keeps it and comes back slower.
  */
 import { Aedes, type Client, type PublishPacket, type Subscription } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../log/logger.js";
-import type { Ingest, IngestOutcome } from "./ingest.js";
+import type { IngestOutcome, PublishInput } from "./ingest.js";
+import { OutboxRefusal } from "./outbox.js";
+
+/** Where publishes go: the outbox (outbox.ts), which answers once the publish is committed. */
+export interface PublishIntake {
+  submit(input: PublishInput): Promise<IngestOutcome>;
+}
 
 export interface MqttBrokerOptions {
   host: string;
   /** 0 picks an ephemeral port; see `MqttBroker.port`. */
   port: number;
-  ingest: Ingest;
+  ingest: PublishIntake;
   logger: Logger;
   /** Called after each newly stored observation (the relay uses it to send promptly). */
   onStored?: () => void;
@@ -59,10 +68,18 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
 
   function authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-    const outcome: IngestOutcome = options.ingest.handle({ topic: packet.topic, payload, clientId: client?.id ?? null });
     // The store is the record; a retained copy in the broker would only be a
     // second, unbounded one.
     packet.retain = false;
+    // The callback waits for the group commit: until then aedes reads no more
+    // of this client's socket, which is what bounds a fast device's memory.
+    options.ingest.submit({ topic: packet.topic, payload, clientId: client?.id ?? null }).then(
+      (outcome) => answer(outcome, payload, callback),
+      (error: Error) => callback(error),
+    );
+  }
+
+  function answer(outcome: IngestOutcome, payload: Buffer, callback: (error?: Error | null) => void): void {
     switch (outcome.kind) {
       case "stored":
         options.onStored?.();
@@ -96,7 +113,15 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   });
   broker.on("client", (client) => log.debug("client connected", { clientId: client.id }));
   broker.on("clientDisconnect", (client) => log.debug("client disconnected", { clientId: client.id }));
-  broker.on("clientError", (client, error) => log.warn(`client ${client.id} dropped: ${error.message}`, { clientId: client.id, error }));
+  // aedes reports a dropped client's every pending packet again ("connection
+  // closed"), so one line per client; and refusals by the outbox are logged
+  // there, rate limited: a flood must not flood the log.
+  const dropped = new WeakSet<Client>();
+  broker.on("clientError", (client, error) => {
+    if (dropped.has(client)) return;
+    dropped.add(client);
+    if (!(error instanceof OutboxRefusal)) log.warn(`client ${client.id} dropped: ${error.message}`, { clientId: client.id, error });
+  });
   broker.on("connectionError", (_client, error) => log.warn(`connection dropped before CONNECT: ${error.message}`, { error }));
 
   // aedes only closes clients that completed CONNECT; the listener would wait

@@ -11,6 +11,7 @@ import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
+import { Outbox, type OutboxStats } from "./outbox.js";
 import { Relay, type RelayStats } from "./relay.js";
 import { StaticRegistry, type SensorRegistry } from "./sensor-registry.js";
 import { startUdpIngest, type UdpCounters, type UdpIngest } from "./udp/udp-ingest.js";
@@ -50,6 +51,20 @@ export interface GatewayOptions {
   relayFailingThresholdMs?: number;
   /** An SSE client whose data has not drained this long is disconnected; default SSE_STALL_MS (hosts/http/sse.ts). */
   sseStallMs?: number;
+  /** Disk cap of the store; oldest observations are evicted past it (relayed first). Default 1 GiB. */
+  outboxMaxBytes?: number;
+  /** Unrelayed observations above which publishes are held, unacknowledged; default 500,000. */
+  outboxHighWater?: number;
+  /** Held publishes are released when the unrelayed count falls below this; default 90% of high water. */
+  outboxLowWater?: number;
+  /** Most publishes held at once for backpressure (more are refused); default 10,000. */
+  outboxMaxHeld?: number;
+  /** A publish held longer is refused; default 30 s. */
+  outboxMaxHoldMs?: number;
+  /** Publishes per second per MQTT client id (a batch record is one); default 100, Infinity for no limit. */
+  rateLimitPerSecond?: number;
+  /** Publishes a client may send at once above its rate; default 200. */
+  rateLimitBurst?: number;
 }
 
 export interface GatewayStats {
@@ -58,6 +73,7 @@ export interface GatewayStats {
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  outbox: OutboxStats;
   /** Absent when UDP is off. */
   udp?: UdpCounters;
   http: StreamStats;
@@ -99,6 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     intervalMs: options.relayIntervalMs,
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
+    onRelayed: (count) => outbox.relayed(count),
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
   let api: ApiServer | undefined;
@@ -106,6 +123,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     relay.wake();
     api?.stored();
   };
+  const outbox = new Outbox({
+    store,
+    ingest,
+    logger: log.child("outbox"),
+    maxBytes: options.outboxMaxBytes,
+    highWater: options.outboxHighWater,
+    lowWater: options.outboxLowWater,
+    maxHeld: options.outboxMaxHeld,
+    maxHoldMs: options.outboxMaxHoldMs,
+    rateLimitPerSecond: options.rateLimitPerSecond,
+    rateLimitBurst: options.rateLimitBurst,
+    onStored,
+  });
   let broker: MqttBroker;
   let udp: UdpIngest | undefined;
   let mqttListening = true;
@@ -114,6 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     relay: relay.stats(),
     store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
     mqttClients: broker.connectedClients(),
+    outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
   });
@@ -121,9 +152,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
-      ingest,
+      ingest: outbox,
       logger: log.child("mqtt"),
-      onStored,
     });
     undo.push(() => broker.close());
     if (options.udpPort !== undefined) {
@@ -138,7 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger: log.child("udp"),
         now,
         sourceLimit: options.udpSourceLimit,
-        onStored,
+        onStored: (count) => outbox.noteStored(count),
       });
       const started = udp;
       undo.push(() => started.close());
@@ -180,6 +210,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await api?.close();
     await udp?.close();
     await relay.close();
+    outbox.close();
     await ownConnector?.close();
     await broker.close();
     store.close();

@@ -54,6 +54,18 @@ export class TestMqttClient {
     return messageId;
   }
 
+  /** Sends QoS 1 PUBLISHes in one socket write (so the broker reads them as one chunk); returns their message ids. */
+  publishAll(messages: readonly { topic: string; payload: Uint8Array }[]): number[] {
+    const ids: number[] = [];
+    const packets = messages.map(({ topic, payload }) => {
+      const messageId = this.#nextId++;
+      ids.push(messageId);
+      return mqtt.generate({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, dup: false, retain: false, messageId });
+    });
+    this.#socket.write(Buffer.concat(packets));
+    return ids;
+  }
+
   async waitFor(what: string, match: (packet: Packet) => boolean): Promise<Packet> {
     return within(
       `${what} for ${this.clientId}`,

@@ -58,8 +58,8 @@ export interface UdpIngestOptions {
   now: () => number;
   /** Per-source-address allowance; DEFAULT_SOURCE_LIMIT by default. */
   sourceLimit?: SourceLimitOptions;
-  /** Called after something was stored, to wake the relay. */
-  onStored?: () => void;
+  /** Called with how many observations were just stored (for the outbox's depth, and to wake the relay). */
+  onStored?: (count: number) => void;
 }
 
 export interface UdpIngest {
@@ -122,13 +122,13 @@ export async function startUdpIngest(options: UdpIngestOptions): Promise<UdpInge
     switch (outcome.kind) {
       case "stored":
         counters.stored++;
-        return options.onStored?.();
+        return options.onStored?.(1);
       case "batch":
         counters.stored += outcome.stored;
         counters.duplicate += outcome.duplicate;
         counters.refused += outcome.conflicts;
         counters.refusedByReason["seq-conflict"] += outcome.conflicts;
-        if (outcome.stored > 0) options.onStored?.();
+        if (outcome.stored > 0) options.onStored?.(outcome.stored);
         return;
       case "duplicate":
         counters.duplicate++;
@@ -157,7 +157,7 @@ export async function startUdpIngest(options: UdpIngestOptions): Promise<UdpInge
       if (appended !== "conflict") {
         counters[appended]++;
         log.debug("postcard observation stored", { clientId, sensorId, seq: observation.seq, temperature: message.temperature });
-        if (appended === "stored") options.onStored?.();
+        if (appended === "stored") options.onStored?.(1);
         return undefined;
       }
       sequence.forget(sensorId);
