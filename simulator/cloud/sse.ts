@@ -1,5 +1,6 @@
 /*
- * One Server-Sent Events subscriber of the observation log.
+ * One Server-Sent Events subscriber of an offset-ordered log (observations,
+ * sensor registrations).
  *
  * The session keeps a cursor (the last offset sent) and, when woken, reads
  * the store after it, page by page, honouring backpressure. New observations
@@ -7,7 +8,6 @@
  * resumes, falls behind or is woken mid-page never misses or repeats an event.
  */
 import type { ServerResponse } from "node:http";
-import type { CloudObservation } from "./cloud-store.js";
 
 /** Rows read per page while catching up. */
 const PAGE = 500;
@@ -15,20 +15,24 @@ const PAGE = 500;
 /** Comment line sent this often so idle proxies keep the connection. */
 export const SSE_HEARTBEAT_MS = 15_000;
 
-export type ReadAfter = (offset: number, limit: number) => CloudObservation[];
+/** Rows after `offset`, oldest first; each row's `offset` becomes its event id. */
+export type ReadAfter<Row extends { offset: number }> = (offset: number, limit: number) => Row[];
 
-export class SseSession {
+export class SseSession<Row extends { offset: number }> {
   readonly #res: ServerResponse;
-  readonly #read: ReadAfter;
+  readonly #read: ReadAfter<Row>;
+  readonly #data: (row: Row) => unknown;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #cursor: number;
   #pumping = false;
   #wokenWhilePumping = false;
   #closed = false;
 
-  constructor(res: ServerResponse, read: ReadAfter, after: number, onClose: () => void) {
+  /** `data` picks what a row's event carries (the whole row by default). */
+  constructor(res: ServerResponse, read: ReadAfter<Row>, after: number, onClose: () => void, data: (row: Row) => unknown = (row) => row) {
     this.#res = res;
     this.#read = read;
+    this.#data = data;
     this.#cursor = after;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
     // Sends the headers now, so a client knows it is subscribed before the first event.
@@ -66,7 +70,7 @@ export class SseSession {
         if (this.#closed) return;
         const rows = this.#read(this.#cursor, PAGE);
         if (rows.length === 0) break;
-        const text = rows.map((row) => `id: ${row.offset}\ndata: ${JSON.stringify(row)}\n\n`).join("");
+        const text = rows.map((row) => `id: ${row.offset}\ndata: ${JSON.stringify(this.#data(row))}\n\n`).join("");
         this.#cursor = rows[rows.length - 1].offset;
         if (!this.#res.write(text)) await this.#drained();
         if (rows.length < PAGE) break;
