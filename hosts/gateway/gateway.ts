@@ -1,19 +1,26 @@
 /*
- * The gateway process, wired: the store, the MQTT broker that ingests into
- * it, and the relay that forwards it to the cloud.
+ * The gateway process, wired: the store, the MQTT broker (and optionally
+ * UDP) that ingests into it through the outbox, the relay that forwards it
+ * to the cloud, the registrations that say which devices may connect (a
+ * projection of the cloud's registration stream, unless the caller gives a
+ * registry), and the local HTTP API.
  */
 import { createLogger, type Logger } from "../log/logger.js";
 import { RelayFailureClock, watchConnector } from "./api/health.js";
 import type { StreamStats } from "./api/observation-stream.js";
 import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./broker.js";
+import type { AuthCounters } from "./device-auth.js";
+import type { MqttTlsOptions } from "./mqtt-tls.js";
+import { RegistrationFeed, type RegistrationFeedStats } from "./registration-feed.js";
+import { RegistrationProjection } from "./registration-projection.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
 import { Outbox, type OutboxStats } from "./outbox.js";
 import { Relay, type RelayStats } from "./relay.js";
-import { StaticRegistry, type SensorRegistry } from "./sensor-registry.js";
+import type { SensorRegistry } from "./sensor-registry.js";
 import { startUdpIngest, type UdpCounters, type UdpIngest } from "./udp/udp-ingest.js";
 import type { SourceLimitOptions } from "./udp/source-limit.js";
 
@@ -35,8 +42,19 @@ export interface GatewayOptions {
   relayRetryMaxMs?: number;
   /** The gateway's clock for receive times and gateway-sourced clock anchors; Date.now by default. */
   now?: () => number;
-  /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
+  /**
+   * The sensors it accepts (username = sensor id, password = secret); see
+   * sensor-registry.ts. When given it is used as is and no registration feed
+   * runs; otherwise the gateway follows the cloud's registration stream into
+   * registrations.db in dataDir.
+   */
   registry?: SensorRegistry;
+  /** Base URL of the cloud's registration stream; default cloudUrl. */
+  registrationUrl?: string;
+  registrationRetryInitialMs?: number;
+  registrationRetryMaxMs?: number;
+  /** A second MQTT listener for devices, over TLS. */
+  mqttTls?: MqttTlsOptions;
   /** Interface the UDP listener binds; default 127.0.0.1. */
   udpHost?: string;
   /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
@@ -67,12 +85,23 @@ export interface GatewayOptions {
   rateLimitBurst?: number;
 }
 
+/** The registration projection and its feed; see registration-feed.ts. */
+export interface RegistrationStats extends RegistrationFeedStats {
+  /** Registered sensors the gateway knows. */
+  sensors: number;
+  /** The registration stream offset applied so far. */
+  offset: number;
+}
+
 export interface GatewayStats {
   ingest: IngestCounters;
   relay: RelayStats;
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  /** Null when the caller gave the registry (no feed runs). */
+  registration: RegistrationStats | null;
+  auth: AuthCounters;
   outbox: OutboxStats;
   /** Absent when UDP is off. */
   udp?: UdpCounters;
@@ -82,6 +111,10 @@ export interface GatewayStats {
 export interface Gateway {
   readonly mqttHost: string;
   readonly mqttPort: number;
+  /** The TLS listener's port, when mqttTls was given. */
+  readonly mqttTlsPort: number | undefined;
+  /** Who may connect: the given registry or the registration projection. */
+  readonly registry: SensorRegistry;
   /** The UDP port really bound; undefined when UDP is off. */
   readonly udpPort?: number;
   /** The HTTP API's port; null when it is off. */
@@ -103,6 +136,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const undo: Array<() => unknown> = [];
   const store = ObservationStore.open(options.dataDir);
   undo.push(() => store.close());
+  let projection: RegistrationProjection | undefined;
+  try {
+    projection = options.registry ? undefined : RegistrationProjection.open(options.dataDir);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const ownProjection = projection;
+  if (ownProjection) undo.push(() => ownProjection.close());
+  const registry: SensorRegistry = options.registry ?? (projection as RegistrationProjection);
   const ownConnector = options.connector ? undefined : createHttpConnector({ url: options.cloudUrl ?? DEFAULT_CLOUD_URL });
   if (ownConnector) undo.push(() => ownConnector.close());
   const connector = options.connector ?? (ownConnector as CloudConnector);
@@ -137,6 +180,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onStored,
   });
   let broker: MqttBroker;
+  let feed: RegistrationFeed | undefined;
   let udp: UdpIngest | undefined;
   let mqttListening = true;
   const stats = (): GatewayStats => ({
@@ -144,6 +188,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     relay: relay.stats(),
     store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
     mqttClients: broker.connectedClients(),
+    registration: projection && feed ? { sensors: projection.size, offset: projection.offset(), ...feed.stats() } : null,
+    auth: broker.authCounters(),
     outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
@@ -153,18 +199,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
       ingest: outbox,
+      registry,
+      tls: options.mqttTls,
       logger: log.child("mqtt"),
     });
     undo.push(() => broker.close());
     if (options.udpPort !== undefined) {
-      if (!options.registry) log.warn("UDP is on but no sensor registry is set: every UDP datagram will be refused as unregistered");
       udp = await startUdpIngest({
         host: options.udpHost ?? "127.0.0.1",
         port: options.udpPort,
         ingest,
         store,
-        // UDP carries no credentials, so registration is its only check: without a registry, nobody is registered.
-        registry: options.registry ?? new StaticRegistry(),
+        // UDP carries no credentials, so registration is its only check.
+        registry,
         logger: log.child("udp"),
         now,
         sourceLimit: options.udpSourceLimit,
@@ -179,7 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         host: options.httpHost ?? "127.0.0.1",
         port: httpPort,
         store,
-        registry: options.registry,
+        registry,
         logger: log.child("http"),
         stats,
         relay: () => relay.stats(),
@@ -194,13 +241,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const step of undo.reverse()) await step();
     throw e;
   }
+  if (projection) {
+    feed = new RegistrationFeed({
+      url: options.registrationUrl ?? options.cloudUrl ?? DEFAULT_CLOUD_URL,
+      projection,
+      logger: log.child("registrations"),
+      retryInitialMs: options.registrationRetryInitialMs,
+      retryMaxMs: options.registrationRetryMaxMs,
+    });
+    feed.start();
+  }
   relay.start();
   log.info("gateway started", {
     mqtt: `${broker.host}:${broker.port}`,
+    mqttTls: broker.tlsPort !== undefined ? `${options.mqttTls?.host ?? broker.host}:${broker.tlsPort}` : null,
     udp: udp ? `${udp.host}:${udp.port}` : null,
     http: api ? `${api.host}:${api.port}` : null,
     store: store.path,
     cloud: connector.name,
+    registrations: projection ? projection.path : "given registry",
   });
 
   let closing: Promise<void> | undefined;
@@ -209,17 +268,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqttListening = false;
     await api?.close();
     await udp?.close();
+    await feed?.close();
     await relay.close();
     outbox.close();
     await ownConnector?.close();
     await broker.close();
     store.close();
+    projection?.close();
     log.info("gateway stopped");
   }
 
   return {
     mqttHost: broker.host,
     mqttPort: broker.port,
+    mqttTlsPort: broker.tlsPort,
+    registry,
     udpPort: udp?.port,
     httpPort: api?.port ?? null,
     store,

@@ -27,8 +27,11 @@ export function uplinkTopic(sensorId: string): string {
   return `xsedge/v1/${sensorId}/up`;
 }
 
-/** "clock-unset": a null anchor asks for the gateway's clock, and it is not set (no NTP yet). */
-export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict", "clock-unset"] as const;
+/**
+ * "clock-unset": a null anchor asks for the gateway's clock, and it is not set (no NTP yet).
+ * "wrong-sensor": a device published a record for a sensor other than the one it authenticated as.
+ */
+export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict", "clock-unset", "wrong-sensor"] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
@@ -63,6 +66,13 @@ export interface PublishInput {
   payload: Uint8Array;
   /** Null for a will published after its client has gone. */
   clientId: string | null;
+  /**
+   * The sensor id the publisher authenticated as (its MQTT username): records
+   * for any other sensor are refused as "wrong-sensor". Null when no
+   * authenticated client stands behind the publish (refused likewise);
+   * undefined when the broker does not authenticate (no check).
+   */
+  authenticatedAs?: string | null;
 }
 
 export interface IngestCounters {
@@ -109,6 +119,15 @@ export function classify(topic: string, payload: Uint8Array): Classification {
     return refuse("sensor-mismatch", "sensorId", `record is from "${sensorId}" but the topic names "${match[1]}"`);
   }
   return { kind: "valid", record };
+}
+
+/** A valid record is still refused when it is not the authenticated publisher's own (see PublishInput). */
+export function checkPublisher(decision: Classification, authenticatedAs: string | null | undefined): Classification {
+  if (decision.kind !== "valid" || authenticatedAs === undefined) return decision;
+  const sensorId = sensorOf(decision.record);
+  if (sensorId === authenticatedAs) return decision;
+  const who = authenticatedAs === null ? "a publish with no authenticated client" : `client authenticated as "${authenticatedAs}"`;
+  return refuse("wrong-sensor", "sensorId", `${who} may not publish for sensor "${sensorId}"`);
 }
 
 export interface IngestOptions {
@@ -160,7 +179,7 @@ export class Ingest {
    */
   stage(input: PublishInput): StagedPublish {
     const receivedAt = this.#now();
-    const decision = classify(input.topic, input.payload);
+    const decision = checkPublisher(classify(input.topic, input.payload), input.authenticatedAs);
     if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
     const { record } = decision;
     if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);

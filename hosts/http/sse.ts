@@ -32,6 +32,8 @@ export type ReadAfter<T> = (id: number, limit: number) => T[];
 export interface SseOptions<T> {
   /** The event id of a row; the row's `offset` by default. */
   idOf?: (row: T) => number;
+  /** What a row's event carries; the whole row by default. */
+  data?: (row: T) => unknown;
   /** Default SSE_STALL_MS. */
   stallMs?: number;
   /** Called once when the session is disconnected for not reading. */
@@ -48,6 +50,7 @@ export class SseSession<T = any> {
   readonly #read: ReadAfter<T>;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #idOf: (row: T) => number;
+  readonly #data: (row: T) => unknown;
   readonly #stallMs: number;
   readonly #onStalled: () => void;
   #cursor: number;
@@ -60,6 +63,7 @@ export class SseSession<T = any> {
     this.#read = read;
     this.#cursor = after;
     this.#idOf = options.idOf ?? offsetOf;
+    this.#data = options.data ?? ((row) => row);
     this.#stallMs = options.stallMs ?? SSE_STALL_MS;
     this.#onStalled = options.onStalled ?? (() => {});
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
@@ -103,7 +107,7 @@ export class SseSession<T = any> {
         if (this.#closed) return;
         const rows = this.#read(this.#cursor, PAGE);
         if (rows.length === 0) break;
-        const text = rows.map((row) => `id: ${this.#idOf(row)}\ndata: ${JSON.stringify(row)}\n\n`).join("");
+        const text = rows.map((row) => `id: ${this.#idOf(row)}\ndata: ${JSON.stringify(this.#data(row))}\n\n`).join("");
         this.#cursor = this.#idOf(rows[rows.length - 1]);
         if (!this.#res.write(text) && !(await this.#drained())) {
           this.#onStalled();
