@@ -48,6 +48,8 @@ export interface Gateway {
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
   close(): Promise<void>;
+  /** While close() runs: the step it is waiting for. */
+  stillRunning(): string[];
 }
 
 export const DEFAULT_MQTT_PORT = 1883;
@@ -86,12 +88,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, store: store.path, cloud: connector.name });
 
   let closing: Promise<void> | undefined;
+  // What close() is waiting for, so a stop that overruns its deadline can say.
+  let closeStep: string | undefined;
   async function close(): Promise<void> {
+    closeStep = "MQTT listener";
     broker.stopAccepting();
+    closeStep = `relay request in flight to ${connector.name}`;
     await relay.close();
+    closeStep = "cloud connector";
     await ownConnector?.close();
+    closeStep = "MQTT client connections";
     await broker.close();
+    closeStep = "store";
     store.close();
+    closeStep = undefined;
     log.info("gateway stopped");
   }
 
@@ -106,5 +116,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       mqttClients: broker.connectedClients(),
     }),
     close: () => (closing ??= close()),
+    stillRunning: () => (closeStep === undefined ? [] : [closeStep]),
   };
 }
