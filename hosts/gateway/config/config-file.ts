@@ -58,7 +58,9 @@ export function readConfigText(fileName: string, text: string): ConfigFileResult
       }
       const path = prefix ? `${prefix}.${keyNode.value}` : keyNode.value;
       const valueNode = pair.value as Node | null;
-      const valueAt = valueNode ? start(valueNode, 0) : keyAt;
+      // An empty value ("port:") has no text of its own to point at; its key does.
+      const empty = !valueNode || (valueNode.range !== undefined && valueNode.range !== null && valueNode.range[0] === valueNode.range[1]);
+      const valueAt = empty ? keyAt : start(valueNode, 0);
       if (SECTIONS.has(path)) {
         if (isMap(valueNode)) walkMap(valueNode, path);
         else if (!(isScalar(valueNode) && valueNode.value === null) && valueNode !== null) {
