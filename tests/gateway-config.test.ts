@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { toGatewayOptions, toProcessSettings } from "../hosts/gateway/config/gateway-options.js";
 import { formatConfig, REDACTED } from "../hosts/gateway/config/print-config.js";
@@ -204,7 +205,7 @@ test("the resolved config maps to startGateway's options and the process setting
 });
 
 test("the example config for a Pi is valid and says what the README and the unit say", () => {
-  const name = "hosts/gateway/gateway.example.yaml";
+  const name = fileURLToPath(new URL("../../hosts/gateway/gateway.example.yaml", import.meta.url));
   const config = ok({ file: { name, text: readFileSync(name, "utf8") } });
   assert.is(config.values.get("dataDir"), "/var/lib/xsedge");
   assert.is(config.values.get("mqtt.host"), "0.0.0.0");
