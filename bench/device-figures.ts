@@ -121,7 +121,7 @@ export async function heapFigure(samples = 10_000): Promise<HeapFigure> {
     clock,
     logger,
     flash: { [SIM_FLASH.partition]: new NorFlash({ blockSize: SIM_FLASH.blockSize, blocks: SIM_FLASH.blocks }) },
-    config: { sensorId: "bench-1", sensor: "bme280", gatewayAddress: "127.0.0.1", gatewayPort: gateway.mqttPort, samplePeriodMs: 1000 },
+    config: { sensorId: "bench-1", sensor: "bme280", gatewayAddress: "127.0.0.1", gatewayPort: gateway.mqttPort!, samplePeriodMs: 1000 },
   });
   attachSensorModel(device.i2c, "bme280", 1, () => clock.now());
   try {

@@ -53,7 +53,7 @@ test("usage errors name what was wrong and exit 2; --help exits 0", async () => 
 
 test("up starts cloud, gateway and three XS devices, prints their observations, and stops cleanly on Ctrl-C", async () => {
   const dir = tempDir("up");
-  const r = run(["up", "--mqtt-port", "0", "--cloud-port", "0", "--data-dir", dir.path, "--batch-age", "0"]);
+  const r = run(["up", "--mqtt-port", "0", "--http-port", "0", "--cloud-port", "0", "--data-dir", dir.path, "--batch-age", "0"]);
   try {
     await waitFor("observations from sim-1, sim-2 and sim-3", () => ["sim-1", "sim-2", "sim-3"].every((id) => r.stdout.includes(`  ${id} `)), 20_000);
     assert.match(r.stdout, /sim-3 .* temperature .* humidity .* pressure .* Pa/);
@@ -73,7 +73,7 @@ test("sim runs simulated devices against a gateway until Ctrl-C", async () => {
   const gateway = await startGateway({ httpPort: null, mqttHost: "127.0.0.1", mqttPort: 0, dataDir: dir.path, cloudUrl: "http://127.0.0.1:9", logger: createMemoryLogger(), registry });
   // Provisioned as a board would be: the secret in the device's preferences, which `sim` keeps under --data-dir.
   for (const id of ids) new PreferenceStore(`${dir.path}/sim/${id}/preferences.json`).set("xsedge-config", "secret", secretFor(id));
-  const r = run(["sim", "--devices", "2", "--gateway", `127.0.0.1:${gateway.mqttPort}`, "--period", "50", "--id-prefix", "cli", "--data-dir", `${dir.path}/sim`]);
+  const r = run(["sim", "--devices", "2", "--gateway", `127.0.0.1:${gateway.mqttPort!}`, "--period", "50", "--id-prefix", "cli", "--data-dir", `${dir.path}/sim`]);
   try {
     await waitFor("observations at the gateway", () => gateway.stats().ingest.stored >= 4, 20_000);
     assert.ok(gateway.stats().auth.accepted >= 2, "the devices logged in with their provisioned secrets");

@@ -32,7 +32,7 @@ test("observations from simulated XS devices reach the cloud with id, sequence, 
   const fleet = await startFleet({
     count: 2,
     gatewayAddress: "127.0.0.1",
-    gatewayPort: gateway.mqttPort,
+    gatewayPort: gateway.mqttPort!,
     samplePeriodMs: 50,
     config: { batchMaxAgeMs: 100 },
     idPrefix: "e2e",

@@ -34,7 +34,7 @@ async function withGateway(run: (gateway: Gateway, logger: Logger) => Promise<vo
 
 /** A CONNECT that the gateway is expected to refuse: its CONNACK code, after which the connection closes. */
 async function refusedConnect(gateway: Gateway, clientId: string, credentials?: Credentials): Promise<number> {
-  const { client, returnCode } = await TestMqttClient.attempt(connect(gateway.mqttPort, "127.0.0.1"), "connect", clientId, credentials);
+  const { client, returnCode } = await TestMqttClient.attempt(connect(gateway.mqttPort!, "127.0.0.1"), "connect", clientId, credentials);
   await within(`${clientId} to be disconnected`, client.closed);
   return returnCode;
 }
@@ -65,7 +65,7 @@ test("a registered sensor with a wrong or missing secret is refused with CONNACK
 
 test("the right secret is accepted and the device's observations are stored", async () => {
   await withGateway(async (gateway) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
     await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
     assert.ok(gateway.store.find("s-1", 1));
     assert.is(gateway.stats().auth.accepted, 1);
@@ -75,7 +75,7 @@ test("the right secret is accepted and the device's observations are stored", as
 
 test("publishing another sensor's records is refused as wrong-sensor: acknowledged, quarantined, counted, logged, never stored", async () => {
   await withGateway(async (gateway, logger) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
     await device.puback(device.publish(uplinkTopic("s-2"), encodeObservation(observation("s-2", 1))));
     assert.not.ok(gateway.store.find("s-2", 1), "not stored");
     assert.equal(gateway.store.rejected().map((r) => r.reason), ["wrong-sensor"]);

@@ -14,13 +14,13 @@ test("over the high-water mark acks are held (bounded), and released once the re
   const connector = switchableConnector();
   const options = { connector, rateLimitPerSecond: Infinity, outboxHighWater: 10, outboxLowWater: 5, outboxMaxHeld: 50, relayBatchSize: 5 };
   await withOutboxGateway(sensors, options, async (gateway) => {
-    const filler = await device(gateway.mqttPort, "s-1");
+    const filler = await device(gateway.mqttPort!, "s-1");
     const ids = filler.publishAll(messages("s-1", range(1, 10)));
     await filler.puback(ids.at(-1)!);
     assert.is(gateway.stats().outbox.depth, 10);
 
     // Seven devices publish while the outbox is at its high-water mark: held, not acked, not stored.
-    const others = await Promise.all(sensors.slice(1).map((s) => device(gateway.mqttPort, s)));
+    const others = await Promise.all(sensors.slice(1).map((s) => device(gateway.mqttPort!, s)));
     others.forEach((client, i) => client.publishAll(messages(sensors[i + 1], range(1, 5))));
     await waitFor("35 publishes held", () => gateway.stats().outbox.held === 35);
     assert.is(others.reduce((n, c) => n + pubacks(c), 0), 0, "no PUBACK while held");
@@ -43,12 +43,12 @@ test("past the hold bound a publish is refused: no PUBACK, its device dropped, c
   const connector = switchableConnector();
   const options = { connector, rateLimitPerSecond: Infinity, outboxHighWater: 5, outboxMaxHeld: 3 };
   await withOutboxGateway(["s-1", "s-2", "s-3"], options, async (gateway) => {
-    const filler = await device(gateway.mqttPort, "s-1");
+    const filler = await device(gateway.mqttPort!, "s-1");
     await filler.puback(filler.publishAll(messages("s-1", range(1, 5))).at(-1)!);
-    const held = await device(gateway.mqttPort, "s-2");
+    const held = await device(gateway.mqttPort!, "s-2");
     held.publishAll(messages("s-2", range(1, 3)));
     await waitFor("3 held", () => gateway.stats().outbox.held === 3);
-    const late = await device(gateway.mqttPort, "s-3");
+    const late = await device(gateway.mqttPort!, "s-3");
     late.publish(uplinkTopic("s-3"), obsPayload("s-3", 1));
     await within("the refused device to be dropped", late.closed);
     assert.is(pubacks(late), 0);
@@ -68,9 +68,9 @@ test("past the hold bound a publish is refused: no PUBACK, its device dropped, c
 test("a publish held longer than the max hold time is refused, and its device dropped without a PUBACK", async () => {
   const options = { connector: switchableConnector(), rateLimitPerSecond: Infinity, outboxHighWater: 2, outboxMaxHoldMs: 200 };
   await withOutboxGateway(["s-1", "s-2"], options, async (gateway) => {
-    const filler = await device(gateway.mqttPort, "s-1");
+    const filler = await device(gateway.mqttPort!, "s-1");
     await filler.puback(filler.publishAll(messages("s-1", range(1, 2))).at(-1)!);
-    const waiting = await device(gateway.mqttPort, "s-2");
+    const waiting = await device(gateway.mqttPort!, "s-2");
     waiting.publish(uplinkTopic("s-2"), obsPayload("s-2", 1));
     await within("the held device to be dropped", waiting.closed);
     assert.is(pubacks(waiting), 0);
@@ -84,7 +84,7 @@ test("closing the gateway ends holds: held publishes are not acknowledged, and t
   const dirOptions = { connector: switchableConnector(), rateLimitPerSecond: Infinity, outboxHighWater: 1 };
   let client: Awaited<ReturnType<typeof device>> | undefined;
   await withOutboxGateway(["s-1"], dirOptions, async (gateway) => {
-    client = await device(gateway.mqttPort, "s-1");
+    client = await device(gateway.mqttPort!, "s-1");
     await client.puback(client.publish(uplinkTopic("s-1"), obsPayload("s-1", 1)));
     client.publish(uplinkTopic("s-1"), obsPayload("s-1", 2));
     await waitFor("1 held", () => gateway.stats().outbox.held === 1);

@@ -97,7 +97,7 @@ test("the quarantine is capped by rows, oldest first, and counted", () => {
 
 test("the gateway enforces outboxMaxBytes after commits: depth and stats follow the evictions", async () => {
   await withOutboxGateway(["s-1"], { rateLimitPerSecond: Infinity, connector: downConnector(), outboxMaxBytes: 256 * 1024 }, async (gateway) => {
-    const client = await device(gateway.mqttPort, "s-1");
+    const client = await device(gateway.mqttPort!, "s-1");
     for (let from = 1; from <= 6000; from += 500) {
       const ids = client.publishAll(Array.from({ length: 500 }, (_, i) => ({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", from + i) })));
       await client.puback(ids.at(-1)!);

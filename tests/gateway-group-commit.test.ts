@@ -36,7 +36,7 @@ const range = (from: number, count: number) => Array.from({ length: count }, (_,
 test("one client's 300 QoS 1 publishes in flight share a few commits, and each PUBACK follows its row's commit", async () => {
   await withOutboxGateway(["s-1"], { ...unlimited, connector: downConnector() }, async (gateway) => {
     const reader = new Database(gateway.store.path, { readonly: true });
-    const client = await device(gateway.mqttPort, "s-1");
+    const client = await device(gateway.mqttPort!, "s-1");
     const seen = checkEachPuback(client, reader, "s-1", publishSeqs(client, "s-1", range(1, 300)));
     await waitFor("300 PUBACKs", () => seen.acked.length === 300);
     assert.equal(seen.missing, []);
@@ -54,7 +54,7 @@ test("publishes from 20 clients at once share commits, and each PUBACK follows i
   const sensors = range(1, 20).map((n) => `s-${n}`);
   await withOutboxGateway(sensors, { ...unlimited, connector: memoryConnector() }, async (gateway) => {
     const reader = new Database(gateway.store.path, { readonly: true });
-    const clients = await Promise.all(sensors.map((s) => device(gateway.mqttPort, s)));
+    const clients = await Promise.all(sensors.map((s) => device(gateway.mqttPort!, s)));
     const seen = clients.map((client, i) => checkEachPuback(client, reader, sensors[i], publishSeqs(client, sensors[i], range(1, 10))));
     await waitFor("200 PUBACKs", () => seen.every((s) => s.acked.length === 10));
     assert.equal(seen.flatMap((s) => s.missing), []);
@@ -94,13 +94,13 @@ test("a group whose transaction fails is committed publish by publish: only the 
 test("a publish whose commit fails gets no PUBACK and its client is dropped; everything acknowledged is stored; others go on", async () => {
   await withOutboxGateway(["s-1", "s-2"], { ...unlimited, connector: memoryConnector() }, async (gateway) => {
     const reader = new Database(gateway.store.path, { readonly: true });
-    const bystander = await device(gateway.mqttPort, "s-2");
+    const bystander = await device(gateway.mqttPort!, "s-2");
     const append = gateway.store.append.bind(gateway.store);
     gateway.store.append = (obs, at) => {
       if (obs.sensorId === "s-1" && obs.seq === 3) throw new Error("disk I/O error");
       return append(obs, at);
     };
-    const client = await device(gateway.mqttPort, "s-1");
+    const client = await device(gateway.mqttPort!, "s-1");
     const seen = checkEachPuback(client, reader, "s-1", publishSeqs(client, "s-1", range(1, 5)));
     await within("the publisher to be disconnected", client.closed);
     assert.not.ok(seen.acked.includes(3), "no PUBACK for the publish that was not committed");
@@ -110,7 +110,7 @@ test("a publish whose commit fails gets no PUBACK and its client is dropped; eve
     await bystander.puback(bystander.publish(uplinkTopic("s-2"), obsPayload("s-2", 1)));
 
     gateway.store.append = append;
-    const retry = await device(gateway.mqttPort, "s-1");
+    const retry = await device(gateway.mqttPort!, "s-1");
     const again = checkEachPuback(retry, reader, "s-1", publishSeqs(retry, "s-1", range(1, 5)));
     await waitFor("5 PUBACKs on retry", () => again.acked.length === 5);
     assert.equal(range(1, 5).map((seq) => gateway.store.find("s-1", seq)?.observation.seq), range(1, 5));
@@ -124,7 +124,7 @@ test("a device's retries never reach the cloud twice: the relay sends each (sens
   const connector = memoryConnector();
   await withOutboxGateway(["s-1"], { ...unlimited, connector }, async (gateway) => {
     const reader = new Database(gateway.store.path, { readonly: true });
-    const client = await device(gateway.mqttPort, "s-1");
+    const client = await device(gateway.mqttPort!, "s-1");
     const first = checkEachPuback(client, reader, "s-1", publishSeqs(client, "s-1", range(1, 20)));
     await waitFor("20 PUBACKs", () => first.acked.length === 20);
     await waitFor("20 relayed", () => gateway.stats().relay.relayed === 20);

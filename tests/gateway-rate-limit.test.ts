@@ -13,8 +13,8 @@ const pubackIds = (client: { received: { cmd: string; messageId?: number }[] }) 
 test("a flooding device is slowed, then refused and dropped (counted, logged once), while another device keeps being acknowledged", async () => {
   const options = { connector: memoryConnector(), rateLimitPerSecond: 20, rateLimitBurst: 5 };
   await withOutboxGateway(["flood", "calm"], options, async (gateway) => {
-    const calm = await device(gateway.mqttPort, "calm");
-    const flood = await device(gateway.mqttPort, "flood");
+    const calm = await device(gateway.mqttPort!, "calm");
+    const flood = await device(gateway.mqttPort!, "flood");
     // 500 publishes in one write: 5 pass on the burst, about 20 are delayed up to 1 s, the rest refused.
     const floodIds = flood.publishAll(messages("flood", range(1, 500)));
     await within("the flooding device to be dropped", flood.closed);
@@ -42,7 +42,7 @@ test("a flooding device is slowed, then refused and dropped (counted, logged onc
     assert.not.ok(gateway.logger.lines.some((l) => /client flood dropped/.test(String(l.msg))), "the broker does not log each refusal again");
 
     // The flood reconnects and floods again: refused again, still within the one line per interval.
-    const again = await device(gateway.mqttPort, "flood");
+    const again = await device(gateway.mqttPort!, "flood");
     again.publishAll(messages("flood", range(1, 100)));
     await within("the flooding device to be dropped again", again.closed);
     assert.is(gateway.logger.lines.filter((l) => /rate limit: refusing publishes from flood/.test(String(l.msg))).length, 1);
@@ -54,7 +54,7 @@ test("a flooding device is slowed, then refused and dropped (counted, logged onc
 test("a device within its rate is delayed by nothing and refused nothing", async () => {
   const options = { connector: memoryConnector(), rateLimitPerSecond: 1000, rateLimitBurst: 50 };
   await withOutboxGateway(["s-1"], options, async (gateway) => {
-    const client = await device(gateway.mqttPort, "s-1");
+    const client = await device(gateway.mqttPort!, "s-1");
     await client.puback(client.publishAll(messages("s-1", range(1, 50))).at(-1)!);
     assert.equal([gateway.stats().outbox.rateLimited, gateway.stats().outbox.rateRefused], [0, 0]);
     await client.end();

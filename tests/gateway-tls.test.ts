@@ -49,7 +49,7 @@ async function withTlsGateway(run: (gateway: Gateway, logger: ReturnType<typeof 
 
 test("a device logs in over TLS, trusting the gateway's certificate, and its observation is stored", async () => {
   await withTlsGateway(async (gateway) => {
-    assert.ok(gateway.mqttTlsPort !== undefined && gateway.mqttTlsPort !== gateway.mqttPort);
+    assert.ok(gateway.mqttTlsPort !== undefined && gateway.mqttTlsPort !== gateway.mqttPort!);
     const socket = connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert });
     const { client, returnCode } = await TestMqttClient.attempt(socket, "secureConnect", "dev-1", login);
     assert.is(returnCode, 0);
@@ -72,7 +72,7 @@ test("a plain-text MQTT client on the TLS port fails cleanly: closed, counted, l
     await waitFor("the failure to be counted", () => gateway.stats().auth.tlsFailed === 1);
     assert.ok(logger.lines.some((l) => l.level === "warn" && /^TLS connection from 127\.0\.0\.1 failed/.test(String(l.msg))));
     // The plain listener and the TLS one both still serve.
-    const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1", login);
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", login);
     await device.end();
     const tls = await TestMqttClient.attempt(connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert }), "secureConnect", "dev-2", login);
     assert.is(tls.returnCode, 0);

@@ -93,7 +93,7 @@ test("a non-numeric sensor id arrives as our CBOR record; repeats are duplicates
     assert.equal([c.anchors, c.stored, c.duplicate, c.refused], [1, 3, 1, 0]);
     assert.is(gateway.store.find("greenhouse-7", 3)?.observation.readings[0].value, 21.6);
     assert.is(gateway.store.find("greenhouse-7", 1)?.observation.time, WALL - 60_000 + 1000, "timed by the anchor, as over MQTT");
-    const device = await TestMqttClient.connect(gateway.mqttPort, "greenhouse-7", { username: "greenhouse-7", password: "secret-gh7" });
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "greenhouse-7", { username: "greenhouse-7", password: "secret-gh7" });
     await device.puback(device.publish(uplinkTopic("greenhouse-7"), obsPayload("greenhouse-7", 1)));
     assert.is(gateway.stats().ingest.duplicate, 2, "the MQTT copy is a duplicate of the UDP one");
     await device.end();

@@ -101,15 +101,15 @@ test("a device keeps its connection when its secret is replaced; new connections
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   const gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, createMemoryLogger());
   await untilAccepted(gateway, ["s-1"], () => "first-secret");
-  const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1", loginAs("s-1", "first-secret"));
+  const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", loginAs("s-1", "first-secret"));
   await registerAtCloud(cloud.url, "s-1", "replaced-secret");
   await untilAccepted(gateway, ["s-1"], () => "replaced-secret");
   await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
   assert.ok(gateway.store.find("s-1", 1), "the connected device is still served");
-  const stale = await TestMqttClient.attempt(connect(gateway.mqttPort, "127.0.0.1"), "connect", "dev-1b", loginAs("s-1", "first-secret"));
+  const stale = await TestMqttClient.attempt(connect(gateway.mqttPort!, "127.0.0.1"), "connect", "dev-1b", loginAs("s-1", "first-secret"));
   assert.is(stale.returnCode, 4, "the old secret is refused");
   await within("refused connection closed", stale.client.closed);
-  const renewed = await TestMqttClient.connect(gateway.mqttPort, "dev-1c", loginAs("s-1", "replaced-secret"));
+  const renewed = await TestMqttClient.connect(gateway.mqttPort!, "dev-1c", loginAs("s-1", "replaced-secret"));
   await renewed.end();
   await device.end();
   await within("gateway close", gateway.close());

@@ -107,14 +107,18 @@ export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
 /** What a long-running subcommand starts and, on SIGINT or SIGTERM, stops. */
 export interface Service {
   close(): Promise<void>;
+  /** What close() is still waiting for, for the log line when a stop overruns its deadline. */
+  stillRunning?(): string[];
 }
 
 /**
  * The life of a long-running subcommand: parse (usage errors exit 2), --help
  * (exit 0), start (a failure to start is logged, exit 1), run until SIGINT,
- * SIGTERM or the io's abort signal, close, exit 0.
+ * SIGTERM or the io's abort signal, close, exit 0. With `stopDeadlineMs`, a
+ * close that takes longer is abandoned: exit 1, with what was still running
+ * logged (a supervisor would otherwise kill it without a word).
  */
-export async function runService<O extends { help: boolean; log: { level: Level; format: "json" | "pretty" } }>(
+export async function runService<O extends { help: boolean; log: { level: Level; format: "json" | "pretty" }; stopDeadlineMs?: number }>(
   command: string,
   io: CommandIo,
   usage: string,
@@ -137,6 +141,18 @@ export async function runService<O extends { help: boolean; log: { level: Level;
   }
   const why = await untilStopped(io.signal);
   logger.info(`stopping (${why})`);
-  await service.close();
-  return 0;
+  if (options.stopDeadlineMs === undefined) {
+    await service.close();
+    return 0;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"overran">((resolveDeadline) => {
+    timer = setTimeout(() => resolveDeadline("overran"), options.stopDeadlineMs);
+  });
+  const outcome = await Promise.race([service.close().then(() => "closed" as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === "closed") return 0;
+  const running = service.stillRunning?.() ?? [];
+  logger.error(`stop deadline of ${options.stopDeadlineMs} ms passed; still running: ${running.join(", ") || "unknown"}`, { stillRunning: running });
+  return 1;
 }

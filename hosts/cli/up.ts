@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { createLogger } from "../log/logger.js";
 import { QUANTITIES } from "../../modules/observation/record.js";
-import { startGateway, type Gateway } from "../gateway/gateway.js";
+import { DEFAULT_HTTP_PORT, startGateway, type Gateway } from "../gateway/gateway.js";
 import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet, type SimulatedSensor } from "../../simulator/fleet.js";
@@ -32,6 +32,7 @@ Options:
                          sending them as one batch (default 2000 here; 10000 on
                          a board, where it buys flash life)
   --mqtt-port <port>     the gateway's MQTT port (default 1883; 0 for any free one)
+  --http-port <port>     the gateway's dashboard and local API (default 8080; 0 for any free one)
   --cloud-port <port>    the cloud's HTTP port (default 8101; 0 for any free one)
   --data-dir <dir>       where cloud, gateway and devices keep their state (default ./data)
   --trace                also print the devices' trace lines
@@ -46,6 +47,7 @@ function parse(argv: string[]) {
     period: { type: "string" },
     "batch-age": { type: "string" },
     "mqtt-port": { type: "string" },
+    "http-port": { type: "string" },
     "cloud-port": { type: "string" },
     "data-dir": { type: "string" },
     trace: { type: "boolean" },
@@ -59,6 +61,7 @@ function parse(argv: string[]) {
     periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
     batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
+    httpPort: parsePort("--http-port", flag("http-port") ?? String(DEFAULT_HTTP_PORT)),
     cloudPort: parsePort("--cloud-port", flag("cloud-port") ?? "8101"),
     dataDir: resolve(flag("data-dir") ?? "./data"),
     trace: values.trace === true,
@@ -119,6 +122,7 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     gateway = await startGateway({
       mqttHost: "127.0.0.1",
       mqttPort: options.mqttPort,
+      httpPort: options.httpPort,
       dataDir: resolve(options.dataDir, "gateway"),
       cloudUrl: cloud.url,
       logger: logger.child("gateway"),
@@ -129,7 +133,7 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     fleet = await startFleet({
       count: options.devices,
       gatewayAddress: "127.0.0.1",
-      gatewayPort: gateway.mqttPort,
+      gatewayPort: gateway.mqttPort!,
       samplePeriodMs: options.periodMs,
       idPrefix: "sim",
       secretFor: (id) => secrets.get(id),
@@ -144,7 +148,8 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     await stop();
     return 1;
   }
-  io.out(`cloud http://127.0.0.1:${cloud.port}  gateway mqtt://127.0.0.1:${gateway.mqttPort}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
+  io.out(`cloud http://127.0.0.1:${cloud.port}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
+  io.out(`gateway dashboard http://127.0.0.1:${gateway.httpPort}/\n`);
   io.out(`observations as the cloud receives them (Ctrl-C stops):\n`);
   const why = await untilStopped(io.signal);
   io.out(`stopping (${why})...\n`);

@@ -52,8 +52,8 @@ export interface PublishIntake {
 
 export interface MqttBrokerOptions {
   host: string;
-  /** 0 picks an ephemeral port; see `MqttBroker.port`. */
-  port: number;
+  /** 0 picks an ephemeral port; see `MqttBroker.port`. Null: no plain listener (TLS only). */
+  port: number | null;
   ingest: PublishIntake;
   /** Who may connect: username = sensor id, password = its secret. */
   registry: SensorRegistry;
@@ -66,8 +66,8 @@ export interface MqttBrokerOptions {
 
 export interface MqttBroker {
   readonly host: string;
-  /** The port really listened on. */
-  readonly port: number;
+  /** The plain listener's port really listened on; null when there is none (TLS only). */
+  readonly port: number | null;
   /** The TLS listener's port, when there is one. */
   readonly tlsPort: number | undefined;
   connectedClients(): number;
@@ -172,9 +172,12 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
-  const plain: Server = createServer((socket) => broker.handle(socket));
-  plain.on("connection", track);
-  const listeners: Listener[] = [{ server: plain, port: options.port, host: options.host, what: "mqtt" }];
+  const listeners: Listener[] = [];
+  if (options.port !== null) {
+    const plain: Server = createServer((socket) => broker.handle(socket));
+    plain.on("connection", track);
+    listeners.push({ server: plain, port: options.port, host: options.host, what: "mqtt" });
+  }
   if (options.tls && tlsOptions) {
     const tlsServer = createTlsServer(tlsOptions, (socket) => broker.handle(socket));
     // "connection" is the raw TCP socket, before (and whatever becomes of) the handshake.
@@ -183,8 +186,9 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
       auth.countTlsFailure();
       log.warn(`TLS connection from ${socket.remoteAddress ?? "?"} failed: ${error.message}`, { remote: socket.remoteAddress, error });
     });
-    listeners.push({ server: tlsServer, port: options.tls.port, host: options.tls.host ?? options.host, what: "mqtt over TLS" });
+    listeners.push({ server: tlsServer, port: options.tls.port, host: options.tls.host ?? options.host, what: "mqtt over TLS", tls: true });
   }
+  if (listeners.length === 0) throw new RangeError("no MQTT listener: give a plain port, TLS, or both");
   try {
     for (const listener of listeners) await listen(listener);
   } catch (e) {
@@ -207,8 +211,8 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
 
   return {
     host: options.host,
-    port: listeners[0].port,
-    tlsPort: listeners[1]?.port,
+    port: listeners.find((l) => !l.tls)?.port ?? null,
+    tlsPort: listeners.find((l) => l.tls)?.port,
     connectedClients: () => broker.connectedClients,
     authCounters: () => auth.counters(),
     stopAccepting,
@@ -227,6 +231,7 @@ interface Listener {
   /** As requested until listening; then the port really bound (0 picks one). */
   port: number;
   what: string;
+  tls?: boolean;
 }
 
 async function listen(listener: Listener): Promise<void> {

@@ -1,13 +1,40 @@
 /*
  * `xsedge gateway`: runs the gateway until SIGINT or SIGTERM.
+ * Settings come from defaults, a config file (--config), XSEDGE_GATEWAY_*
+ * variables and flags, in rising precedence (see config/schema.ts).
  * Returns the exit code: 0 after a clean stop, 1 if the gateway could not
- * start, 2 for a usage error.
+ * start or its stop overran the deadline, 2 for a usage or config error.
  */
-import { resolve } from "node:path";
-import {
-  LOG_OPTIONS, parseFlags, parseLogOptions, parsePort, parseUrl, processIo, runService, stringFlag, type CommandIo,
-} from "../cli/command.js";
-import { DEFAULT_CLOUD_URL, DEFAULT_MQTT_PORT, startGateway } from "./gateway.js";
+import { readFileSync } from "node:fs";
+import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
+import { didYouMean } from "./config/did-you-mean.js";
+import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
+import { formatConfig } from "./config/print-config.js";
+import { resolveConfig, type ResolvedConfig } from "./config/resolve.js";
+import { CONFIG_FILE_ENV, CONFIG_SCHEMA, flagName, type ConfigKey } from "./config/schema.js";
+import type { Setting } from "./config/source.js";
+import type { ValueKind } from "./config/value-kinds.js";
+import { startGateway } from "./gateway.js";
+
+const PLACEHOLDER: Record<ValueKind["type"], string> = {
+  port: "<port>", integer: "<n>", number: "<n>", size: "<size>", duration: "<ms>", string: "<text>", path: "<path>", url: "<url>", enum: "<value>",
+};
+
+const USAGE_COLUMN = 40;
+const usageLine = (left: string, text: string) => `${left.padEnd(USAGE_COLUMN)} ${text}`;
+
+function optionLines(): string {
+  const lines: string[] = [usageLine("  --config <file>", `the config file (or ${CONFIG_FILE_ENV})`), usageLine("  --print-config", "print the resolved settings (secrets redacted) and exit")];
+  for (const key of CONFIG_SCHEMA) {
+    const flag = flagName(key);
+    if (flag === undefined) continue;
+    const left = `  ${[...(key.aliases ?? []), flag].join(", ")} ${key.kind.type === "enum" ? `<${key.kind.values.join("|")}>` : PLACEHOLDER[key.kind.type]}`;
+    const defaultText = key.default === undefined ? "" : ` (default ${String(key.default)})`;
+    lines.push(usageLine(left, `${key.description}${defaultText}`));
+  }
+  lines.push(usageLine("  -h, --help", "show this help"));
+  return lines.join("\n");
+}
 
 export const GATEWAY_USAGE = `Usage: xsedge gateway [options]
 
@@ -15,37 +42,100 @@ Runs the edge gateway: an MQTT broker for devices that stores each
 observation (timed by the device's clock anchors) in SQLite before
 acknowledging it, and relays it to the cloud.
 
+Every setting has a key in the config file (YAML or JSON; e.g. mqtt.port),
+an environment variable (XSEDGE_GATEWAY_ and the key path in capitals,
+e.g. XSEDGE_GATEWAY_MQTT_PORT) and, except secrets, a flag. Flags win over
+the environment, the environment over the file, the file over defaults.
+"off" as a port turns that listener off. Sizes take "512 MiB", durations "30s".
+
 Options:
-  --host <addr>          interface for MQTT (default 127.0.0.1; 0.0.0.0 for the LAN)
-  --mqtt-port <port>     MQTT port, 0 for any free one (default ${DEFAULT_MQTT_PORT})
-  --data-dir <dir>       where the SQLite store lives (default ./data/gateway)
-  --cloud-url <url>      base URL of the cloud service (default ${DEFAULT_CLOUD_URL})
-  --log-level <level>    debug, info, warn or error (default info)
-  --log-format <format>  json or pretty (default json)
-  -h, --help             show this help
+${optionLines()}
 `;
 
-function parse(argv: string[]) {
-  const values = parseFlags(argv, {
-    host: { type: "string" },
-    "mqtt-port": { type: "string" },
-    "data-dir": { type: "string" },
-    "cloud-url": { type: "string" },
-    ...LOG_OPTIONS,
-    help: { type: "boolean", short: "h" },
-  });
-  const flag = (name: string) => stringFlag(values, name);
+const FLAG_KEYS = new Map<string, ConfigKey>();
+for (const key of CONFIG_SCHEMA) {
+  for (const flag of [flagName(key), ...(key.aliases ?? [])]) if (flag !== undefined) FLAG_KEYS.set(flag.slice(2), key);
+}
+
+const FLAG_OPTIONS = {
+  config: { type: "string" },
+  "print-config": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  ...Object.fromEntries([...FLAG_KEYS.keys()].map((name) => [name, { type: "string" }])),
+} as const;
+
+function parseArgv(argv: string[]): FlagValues {
+  try {
+    return parseFlags(argv, FLAG_OPTIONS);
+  } catch (e) {
+    const unknown = /Unknown option '(--[^']+)'/.exec((e as Error).message);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(FLAG_OPTIONS).map((n) => `--${n}`))}`);
+    throw e;
+  }
+}
+
+function flagSettings(values: FlagValues): Setting[] {
+  const settings: Setting[] = [];
+  for (const key of CONFIG_SCHEMA) {
+    // The key's own flag wins over an alias given too.
+    for (const flag of [flagName(key), ...(key.aliases ?? [])]) {
+      const value = flag === undefined ? undefined : stringFlag(values, flag.slice(2));
+      if (flag === undefined || value === undefined) continue;
+      settings.push({ path: key.path, value, source: { kind: "flag", name: flag } });
+      break;
+    }
+  }
+  return settings;
+}
+
+interface ParsedGateway {
+  help: boolean;
+  printConfig: boolean;
+  configFile: string | undefined;
+  config: ResolvedConfig | undefined;
+  log: ReturnType<typeof toProcessSettings>["log"];
+  stopDeadlineMs?: number;
+  options?: ConfiguredGatewayOptions;
+}
+
+function parse(argv: string[], env: Readonly<Record<string, string | undefined>>): ParsedGateway {
+  const values = parseArgv(argv);
+  if (values.help === true) return { help: true, printConfig: false, configFile: undefined, config: undefined, log: { level: "info", format: "json" } };
+  const configFile = stringFlag(values, "config") ?? (env[CONFIG_FILE_ENV] || undefined);
+  let file: { name: string; text: string } | undefined;
+  if (configFile !== undefined) {
+    try {
+      file = { name: configFile, text: readFileSync(configFile, "utf8") };
+    } catch (e) {
+      const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
+      throw new UsageError(`${via}: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const result = resolveConfig({ file, env, flags: flagSettings(values) });
+  if (!result.ok) {
+    const { errors } = result;
+    throw new UsageError(errors.length === 1 ? errors[0] : `${errors.length} configuration errors:\n  ${errors.join("\n  ")}`);
+  }
   return {
-    help: values.help === true,
-    host: flag("host") ?? "127.0.0.1",
-    mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? String(DEFAULT_MQTT_PORT)),
-    dataDir: resolve(flag("data-dir") ?? "./data/gateway"),
-    cloudUrl: parseUrl("--cloud-url", flag("cloud-url") ?? DEFAULT_CLOUD_URL),
-    log: parseLogOptions(values),
+    help: false,
+    printConfig: values["print-config"] === true,
+    configFile,
+    config: result.config,
+    ...toProcessSettings(result.config),
+    options: toGatewayOptions(result.config),
   };
 }
 
-export function gatewayCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  return runService("gateway", io, GATEWAY_USAGE, () => parse(argv), (options, logger) =>
-    startGateway({ mqttHost: options.host, mqttPort: options.mqttPort, dataDir: options.dataDir, cloudUrl: options.cloudUrl, logger }));
+export async function gatewayCommand(argv: string[], io: CommandIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  const parsed = parseOrReport("gateway", io, () => parse(argv, env));
+  if (typeof parsed === "number") return parsed;
+  if (parsed.printConfig && parsed.config) {
+    io.out(formatConfig(parsed.config));
+    return 0;
+  }
+  return runService("gateway", io, GATEWAY_USAGE, () => parsed, (options, logger) => {
+    logger.info("configuration loaded", { file: options.configFile ?? null, stopDeadlineMs: options.stopDeadlineMs });
+    // parse() sets options whenever it returns without help or printConfig, the only cases runService starts.
+    return startGateway({ ...(options.options as ConfiguredGatewayOptions), logger });
+  });
 }

@@ -27,8 +27,8 @@ import type { SourceLimitOptions } from "./udp/source-limit.js";
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
   mqttHost?: string;
-  /** Default 1883; 0 picks an ephemeral port (see Gateway.mqttPort). */
-  mqttPort?: number;
+  /** Default 1883; 0 picks an ephemeral port (see Gateway.mqttPort); null: no plain listener (TLS only). */
+  mqttPort?: number | null;
   /** Directory holding the SQLite store; created if missing. */
   dataDir: string;
   /** Base URL of the cloud; ignored when `connector` is given. */
@@ -110,7 +110,8 @@ export interface GatewayStats {
 
 export interface Gateway {
   readonly mqttHost: string;
-  readonly mqttPort: number;
+  /** Null when there is no plain listener (TLS only). */
+  readonly mqttPort: number | null;
   /** The TLS listener's port, when mqttTls was given. */
   readonly mqttTlsPort: number | undefined;
   /** Who may connect: the given registry or the registration projection. */
@@ -123,6 +124,8 @@ export interface Gateway {
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
   close(): Promise<void>;
+  /** While close() runs: the step it is waiting for. */
+  stillRunning(): string[];
 }
 
 export const DEFAULT_MQTT_PORT = 1883;
@@ -263,18 +266,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   let closing: Promise<void> | undefined;
+  // What close() is waiting for, so a stop that overruns its deadline can say.
+  let closeStep: string | undefined;
   async function close(): Promise<void> {
+    closeStep = "MQTT listener";
     broker.stopAccepting();
     mqttListening = false;
+    closeStep = "HTTP API";
     await api?.close();
+    closeStep = "UDP listener";
     await udp?.close();
+    closeStep = "registration feed";
     await feed?.close();
+    closeStep = `relay request in flight to ${connector.name}`;
     await relay.close();
+    closeStep = "outbox commits";
     outbox.close();
+    closeStep = "cloud connector";
     await ownConnector?.close();
+    closeStep = "MQTT client connections";
     await broker.close();
+    closeStep = "store";
     store.close();
     projection?.close();
+    closeStep = undefined;
     log.info("gateway stopped");
   }
 
@@ -288,5 +303,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     store,
     stats,
     close: () => (closing ??= close()),
+    stillRunning: () => (closeStep === undefined ? [] : [closeStep]),
   };
 }

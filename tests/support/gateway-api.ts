@@ -38,7 +38,7 @@ export async function startApiGateway(sensorIds: string[], options: Partial<Gate
     base: `http://127.0.0.1:${gateway.httpPort}`,
     logger,
     async device(sensorId) {
-      const client = await TestMqttClient.connect(gateway.mqttPort, sensorId, { username: sensorId, password: secretOf(sensorId) });
+      const client = await TestMqttClient.connect(gateway.mqttPort!, sensorId, { username: sensorId, password: secretOf(sensorId) });
       clients.push(client);
       return client;
     },

@@ -32,4 +32,4 @@ const gateway = await startGateway({
   rateLimitPerSecond: Infinity,
   relayIntervalMs: 50,
 });
-process.stdout.write(`ready ${gateway.mqttPort}\n`);
+process.stdout.write(`ready ${gateway.mqttPort!}\n`);

@@ -1,0 +1,82 @@
+/*
+ * A config file's text → the settings it makes, each with its line and
+ * column. YAML or JSON by the file's extension, both through the `yaml`
+ * package (JSON with its JSON schema, so YAML-only syntax is refused in a
+ * .json file) because it keeps the position of every node.
+ */
+import { isMap, isScalar, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from "yaml";
+import { didYouMean } from "./did-you-mean.js";
+import { KEY_BY_PATH, SECTIONS } from "./schema.js";
+import { show } from "./value-kinds.js";
+import { where, type Setting, type Source } from "./source.js";
+
+export interface ConfigFileResult {
+  settings: Setting[];
+  /** Each names the file, line and column. */
+  errors: string[];
+}
+
+const KNOWN_NAMES = [...KEY_BY_PATH.keys(), ...SECTIONS];
+
+export function readConfigText(fileName: string, text: string): ConfigFileResult {
+  const isJson = /\.json$/i.test(fileName);
+  if (!isJson && !/\.ya?ml$/i.test(fileName)) {
+    return { settings: [], errors: [`${fileName}: a config file must end in .yaml, .yml or .json`] };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
+  const at = (offset: number): Source => ({ kind: "file", file: fileName, ...lines.linePos(offset) });
+  if (isJson) {
+    // The yaml package reads JSON leniently (trailing commas); a .json file must be JSON to every other tool too.
+    try {
+      JSON.parse(text);
+    } catch (e) {
+      const message = (e as Error).message;
+      const offset = / at position (\d+)/.exec(message)?.[1];
+      const pos = offset !== undefined ? Number(offset) : (doc.errors[0]?.pos[0] ?? 0);
+      return { settings: [], errors: [`${where(at(pos))}: JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}`] };
+    }
+  }
+  if (doc.errors.length > 0) {
+    // One syntax error usually causes the rest; the first is the one to fix.
+    const error = doc.errors[0];
+    const message = error.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
+    return { settings: [], errors: [`${where(at(error.pos[0]))}: ${isJson ? "JSON" : "YAML"} syntax error: ${message}`] };
+  }
+  const settings: Setting[] = [];
+  const errors: string[] = [];
+
+  const start = (node: Node | null | undefined, fallback: number) => at(node?.range?.[0] ?? fallback);
+
+  function walkMap(map: YAMLMap, prefix: string): void {
+    for (const pair of map.items as Pair<unknown, unknown>[]) {
+      const keyNode = pair.key as Node | null;
+      const keyAt = start(keyNode, map.range?.[0] ?? 0);
+      if (!isScalar(keyNode) || typeof keyNode.value !== "string") {
+        errors.push(`${where(keyAt)}: keys must be names, got ${show(isScalar(keyNode) ? keyNode.value : keyNode?.toJSON())}`);
+        continue;
+      }
+      const path = prefix ? `${prefix}.${keyNode.value}` : keyNode.value;
+      const valueNode = pair.value as Node | null;
+      // An empty value ("port:") has no text of its own to point at; its key does.
+      const empty = !valueNode || (valueNode.range !== undefined && valueNode.range !== null && valueNode.range[0] === valueNode.range[1]);
+      const valueAt = empty ? keyAt : start(valueNode, 0);
+      if (SECTIONS.has(path)) {
+        if (isMap(valueNode)) walkMap(valueNode, path);
+        else if (!(isScalar(valueNode) && valueNode.value === null) && valueNode !== null) {
+          errors.push(`${where(valueAt)}: ${path} must be a mapping of its keys, got ${show(valueNode.toJSON())}`);
+        }
+      } else if (KEY_BY_PATH.has(path)) {
+        settings.push({ path, value: valueNode === null ? null : isScalar(valueNode) ? valueNode.value : valueNode.toJSON(), source: valueAt });
+      } else {
+        errors.push(`${where(keyAt)}: unknown key ${path}${didYouMean(path, KNOWN_NAMES)}`);
+      }
+    }
+  }
+
+  const root = doc.contents as Node | null;
+  if (root === null || (isScalar(root) && root.value === null)) return { settings, errors };
+  if (!isMap(root)) return { settings, errors: [`${where(start(root, 0))}: the file must be a mapping of keys, got ${show(root.toJSON())}`] };
+  walkMap(root, "");
+  return { settings, errors };
+}

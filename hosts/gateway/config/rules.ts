@@ -1,0 +1,55 @@
+/*
+ * The rules that span keys. Each error names every key involved and where
+ * its value came from.
+ */
+import type { ResolvedConfig } from "./resolve.js";
+import { where } from "./source.js";
+
+/** The port MQTT over TLS listens on when only its certificate and key are given (IANA "secure-mqtt"). */
+export const DEFAULT_MQTT_TLS_PORT = 8883;
+
+export function crossKeyErrors(config: ResolvedConfig): string[] {
+  const errors: string[] = [];
+  const { values, sources } = config;
+  const has = (path: string) => values.has(path);
+  const given = (path: string) => has(path) && sources.get(path)?.kind !== "default";
+  const num = (path: string) => values.get(path) as number;
+  const at = (path: string) => `${path} (${where(sources.get(path) ?? { kind: "default" })})`;
+  const anyUnder = (prefix: string) => [...values.keys()].filter((path) => path.startsWith(prefix) && given(path));
+
+  function ordered(low: string, high: string, relation: "<" | "<="): void {
+    if (!has(low) || !has(high) || values.get(low) === null || values.get(high) === null) return;
+    const ok = relation === "<" ? num(low) < num(high) : num(low) <= num(high);
+    if (!ok) errors.push(`${at(low)} must be ${relation === "<" ? "less than" : "at most"} ${at(high)}, got ${num(low)} and ${num(high)}`);
+  }
+  ordered("outbox.lowWater", "outbox.highWater", "<");
+  ordered("relay.retryInitialMs", "relay.retryMaxMs", "<=");
+  ordered("registration.retryInitialMs", "registration.retryMaxMs", "<=");
+
+  const tls = anyUnder("mqtt.tls.");
+  if (tls.length > 0) {
+    for (const needed of ["mqtt.tls.certFile", "mqtt.tls.keyFile"]) {
+      if (!has(needed)) errors.push(`mqtt.tls needs ${needed} (TLS is configured by ${at(tls[0])})`);
+    }
+    const plain = values.get("mqtt.port");
+    const tlsPort = has("mqtt.tls.port") ? num("mqtt.tls.port") : DEFAULT_MQTT_TLS_PORT;
+    const sameHost = (values.get("mqtt.tls.host") ?? values.get("mqtt.host")) === values.get("mqtt.host");
+    if (sameHost && plain === tlsPort && tlsPort !== 0) errors.push(`${at("mqtt.port")} and mqtt.tls.port must differ, both are ${tlsPort}`);
+  }
+
+  const external = anyUnder("externalBroker.");
+  if (external.length > 0) {
+    if (!has("externalBroker.url")) errors.push(`externalBroker needs externalBroker.url (the external broker is configured by ${at(external[0])})`);
+    if (has("externalBroker.certFile") !== has("externalBroker.keyFile")) {
+      const present = has("externalBroker.certFile") ? "externalBroker.certFile" : "externalBroker.keyFile";
+      errors.push(`${at(present)} needs ${present.endsWith("certFile") ? "externalBroker.keyFile" : "externalBroker.certFile"} too`);
+    }
+    // The embedded broker is not started then: its settings would be silently ignored.
+    for (const path of [...anyUnder("mqtt.")]) {
+      errors.push(`${at(path)} has no effect with externalBroker.url: the embedded MQTT broker is not started`);
+    }
+  } else if (values.get("mqtt.port") === null && tls.length === 0 && !has("udp.port")) {
+    errors.push(`${at("mqtt.port")} is off, and neither mqtt.tls, externalBroker nor udp is configured: devices could not reach the gateway`);
+  }
+  return errors;
+}

@@ -1,0 +1,126 @@
+/*
+ * Every setting of the gateway, in one table: its key path in the config
+ * file, its kind, default and description. The environment variable
+ * (XSEDGE_GATEWAY_MQTT_PORT) and the flag (--mqtt-port) are derived from the
+ * key path, so the three ways of setting a key cannot drift apart.
+ *
+ * A key without a default is unset unless given: the feature it belongs to
+ * keeps its own default (or stays off, as UDP does).
+ */
+import { DEFAULT_BATCH_SIZE, DEFAULT_RELAY_POLICY } from "../relay.js";
+import type { ValueKind } from "./value-kinds.js";
+
+export interface ConfigKey {
+  /** Dotted path in the config file, e.g. "mqtt.tls.certFile". */
+  path: string;
+  kind: ValueKind;
+  default?: unknown;
+  /** null in a file, or "off" in an environment variable or flag, turns the feature off. */
+  nullable?: boolean;
+  /** Never printed, logged or echoed in an error. */
+  secret?: boolean;
+  /** false: no flag (a secret on the command line is visible to every user in `ps`). */
+  flag?: false;
+  /** Other flags that set this key (kept from earlier versions of the command). */
+  aliases?: readonly string[];
+  description: string;
+}
+
+export const ENV_PREFIX = "XSEDGE_GATEWAY_";
+/** Names the config file, like --config; not a key of the file itself. */
+export const CONFIG_FILE_ENV = `${ENV_PREFIX}CONFIG`;
+/** The word that stands for null in an environment variable or a flag. */
+export const OFF = "off";
+
+// Bounds: wide enough for any real deployment, narrow enough to catch a
+// unit mistake (a size in MiB typed as bytes, seconds typed as ms).
+const HOUR_MS = 3_600_000;
+/** 1 TiB: more than any SD card or SSD a Pi would hold the outbox on. */
+const MAX_OUTBOX_BYTES = 2 ** 40;
+/** 1 MiB: an outbox smaller than this holds less than a minute of one busy sensor. */
+const MIN_OUTBOX_BYTES = 2 ** 20;
+/** 10,000 observations: a JSON batch of about 1.5 MB, the most one cloud request should carry. */
+const MAX_RELAY_BATCH = 10_000;
+/** Per sensor; 10,000/s is far beyond what a device's radio can publish. */
+const MAX_RATE_PER_SECOND = 10_000;
+/** 15 s: longer than the HTTP connector's 10 s request timeout, so a request in flight ends (acked or failed) first. */
+export const DEFAULT_STOP_DEADLINE_MS = 15_000;
+/** 10 min: a drain longer than this is a hang, not a drain. */
+const MAX_STOP_DEADLINE_MS = 600_000;
+
+const port: ValueKind = { type: "port" };
+const host: ValueKind = { type: "string" };
+const path: ValueKind = { type: "path" };
+const text: ValueKind = { type: "string" };
+const httpUrl: ValueKind = { type: "url", protocols: ["http:", "https:"] };
+const duration = (min: number, max: number): ValueKind => ({ type: "duration", min, max });
+const outboxSize: ValueKind = { type: "size", min: MIN_OUTBOX_BYTES, max: MAX_OUTBOX_BYTES };
+/** 100 million unrelayed observations: about 20 GB of store, past any Pi's SD card. */
+const MAX_WATER_MARK = 100_000_000;
+const waterMark: ValueKind = { type: "integer", min: 1, max: MAX_WATER_MARK };
+
+export const CONFIG_SCHEMA: readonly ConfigKey[] = [
+  { path: "dataDir", kind: path, default: "./data/gateway", description: "directory of the SQLite stores (relative to the working directory)" },
+  { path: "log.level", kind: { type: "enum", values: ["debug", "info", "warn", "error"] }, default: "info", description: "least severe level logged" },
+  { path: "log.format", kind: { type: "enum", values: ["json", "pretty"] }, default: "json", description: "json: one object per line (journald, Loki); pretty: for a terminal" },
+
+  { path: "mqtt.host", kind: host, default: "127.0.0.1", aliases: ["--host"], description: "interface of the MQTT listener (0.0.0.0 for the LAN)" },
+  { path: "mqtt.port", kind: port, default: 1883, nullable: true, description: "plain MQTT port; 0 picks a free one; null/off: no plain listener" },
+  { path: "mqtt.tls.host", kind: host, description: "interface of the MQTT-over-TLS listener (default: mqtt.host)" },
+  { path: "mqtt.tls.port", kind: port, description: "MQTT-over-TLS port (default 8883 when TLS is configured)" },
+  { path: "mqtt.tls.certFile", kind: path, description: "PEM certificate chain of the gateway" },
+  { path: "mqtt.tls.keyFile", kind: path, description: "PEM private key of the gateway" },
+  { path: "mqtt.tls.caFile", kind: path, description: "PEM CA that device client certificates must chain to (optional)" },
+
+  { path: "externalBroker.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "ingest from this broker instead of the embedded one" },
+  { path: "externalBroker.username", kind: text, description: "user name on the external broker" },
+  { path: "externalBroker.password", kind: text, secret: true, flag: false, description: "password on the external broker (file or environment only)" },
+  { path: "externalBroker.caFile", kind: path, description: "PEM CA of the external broker" },
+  { path: "externalBroker.certFile", kind: path, description: "PEM client certificate for the external broker" },
+  { path: "externalBroker.keyFile", kind: path, description: "PEM client key for the external broker" },
+  { path: "externalBroker.clientId", kind: text, description: "MQTT client id on the external broker" },
+  { path: "externalBroker.topic", kind: text, description: "subscription on the external broker (default: every sensor's uplink)" },
+
+  { path: "udp.host", kind: host, description: "interface of the UDP listener" },
+  { path: "udp.port", kind: port, description: "UDP port; unset: no UDP listener" },
+  { path: "http.host", kind: host, description: "interface of the local API and dashboard" },
+  { path: "http.port", kind: port, nullable: true, description: "port of the local API and dashboard; null/off: none" },
+
+  { path: "cloud.url", kind: httpUrl, default: "http://127.0.0.1:8101", description: "base URL of the cloud the relay sends to" },
+  { path: "registration.url", kind: httpUrl, description: "where the registered sensors are fetched from (default: cloud.url)" },
+  { path: "registration.retryInitialMs", kind: duration(10, HOUR_MS), description: "first wait after a failed registration fetch" },
+  { path: "registration.retryMaxMs", kind: duration(10, HOUR_MS), description: "longest wait between registration fetches that fail" },
+
+  { path: "outbox.maxBytes", kind: outboxSize, description: "most the store may hold on disk; beyond it the oldest observations are evicted (relayed ones first), counted and logged" },
+  { path: "outbox.highWater", kind: waterMark, description: "unrelayed observations above which devices' acknowledgements are held back" },
+  { path: "outbox.lowWater", kind: waterMark, description: "unrelayed observations below which held acknowledgements are released" },
+  { path: "rateLimit.perSecond", kind: { type: "number", min: 0.001, max: MAX_RATE_PER_SECOND }, description: "sustained publishes per second per sensor" },
+  { path: "rateLimit.burst", kind: { type: "integer", min: 1, max: MAX_RATE_PER_SECOND }, description: "publishes a sensor may send at once above the rate" },
+
+  { path: "relay.batchSize", kind: { type: "integer", min: 1, max: MAX_RELAY_BATCH }, default: DEFAULT_BATCH_SIZE, description: "observations per cloud request" },
+  { path: "relay.intervalMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.intervalMs, description: "wait between relay rounds when idle" },
+  { path: "relay.retryInitialMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.retryInitialMs, description: "first wait after a failed cloud request" },
+  { path: "relay.retryMaxMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.retryMaxMs, description: "longest wait between failing cloud requests" },
+
+  { path: "shutdown.deadlineMs", kind: duration(100, MAX_STOP_DEADLINE_MS), default: DEFAULT_STOP_DEADLINE_MS, description: "how long a stop may drain before the process exits non-zero" },
+];
+
+const camelToWords = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2");
+
+/** "externalBroker.password" → "XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD" */
+export function envName(key: ConfigKey): string {
+  return ENV_PREFIX + key.path.split(".").map(camelToWords).join("_").toUpperCase();
+}
+
+/** "mqtt.tls.certFile" → "--mqtt-tls-cert-file"; undefined for a key without a flag. */
+export function flagName(key: ConfigKey): string | undefined {
+  if (key.flag === false) return undefined;
+  return "--" + key.path.split(".").map((part) => camelToWords(part).replace(/_/g, "-")).join("-").toLowerCase();
+}
+
+export const KEY_BY_PATH: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_SCHEMA.map((key) => [key.path, key]));
+
+/** "mqtt", "mqtt.tls", ...: the paths that hold mappings in a file. */
+export const SECTIONS: ReadonlySet<string> = new Set(
+  CONFIG_SCHEMA.flatMap((key) => key.path.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))),
+);

@@ -1,0 +1,215 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { toGatewayOptions, toProcessSettings } from "../hosts/gateway/config/gateway-options.js";
+import { formatConfig, REDACTED } from "../hosts/gateway/config/print-config.js";
+import { resolveConfig, type ConfigInput, type ResolvedConfig } from "../hosts/gateway/config/resolve.js";
+import { CONFIG_SCHEMA, envName, flagName, KEY_BY_PATH } from "../hosts/gateway/config/schema.js";
+import type { Setting } from "../hosts/gateway/config/source.js";
+import { parseDuration, parseSize } from "../hosts/gateway/config/value-kinds.js";
+import { DEFAULT_BATCH_SIZE } from "../hosts/gateway/relay.js";
+
+const yaml = (text: string) => ({ name: "gw.yaml", text });
+const flag = (name: string, value: string): Setting => {
+  const key = CONFIG_SCHEMA.find((k) => flagName(k) === name);
+  if (!key) throw new Error(`no flag ${name}`);
+  return { path: key.path, value, source: { kind: "flag", name } };
+};
+
+function ok(input: ConfigInput): ResolvedConfig {
+  const result = resolveConfig(input);
+  if (!result.ok) throw new Error(`expected a valid config, got:\n${result.errors.join("\n")}`);
+  return result.config;
+}
+
+function errors(input: ConfigInput): string[] {
+  const result = resolveConfig(input);
+  assert.is(result.ok, false, "expected errors");
+  return result.ok ? [] : result.errors;
+}
+
+test("environment variable and flag names derive from the key path", () => {
+  const key = (path: string) => KEY_BY_PATH.get(path)!;
+  assert.is(envName(key("mqtt.port")), "XSEDGE_GATEWAY_MQTT_PORT");
+  assert.is(envName(key("outbox.maxBytes")), "XSEDGE_GATEWAY_OUTBOX_MAX_BYTES");
+  assert.is(envName(key("externalBroker.password")), "XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD");
+  assert.is(flagName(key("dataDir")), "--data-dir");
+  assert.is(flagName(key("mqtt.tls.certFile")), "--mqtt-tls-cert-file");
+  assert.is(flagName(key("externalBroker.password")), undefined, "a secret has no flag (it would show in ps)");
+});
+
+test("defaults alone make a valid config", () => {
+  const config = ok({});
+  assert.is(config.values.get("mqtt.port"), 1883);
+  assert.is(config.values.get("log.format"), "json");
+  assert.equal(config.sources.get("mqtt.port"), { kind: "default" });
+});
+
+test("precedence: flags over env over file over defaults, each value's source kept", () => {
+  const input: ConfigInput = {
+    file: yaml("mqtt:\n  port: 1000\n  host: 0.0.0.0\nrelay:\n  batchSize: 7\ndataDir: /srv/x\n"),
+    env: { XSEDGE_GATEWAY_MQTT_PORT: "2000", XSEDGE_GATEWAY_RELAY_BATCH_SIZE: "8", PATH: "/bin" },
+    flags: [flag("--mqtt-port", "3000")],
+  };
+  const config = ok(input);
+  assert.is(config.values.get("mqtt.port"), 3000);
+  assert.equal(config.sources.get("mqtt.port"), { kind: "flag", name: "--mqtt-port" });
+  assert.is(config.values.get("relay.batchSize"), 8);
+  assert.equal(config.sources.get("relay.batchSize"), { kind: "env", name: "XSEDGE_GATEWAY_RELAY_BATCH_SIZE" });
+  assert.is(config.values.get("mqtt.host"), "0.0.0.0");
+  assert.equal(config.sources.get("mqtt.host"), { kind: "file", file: "gw.yaml", line: 3, col: 9 });
+  assert.is(config.values.get("dataDir"), "/srv/x");
+});
+
+test("sizes and durations take numbers or readable strings", () => {
+  assert.is(parseSize("512 MiB"), 512 * 2 ** 20);
+  assert.is(parseSize("2 GB"), 2e9);
+  assert.is(parseSize("1.5kB"), 1500);
+  assert.is(parseSize("12 parsecs"), undefined);
+  assert.is(parseDuration("30s"), 30_000);
+  assert.is(parseDuration("5m"), 300_000);
+  assert.is(parseDuration("250"), 250);
+  assert.is(parseDuration("soon"), undefined);
+  const config = ok({ file: yaml("outbox:\n  maxBytes: 2 GiB\n  highWater: 400000\n  lowWater: 300000\nrelay:\n  retryMaxMs: 1m\n") });
+  assert.is(config.values.get("outbox.maxBytes"), 2 ** 31);
+  assert.is(config.values.get("relay.retryMaxMs"), 60_000);
+});
+
+test("a YAML syntax error names the file, line and column", () => {
+  assert.equal(errors({ file: yaml("mqtt:\n  port: [1883\nlog: {}\n") }).length, 1);
+  assert.match(errors({ file: yaml("mqtt:\n  port: [1883\nlog: {}\n") })[0], /^gw\.yaml:\d+:\d+: YAML syntax error: /);
+  assert.match(errors({ file: yaml("mqtt:\n  port: 1\n  port: 2\n") })[0], /^gw\.yaml:3:3: YAML syntax error: Map keys must be unique/);
+});
+
+test("a JSON file must be strict JSON; its syntax error names line and column", () => {
+  assert.match(errors({ file: { name: "gw.json", text: '{\n  "mqtt": {"port": 1883,}\n}' } })[0], /^gw\.json:2:25: JSON syntax error: /);
+  assert.match(errors({ file: { name: "gw.json", text: '{"mqtt": {"port": tru}}' } })[0], /^gw\.json:1:\d+: JSON syntax error: /);
+  assert.is(ok({ file: { name: "gw.json", text: '{"mqtt": {"port": 1884}, "outbox": {"maxBytes": "1 GiB"}}' } }).values.get("mqtt.port"), 1884);
+  assert.match(errors({ file: { name: "gw.toml", text: "" } })[0], /gw\.toml: a config file must end in \.yaml, \.yml or \.json/);
+});
+
+test("unknown keys are errors, with a suggestion when one is close", () => {
+  const found = errors({ file: yaml("mqtt:\n  prot: 1883\ncloud:\n  ulr: http://x\nbanana: 1\n") });
+  assert.equal(found, [
+    "gw.yaml:2:3: unknown key mqtt.prot (did you mean mqtt.port?)",
+    "gw.yaml:4:3: unknown key cloud.ulr (did you mean cloud.url?)",
+    "gw.yaml:5:1: unknown key banana",
+  ]);
+  assert.equal(errors({ env: { XSEDGE_GATEWAY_MQTT_PROT: "1" } }), ["XSEDGE_GATEWAY_MQTT_PROT: no such setting (did you mean XSEDGE_GATEWAY_MQTT_PORT?)"]);
+});
+
+test("wrong types and out-of-range values name the key and the source; all are reported at once", () => {
+  const found = errors({
+    file: yaml('mqtt: 1883\nrelay:\n  batchSize: "100"\n  intervalMs: -5\nlog:\n  level: loud\noutbox:\n  maxBytes: 12 parsecs\n'),
+    env: { XSEDGE_GATEWAY_HTTP_PORT: "eighty", XSEDGE_GATEWAY_CLOUD_URL: "ftp://x" },
+    flags: [flag("--relay-batch-size", "0")],
+  });
+  assert.equal(found, [
+    "gw.yaml:1:7: mqtt must be a mapping of its keys, got 1883",
+    'gw.yaml:3:14: relay.batchSize must be an integer from 1 to 10000, got "100"',
+    "gw.yaml:4:15: relay.intervalMs must be a duration in ms from 1 to 3600000, got -5",
+    'gw.yaml:6:10: log.level must be debug, info, warn or error, got "loud"',
+    'gw.yaml:8:13: outbox.maxBytes must be a size in bytes (a number, or a string like "512 MiB" or "2 GB"), got "12 parsecs"',
+    'XSEDGE_GATEWAY_HTTP_PORT (http.port) must be a port number from 0 to 65535, got "eighty"',
+    'XSEDGE_GATEWAY_CLOUD_URL (cloud.url) must be an http or https URL, got "ftp://x"',
+    '--relay-batch-size must be an integer from 1 to 10000, got "0"',
+  ]);
+});
+
+test("off (env, flag) and null (file) turn a nullable listener off; elsewhere null is an error", () => {
+  const config = ok({ file: yaml("http:\n  port: null\nudp:\n  port: 5684\n"), env: { XSEDGE_GATEWAY_MQTT_PORT: "off" } });
+  assert.is(config.values.get("http.port"), null);
+  assert.is(config.values.get("mqtt.port"), null);
+  assert.equal(errors({ file: yaml("relay:\n  batchSize:\n") }), ["gw.yaml:2:3: relay.batchSize must be an integer from 1 to 10000, got null"]);
+});
+
+test("an empty environment variable counts as unset", () => {
+  assert.is(ok({ env: { XSEDGE_GATEWAY_MQTT_PORT: "" } }).values.get("mqtt.port"), 1883);
+});
+
+test("cross-key rules name every key involved and where it came from", () => {
+  assert.equal(errors({ file: yaml("outbox:\n  maxBytes: 1 GiB\n  highWater: 600000\n"), env: { XSEDGE_GATEWAY_OUTBOX_LOW_WATER: "700000" } }), [
+    "outbox.lowWater (XSEDGE_GATEWAY_OUTBOX_LOW_WATER) must be less than outbox.highWater (gw.yaml:3:14), got 700000 and 600000",
+  ]);
+  assert.equal(errors({ flags: [flag("--relay-retry-initial-ms", "1m")] }), [
+    "relay.retryInitialMs (--relay-retry-initial-ms) must be at most relay.retryMaxMs (default), got 60000 and 30000",
+  ]);
+  assert.equal(errors({ file: yaml("registration:\n  retryInitialMs: 10s\n  retryMaxMs: 1s\n") }).length, 1);
+});
+
+test("TLS needs a certificate and a key, on a port other than the plain one", () => {
+  assert.equal(errors({ file: yaml("mqtt:\n  tls:\n    port: 8883\n") }), [
+    "mqtt.tls needs mqtt.tls.certFile (TLS is configured by mqtt.tls.port (gw.yaml:3:11))",
+    "mqtt.tls needs mqtt.tls.keyFile (TLS is configured by mqtt.tls.port (gw.yaml:3:11))",
+  ]);
+  assert.equal(errors({ file: yaml("mqtt:\n  port: 8883\n  tls: {certFile: c.pem, keyFile: k.pem}\n") }), [
+    "mqtt.port (gw.yaml:2:9) and mqtt.tls.port must differ, both are 8883",
+  ]);
+  const options = toGatewayOptions(ok({ file: yaml("mqtt:\n  port: null\n  tls: {certFile: /etc/c.pem, keyFile: /etc/k.pem}\n") }));
+  assert.equal(options.mqttTls, { port: 8883, certFile: "/etc/c.pem", keyFile: "/etc/k.pem" });
+  assert.is(options.mqttPort, null);
+});
+
+test("the external broker needs an mqtt:// or mqtts:// url, and replaces the embedded broker", () => {
+  assert.match(errors({ env: { XSEDGE_GATEWAY_EXTERNAL_BROKER_URL: "http://broker" } })[0], /XSEDGE_GATEWAY_EXTERNAL_BROKER_URL \(externalBroker\.url\) must be an mqtt or mqtts URL/);
+  assert.equal(errors({ file: yaml("externalBroker:\n  username: gw\n") }), [
+    "externalBroker needs externalBroker.url (the external broker is configured by externalBroker.username (gw.yaml:2:13))",
+  ]);
+  assert.equal(errors({ file: yaml("externalBroker:\n  url: mqtts://b:8883\n  certFile: c.pem\n") }), ["externalBroker.certFile (gw.yaml:3:13) needs externalBroker.keyFile too"]);
+  assert.equal(errors({ file: yaml("externalBroker:\n  url: mqtt://b\n"), flags: [flag("--mqtt-port", "1884")] }), [
+    "mqtt.port (--mqtt-port) has no effect with externalBroker.url: the embedded MQTT broker is not started",
+  ]);
+  const options = toGatewayOptions(ok({ file: yaml("externalBroker:\n  url: mqtt://b\n  topic: xsedge/v1/+/up\n"), env: { XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD: "s3cret" } }));
+  assert.equal(options.externalBroker, { url: "mqtt://b", password: "s3cret", topic: "xsedge/v1/+/up" });
+  assert.is(options.mqttPort, undefined, "no embedded listener beside the external broker");
+});
+
+test("a config where no device could reach the gateway is refused", () => {
+  assert.equal(errors({ flags: [flag("--mqtt-port", "off")] }), [
+    "mqtt.port (--mqtt-port) is off, and neither mqtt.tls, externalBroker nor udp is configured: devices could not reach the gateway",
+  ]);
+});
+
+test("a secret is never echoed: not in errors, not in the printed config", () => {
+  const found = errors({ file: yaml("externalBroker:\n  url: mqtt://b\n  password: [hunter2]\n") });
+  assert.equal(found, ["gw.yaml:3:13: externalBroker.password must be a non-empty string, got (redacted)"]);
+  const printed = formatConfig(ok({ file: yaml("externalBroker:\n  url: mqtt://b\n  password: hunter2\n") }));
+  assert.not.match(printed, /hunter2/);
+  assert.match(printed, new RegExp(`password: "?${REDACTED}"? # gw\\.yaml:3:13`));
+});
+
+test("the printed config loads back to the same values", () => {
+  const config = ok({ file: yaml("mqtt:\n  host: 0.0.0.0\n  tls: {certFile: 'a: b.pem', keyFile: k.pem}\nhttp: {port: null}\n"), env: { XSEDGE_GATEWAY_OUTBOX_MAX_BYTES: "1 GiB" } });
+  const printed = formatConfig(config);
+  const again = ok({ file: yaml(printed) });
+  assert.equal([...again.values], [...config.values]);
+  assert.match(printed, /maxBytes: 1073741824 # XSEDGE_GATEWAY_OUTBOX_MAX_BYTES/);
+});
+
+test("the resolved config maps to startGateway's options and the process settings", () => {
+  const config = ok({
+    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
+    flags: [flag("--log-format", "pretty"), flag("--shutdown-deadline-ms", "2s")],
+  });
+  const options = toGatewayOptions(config);
+  assert.equal(options, {
+    dataDir: "/var/lib/xsedge", mqttHost: "127.0.0.1", mqttPort: 1883, udpPort: 5684, httpHost: "0.0.0.0", httpPort: 8080,
+    cloudUrl: "http://127.0.0.1:8101", registrationUrl: "http://r", registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
+    rateLimitPerSecond: 2.5, rateLimitBurst: 10, relayBatchSize: DEFAULT_BATCH_SIZE, relayIntervalMs: 1000, relayRetryInitialMs: 500, relayRetryMaxMs: 30_000,
+  });
+  assert.equal(toProcessSettings(config), { log: { level: "info", format: "pretty" }, stopDeadlineMs: 2000 });
+});
+
+test("the example config for a Pi is valid and says what the README and the unit say", () => {
+  const name = fileURLToPath(new URL("../../hosts/gateway/gateway.example.yaml", import.meta.url));
+  const config = ok({ file: { name, text: readFileSync(name, "utf8") } });
+  assert.is(config.values.get("dataDir"), "/var/lib/xsedge");
+  assert.is(config.values.get("mqtt.host"), "0.0.0.0");
+  assert.is(config.values.get("mqtt.port"), 1883);
+  assert.is(config.values.get("http.port"), 8080);
+  assert.ok(parseYaml(readFileSync(name, "utf8")), "plain YAML");
+});
+
+test.run();
