@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../log/logger.js";
 import { startBroker, type MqttBroker } from "./broker.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
+import { startExternalIngest, type ExternalBrokerOptions, type ExternalBrokerStats, type ExternalIngest } from "./external-broker.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
 import { Relay, type RelayStats } from "./relay.js";
@@ -31,6 +32,11 @@ export interface GatewayOptions {
   now?: () => number;
   /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
   registry?: SensorRegistry;
+  /**
+   * Ingest from this broker (e.g. mosquitto) instead of the embedded one,
+   * which is then not started (mqttPort is -1); see external-broker.ts.
+   */
+  externalBroker?: ExternalBrokerOptions;
 }
 
 export interface GatewayStats {
@@ -38,10 +44,14 @@ export interface GatewayStats {
   relay: RelayStats;
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
+  /** Devices connected to the embedded broker; 0 with an external broker. */
   mqttClients: number;
+  /** Only with an external broker. */
+  externalBroker?: ExternalBrokerStats;
 }
 
 export interface Gateway {
+  /** "" and -1 when ingesting from an external broker: the gateway listens for no device. */
   readonly mqttHost: string;
   readonly mqttPort: number;
   readonly store: ObservationStore;
@@ -68,9 +78,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryMaxMs: options.relayRetryMaxMs,
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
-  let broker: MqttBroker;
+  let broker: MqttBroker | undefined;
+  let external: ExternalIngest | undefined;
   try {
-    broker = await startBroker({
+    if (options.externalBroker) {
+      external = startExternalIngest({
+        broker: options.externalBroker,
+        ingest,
+        store,
+        registry: options.registry,
+        logger: log.child("external-mqtt"),
+        now: options.now,
+        onStored: () => relay.wake(),
+      });
+    } else broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
       ingest,
@@ -83,27 +104,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   relay.start();
-  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, store: store.path, cloud: connector.name });
+  const mqtt = broker ? `${broker.host}:${broker.port}` : external?.stats().url;
+  log.info("gateway started", { mqtt, store: store.path, cloud: connector.name });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
-    broker.stopAccepting();
+    broker?.stopAccepting();
+    await external?.close();
     await relay.close();
     await ownConnector?.close();
-    await broker.close();
+    await broker?.close();
     store.close();
     log.info("gateway stopped");
   }
 
   return {
-    mqttHost: broker.host,
-    mqttPort: broker.port,
+    mqttHost: broker?.host ?? "",
+    mqttPort: broker?.port ?? -1,
     store,
     stats: () => ({
       ingest: ingest.counters(),
       relay: relay.stats(),
       store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
-      mqttClients: broker.connectedClients(),
+      mqttClients: broker?.connectedClients() ?? 0,
+      ...(external ? { externalBroker: external.stats() } : {}),
     }),
     close: () => (closing ??= close()),
   };
