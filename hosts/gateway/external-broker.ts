@@ -26,7 +26,7 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../log/logger.js";
-import type { Ingest, IngestOutcome } from "./ingest.js";
+import type { Ingest, IngestOutcome, PublishInput } from "./ingest.js";
 import type { ObservationStore } from "./observation-store.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 import {
@@ -128,7 +128,10 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   const stats: ExternalBrokerStats = {
     connected: false, subscribed: false, url: target.shown, messages: 0, acked: 0, notAcked: 0, unregistered: 0, reconnects: 0, lastError: null,
   };
+  // Attempts since the last CONNACK, and commits failed since the last one that worked: a store
+  // that keeps failing backs off like a broker that keeps refusing, although each reconnect succeeds.
   let attempt = 0;
+  let commitFailures = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closing = false;
   let loggedError: string | null = null;
@@ -152,7 +155,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     try {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       const sensorId = topicSensorId(packet.topic);
-      const input = { topic: packet.topic, payload, clientId: ingestClientId(sensorId) };
+      const input: PublishInput = { topic: packet.topic, payload, clientId: ingestClientId(sensorId) };
       outcome = sensorId !== undefined && options.registry && !options.registry.isRegistered(sensorId)
         ? refuseUnregistered(input, sensorId)
         : await submit(input);
@@ -161,10 +164,12 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     }
     if (ackDecision(outcome) === "ack") {
       stats.acked++;
-      if ((outcome.kind === "stored") || (outcome.kind === "batch" && outcome.stored > 0)) options.onStored?.();
+      commitFailures = 0;
+      if (outcome.kind === "stored" || (outcome.kind === "batch" && outcome.stored > 0)) options.onStored?.();
       return true;
     }
     stats.notAcked++;
+    commitFailures++;
     if (outcome.kind === "failed") stats.lastError = `commit failed: ${outcome.error.message}`;
     failedStream = stream;
     log.warn("commit failed: not acknowledging; reconnecting so the broker resends", { topic: packet.topic.slice(0, 256), messageId: packet.messageId });
@@ -173,11 +178,11 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   }
 
   // The one place Ingest is called, so a queued (group-commit) ingest only changes this.
-  async function submit(input: { topic: string; payload: Uint8Array; clientId: string | null }): Promise<IngestOutcome> {
+  async function submit(input: PublishInput): Promise<IngestOutcome> {
     return options.ingest.handle(input);
   }
 
-  function refuseUnregistered(input: { topic: string; payload: Uint8Array; clientId: string | null }, sensorId: string): ExternalOutcome {
+  function refuseUnregistered(input: PublishInput, sensorId: string): ExternalOutcome {
     const detail = `sensor "${sensorId}" is not registered with the gateway`;
     try {
       const quarantineId = options.store.quarantine({ receivedAt: now(), clientId: input.clientId, topic: input.topic, reason: "unregistered", field: "topic", detail, payload: input.payload });
@@ -223,7 +228,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
       log.warn(`disconnected from external broker ${target.shown}`, { url: target.shown });
     }
     if (closing || timer) return;
-    const delay = reconnectDelayMs(attempt++, config.reconnectInitialMs ?? RECONNECT_INITIAL_MS, config.reconnectMaxMs ?? RECONNECT_MAX_MS);
+    const delay = reconnectDelayMs(attempt++ + commitFailures, config.reconnectInitialMs ?? RECONNECT_INITIAL_MS, config.reconnectMaxMs ?? RECONNECT_MAX_MS);
     timer = setTimeout(() => {
       timer = undefined;
       if (closing) return;
