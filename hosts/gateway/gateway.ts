@@ -16,6 +16,7 @@ import { RegistrationFeed, type RegistrationFeedStats } from "./registration-fee
 import { RegistrationProjection } from "./registration-projection.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
+import { startExternalIngest, type ExternalBrokerOptions, type ExternalBrokerStats, type ExternalIngest } from "./external-broker.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
 import { Outbox, type OutboxStats } from "./outbox.js";
@@ -55,6 +56,11 @@ export interface GatewayOptions {
   registrationRetryMaxMs?: number;
   /** A second MQTT listener for devices, over TLS. */
   mqttTls?: MqttTlsOptions;
+  /**
+   * Ingest from this broker (e.g. mosquitto) instead of the embedded one,
+   * which is then not started (mqttPort is null); see external-broker.ts.
+   */
+  externalBroker?: ExternalBrokerOptions;
   /** Interface the UDP listener binds; default 127.0.0.1. */
   udpHost?: string;
   /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
@@ -98,6 +104,7 @@ export interface GatewayStats {
   relay: RelayStats;
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
+  /** Devices connected to the embedded broker; 0 with an external broker. */
   mqttClients: number;
   /** Null when the caller gave the registry (no feed runs). */
   registration: RegistrationStats | null;
@@ -106,11 +113,15 @@ export interface GatewayStats {
   /** Absent when UDP is off. */
   udp?: UdpCounters;
   http: StreamStats;
+  /** Only with an external broker. */
+  externalBroker?: ExternalBrokerStats;
 }
 
 export interface Gateway {
-  readonly mqttHost: string;
-  /** Null when there is no plain listener (TLS only). */
+  /** "" and -1 when ingesting from an external broker: the gateway listens for no device. */
+  /** Null with an external broker: the gateway then listens for no device. */
+  readonly mqttHost: string | null;
+  /** Null when there is no plain listener (TLS only, or an external broker). */
   readonly mqttPort: number | null;
   /** The TLS listener's port, when mqttTls was given. */
   readonly mqttTlsPort: number | undefined;
@@ -182,7 +193,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     rateLimitBurst: options.rateLimitBurst,
     onStored,
   });
-  let broker: MqttBroker;
+  let broker: MqttBroker | undefined;
+  let external: ExternalIngest | undefined;
   let feed: RegistrationFeed | undefined;
   let udp: UdpIngest | undefined;
   let mqttListening = true;
@@ -190,23 +202,38 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ingest: ingest.counters(),
     relay: relay.stats(),
     store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
-    mqttClients: broker.connectedClients(),
+    mqttClients: broker?.connectedClients() ?? 0,
     registration: projection && feed ? { sensors: projection.size, offset: projection.offset(), ...feed.stats() } : null,
-    auth: broker.authCounters(),
+    auth: broker?.authCounters() ?? { accepted: 0, unregistered: 0, badSecret: 0, wrongSensor: 0, tlsFailed: 0 },
     outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+    ...(external ? { externalBroker: external.stats() } : {}),
   });
   try {
-    broker = await startBroker({
-      host: options.mqttHost ?? "127.0.0.1",
-      port: options.mqttPort ?? DEFAULT_MQTT_PORT,
-      ingest: outbox,
-      registry,
-      tls: options.mqttTls,
-      logger: log.child("mqtt"),
-    });
-    undo.push(() => broker.close());
+    if (options.externalBroker) {
+      const started = startExternalIngest({
+        broker: options.externalBroker,
+        ingest: outbox,
+        store,
+        registry,
+        logger: log.child("external-mqtt"),
+        now,
+      });
+      external = started;
+      undo.push(() => started.close());
+    } else {
+      const started = await startBroker({
+        host: options.mqttHost ?? "127.0.0.1",
+        port: options.mqttPort === undefined ? DEFAULT_MQTT_PORT : options.mqttPort,
+        ingest: outbox,
+        registry,
+        tls: options.mqttTls,
+        logger: log.child("mqtt"),
+      });
+      broker = started;
+      undo.push(() => started.close());
+    }
     if (options.udpPort !== undefined) {
       udp = await startUdpIngest({
         host: options.udpHost ?? "127.0.0.1",
@@ -256,8 +283,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   relay.start();
   log.info("gateway started", {
-    mqtt: `${broker.host}:${broker.port}`,
-    mqttTls: broker.tlsPort !== undefined ? `${options.mqttTls?.host ?? broker.host}:${broker.tlsPort}` : null,
+    mqtt: broker ? (broker.port === null ? null : `${broker.host}:${broker.port}`) : null,
+    mqttTls: broker?.tlsPort !== undefined ? `${options.mqttTls?.host ?? broker.host}:${broker.tlsPort}` : null,
+    externalBroker: external ? external.stats().url : null,
     udp: udp ? `${udp.host}:${udp.port}` : null,
     http: api ? `${api.host}:${api.port}` : null,
     store: store.path,
@@ -270,7 +298,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closeStep: string | undefined;
   async function close(): Promise<void> {
     closeStep = "MQTT listener";
-    broker.stopAccepting();
+    broker?.stopAccepting();
     mqttListening = false;
     closeStep = "HTTP API";
     await api?.close();
@@ -278,6 +306,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await udp?.close();
     closeStep = "registration feed";
     await feed?.close();
+    closeStep = "external broker session";
+    await external?.close();
     closeStep = `relay request in flight to ${connector.name}`;
     await relay.close();
     closeStep = "outbox commits";
@@ -285,7 +315,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closeStep = "cloud connector";
     await ownConnector?.close();
     closeStep = "MQTT client connections";
-    await broker.close();
+    await broker?.close();
     closeStep = "store";
     store.close();
     projection?.close();
@@ -294,9 +324,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   return {
-    mqttHost: broker.host,
-    mqttPort: broker.port,
-    mqttTlsPort: broker.tlsPort,
+    mqttHost: broker?.host ?? null,
+    mqttPort: broker?.port ?? null,
+    mqttTlsPort: broker?.tlsPort,
     registry,
     udpPort: udp?.port,
     httpPort: api?.port ?? null,

@@ -9,16 +9,8 @@ import type { GatewayOptions } from "../gateway.js";
 import type { ResolvedConfig } from "./resolve.js";
 import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
 
-/**
- * Every option the config covers: startGateway's options without the
- * logger (the CLI makes it from log.*). externalBroker is declared here
- * until the gateway takes it.
- */
-export interface ConfiguredGatewayOptions extends Omit<GatewayOptions, "logger"> {
-  externalBroker?: {
-    url: string; username?: string; password?: string; caFile?: string; certFile?: string; keyFile?: string; clientId?: string; topic?: string;
-  };
-}
+/** Every option the config covers: startGateway's, without the logger (the CLI makes it from log.*). */
+export type ConfiguredGatewayOptions = Omit<GatewayOptions, "logger">;
 
 /** What the CLI itself uses: the logger's settings and how long a stop may drain. */
 export interface ProcessSettings {

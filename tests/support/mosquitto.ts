@@ -1,0 +1,106 @@
+/*
+ * A real mosquitto for tests: its own config, password file and persistence
+ * in a temp dir, on a free loopback port, with the ACL the project ships
+ * (hosts/gateway/mosquitto/xsedge.acl) plus any extra lines a test needs.
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, tempDir, within } from "./test-helpers.js";
+
+const MOSQUITTO = "/usr/sbin/mosquitto";
+const MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd";
+// Tests run from dist/tests/support; the ACL is a source file.
+const SHIPPED_ACL = fileURLToPath(new URL("../../../hosts/gateway/mosquitto/xsedge.acl", import.meta.url));
+
+export interface MosquittoUser { username: string; password: string }
+
+export class Mosquitto {
+  readonly port: number;
+  readonly #dir: ReturnType<typeof tempDir>;
+  readonly #conf: string;
+  #process: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  /** mosquitto's own log, for a failing test's message. */
+  output = "";
+
+  private constructor(port: number, dir: ReturnType<typeof tempDir>, conf: string) {
+    this.port = port;
+    this.#dir = dir;
+    this.#conf = conf;
+  }
+
+  static async start(users: MosquittoUser[], extraAcl = ""): Promise<Mosquitto> {
+    const dir = tempDir("mosquitto");
+    const passwd = join(dir.path, "passwd");
+    users.forEach(({ username, password }, i) =>
+      execFileSync(MOSQUITTO_PASSWD, [...(i === 0 ? ["-c"] : []), "-b", passwd, username, password], { stdio: "ignore" }));
+    const acl = join(dir.path, "acl");
+    writeFileSync(acl, readFileSync(SHIPPED_ACL, "utf8") + "\n" + extraAcl + "\n");
+    const port = await freePort();
+    const conf = join(dir.path, "mosquitto.conf");
+    writeFileSync(conf, [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous false",
+      `password_file ${passwd}`,
+      `acl_file ${acl}`,
+      "persistence true",
+      `persistence_location ${dir.path}/`,
+      "max_queued_messages 0",
+      "log_dest stdout",
+      // As root, mosquitto would otherwise switch to user "mosquitto", who cannot read the temp dir.
+      ...(process.getuid?.() === 0 ? ["user root"] : []),
+    ].join("\n") + "\n");
+    const broker = new Mosquitto(port, dir, conf);
+    await broker.restart();
+    return broker;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts (again, with its persisted state) and waits until it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.#process) throw new Error("mosquitto is running");
+    const child = spawn(MOSQUITTO, ["-c", this.#conf], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.on("data", (d) => (this.output += d));
+    child.stderr?.on("data", (d) => (this.output += d));
+    this.#process = child;
+    this.#exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    await within(`mosquitto on port ${this.port}`, (async () => {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`mosquitto exited: ${this.output}`);
+        if (await accepts(this.port)) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })());
+  }
+
+  /** SIGTERM: mosquitto saves its persistence file and exits. */
+  async stop(): Promise<void> {
+    const child = this.#process;
+    if (!child) return;
+    this.#process = undefined;
+    if (child.exitCode === null) child.kill("SIGTERM");
+    await within("mosquitto to exit", this.#exited);
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    this.#dir.remove();
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
