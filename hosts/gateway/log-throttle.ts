@@ -4,8 +4,13 @@
  * Pure: the caller passes the clock's reading and does the logging.
  */
 
-/** Keys are pruned once this many are held; a key only matters for one interval anyway. */
-const PRUNE_AT_KEYS = 1024;
+/**
+ * Keys held at most. A key only matters for one interval; past this many
+ * (a flood from many spoofed addresses, say) the least recently logged key
+ * is forgotten, so its next event logs a line again: more lines, never more
+ * memory.
+ */
+export const MAX_THROTTLED_KEYS = 1024;
 
 export interface ThrottleVerdict {
   /** Log a line now. */
@@ -16,10 +21,13 @@ export interface ThrottleVerdict {
 
 export class LogThrottle {
   readonly intervalMs: number;
+  readonly #maxKeys: number;
+  // Insertion order is logging order: re-inserted on each line, so the first key is the least recently logged.
   readonly #keys = new Map<string, { loggedAt: number; suppressed: number }>();
 
-  constructor(intervalMs: number) {
+  constructor(intervalMs: number, maxKeys = MAX_THROTTLED_KEYS) {
     this.intervalMs = intervalMs;
+    this.#maxKeys = maxKeys;
   }
 
   /** Records one event of `key`. */
@@ -29,8 +37,9 @@ export class LogThrottle {
       entry.suppressed++;
       return { log: false, suppressed: entry.suppressed };
     }
-    if (entry === undefined && this.#keys.size >= PRUNE_AT_KEYS) this.#prune(now);
     const suppressed = entry?.suppressed ?? 0;
+    this.#keys.delete(key);
+    if (this.#keys.size >= this.#maxKeys) this.#prune(now);
     this.#keys.set(key, { loggedAt: now, suppressed: 0 });
     return { log: true, suppressed };
   }
@@ -42,5 +51,6 @@ export class LogThrottle {
   #prune(now: number): void {
     // An expired key's suppressed count is lost: at most one interval's worth, already counted by the caller's counters.
     for (const [key, entry] of this.#keys) if (now - entry.loggedAt >= this.intervalMs) this.#keys.delete(key);
+    while (this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value as string);
   }
 }

@@ -4,41 +4,13 @@
  * limit are dropped (and counted) before they cost a decode or an fsync.
  * Pure: the caller passes the time, from a monotonic clock.
  */
+import { TokenBucket } from "../token-bucket.js";
 
 export interface TokenBucketOptions {
   /** Burst: tokens a full bucket holds. */
   capacity: number;
-  /** Steady rate; 0 never refills. */
+  /** Steady rate, above 0. */
   refillPerSecond: number;
-}
-
-/** One sender's allowance. */
-export class TokenBucket {
-  readonly #capacity: number;
-  readonly #refillPerMs: number;
-  #tokens: number;
-  #at: number;
-
-  constructor(options: TokenBucketOptions, nowMs: number) {
-    if (!(options.capacity >= 1) || !(options.refillPerSecond >= 0)) {
-      throw new RangeError(`token bucket: capacity must be at least 1 and refillPerSecond at least 0, got ${options.capacity} and ${options.refillPerSecond}`);
-    }
-    this.#capacity = options.capacity;
-    this.#refillPerMs = options.refillPerSecond / 1000;
-    this.#tokens = options.capacity;
-    this.#at = nowMs;
-  }
-
-  /** Takes one token if there is one. */
-  take(nowMs: number): boolean {
-    // A clock that went backwards refills nothing rather than draining.
-    const elapsed = Math.max(0, nowMs - this.#at);
-    this.#tokens = Math.min(this.#capacity, this.#tokens + elapsed * this.#refillPerMs);
-    this.#at = Math.max(this.#at, nowMs);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
 }
 
 /**
@@ -71,7 +43,7 @@ export class SourceLimit {
     this.#options = { capacity: options.capacity, refillPerSecond: options.refillPerSecond };
     this.#maxSources = options.maxSources ?? MAX_TRACKED_SOURCES;
     if (!(this.#maxSources >= 1)) throw new RangeError(`source limit: maxSources must be at least 1, got ${this.#maxSources}`);
-    new TokenBucket(this.#options, 0); // validates the options now rather than at the first datagram
+    this.#bucket(0); // validates the options now rather than at the first datagram
   }
 
   /** True when `source` may send one more now. */
@@ -79,11 +51,16 @@ export class SourceLimit {
     let bucket = this.#buckets.get(source);
     if (bucket) this.#buckets.delete(source);
     else {
-      bucket = new TokenBucket(this.#options, nowMs);
+      bucket = this.#bucket(nowMs);
       if (this.#buckets.size >= this.#maxSources) this.#buckets.delete(this.#buckets.keys().next().value as string);
     }
     this.#buckets.set(source, bucket);
-    return bucket.take(nowMs);
+    // No waiting: a datagram cannot be delayed, only dropped.
+    return bucket.take(nowMs, 0) === 0;
+  }
+
+  #bucket(nowMs: number): TokenBucket {
+    return new TokenBucket(this.#options.refillPerSecond, this.#options.capacity, nowMs);
   }
 
   get trackedSources(): number {

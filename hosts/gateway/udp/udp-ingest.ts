@@ -1,7 +1,7 @@
 /*
  * The UDP listener: one datagram, one observation (or one of our records),
  * as the Akka Edge sample's devices send them. The decisions live in
- * datagram.ts, postcard-observation.ts, source-limit.ts and log-throttle.ts;
+ * datagram.ts, postcard-observation.ts, source-limit.ts and ../log-throttle.ts;
  * this file owns the socket and applies them.
  *
  * UDP has no acknowledgement, so there is no promise to keep and no
@@ -18,10 +18,13 @@ import { REFUSAL_REASONS, uplinkTopic, type Ingest, type IngestOutcome, type Ref
 import type { ObservationStore } from "../observation-store.js";
 import type { SensorRegistry } from "../sensor-registry.js";
 import { classifyDatagram, type DatagramRefusal, type DatagramRefusalReason } from "./datagram.js";
-import { LogThrottle } from "./log-throttle.js";
+import { LogThrottle } from "../log-throttle.js";
 import { GatewaySequence, postcardObservation } from "./postcard-observation.js";
 import type { TemperatureUpdated } from "./postcard.js";
 import { DEFAULT_SOURCE_LIMIT, SourceLimit, type SourceLimitOptions } from "./source-limit.js";
+
+/** One refusal line per source address per 10 s: a misbehaving sender stays visible without drowning the rest. */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export type UdpRefusalReason = DatagramRefusalReason | RefusalReason;
 
@@ -73,8 +76,8 @@ export interface UdpIngest {
 export async function startUdpIngest(options: UdpIngestOptions): Promise<UdpIngest> {
   const { ingest, store, registry, logger: log, now } = options;
   const limit = new SourceLimit(options.sourceLimit ?? DEFAULT_SOURCE_LIMIT);
-  const refusalLog = new LogThrottle();
-  const limitLog = new LogThrottle();
+  const refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  const limitLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
   const sequence = new GatewaySequence((sensorId) => store.highestSeq(sensorId));
   // Rate limits measure intervals, so they use a clock that NTP cannot step.
   const monotonic = () => performance.now();
@@ -95,8 +98,8 @@ export async function startUdpIngest(options: UdpIngestOptions): Promise<UdpInge
     const clientId = `udp:${from.address}:${from.port}`;
     if (!limit.take(from.address, monotonic())) {
       counters.perSourceLimited++;
-      const line = limitLog.admit(from.address, monotonic());
-      if (line) log.warn(`UDP source ${from.address} is over its limit; dropping its datagrams`, { clientId, heldBack: line.held });
+      const line = limitLog.note(from.address, monotonic());
+      if (line.log) log.warn(`UDP source ${from.address} is over its limit; dropping its datagrams`, { clientId, heldBack: line.suppressed });
       return;
     }
     try {
@@ -171,10 +174,10 @@ export async function startUdpIngest(options: UdpIngestOptions): Promise<UdpInge
     });
     counters.refused++;
     counters.refusedByReason[refusal.reason]++;
-    const line = refusalLog.admit(address, monotonic());
-    if (line) {
+    const line = refusalLog.note(address, monotonic());
+    if (line.log) {
       log.warn(`refused UDP datagram from ${clientId.slice(4)}: ${refusal.reason} (${refusal.field}): ${refusal.detail}`, {
-        clientId, reason: refusal.reason, field: refusal.field, bytes: bytes.byteLength, quarantineId, heldBack: line.held,
+        clientId, reason: refusal.reason, field: refusal.field, bytes: bytes.byteLength, quarantineId, heldBack: line.suppressed,
       });
     }
   }
