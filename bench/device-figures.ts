@@ -113,7 +113,7 @@ export interface HeapFigure { afterBootSlots: number; afterSamplesSlots: number;
 export async function heapFigure(samples = 10_000): Promise<HeapFigure> {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-bench-heap-"));
   const logger = createLogger({ component: "bench", level: "error" });
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, dataDir: join(dir, "gateway"), cloudUrl: "http://127.0.0.1:9", logger });
+  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: "http://127.0.0.1:9", logger });
   const clock = new VirtualClock(Date.now());
   const device = new SimulatedDevice({
     name: "bench-heap",

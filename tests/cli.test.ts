@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url";
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startGateway } from "../hosts/gateway/gateway.js";
 import { tempDir, waitFor } from "./support/test-helpers.js";
+import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
+import { PreferenceStore } from "../simulator/engine/preference-store.js";
+import { secretFor } from "./support/registrations.js";
 
 const CLI = fileURLToPath(new URL("../hosts/cli/xsedge.js", import.meta.url));
 
@@ -65,10 +68,15 @@ test("up starts cloud, gateway and three XS devices, prints their observations, 
 
 test("sim runs simulated devices against a gateway until Ctrl-C", async () => {
   const dir = tempDir("sim");
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, dataDir: dir.path, cloudUrl: "http://127.0.0.1:9", logger: createMemoryLogger() });
+  const ids = ["cli-1", "cli-2"];
+  const registry = new StaticRegistry(ids.map((sensorId) => ({ sensorId, secret: secretFor(sensorId) })));
+  const gateway = await startGateway({ httpPort: null, mqttHost: "127.0.0.1", mqttPort: 0, dataDir: dir.path, cloudUrl: "http://127.0.0.1:9", logger: createMemoryLogger(), registry });
+  // Provisioned as a board would be: the secret in the device's preferences, which `sim` keeps under --data-dir.
+  for (const id of ids) new PreferenceStore(`${dir.path}/sim/${id}/preferences.json`).set("xsedge-config", "secret", secretFor(id));
   const r = run(["sim", "--devices", "2", "--gateway", `127.0.0.1:${gateway.mqttPort}`, "--period", "50", "--id-prefix", "cli", "--data-dir", `${dir.path}/sim`]);
   try {
     await waitFor("observations at the gateway", () => gateway.stats().ingest.stored >= 4, 20_000);
+    assert.ok(gateway.stats().auth.accepted >= 2, "the devices logged in with their provisioned secrets");
     r.stop();
     assert.is(await r.code, 0, r.stderr);
   } finally {

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createMemoryLogger } from "../hosts/log/logger.js";
-import { MAX_BODY_BYTES } from "../simulator/cloud/http-json.js";
+import { MAX_BODY_BYTES } from "../hosts/http/http-json.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { call } from "./support/cloud-http.js";
 import { observation, tempDir, within } from "./support/test-helpers.js";

@@ -1,7 +1,9 @@
 /*
  * The whole path on real components: simulated devices running the device
  * bundle on XS → their own MQTT bytes over loopback TCP → the gateway's
- * aedes broker → SQLite → HTTP relay → the reference cloud's SQLite.
+ * aedes broker → SQLite → HTTP relay → the reference cloud's SQLite; the
+ * devices registered at the cloud and log in with the secrets the gateway
+ * learnt from the cloud's registration stream.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -14,14 +16,18 @@ import { startCloud } from "../simulator/cloud/server.js";
 import type { CloudObservation } from "../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../simulator/fleet.js";
 import { waitFor } from "./support/test-helpers.js";
+import { registerAtCloud, secretFor, untilAccepted } from "./support/registrations.js";
 
 test("observations from simulated XS devices reach the cloud with id, sequence, time and value intact", async () => {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));
   const logger = createMemoryLogger();
   const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: join(dir, "cloud"), logger });
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, dataDir: join(dir, "gateway"), cloudUrl: cloud.url, logger, relayIntervalMs: 20 });
+  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: cloud.url, logger, relayIntervalMs: 20 });
   const received: CloudObservation[] = [];
   cloud.onObservation((o) => received.push(o));
+  // Devices log in with the secrets they registered at the cloud, once the gateway's feed has them.
+  for (const id of ["e2e-1", "e2e-2"]) await registerAtCloud(cloud.url, id);
+  await untilAccepted(gateway, ["e2e-1", "e2e-2"]);
   const traced = new Map<string, string[]>();
   const fleet = await startFleet({
     count: 2,
@@ -30,6 +36,7 @@ test("observations from simulated XS devices reach the cloud with id, sequence, 
     samplePeriodMs: 50,
     config: { batchMaxAgeMs: 100 },
     idPrefix: "e2e",
+    secretFor,
     logger,
     onTrace: (id, line) => traced.set(id, [...(traced.get(id) ?? []), line]),
   });
@@ -56,6 +63,9 @@ test("observations from simulated XS devices reach the cloud with id, sequence, 
     assert.ok(store.observations >= received.length, `gateway ${store.observations}, cloud ${received.length}`);
     assert.is(ingest.refused, 0);
     assert.is(ingest.failed, 0);
+    const { auth } = gateway.stats();
+    assert.ok(auth.accepted >= 2, "both devices logged in");
+    assert.equal([auth.unregistered, auth.badSecret, auth.wrongSensor], [0, 0, 0]);
   } finally {
     await stopFleet(fleet);
     await gateway.close();

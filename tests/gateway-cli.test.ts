@@ -6,6 +6,9 @@ import { encodeObservation } from "../modules/observation/record.js";
 import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
+import { loginAs, registerAtCloud } from "./support/registrations.js";
+import { startCloud } from "../simulator/cloud/server.js";
+import { createMemoryLogger } from "../hosts/log/logger.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {
   const io = { stdout: "", stderr: "", signal, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
@@ -46,15 +49,20 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   const port = await freePort();
   const stop = new AbortController();
   const io = capture(stop.signal);
-  const exit = gatewayCommand(["--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-url", `http://127.0.0.1:${await freePort()}`, "--log-format", "pretty"], io);
+  // The gateway learns its devices from the cloud's registration stream.
+  const cloud = await startCloud({ port: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  await registerAtCloud(cloud.url, "s-1");
+  const exit = gatewayCommand(["--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-url", cloud.url, "--log-format", "pretty"], io);
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
-  const device = await TestMqttClient.connect(port, "dev-1");
+  await waitFor("the registration of s-1 to arrive", () => /sensor s-1 registered/.test(io.stderr));
+  const device = await TestMqttClient.connect(port, "dev-1", loginAs("s-1"));
   await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
   stop.abort();
   assert.is(await within("the command to return", exit), 0);
   await within("the device to be disconnected", device.closed);
   assert.match(io.stderr, /stopping \(abort\)/);
   assert.match(io.stderr, /gateway stopped/);
+  await within("cloud close", cloud.close());
   dir.remove();
 });
 

@@ -84,7 +84,7 @@ test("ingest quarantines, counts and logs every refusal with its reason and fiel
   const counters = t.ingest.counters();
   assert.is(counters.refused, refusals.length);
   assert.is(counters.stored, 0);
-  assert.equal(counters.refusedByReason, { "bad-topic": 5, "too-large": 1, malformed: 7, "sensor-mismatch": 2, "seq-conflict": 0, "clock-unset": 0 });
+  assert.equal(counters.refusedByReason, { "bad-topic": 5, "too-large": 1, malformed: 7, "sensor-mismatch": 2, "seq-conflict": 0, "clock-unset": 0, "wrong-sensor": 0 });
   assert.equal(t.store.counts(), { observations: 0, unrelayed: 0, untimed: 0, anchors: 0, rejected: refusals.length });
   const mismatch = t.store.rejected(1)[0];
   assert.is(mismatch.reason, "sensor-mismatch");

@@ -9,6 +9,7 @@ import { Relay } from "../hosts/gateway/relay.js";
 import { startGateway } from "../hosts/gateway/gateway.js";
 import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { encodeObservation } from "../modules/observation/record.js";
+import { loginAs, registerAtCloud, untilAccepted } from "./support/registrations.js";
 import { TestMqttClient } from "./support/gateway-mqtt-client.js";
 import { startCloud, type Cloud } from "../simulator/cloud/server.js";
 import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
@@ -184,8 +185,11 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
   const seen: number[] = [];
   cloud.onObservation((obs) => seen.push(obs.seq));
   const gatewayDir = tempDir("relay-e2e");
-  const gateway = await startGateway({ mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
-  const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1");
+  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
+  // The device may connect once its registration has reached the gateway from the cloud.
+  await registerAtCloud(cloud.url, "s-1");
+  await untilAccepted(gateway, ["s-1"]);
+  const device = await TestMqttClient.connect(gateway.mqttPort, "dev-1", loginAs("s-1"));
   await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 0, WALL)));
   for (let seq = 1; seq <= 3; seq++) await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", seq))));
   // Well under the idle interval: the relay was woken by the store, not by its timer.

@@ -63,7 +63,8 @@ test("boots on XS, anchors its boot to its synced clock, and publishes CBOR obse
     const [one, two] = observations(broker);
     assert.equal({ ...one, uptimeMs: 0 }, { sensorId: "t-1", seq: 1, boot: 1, uptimeMs: 0, readings: [{ quantity: "temperature", value: 23.5 }] });
     assert.is(two.seq, 2);
-    assert.ok(two.uptimeMs > one.uptimeMs);
+    // A host stalled past two periods fires both timer callbacks in one turn: equal uptimes are possible, earlier ones never.
+    assert.ok(two.uptimeMs >= one.uptimeMs);
     assert.ok(traces.some((line) => line.includes("xsedge device t-1 boot 1: tmp117")), traces.join("\n"));
     assert.ok(sim.heapSlots > 0, "xsnap reports the heap");
     assert.is(sim.stats().uncaught, 0);

@@ -1,7 +1,10 @@
 /*
  * `xsedge up` (what `npm start` runs): the whole system on one machine with
  * embedded defaults: the reference cloud, the gateway, and simulated devices
- * on 127.0.0.1, printing each observation as the cloud receives it. Ctrl-C
+ * on 127.0.0.1, printing each observation as the cloud receives it. Each
+ * device is registered at the cloud with a fresh random secret, and starts
+ * once the gateway has learnt that secret from the cloud's registration
+ * stream (devices refused at CONNECT would only retry). Ctrl-C
  * stops the devices first, then the gateway (which drains its relay), then
  * the cloud.
  */
@@ -70,13 +73,28 @@ function describe(observation: CloudObservation): string {
   return `${time}  ${observation.sensorId.padEnd(6)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, ${clock})\n`;
 }
 
-async function register(cloud: Cloud, sensorId: string): Promise<void> {
+/** How long the gateway may take to learn the registrations: one feed reconnect at most, on loopback. */
+const REGISTRATION_WAIT_MS = 15_000;
+
+async function register(cloud: Cloud, sensorId: string, secret: string): Promise<void> {
   const response = await fetch(`${cloud.url}/api/v1/sensors`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sensorId, secret: randomBytes(16).toString("hex") }),
+    body: JSON.stringify({ sensorId, secret }),
   });
   if (!response.ok) throw new Error(`registering ${sensorId} failed: HTTP ${response.status} ${await response.text()}`);
+}
+
+async function untilGatewayAccepts(gateway: Gateway, secrets: ReadonlyMap<string, string>): Promise<void> {
+  const deadline = Date.now() + REGISTRATION_WAIT_MS;
+  const pending = () => [...secrets].filter(([id, secret]) => gateway.registry.verify(id, secret) !== "ok").map(([id]) => id);
+  while (pending().length > 0) {
+    if (Date.now() > deadline) {
+      const why = gateway.stats().registration?.lastError;
+      throw new Error(`the gateway did not receive the registrations of ${pending().join(", ")} within ${REGISTRATION_WAIT_MS} ms${why ? ` (${why})` : ""}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export async function upCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -105,14 +123,16 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       cloudUrl: cloud.url,
       logger: logger.child("gateway"),
     });
-    const ids = Array.from({ length: options.devices }, (_, i) => `sim-${i + 1}`);
-    for (const id of ids) await register(cloud, id);
+    const secrets = new Map(Array.from({ length: options.devices }, (_, i) => [`sim-${i + 1}`, randomBytes(16).toString("hex")]));
+    for (const [id, secret] of secrets) await register(cloud, id, secret);
+    await untilGatewayAccepts(gateway, secrets);
     fleet = await startFleet({
       count: options.devices,
       gatewayAddress: "127.0.0.1",
       gatewayPort: gateway.mqttPort,
       samplePeriodMs: options.periodMs,
       idPrefix: "sim",
+      secretFor: (id) => secrets.get(id),
       dataDir: resolve(options.dataDir, "sim"),
       // Short batches so a person watching sees observations within seconds.
       config: { batchMaxAgeMs: options.batchAgeMs },

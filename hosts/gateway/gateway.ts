@@ -1,15 +1,28 @@
 /*
- * The gateway process, wired: the store, the MQTT broker that ingests into
- * it, and the relay that forwards it to the cloud.
+ * The gateway process, wired: the store, the MQTT broker (and optionally
+ * UDP) that ingests into it through the outbox, the relay that forwards it
+ * to the cloud, the registrations that say which devices may connect (a
+ * projection of the cloud's registration stream, unless the caller gives a
+ * registry), and the local HTTP API.
  */
 import { createLogger, type Logger } from "../log/logger.js";
+import { RelayFailureClock, watchConnector } from "./api/health.js";
+import type { StreamStats } from "./api/observation-stream.js";
+import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./broker.js";
+import type { AuthCounters } from "./device-auth.js";
+import type { MqttTlsOptions } from "./mqtt-tls.js";
+import { RegistrationFeed, type RegistrationFeedStats } from "./registration-feed.js";
+import { RegistrationProjection } from "./registration-projection.js";
 import type { CloudConnector } from "./connector.js";
 import { createHttpConnector } from "./connectors/http.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
+import { Outbox, type OutboxStats } from "./outbox.js";
 import { Relay, type RelayStats } from "./relay.js";
 import type { SensorRegistry } from "./sensor-registry.js";
+import { startUdpIngest, type UdpCounters, type UdpIngest } from "./udp/udp-ingest.js";
+import type { SourceLimitOptions } from "./udp/source-limit.js";
 
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
@@ -29,8 +42,55 @@ export interface GatewayOptions {
   relayRetryMaxMs?: number;
   /** The gateway's clock for receive times and gateway-sourced clock anchors; Date.now by default. */
   now?: () => number;
-  /** The sensors it accepts (username = sensor id, password = secret); see sensor-registry.ts. */
+  /**
+   * The sensors it accepts (username = sensor id, password = secret); see
+   * sensor-registry.ts. When given it is used as is and no registration feed
+   * runs; otherwise the gateway follows the cloud's registration stream into
+   * registrations.db in dataDir.
+   */
   registry?: SensorRegistry;
+  /** Base URL of the cloud's registration stream; default cloudUrl. */
+  registrationUrl?: string;
+  registrationRetryInitialMs?: number;
+  registrationRetryMaxMs?: number;
+  /** A second MQTT listener for devices, over TLS. */
+  mqttTls?: MqttTlsOptions;
+  /** Interface the UDP listener binds; default 127.0.0.1. */
+  udpHost?: string;
+  /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
+  udpPort?: number;
+  /** Per-source-address allowance of UDP datagrams; udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
+  udpSourceLimit?: SourceLimitOptions;
+  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
+  httpHost?: string;
+  /** Default DEFAULT_HTTP_PORT; 0 picks an ephemeral port (see Gateway.httpPort); null: no HTTP API. */
+  httpPort?: number | null;
+  /** /healthz fails once the relay has failed this long; default RELAY_FAILING_THRESHOLD_MS (api/health.ts). */
+  relayFailingThresholdMs?: number;
+  /** An SSE client whose data has not drained this long is disconnected; default SSE_STALL_MS (hosts/http/sse.ts). */
+  sseStallMs?: number;
+  /** Disk cap of the store; oldest observations are evicted past it (relayed first). Default 1 GiB. */
+  outboxMaxBytes?: number;
+  /** Unrelayed observations above which publishes are held, unacknowledged; default 500,000. */
+  outboxHighWater?: number;
+  /** Held publishes are released when the unrelayed count falls below this; default 90% of high water. */
+  outboxLowWater?: number;
+  /** Most publishes held at once for backpressure (more are refused); default 10,000. */
+  outboxMaxHeld?: number;
+  /** A publish held longer is refused; default 30 s. */
+  outboxMaxHoldMs?: number;
+  /** Publishes per second per MQTT client id (a batch record is one); default 100, Infinity for no limit. */
+  rateLimitPerSecond?: number;
+  /** Publishes a client may send at once above its rate; default 200. */
+  rateLimitBurst?: number;
+}
+
+/** The registration projection and its feed; see registration-feed.ts. */
+export interface RegistrationStats extends RegistrationFeedStats {
+  /** Registered sensors the gateway knows. */
+  sensors: number;
+  /** The registration stream offset applied so far. */
+  offset: number;
 }
 
 export interface GatewayStats {
@@ -39,11 +99,26 @@ export interface GatewayStats {
   /** All -1 once the gateway is closed. */
   store: StoreCounts;
   mqttClients: number;
+  /** Null when the caller gave the registry (no feed runs). */
+  registration: RegistrationStats | null;
+  auth: AuthCounters;
+  outbox: OutboxStats;
+  /** Absent when UDP is off. */
+  udp?: UdpCounters;
+  http: StreamStats;
 }
 
 export interface Gateway {
   readonly mqttHost: string;
   readonly mqttPort: number;
+  /** The TLS listener's port, when mqttTls was given. */
+  readonly mqttTlsPort: number | undefined;
+  /** Who may connect: the given registry or the registration projection. */
+  readonly registry: SensorRegistry;
+  /** The UDP port really bound; undefined when UDP is off. */
+  readonly udpPort?: number;
+  /** The HTTP API's port; null when it is off. */
+  readonly httpPort: number | null;
   readonly store: ObservationStore;
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
@@ -52,59 +127,166 @@ export interface Gateway {
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_CLOUD_URL = "http://127.0.0.1:8101";
+export { DEFAULT_HTTP_PORT };
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.logger ?? createLogger({ component: "gateway" });
+  const now = options.now ?? Date.now;
+  // What has been started so far, undone in reverse if a later part fails to start.
+  const undo: Array<() => unknown> = [];
   const store = ObservationStore.open(options.dataDir);
+  undo.push(() => store.close());
+  let projection: RegistrationProjection | undefined;
+  try {
+    projection = options.registry ? undefined : RegistrationProjection.open(options.dataDir);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const ownProjection = projection;
+  if (ownProjection) undo.push(() => ownProjection.close());
+  const registry: SensorRegistry = options.registry ?? (projection as RegistrationProjection);
   const ownConnector = options.connector ? undefined : createHttpConnector({ url: options.cloudUrl ?? DEFAULT_CLOUD_URL });
+  if (ownConnector) undo.push(() => ownConnector.close());
   const connector = options.connector ?? (ownConnector as CloudConnector);
+  const relayFailures = new RelayFailureClock();
   const relay = new Relay({
     store,
-    connector,
+    connector: watchConnector(connector, relayFailures, now),
     logger: log.child("relay"),
     batchSize: options.relayBatchSize,
     intervalMs: options.relayIntervalMs,
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
+    onRelayed: (count) => outbox.relayed(count),
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
+  let api: ApiServer | undefined;
+  const onStored = () => {
+    relay.wake();
+    api?.stored();
+  };
+  const outbox = new Outbox({
+    store,
+    ingest,
+    logger: log.child("outbox"),
+    maxBytes: options.outboxMaxBytes,
+    highWater: options.outboxHighWater,
+    lowWater: options.outboxLowWater,
+    maxHeld: options.outboxMaxHeld,
+    maxHoldMs: options.outboxMaxHoldMs,
+    rateLimitPerSecond: options.rateLimitPerSecond,
+    rateLimitBurst: options.rateLimitBurst,
+    onStored,
+  });
   let broker: MqttBroker;
+  let feed: RegistrationFeed | undefined;
+  let udp: UdpIngest | undefined;
+  let mqttListening = true;
+  const stats = (): GatewayStats => ({
+    ingest: ingest.counters(),
+    relay: relay.stats(),
+    store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
+    mqttClients: broker.connectedClients(),
+    registration: projection && feed ? { sensors: projection.size, offset: projection.offset(), ...feed.stats() } : null,
+    auth: broker.authCounters(),
+    outbox: outbox.stats(),
+    udp: udp?.counters(),
+    http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+  });
   try {
     broker = await startBroker({
       host: options.mqttHost ?? "127.0.0.1",
       port: options.mqttPort ?? DEFAULT_MQTT_PORT,
-      ingest,
+      ingest: outbox,
+      registry,
+      tls: options.mqttTls,
       logger: log.child("mqtt"),
-      onStored: () => relay.wake(),
     });
+    undo.push(() => broker.close());
+    if (options.udpPort !== undefined) {
+      udp = await startUdpIngest({
+        host: options.udpHost ?? "127.0.0.1",
+        port: options.udpPort,
+        ingest,
+        store,
+        // UDP carries no credentials, so registration is its only check.
+        registry,
+        logger: log.child("udp"),
+        now,
+        sourceLimit: options.udpSourceLimit,
+        onStored: (count) => outbox.noteStored(count),
+      });
+      const started = udp;
+      undo.push(() => started.close());
+    }
+    const httpPort = options.httpPort === undefined ? DEFAULT_HTTP_PORT : options.httpPort;
+    if (httpPort !== null) {
+      api = await startApiServer({
+        host: options.httpHost ?? "127.0.0.1",
+        port: httpPort,
+        store,
+        registry,
+        logger: log.child("http"),
+        stats,
+        relay: () => relay.stats(),
+        relayFailingSince: () => relayFailures.failingSince,
+        mqttListening: () => mqttListening,
+        now,
+        relayFailingThresholdMs: options.relayFailingThresholdMs,
+        sseStallMs: options.sseStallMs,
+      });
+    }
   } catch (e) {
-    store.close();
-    await ownConnector?.close();
+    for (const step of undo.reverse()) await step();
     throw e;
   }
+  if (projection) {
+    feed = new RegistrationFeed({
+      url: options.registrationUrl ?? options.cloudUrl ?? DEFAULT_CLOUD_URL,
+      projection,
+      logger: log.child("registrations"),
+      retryInitialMs: options.registrationRetryInitialMs,
+      retryMaxMs: options.registrationRetryMaxMs,
+    });
+    feed.start();
+  }
   relay.start();
-  log.info("gateway started", { mqtt: `${broker.host}:${broker.port}`, store: store.path, cloud: connector.name });
+  log.info("gateway started", {
+    mqtt: `${broker.host}:${broker.port}`,
+    mqttTls: broker.tlsPort !== undefined ? `${options.mqttTls?.host ?? broker.host}:${broker.tlsPort}` : null,
+    udp: udp ? `${udp.host}:${udp.port}` : null,
+    http: api ? `${api.host}:${api.port}` : null,
+    store: store.path,
+    cloud: connector.name,
+    registrations: projection ? projection.path : "given registry",
+  });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     broker.stopAccepting();
+    mqttListening = false;
+    await api?.close();
+    await udp?.close();
+    await feed?.close();
     await relay.close();
+    outbox.close();
     await ownConnector?.close();
     await broker.close();
     store.close();
+    projection?.close();
     log.info("gateway stopped");
   }
 
   return {
     mqttHost: broker.host,
     mqttPort: broker.port,
+    mqttTlsPort: broker.tlsPort,
+    registry,
+    udpPort: udp?.port,
+    httpPort: api?.port ?? null,
     store,
-    stats: () => ({
-      ingest: ingest.counters(),
-      relay: relay.stats(),
-      store: store.isOpen ? store.counts() : { observations: -1, unrelayed: -1, untimed: -1, anchors: -1, rejected: -1 },
-      mqttClients: broker.connectedClients(),
-    }),
+    stats,
     close: () => (closing ??= close()),
   };
 }

@@ -2,8 +2,10 @@
  * What the gateway does with one MQTT PUBLISH: store an observation (timed
  * by its boot's clock anchor when one is known), record a clock anchor,
  * recognise a retry, or refuse it (quarantined, counted, logged). No sockets
- * here; the broker calls `handle` and turns the outcome into a PUBACK or a
- * disconnect. Every outcome but "failed" is committed before it returns.
+ * here; the broker submits publishes to the outbox (outbox.ts), whose group
+ * commit (ingest-queue.ts) stages many in one transaction with `stage` and
+ * settles them once it commits; `handle` is the one-publish path. Every
+ * outcome but "failed" is committed before it is returned.
  *
  * The decisions (`classify`, and clock-map.ts) are pure; `Ingest` adds the effects.
  */
@@ -25,8 +27,11 @@ export function uplinkTopic(sensorId: string): string {
   return `xsedge/v1/${sensorId}/up`;
 }
 
-/** "clock-unset": a null anchor asks for the gateway's clock, and it is not set (no NTP yet). */
-export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict", "clock-unset"] as const;
+/**
+ * "clock-unset": a null anchor asks for the gateway's clock, and it is not set (no NTP yet).
+ * "wrong-sensor": a device published a record for a sensor other than the one it authenticated as.
+ */
+export const REFUSAL_REASONS = ["bad-topic", "too-large", "malformed", "sensor-mismatch", "seq-conflict", "clock-unset", "wrong-sensor"] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
@@ -50,11 +55,24 @@ export type IngestOutcome =
   /** The store could not commit: the publish must not be acknowledged, so the device keeps it and retries. */
   | { kind: "failed"; error: Error };
 
+/** A publish written into an open transaction: its outcome, and `settle` to count and log it once committed. */
+export interface StagedPublish {
+  outcome: IngestOutcome;
+  settle(): void;
+}
+
 export interface PublishInput {
   topic: string;
   payload: Uint8Array;
   /** Null for a will published after its client has gone. */
   clientId: string | null;
+  /**
+   * The sensor id the publisher authenticated as (its MQTT username): records
+   * for any other sensor are refused as "wrong-sensor". Null when no
+   * authenticated client stands behind the publish (refused likewise);
+   * undefined when the broker does not authenticate (no check).
+   */
+  authenticatedAs?: string | null;
 }
 
 export interface IngestCounters {
@@ -103,6 +121,15 @@ export function classify(topic: string, payload: Uint8Array): Classification {
   return { kind: "valid", record };
 }
 
+/** A valid record is still refused when it is not the authenticated publisher's own (see PublishInput). */
+export function checkPublisher(decision: Classification, authenticatedAs: string | null | undefined): Classification {
+  if (decision.kind !== "valid" || authenticatedAs === undefined) return decision;
+  const sensorId = sensorOf(decision.record);
+  if (sensorId === authenticatedAs) return decision;
+  const who = authenticatedAs === null ? "a publish with no authenticated client" : `client authenticated as "${authenticatedAs}"`;
+  return refuse("wrong-sensor", "sensorId", `${who} may not publish for sensor "${sensorId}"`);
+}
+
 export interface IngestOptions {
   store: ObservationStore;
   logger: Logger;
@@ -132,21 +159,40 @@ export class Ingest {
     this.#now = options.now ?? Date.now;
   }
 
+  /** The one-publish path: stages it in its own transaction, then counts and logs it. */
   handle(input: PublishInput): IngestOutcome {
-    const receivedAt = this.#now();
-    const decision = classify(input.topic, input.payload);
     try {
-      if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
-      const { record } = decision;
-      if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);
-      if (record.kind === "batch") return this.#batch(input, record.observations, receivedAt);
-      return this.#observation(input, record.observation, receivedAt);
+      const staged = this.#store.transaction(() => this.stage(input));
+      staged.settle();
+      return staged.outcome;
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      this.#counters.failed++;
-      this.#log.error("could not commit publish; not acknowledging it", { clientId: input.clientId, topic: input.topic, error });
-      return { kind: "failed", error };
+      return this.fail(input, e);
     }
+  }
+
+  /**
+   * Writes one publish's effects into the store, to be run inside the
+   * caller's transaction (ingest-queue.ts puts many in one commit). Nothing
+   * is counted or logged until the caller, once the transaction has
+   * committed, calls `settle`: the counters describe committed work only.
+   * Throws if the store does; the caller's transaction then rolls back.
+   */
+  stage(input: PublishInput): StagedPublish {
+    const receivedAt = this.#now();
+    const decision = checkPublisher(classify(input.topic, input.payload), input.authenticatedAs);
+    if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
+    const { record } = decision;
+    if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);
+    if (record.kind === "batch") return this.#batch(input, record.observations, receivedAt);
+    return this.#observation(input, record.observation, receivedAt);
+  }
+
+  /** Counts and logs a publish that could not be committed; the device must not get a PUBACK. */
+  fail(input: PublishInput, cause: unknown): IngestOutcome {
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    this.#counters.failed++;
+    this.#log.error("could not commit publish; not acknowledging it", { clientId: input.clientId, topic: input.topic, error });
+    return { kind: "failed", error };
   }
 
   /** A snapshot; callers may keep it. */
@@ -155,7 +201,7 @@ export class Ingest {
     return { ...c, refusedByReason: { ...c.refusedByReason }, anchors: { ...c.anchors } };
   }
 
-  #observation(input: PublishInput, observation: Observation, receivedAt: number): IngestOutcome {
+  #observation(input: PublishInput, observation: Observation, receivedAt: number): StagedPublish {
     const { sensorId, seq, boot } = observation;
     // Read and written in the same synchronous turn: no anchor can slip in between.
     const timed = withTime(observation, this.#store.anchor(sensorId, boot));
@@ -164,15 +210,17 @@ export class Ingest {
       const refusal = refuse("seq-conflict", "seq", `${sensorId} seq ${seq} is already stored with different content`);
       return this.#refuse(input, refusal, receivedAt);
     }
-    this.#counters[appended]++;
-    if (appended === "stored" && timed.time === undefined) this.#counters.untimed++;
-    this.#log.debug(appended === "stored" ? "observation stored" : "duplicate observation (device retry)", {
-      clientId: input.clientId,
-      sensorId,
-      seq,
-      timeSource: timed.timeSource ?? null,
-    });
-    return appended === "stored" ? { kind: "stored", observation: timed } : { kind: "duplicate", observation };
+    const settle = () => {
+      this.#counters[appended]++;
+      if (appended === "stored" && timed.time === undefined) this.#counters.untimed++;
+      this.#log.debug(appended === "stored" ? "observation stored" : "duplicate observation (device retry)", {
+        clientId: input.clientId,
+        sensorId,
+        seq,
+        timeSource: timed.timeSource ?? null,
+      });
+    };
+    return { outcome: appended === "stored" ? { kind: "stored", observation: timed } : { kind: "duplicate", observation }, settle };
   }
 
   /**
@@ -181,57 +229,67 @@ export class Ingest {
    * whose (sensor, seq) holds other content is refused on its own, and the
    * rest of the batch is kept.
    */
-  #batch(input: PublishInput, observations: Observation[], receivedAt: number): IngestOutcome {
-    const { stored, duplicate, conflicts } = this.#store.transaction(() => {
-      const tally = { stored: 0, duplicate: 0, conflicts: [] as number[] };
+  #batch(input: PublishInput, observations: Observation[], receivedAt: number): StagedPublish {
+    // A savepoint inside the caller's transaction: the batch is still all or nothing.
+    const { stored, duplicate, untimed, conflicts } = this.#store.transaction(() => {
+      const tally = { stored: 0, duplicate: 0, untimed: 0, conflicts: [] as number[] };
       observations.forEach((observation, index) => {
         const timed = withTime(observation, this.#store.anchor(observation.sensorId, observation.boot));
         const appended = this.#store.append(timed, receivedAt);
         if (appended === "conflict") tally.conflicts.push(index);
         else {
           tally[appended]++;
-          if (appended === "stored" && timed.time === undefined) this.#counters.untimed++;
+          if (appended === "stored" && timed.time === undefined) tally.untimed++;
         }
       });
       return tally;
     });
-    this.#counters.stored += stored;
-    this.#counters.duplicate += duplicate;
+    let refusal: StagedPublish | undefined;
     if (conflicts.length > 0) {
       const first = observations[conflicts[0]];
-      this.#refuse(input, refuse("seq-conflict", `observations[${conflicts[0]}].seq`,
+      refusal = this.#refuse(input, refuse("seq-conflict", `observations[${conflicts[0]}].seq`,
         `${conflicts.length} of ${observations.length} observations already stored with different content (first: ${first.sensorId} seq ${first.seq})`), receivedAt);
-      // #refuse counted the publish once; each further conflicting observation counts too.
-      this.#counters.refused += conflicts.length - 1;
-      this.#counters.refusedByReason["seq-conflict"] += conflicts.length - 1;
     }
-    this.#log.debug("batch stored", { clientId: input.clientId, sensorId: observations[0].sensorId, stored, duplicate, conflicts: conflicts.length });
-    return { kind: "batch", stored, duplicate, conflicts: conflicts.length };
+    const settle = () => {
+      this.#counters.stored += stored;
+      this.#counters.duplicate += duplicate;
+      this.#counters.untimed += untimed;
+      if (refusal !== undefined) {
+        refusal.settle();
+        // The refusal counted the publish once; each further conflicting observation counts too.
+        this.#counters.refused += conflicts.length - 1;
+        this.#counters.refusedByReason["seq-conflict"] += conflicts.length - 1;
+      }
+      this.#log.debug("batch stored", { clientId: input.clientId, sensorId: observations[0].sensorId, stored, duplicate, conflicts: conflicts.length });
+    };
+    return { outcome: { kind: "batch", stored, duplicate, conflicts: conflicts.length }, settle };
   }
 
-  #anchor(input: PublishInput, record: ClockAnchor, receivedAt: number): IngestOutcome {
+  #anchor(input: PublishInput, record: ClockAnchor, receivedAt: number): StagedPublish {
     const estimate = anchorEstimate(record, receivedAt);
     if (!estimate.ok) return this.#refuse(input, refuse(estimate.reason, estimate.field, estimate.detail), receivedAt);
     const { anchor } = estimate;
     const { decision, filled, corrected } = this.#store.recordAnchor(anchor);
-    this.#counters.anchors[decision === "adopt" ? "adopted" : decision === "replace" ? "replaced" : "kept"]++;
-    this.#counters.timeFilled += filled;
-    this.#counters.timeCorrected += corrected;
-    const fields = { clientId: input.clientId, sensorId: anchor.sensorId, boot: anchor.boot, source: anchor.source, offsetMs: anchor.offsetMs };
-    if (decision === "keep") {
-      this.#log.debug("clock anchor not used: the boot keeps its anchor", fields);
-    } else {
-      // One line per boot (two at most): worth seeing in an operator's log.
-      this.#log.info(`clock anchor ${decision === "adopt" ? "adopted" : "replaced"} for ${anchor.sensorId} boot ${anchor.boot} (${anchor.source})`, {
-        ...fields,
-        filled,
-        corrected,
-      });
-    }
-    return { kind: "anchor", anchor, decision, filled, corrected };
+    const settle = () => {
+      this.#counters.anchors[decision === "adopt" ? "adopted" : decision === "replace" ? "replaced" : "kept"]++;
+      this.#counters.timeFilled += filled;
+      this.#counters.timeCorrected += corrected;
+      const fields = { clientId: input.clientId, sensorId: anchor.sensorId, boot: anchor.boot, source: anchor.source, offsetMs: anchor.offsetMs };
+      if (decision === "keep") {
+        this.#log.debug("clock anchor not used: the boot keeps its anchor", fields);
+      } else {
+        // One line per boot (two at most): worth seeing in an operator's log.
+        this.#log.info(`clock anchor ${decision === "adopt" ? "adopted" : "replaced"} for ${anchor.sensorId} boot ${anchor.boot} (${anchor.source})`, {
+          ...fields,
+          filled,
+          corrected,
+        });
+      }
+    };
+    return { outcome: { kind: "anchor", anchor, decision, filled, corrected }, settle };
   }
 
-  #refuse(input: PublishInput, refusal: Refusal, receivedAt: number): Refusal {
+  #refuse(input: PublishInput, refusal: Refusal, receivedAt: number): StagedPublish {
     const quarantineId = this.#store.quarantine({
       receivedAt,
       clientId: input.clientId,
@@ -241,16 +299,18 @@ export class Ingest {
       detail: refusal.detail,
       payload: input.payload,
     });
-    this.#counters.refused++;
-    this.#counters.refusedByReason[refusal.reason]++;
-    this.#log.warn(`refused publish from ${input.clientId ?? "(will)"}: ${refusal.reason} (${refusal.field}): ${refusal.detail}`, {
-      clientId: input.clientId,
-      topic: input.topic.slice(0, 256),
-      reason: refusal.reason,
-      field: refusal.field,
-      bytes: input.payload.byteLength,
-      quarantineId,
-    });
-    return refusal;
+    const settle = () => {
+      this.#counters.refused++;
+      this.#counters.refusedByReason[refusal.reason]++;
+      this.#log.warn(`refused publish from ${input.clientId ?? "(will)"}: ${refusal.reason} (${refusal.field}): ${refusal.detail}`, {
+        clientId: input.clientId,
+        topic: input.topic.slice(0, 256),
+        reason: refusal.reason,
+        field: refusal.field,
+        bytes: input.payload.byteLength,
+        quarantineId,
+      });
+    };
+    return { outcome: refusal, settle };
   }
 }

@@ -7,8 +7,8 @@
  * so what this file commits is the gateway's promise to the device. Hence
  * `synchronous=FULL`: in WAL mode NORMAL may lose the last transactions on
  * power loss, and an acknowledged record lost that way is one the device has
- * already deleted from its flash. The cost is one fsync per commit; group
- * commit is later work.
+ * already deleted from its flash. The cost is one fsync per commit, shared
+ * by every publish in a group commit (ingest-queue.ts).
  *
  * Synchronous and timer-free on purpose: callers decide when to call it.
  */
@@ -18,6 +18,7 @@ import { openDurableDatabase } from "../sqlite/durable-database.js";
 import type { TimedObservation } from "../../modules/observation/record.js";
 import type { TimeSource } from "../../modules/observation/observation-json.js";
 import { chooseAnchor, type AnchorDecision, type BootAnchor } from "./clock-map.js";
+import { ObservationQueries } from "./observation-queries.js";
 import {
   MIGRATIONS, toAnchor, toRejected, toStored, type AnchorRow, type ObservationRow, type QuarantineEntry, type RejectedDbRow,
   type RejectedRow, type StoredObservation,
@@ -58,6 +59,25 @@ export interface AnchorOutcome {
   corrected: number;
 }
 
+/** One sensor's share of evicted unrelayed rows, for the log line that says what was lost. */
+export interface EvictedRange {
+  sensorId: string;
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+}
+
+/** What `evictOldest` deleted. */
+export interface Eviction {
+  relayed: number;
+  unrelayed: number;
+  /** Per sensor, the unrelayed rows lost (at most MAX_EVICTED_RANGES sensors are listed). */
+  lost: EvictedRange[];
+}
+
+/** Sensors named per eviction in the log; the counts cover every row either way. */
+export const MAX_EVICTED_RANGES = 20;
+
 export interface StoreCounts {
   observations: number;
   unrelayed: number;
@@ -73,9 +93,12 @@ type MarkParams = { at: number; id: number; time: number | null; source: TimeSou
 
 export class ObservationStore {
   readonly path: string;
+  /** Read-only queries for the local API, on this connection. */
+  readonly queries: ObservationQueries;
   readonly #db: Database.Database;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
+  readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #unrelayed: Statement<[number], ObservationRow>;
   readonly #markOne: Statement<[MarkParams]>;
   readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
@@ -92,11 +115,13 @@ export class ObservationStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
+    this.queries = new ObservationQueries(db);
     this.#insert = db.prepare(
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
+    this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#unrelayed = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
     // The row keeps the time it was relayed with: an anchor that arrived while
     // the batch was in flight must not leave the gateway claiming a time the
@@ -120,12 +145,12 @@ export class ObservationStore {
     );
   }
 
-  /** Commits one observation (durably, before returning) unless its (sensorId, seq) is already stored. */
-  /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. */
+  /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */
   transaction<T>(work: () => T): T {
     return this.#db.transaction(work)();
   }
 
+  /** Stores one observation unless its (sensorId, seq) is already stored; committed on return unless inside `transaction`. */
   append(obs: TimedObservation, receivedAt: number): AppendOutcome {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
@@ -208,6 +233,11 @@ export class ObservationStore {
     return row && toStored(row);
   }
 
+  /** The sensor's highest stored seq, 0 when it has none (for senders that have no seq of their own). */
+  highestSeq(sensorId: string): number {
+    return this.#highestSeq.get(sensorId)?.seq ?? 0;
+  }
+
   /** The most recent quarantined payloads, newest first. */
   rejected(limit = 100): RejectedRow[] {
     const rows = this.#db.prepare<[number], RejectedDbRow>("SELECT * FROM rejected ORDER BY id DESC LIMIT ?").all(limit);
@@ -223,6 +253,53 @@ export class ObservationStore {
       anchors: one("SELECT COUNT(*) AS n FROM clock_anchors"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
+  }
+
+  /** Unrelayed rows, counted (once, at open: the outbox keeps the number in memory after that). */
+  unrelayedCount(): number {
+    return (this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL").get() as { n: number }).n;
+  }
+
+  /** Bytes in use by the database (pages not on the free list); two pragma reads, no table scan. */
+  usedBytes(): number {
+    const pages = this.#db.pragma("page_count", { simple: true }) as number;
+    const free = this.#db.pragma("freelist_count", { simple: true }) as number;
+    return (pages - free) * (this.#db.pragma("page_size", { simple: true }) as number);
+  }
+
+  /** An upper bound on the observation rows (ids are never reused), read from the primary key alone. */
+  observationIdSpan(): number {
+    const row = this.#db.prepare<[], { span: number | null }>("SELECT max(id) - min(id) + 1 AS span FROM observations").get();
+    return row?.span ?? 0;
+  }
+
+  /**
+   * Deletes up to `rows` of the oldest observations, relayed ones first
+   * (the cloud has those), then the oldest unrelayed ones; one transaction.
+   */
+  evictOldest(rows: number): Eviction {
+    return this.#db.transaction((): Eviction => {
+      const relayed = this.#db
+        .prepare<[number]>("DELETE FROM observations WHERE id IN (SELECT id FROM observations WHERE relayed_at IS NOT NULL ORDER BY id LIMIT ?)")
+        .run(rows).changes;
+      const rest = rows - relayed;
+      if (rest <= 0) return { relayed, unrelayed: 0, lost: [] };
+      const oldest = "SELECT id, sensor_id, seq FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?";
+      const lost = this.#db
+        .prepare<[number, number], { sensorId: string; firstSeq: number; lastSeq: number; count: number }>(
+          `SELECT sensor_id AS sensorId, min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS count
+           FROM (${oldest}) GROUP BY sensor_id ORDER BY min(id) LIMIT ?`,
+        )
+        .all(rest, MAX_EVICTED_RANGES);
+      const unrelayed = this.#db.prepare<[number]>(`DELETE FROM observations WHERE id IN (SELECT id FROM (${oldest}))`).run(rest).changes;
+      return { relayed, unrelayed, lost };
+    })();
+  }
+
+  /** Deletes the oldest quarantined payloads beyond the newest `maxRows`; returns how many. */
+  capQuarantine(maxRows: number): number {
+    // Ids are never reused (AUTOINCREMENT), so "beyond the newest maxRows" is an id range: no count, no scan.
+    return this.#db.prepare<[number]>("DELETE FROM rejected WHERE id <= (SELECT max(id) FROM rejected) - ?").run(maxRows).changes;
   }
 
   /** The durability settings in force on this connection (synchronous: 2 = FULL), for diagnostics. */

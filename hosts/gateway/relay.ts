@@ -22,6 +22,8 @@ export interface RelayOptions {
   retryInitialMs?: number;
   retryMaxMs?: number;
   now?: () => number;
+  /** Called with how many rows each ack marked relayed (the outbox keeps its depth with it). */
+  onRelayed?: (count: number) => void;
 }
 
 export interface RelayStats {
@@ -53,6 +55,7 @@ export class Relay {
   readonly #batchSize: number;
   readonly #policy: RelayPolicy;
   readonly #now: () => number;
+  readonly #onRelayed: (count: number) => void;
   #state: RelayState = INITIAL_RELAY_STATE;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight: Promise<void> = Promise.resolve();
@@ -73,6 +76,7 @@ export class Relay {
       retryMaxMs: options.retryMaxMs ?? DEFAULT_RELAY_POLICY.retryMaxMs,
     };
     this.#now = options.now ?? Date.now;
+    this.#onRelayed = options.onRelayed ?? (() => {});
   }
 
   /** Starts relaying whatever is already stored. */
@@ -145,7 +149,9 @@ export class Relay {
       }
       const acked = [...ackedRows];
       // The rows as sent: each keeps the time the cloud got, even if an anchor arrived meanwhile.
-      this.#relayed += this.#store.markRelayed(acked, this.#now());
+      const marked = this.#store.markRelayed(acked, this.#now());
+      this.#relayed += marked;
+      if (marked > 0) this.#onRelayed(marked);
       if (acked.length < rows.length) {
         // Sending the rest again at once could spin; backing off cannot.
         return this.#failed(new Error(`${this.#connector.name} acknowledged ${acked.length} of ${rows.length} observations`));

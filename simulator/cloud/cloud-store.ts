@@ -43,6 +43,18 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE observations SET time_source = 'device' WHERE time IS NOT NULL;`,
 ];
 
+/**
+ * One entry of the registration log gateways follow: the sensor's latest
+ * registration, with its secret (the gateway keeps only a digest of it).
+ */
+export interface RegistrationEvent {
+  /** The sensor's registration offset: the event id. */
+  offset: number;
+  sensorId: string;
+  secret: string;
+  registeredAt: number;
+}
+
 /** A sensor as the API shows it: never with its secret. */
 export interface SensorInfo {
   sensorId: string;
@@ -131,7 +143,21 @@ export class CloudStore {
     return rows.map(toSensor);
   }
 
-  /** The sensor's current secret, for device authentication (later work); never sent by the API. */
+  /**
+   * Each sensor's latest registration with offset greater than `offset`, by
+   * offset: a compacted log, since a re-registration moves the sensor to a new
+   * offset and its old one is gone.
+   */
+  registrationsAfter(offset: number, limit: number): RegistrationEvent[] {
+    return this.#db
+      .prepare<[number, number], RegistrationEvent>(
+        `SELECT registration_offset AS offset, sensor_id AS sensorId, secret, registered_at AS registeredAt
+         FROM sensors WHERE registration_offset > ? ORDER BY registration_offset LIMIT ?`,
+      )
+      .all(offset, limit);
+  }
+
+  /** The sensor's current secret; the API serves it only on the gateways' registration stream. */
   secretOf(sensorId: string): string | undefined {
     return (this.#db.prepare<[string], { secret: string }>("SELECT secret FROM sensors WHERE sensor_id = ?").get(sensorId))?.secret;
   }

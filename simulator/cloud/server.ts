@@ -7,6 +7,7 @@
  *   POST /api/v1/observations          {observations: [...]}  from a gateway -> {acked, duplicates}
  *   GET  /api/v1/observations?after=&limit=                   page through the log by offset
  *   GET  /api/v1/observations/stream   Server-Sent Events, id = offset, resumes from Last-Event-ID or ?after=
+ *   GET  /api/v1/registrations/stream  Server-Sent Events for gateways, see below
  *   GET  /healthz
  *
  * An observation, as POSTed (units optional, checked if given) and as returned:
@@ -16,15 +17,27 @@
  * anchor was known for the boot; `timeSource` says whose clock ("device" or
  * "gateway"), null with it. `offset` and `storedAt` are the cloud's own.
  *
- * Observations of sensors that have not registered are accepted for now:
- * device authentication is later work, and refusing them would stall a
- * gateway's relay on data it has already acknowledged to the device.
+ * The registration stream is how gateways learn which devices to accept:
+ * one event per sensor, `id:` its registration offset, `data:`
+ * {sensorId, secret, registeredAt}, in offset order, then live as sensors
+ * register. A re-registration (new secret) moves the sensor to a new, higher
+ * offset and its old event is gone: the stream is a compacted log, the
+ * sensors table by offset, so replaying it from 0 yields the current
+ * registrations. A gateway resumes after the offset it stored with
+ * Last-Event-ID (or ?after=); without either it gets the whole log. It
+ * carries secrets in the clear: fine for this reference cloud on loopback,
+ * while a deployed one would need TLS and authenticated gateways.
+ *
+ * Observations of sensors that have not registered are accepted: gateways
+ * authenticate their devices, and refusing here would stall a gateway's
+ * relay on data it has already acknowledged to a device (one registered
+ * then, perhaps, or a gateway given its own registry).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createLogger, type Logger } from "../../hosts/log/logger.js";
-import { CloudStore, type CloudObservation } from "./cloud-store.js";
-import { HttpError, readJson, sendJson } from "./http-json.js";
-import { SseSession } from "./sse.js";
+import { CloudStore, type CloudObservation, type RegistrationEvent } from "./cloud-store.js";
+import { HttpError, readJson, sendJson } from "../../hosts/http/http-json.js";
+import { SseSession } from "../../hosts/http/sse.js";
 import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
 
 export const DEFAULT_CLOUD_PORT = 8101;
@@ -66,7 +79,8 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const log = options.logger ?? createLogger({ component: "cloud" });
   const store = CloudStore.open(options.dataDir);
   const listeners = new Set<ObservationListener>();
-  const sessions = new Set<SseSession>();
+  const sessions = new Set<SseSession<CloudObservation>>();
+  const registrationSessions = new Set<SseSession<RegistrationEvent>>();
 
   function publish(stored: CloudObservation[]): void {
     for (const session of sessions) session.wake();
@@ -88,6 +102,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
         const { sensor, created } = store.register(parseRegistration(await readJson(req)), Date.now());
         log.info(`sensor ${created ? "registered" : "re-registered"}: ${sensor.sensorId}`, { ...sensor });
         sendJson(res, created ? 201 : 200, sensor);
+        for (const session of registrationSessions) session.wake();
       },
       GET: (_req, res) => sendJson(res, 200, { sensors: store.sensors() }),
     },
@@ -116,8 +131,26 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
           typeof lastEventId === "string"
             ? parseOffset("Last-Event-ID", lastEventId, 0)
             : parseOffset("after", url.searchParams.get("after"), store.latestOffset());
-        const session: SseSession = new SseSession(res, (offset, limit) => store.after(offset, limit), after, () => sessions.delete(session));
+        const session: SseSession<CloudObservation> = new SseSession(res, (offset, limit) => store.after(offset, limit), after, () => sessions.delete(session));
         sessions.add(session);
+        session.wake();
+      },
+    },
+    "/api/v1/registrations/stream": {
+      GET: (req, res, url) => {
+        const lastEventId = req.headers["last-event-id"];
+        // Unlike observations, a gateway without a position wants the whole (compacted) log.
+        const after =
+          typeof lastEventId === "string" ? parseOffset("Last-Event-ID", lastEventId, 0) : parseOffset("after", url.searchParams.get("after"), 0);
+        const session: SseSession<RegistrationEvent> = new SseSession(
+          res,
+          (offset, limit) => store.registrationsAfter(offset, limit),
+          after,
+          () => registrationSessions.delete(session),
+          { data: ({ sensorId, secret, registeredAt }) => ({ sensorId, secret, registeredAt }) },
+        );
+        registrationSessions.add(session);
+        log.info(`registration stream opened after offset ${after}`, { remote: req.socket.remoteAddress });
         session.wake();
       },
     },
@@ -174,7 +207,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const session of sessions) session.end();
+    for (const session of [...sessions, ...registrationSessions]) session.end();
     server.closeIdleConnections();
     await closed;
     store.close();

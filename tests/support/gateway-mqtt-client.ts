@@ -6,6 +6,11 @@ import mqtt, { type Packet } from "mqtt-packet";
 import { connect, type Socket } from "node:net";
 import { within } from "./test-helpers.js";
 
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
 export class TestMqttClient {
   readonly clientId: string;
   readonly received: Packet[] = [];
@@ -32,15 +37,20 @@ export class TestMqttClient {
   }
 
   /** Connects and waits for CONNACK 0; `credentials` are the MQTT username (a sensor id) and password (its secret). */
-  static async connect(port: number, clientId: string, credentials?: { username: string; password: string }): Promise<TestMqttClient> {
-    const socket = connect(port, "127.0.0.1");
-    await within(`TCP connect of ${clientId}`, new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)));
+  static async connect(port: number, clientId: string, credentials?: Credentials): Promise<TestMqttClient> {
+    const { client, returnCode } = await TestMqttClient.attempt(connect(port, "127.0.0.1"), "connect", clientId, credentials);
+    if (returnCode !== 0) throw new Error(`${clientId}: CONNACK refused with return code ${returnCode}`);
+    return client;
+  }
+
+  /** Sends CONNECT over `socket` once it emits `ready` ("secureConnect" for TLS) and returns the CONNACK's return code, refused or not. */
+  static async attempt(socket: Socket, ready: "connect" | "secureConnect", clientId: string, credentials?: Credentials): Promise<{ client: TestMqttClient; returnCode: number }> {
+    await within(`${ready} of ${clientId}`, new Promise<void>((resolve, reject) => socket.once(ready, resolve).once("error", reject)));
     const client = new TestMqttClient(socket, clientId);
     const login = credentials ? { username: credentials.username, password: Buffer.from(credentials.password) } : {};
     client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0, ...login });
     const connack = await client.waitFor("connack", (p) => p.cmd === "connack");
-    if (connack.cmd !== "connack" || connack.returnCode !== 0) throw new Error(`${clientId}: CONNACK refused`);
-    return client;
+    return { client, returnCode: connack.cmd === "connack" ? (connack.returnCode ?? 0) : -1 };
   }
 
   send(packet: Packet): void {
@@ -52,6 +62,18 @@ export class TestMqttClient {
     const messageId = this.#nextId++;
     this.send({ cmd: "publish", topic, payload: Buffer.from(payload), qos, dup: false, retain: false, messageId });
     return messageId;
+  }
+
+  /** Sends QoS 1 PUBLISHes in one socket write (so the broker reads them as one chunk); returns their message ids. */
+  publishAll(messages: readonly { topic: string; payload: Uint8Array }[]): number[] {
+    const ids: number[] = [];
+    const packets = messages.map(({ topic, payload }) => {
+      const messageId = this.#nextId++;
+      ids.push(messageId);
+      return mqtt.generate({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, dup: false, retain: false, messageId });
+    });
+    this.#socket.write(Buffer.concat(packets));
+    return ids;
   }
 
   async waitFor(what: string, match: (packet: Packet) => boolean): Promise<Packet> {

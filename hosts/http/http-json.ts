@@ -1,6 +1,7 @@
 /*
- * JSON over node:http for the reference cloud: reading a bounded body,
- * writing an answer, and the one error type that carries a status.
+ * JSON over node:http, shared by the reference cloud and the gateway's local
+ * API: reading a bounded body, writing an answer, and the one error type that
+ * carries a status.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 

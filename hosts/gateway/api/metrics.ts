@@ -1,0 +1,115 @@
+/*
+ * GET /metrics: the gateway's stats as Prometheus text, through prom-client
+ * with a registry of its own (never the global one, so two gateways in one
+ * process, as in tests, do not share or clash).
+ *
+ * Every metric is one row of GATEWAY_METRICS: a dotted path into the stats
+ * snapshot, a name, a kind and a help text. Adding a counter to GatewayStats
+ * and exposing it is one line here. A path that names an object of numbers
+ * becomes one series per key (`label`); one that names a string becomes a
+ * gauge of 1 with the string as its label (the relay's state).
+ *
+ * Each scrape takes one snapshot (the stats read the store) and every
+ * metric's collect() reads from it.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+
+export interface MetricSpec {
+  /** Dotted path into the stats snapshot, e.g. "ingest.stored". */
+  path: string;
+  name: string;
+  kind: "counter" | "gauge";
+  help: string;
+  /** The label for a path naming an object of numbers or a string. */
+  label?: string;
+}
+
+const counter = (path: string, name: string, help: string, label?: string): MetricSpec => ({ path, name, kind: "counter", help, label });
+const gauge = (path: string, name: string, help: string, label?: string): MetricSpec => ({ path, name, kind: "gauge", help, label });
+
+export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
+  counter("ingest.stored", "xsedge_ingest_stored_total", "Observations stored (and acknowledged to their device)."),
+  counter("ingest.duplicate", "xsedge_ingest_duplicate_total", "Device retries of observations already stored."),
+  counter("ingest.refused", "xsedge_ingest_refused_total", "Payloads refused and quarantined."),
+  counter("ingest.refusedByReason", "xsedge_ingest_refused_by_reason_total", "Payloads refused, by reason.", "reason"),
+  counter("ingest.failed", "xsedge_ingest_failed_total", "Publishes the store could not commit (not acknowledged)."),
+  counter("ingest.untimed", "xsedge_ingest_untimed_total", "Observations stored before their boot's clock anchor."),
+  counter("ingest.anchors", "xsedge_ingest_anchors_total", "Clock anchors received, by decision.", "decision"),
+  counter("ingest.timeFilled", "xsedge_ingest_time_filled_total", "Stored observations a later anchor gave a time."),
+  counter("ingest.timeCorrected", "xsedge_ingest_time_corrected_total", "Unrelayed observations whose time a better anchor changed."),
+  counter("relay.relayed", "xsedge_relay_relayed_total", "Observations the cloud acknowledged."),
+  counter("relay.batches", "xsedge_relay_batches_total", "Relay requests acknowledged."),
+  counter("relay.failures", "xsedge_relay_failures_total", "Relay requests that failed or were partly acknowledged."),
+  gauge("relay.consecutiveFailures", "xsedge_relay_consecutive_failures", "Failed relay requests since the last success."),
+  gauge("relay.backlog", "xsedge_relay_backlog", "Stored observations not yet acknowledged by the cloud."),
+  gauge("relay.state", "xsedge_relay_state", "The relay's phase (1 for the current one).", "state"),
+  gauge("store.observations", "xsedge_store_observations", "Observations in the store (-1: store closed)."),
+  gauge("store.unrelayed", "xsedge_store_unrelayed", "Observations in the outbox (-1: store closed)."),
+  gauge("store.untimed", "xsedge_store_untimed", "Observations without a wall time (-1: store closed)."),
+  gauge("store.anchors", "xsedge_store_anchors", "Clock anchors kept, one per device boot (-1: store closed)."),
+  gauge("store.rejected", "xsedge_store_rejected", "Quarantined payloads (-1: store closed)."),
+  gauge("mqttClients", "xsedge_mqtt_clients", "Connected MQTT clients."),
+  gauge("http.sseClients", "xsedge_http_sse_clients", "Open Server-Sent Events streams."),
+  counter("http.sseStalled", "xsedge_http_sse_stalled_total", "SSE clients disconnected for not reading."),
+]);
+
+export interface MetricValue {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The series one spec yields from a snapshot; none when the path is missing or not numeric. */
+export function metricValues(snapshot: unknown, spec: MetricSpec): MetricValue[] {
+  let node: unknown = snapshot;
+  for (const key of spec.path.split(".")) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined;
+  const valid = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && (spec.kind === "gauge" || value >= 0);
+  if (valid(node)) return [{ labels: {}, value: node }];
+  if (spec.label === undefined) return [];
+  if (typeof node === "string") return [{ labels: { [spec.label]: node }, value: 1 }];
+  if (typeof node !== "object" || node === null) return [];
+  const label = spec.label;
+  return Object.entries(node).filter((entry): entry is [string, number] => valid(entry[1])).map(([key, value]) => ({ labels: { [label]: key }, value }));
+}
+
+export class GatewayMetrics {
+  readonly #registry = new Registry();
+  readonly #snapshot: () => unknown;
+  #current: unknown;
+
+  constructor(snapshot: () => unknown, specs: readonly MetricSpec[] = GATEWAY_METRICS) {
+    this.#snapshot = snapshot;
+    // Resident memory, CPU, heap, event-loop lag, open file descriptors...
+    collectDefaultMetrics({ register: this.#registry });
+    const current = () => this.#current;
+    for (const spec of specs) {
+      const common = { name: spec.name, help: spec.help, labelNames: spec.label ? [spec.label] : [], registers: [this.#registry] };
+      if (spec.kind === "counter") {
+        new Counter({
+          ...common,
+          collect() {
+            this.reset();
+            for (const { labels, value } of metricValues(current(), spec)) this.inc(labels, value);
+          },
+        });
+      } else {
+        new Gauge({
+          ...common,
+          collect() {
+            this.reset();
+            for (const { labels, value } of metricValues(current(), spec)) this.set(labels, value);
+          },
+        });
+      }
+    }
+  }
+
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  /** The exposition text, from a fresh snapshot. */
+  async text(): Promise<string> {
+    this.#current = this.#snapshot();
+    return this.#registry.metrics();
+  }
+}

@@ -1,0 +1,206 @@
+/*
+ * The gateway's local HTTP API and dashboard (node:http, no framework):
+ *
+ *   GET /api/v1/sensors                                   registered sensors joined with what the store holds
+ *   GET /api/v1/observations?sensorId=&after=&limit=      newest first; with `after`, oldest first after that id
+ *   GET /api/v1/observations/stream?after=                Server-Sent Events, id = row id, resumes from Last-Event-ID
+ *   GET /api/v1/outbox                                    what waits for the cloud
+ *   GET /api/v1/relay                                     the relay's stats
+ *   GET /healthz                                          200 {status: "ok"} or 503 {status: "failing", reasons}
+ *   GET /metrics                                          Prometheus text
+ *   GET /, /app.js, /style.css                            the live dashboard
+ *
+ * Errors are JSON {error} naming what was wrong: 400 for a bad query
+ * parameter, 404 for an unknown path, 405 for a wrong method, 503 while the
+ * store is closed. Read-only: nothing here changes what the gateway stores.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Logger } from "../../log/logger.js";
+import { HttpError, sendJson } from "../../http/http-json.js";
+import type { ObservationStore } from "../observation-store.js";
+import type { RelayStats } from "../relay.js";
+import type { SensorRegistry } from "../sensor-registry.js";
+import { loadDashboard } from "./dashboard-files.js";
+import { assessHealth, RELAY_FAILING_THRESHOLD_MS } from "./health.js";
+import { GatewayMetrics } from "./metrics.js";
+import { ObservationStream, type StreamStats } from "./observation-stream.js";
+import { checkParams, intValue, sensorIdValue } from "./query.js";
+import { apiObservation, sensorTable } from "./views.js";
+
+/** The API's port unless configured: a common alternative HTTP port, free of the MQTT 1883 and the cloud's 8101. */
+export const DEFAULT_HTTP_PORT = 8080;
+/** Observations per page unless `limit` says otherwise. */
+export const DEFAULT_OBSERVATIONS_LIMIT = 100;
+/** Largest `limit`: about 300 kB of JSON, read synchronously from SQLite in a few milliseconds. */
+export const MAX_OBSERVATIONS_LIMIT = 1000;
+
+export interface ApiServerOptions {
+  host: string;
+  /** 0 picks an ephemeral port; see ApiServer.port. */
+  port: number;
+  store: ObservationStore;
+  registry?: SensorRegistry;
+  logger: Logger;
+  /** The gateway's stats, for /metrics. */
+  stats(): unknown;
+  relay(): RelayStats;
+  /** Gateway clock of the relay's first failure since its last success; null when not failing. */
+  relayFailingSince(): number | null;
+  mqttListening(): boolean;
+  now?: () => number;
+  /** Default RELAY_FAILING_THRESHOLD_MS. */
+  relayFailingThresholdMs?: number;
+  /** Default SSE_STALL_MS (hosts/http/sse.ts). */
+  sseStallMs?: number;
+}
+
+export interface ApiServer {
+  readonly host: string;
+  readonly port: number;
+  /** Rows were committed to the store: wakes the SSE streams. */
+  stored(): void;
+  stats(): StreamStats;
+  /** Ends the streams and closes the listener. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
+
+const ID_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
+const LIMIT_RANGE = { min: 1, max: MAX_OBSERVATIONS_LIMIT };
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { store, logger: log } = options;
+  const now = options.now ?? Date.now;
+  const dashboard = loadDashboard();
+  const stream = new ObservationStream(store, options.sseStallMs);
+  const metrics = new GatewayMetrics(options.stats);
+
+  function openStore(): ObservationStore {
+    if (!store.isOpen) throw new HttpError(503, "the store is closed (the gateway is stopping or has failed)");
+    return store;
+  }
+
+  function health() {
+    const facts = { storeOpen: store.isOpen, mqttListening: options.mqttListening(), relayFailingSince: options.relayFailingSince(), now: now() };
+    return assessHealth(facts, options.relayFailingThresholdMs ?? RELAY_FAILING_THRESHOLD_MS);
+  }
+
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    "/api/v1/sensors": {
+      GET: (_req, res, params) => {
+        checkParams(params, []);
+        const summaries = openStore().queries.sensorSummaries();
+        sendJson(res, 200, { sensors: sensorTable(options.registry?.list() ?? [], summaries) });
+      },
+    },
+    "/api/v1/observations": {
+      GET: (_req, res, params) => {
+        checkParams(params, ["sensorId", "after", "limit"]);
+        const sensorId = sensorIdValue(params);
+        const limit = intValue("limit", params.get("limit"), LIMIT_RANGE, DEFAULT_OBSERVATIONS_LIMIT);
+        const rawAfter = params.get("after");
+        const queries = openStore().queries;
+        const rows =
+          rawAfter === null ? queries.recent(limit, sensorId) : queries.after(intValue("after", rawAfter, ID_RANGE, 0), limit, sensorId);
+        sendJson(res, 200, { observations: rows.map(apiObservation) });
+      },
+    },
+    "/api/v1/observations/stream": {
+      GET: (req, res, params) => {
+        openStore();
+        stream.open(req, res, params);
+      },
+    },
+    "/api/v1/outbox": {
+      GET: (_req, res, params) => {
+        checkParams(params, []);
+        const counts = openStore().counts();
+        const oldest = store.unrelayed(1)[0];
+        sendJson(res, 200, {
+          depth: counts.unrelayed,
+          oldestReceivedAt: oldest?.receivedAt ?? null,
+          oldestAgeMs: oldest ? Math.max(0, now() - oldest.receivedAt) : null,
+          counts,
+        });
+      },
+    },
+    "/api/v1/relay": {
+      GET: (_req, res, params) => {
+        checkParams(params, []);
+        sendJson(res, 200, { ...options.relay(), failingSince: options.relayFailingSince() });
+      },
+    },
+    "/healthz": {
+      GET: (_req, res, params) => {
+        checkParams(params, []);
+        const verdict = health();
+        sendJson(res, verdict.status === "ok" ? 200 : 503, verdict);
+      },
+    },
+    "/metrics": {
+      GET: async (_req, res, params) => {
+        checkParams(params, []);
+        const text = await metrics.text();
+        res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+        res.end(text);
+      },
+    },
+  };
+  for (const [path, file] of dashboard) {
+    routes[path] = {
+      GET: (_req, res) => {
+        res.writeHead(200, { "content-type": file.type, "content-length": file.body.byteLength, "cache-control": "no-cache" });
+        res.end(file.body);
+      },
+    };
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const methods = routes[url.pathname];
+    if (!methods) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    const handler = methods[req.method ?? ""];
+    if (!handler) {
+      res.setHeader("allow", Object.keys(methods).join(", "));
+      throw new HttpError(405, `${url.pathname} does not accept ${req.method}`);
+    }
+    await handler(req, res, url.searchParams);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy(error as Error);
+      if (error instanceof HttpError) {
+        log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
+        return sendJson(res, error.status, { error: error.message });
+      }
+      log.error(`${req.method} ${req.url} failed`, { error });
+      sendJson(res, 500, { error: "internal error; see the gateway's log" });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (error) => log.error("http listener error", { error }));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  log.info(`http api listening on http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`, { host: options.host, port });
+
+  return {
+    host: options.host,
+    port,
+    stored: () => stream.stored(),
+    stats: () => stream.stats(),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      stream.close();
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}

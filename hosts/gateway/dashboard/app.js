@@ -1,0 +1,191 @@
+// The gateway's live dashboard: plain browser JavaScript, no build step, no
+// network beyond the gateway itself. The sensor table, outbox and relay are
+// polled JSON; the chart is fed by the observation stream (SSE), which the
+// browser resumes by itself after a drop (EventSource sends Last-Event-ID).
+
+// One colour per sensor, in order of first appearance. Exposed on the canvas
+// as data-sensor-colors ({sensorId: colour}) so tests and tools read them
+// from here rather than repeating them.
+// Records name units in UCUM ("Cel"); people read °C.
+const DISPLAY_UNITS = { Cel: "°C" };
+const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#00a3b4", "#f032e6", "#9a6324"];
+// The chart shows this much history.
+const CHART_WINDOW_MS = 5 * 60_000;
+// How often the table, outbox and relay are refreshed: a person reads no faster.
+const POLL_MS = 1000;
+// Points kept per sensor: one a second for the whole window, so a fast
+// sensor cannot grow the page's memory without bound.
+const MAX_POINTS_PER_SENSOR = CHART_WINDOW_MS / 1000;
+// History loaded at start; the API's largest page.
+const HISTORY_LIMIT = 1000;
+
+const $ = (id) => document.getElementById(id);
+const canvas = $("chart");
+const series = new Map(); // sensorId -> [{t, v}], oldest first
+const colors = new Map();
+let drawPending = false;
+
+$("chart-window").textContent = String(CHART_WINDOW_MS / 60_000);
+
+function colorOf(sensorId) {
+  let color = colors.get(sensorId);
+  if (color === undefined) {
+    color = PALETTE[colors.size % PALETTE.length];
+    colors.set(sensorId, color);
+    canvas.dataset.sensorColors = JSON.stringify(Object.fromEntries(colors));
+    renderLegend();
+  }
+  return color;
+}
+
+function renderLegend() {
+  const items = [...colors].map(([sensorId, color]) => {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = color;
+    li.append(swatch, sensorId);
+    return li;
+  });
+  $("legend").replaceChildren(...items);
+}
+
+function addObservation(obs) {
+  const temperature = obs.readings.find((r) => r.quantity === "temperature");
+  if (!temperature) return;
+  let points = series.get(obs.sensorId);
+  if (!points) series.set(obs.sensorId, (points = []));
+  colorOf(obs.sensorId);
+  points.push({ t: obs.time ?? obs.receivedAt, v: temperature.value });
+  if (points.length > MAX_POINTS_PER_SENSOR) points.splice(0, points.length - MAX_POINTS_PER_SENSOR);
+  scheduleDraw();
+}
+
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => {
+    drawPending = false;
+    draw();
+  });
+}
+
+function draw() {
+  const ctx = canvas.getContext("2d");
+  const { width, height } = canvas;
+  const pad = { left: 48, right: 12, top: 12, bottom: 24 };
+  const end = Date.now();
+  const start = end - CHART_WINDOW_MS;
+  ctx.clearRect(0, 0, width, height);
+  const visible = [...series].map(([id, points]) => [id, points.filter((p) => p.t >= start)]);
+  const values = visible.flatMap(([, points]) => points.map((p) => p.v));
+  let lo = values.length ? Math.min(...values) : 0;
+  let hi = values.length ? Math.max(...values) : 1;
+  if (hi - lo < 1) [lo, hi] = [lo - 0.5, hi + 0.5];
+  const x = (t) => pad.left + ((Math.min(t, end) - start) / CHART_WINDOW_MS) * (width - pad.left - pad.right);
+  const y = (v) => pad.top + (1 - (v - lo) / (hi - lo)) * (height - pad.top - pad.bottom);
+
+  ctx.strokeStyle = "#e3e5ea";
+  ctx.fillStyle = "#667";
+  ctx.lineWidth = 1;
+  ctx.font = "11px system-ui, sans-serif";
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + ((hi - lo) * i) / 4;
+    ctx.beginPath();
+    ctx.moveTo(pad.left, y(v));
+    ctx.lineTo(width - pad.right, y(v));
+    ctx.stroke();
+    ctx.fillText(`${v.toFixed(1)} °C`, 2, y(v) + 4);
+  }
+  ctx.fillText(`−${CHART_WINDOW_MS / 60_000} min`, pad.left, height - 6);
+  ctx.fillText("now", width - pad.right - 22, height - 6);
+
+  for (const [id, points] of visible) {
+    if (points.length === 0) continue;
+    const color = colors.get(id);
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    points.forEach((p, i) => (i === 0 ? ctx.moveTo(x(p.t), y(p.v)) : ctx.lineTo(x(p.t), y(p.v))));
+    ctx.stroke();
+    for (const p of points) {
+      ctx.beginPath();
+      ctx.arc(x(p.t), y(p.v), 3.5, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  const body = await response.json();
+  // /healthz answers 503 with a body worth showing.
+  if (!response.ok && path !== "/healthz") throw new Error(body.error ?? `${path}: HTTP ${response.status}`);
+  return body;
+}
+
+function ago(ms) {
+  if (ms === null) return "never";
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : new Date(ms).toLocaleString();
+}
+
+function renderSensors(sensors) {
+  const rows = sensors.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.sensorId = s.sensorId;
+    const values = s.lastReadings.map((r) => `${r.value} ${DISPLAY_UNITS[r.unit] ?? r.unit}`).join(", ") || "–";
+    for (const text of [s.sensorId, ago(s.lastReceivedAt), values, String(s.observations)]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  document.querySelector("#sensors tbody").replaceChildren(...rows);
+}
+
+async function refresh() {
+  const [{ sensors }, outbox, relay, health] = await Promise.all([
+    getJson("/api/v1/sensors"),
+    getJson("/api/v1/outbox"),
+    getJson("/api/v1/relay"),
+    getJson("/healthz"),
+  ]);
+  renderSensors(sensors);
+  $("outbox-depth").textContent = String(outbox.depth);
+  $("outbox-age").textContent = outbox.oldestAgeMs === null ? "–" : `${Math.round(outbox.oldestAgeMs / 1000)} s`;
+  $("relay-state").textContent = `${relay.state} → ${relay.connector}`;
+  $("relay-relayed").textContent = String(relay.relayed);
+  $("relay-failures").textContent = String(relay.failures);
+  $("relay-error").textContent = relay.lastError ?? "";
+  $("health").textContent = health.status === "ok" ? "healthy" : `unhealthy: ${health.reasons.join("; ")}`;
+  $("health").className = `badge ${health.status}`;
+}
+
+async function poll() {
+  try {
+    await refresh();
+  } catch (error) {
+    $("health").textContent = `gateway unreachable: ${error.message}`;
+    $("health").className = "badge failing";
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+async function startStream() {
+  const { observations } = await getJson(`/api/v1/observations?limit=${HISTORY_LIMIT}`);
+  for (const obs of [...observations].reverse()) addObservation(obs);
+  const after = observations.length > 0 ? observations[0].id : 0;
+  const source = new EventSource(`/api/v1/observations/stream?after=${after}`);
+  source.onopen = () => ($("stream-state").textContent = "stream: live");
+  source.onerror = () => ($("stream-state").textContent = "stream: reconnecting");
+  source.onmessage = (event) => addObservation(JSON.parse(event.data));
+}
+
+poll();
+startStream().catch((error) => ($("stream-state").textContent = `stream: ${error.message}`));
+// The window slides even when nothing arrives.
+setInterval(scheduleDraw, POLL_MS);
+scheduleDraw();

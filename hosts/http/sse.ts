@@ -1,0 +1,137 @@
+/*
+ * One Server-Sent Events subscriber of an append-only log (the cloud's
+ * observation log, the gateway's store).
+ *
+ * The session keeps a cursor (the last id sent) and, when woken, reads the
+ * log after it, page by page, honouring backpressure. New entries only wake
+ * it; the data always comes from the log. So a subscriber that resumes,
+ * falls behind or is woken mid-page never misses or repeats an event.
+ *
+ * Memory per subscriber is bounded by one page: the next page is read only
+ * once the previous one has drained. A subscriber that stops reading would
+ * hold its session (and socket) forever, so one whose page has not drained
+ * within `stallMs` is disconnected (and reported through `onStalled`); it
+ * resumes later from its Last-Event-ID like any other.
+ */
+import type { ServerResponse } from "node:http";
+
+/** Rows read per page while catching up: about 150 kB of observation JSON. */
+const PAGE = 500;
+
+/** Comment line sent this often so idle proxies keep the connection. */
+export const SSE_HEARTBEAT_MS = 15_000;
+
+/**
+ * How long a page may wait to drain before the subscriber counts as stalled:
+ * two heartbeats, so a reader on a slow but working link is never cut off.
+ */
+export const SSE_STALL_MS = 2 * SSE_HEARTBEAT_MS;
+
+export type ReadAfter<T> = (id: number, limit: number) => T[];
+
+export interface SseOptions<T> {
+  /** The event id of a row; the row's `offset` by default. */
+  idOf?: (row: T) => number;
+  /** What a row's event carries; the whole row by default. */
+  data?: (row: T) => unknown;
+  /** Default SSE_STALL_MS. */
+  stallMs?: number;
+  /** Called once when the session is disconnected for not reading. */
+  onStalled?: () => void;
+}
+
+function offsetOf(row: unknown): number {
+  return (row as { offset: number }).offset;
+}
+
+// `any` by default so the cloud's `Set<SseSession>` holds sessions of its rows without naming the type.
+export class SseSession<T = any> {
+  readonly #res: ServerResponse;
+  readonly #read: ReadAfter<T>;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #idOf: (row: T) => number;
+  readonly #data: (row: T) => unknown;
+  readonly #stallMs: number;
+  readonly #onStalled: () => void;
+  #cursor: number;
+  #pumping = false;
+  #wokenWhilePumping = false;
+  #closed = false;
+
+  constructor(res: ServerResponse, read: ReadAfter<T>, after: number, onClose: () => void, options: SseOptions<T> = {}) {
+    this.#res = res;
+    this.#read = read;
+    this.#cursor = after;
+    this.#idOf = options.idOf ?? offsetOf;
+    this.#data = options.data ?? ((row) => row);
+    this.#stallMs = options.stallMs ?? SSE_STALL_MS;
+    this.#onStalled = options.onStalled ?? (() => {});
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+    // Sends the headers now, so a client knows it is subscribed before the first event.
+    res.write(`: subscribed after ${after}\n\n`);
+    this.#heartbeat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
+    res.once("close", () => {
+      this.#closed = true;
+      clearInterval(this.#heartbeat);
+      onClose();
+    });
+  }
+
+  /** The id of the last event sent. */
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  /** Something was stored (or the session just started): send whatever is after the cursor. */
+  wake(): void {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#wokenWhilePumping = true;
+      return;
+    }
+    this.#pumping = true;
+    this.#pump()
+      // A log that fails mid-stream ends this subscription; the client resumes from its Last-Event-ID.
+      .catch((error: Error) => this.#res.destroy(error))
+      .finally(() => (this.#pumping = false));
+  }
+
+  end(): void {
+    if (!this.#closed) this.#res.end();
+  }
+
+  async #pump(): Promise<void> {
+    do {
+      this.#wokenWhilePumping = false;
+      for (;;) {
+        if (this.#closed) return;
+        const rows = this.#read(this.#cursor, PAGE);
+        if (rows.length === 0) break;
+        const text = rows.map((row) => `id: ${this.#idOf(row)}\ndata: ${JSON.stringify(this.#data(row))}\n\n`).join("");
+        this.#cursor = this.#idOf(rows[rows.length - 1]);
+        if (!this.#res.write(text) && !(await this.#drained())) {
+          this.#onStalled();
+          this.#res.destroy();
+          return;
+        }
+        if (rows.length < PAGE) break;
+      }
+    } while (this.#wokenWhilePumping);
+  }
+
+  /** True once drained (or closed), false if still full after stallMs. */
+  #drained(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (drained: boolean) => {
+        clearTimeout(timer);
+        this.#res.off("drain", onDrain);
+        this.#res.off("close", onDrain);
+        resolve(drained);
+      };
+      const onDrain = () => done(true);
+      const timer = setTimeout(() => done(this.#closed), this.#stallMs);
+      this.#res.once("drain", onDrain);
+      this.#res.once("close", onDrain);
+    });
+  }
+}

@@ -1,0 +1,35 @@
+/*
+ * A gateway in its own process, for tests that kill it (gateway-sigkill).
+ * argv: <dataDir> <comma-separated sensor ids>. Sensors' secrets are
+ * secretOf(sensorId); the cloud acknowledges everything after a short delay,
+ * so relaying (and its marks) runs alongside ingest. Prints "ready <port>".
+ */
+import type { CloudAck, CloudConnector } from "../../hosts/gateway/connector.js";
+import { startGateway } from "../../hosts/gateway/gateway.js";
+import { createLogger } from "../../hosts/log/logger.js";
+import { registryOf } from "./outbox-gateway.js";
+
+/** Long enough that batches pile up while one is in flight, short enough that the relay keeps up. */
+const CLOUD_DELAY_MS = 20;
+
+const slowCloud: CloudConnector = {
+  name: "slow",
+  async send(batch): Promise<CloudAck> {
+    await new Promise((resolve) => setTimeout(resolve, CLOUD_DELAY_MS));
+    return { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })) };
+  },
+  async close() {},
+};
+
+const [dataDir, sensors] = process.argv.slice(2);
+const gateway = await startGateway({
+  mqttPort: 0,
+  httpPort: null,
+  dataDir,
+  connector: slowCloud,
+  registry: registryOf(sensors.split(",")),
+  logger: createLogger({ component: "child", level: "error" }),
+  rateLimitPerSecond: Infinity,
+  relayIntervalMs: 50,
+});
+process.stdout.write(`ready ${gateway.mqttPort}\n`);
