@@ -219,13 +219,21 @@ export class ObservationStore {
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
     if (rows.length === 0) return 0;
-    return this.#db.transaction(() => {
-      let changed = 0;
-      for (const { id, observation } of rows) {
-        changed += this.#markOne.run({ at, id, time: observation.time ?? null, source: observation.timeSource ?? null }).changes;
-      }
-      return changed;
-    })();
+    // A relayed mark lost to a power cut only means a resend, which the
+    // cloud deduplicates: it need not wait for its own fsync (the next
+    // ingest commit, at synchronous=FULL, syncs the WAL with it anyway).
+    this.#db.pragma("synchronous = NORMAL");
+    try {
+      return this.#db.transaction(() => {
+        let changed = 0;
+        for (const { id, observation } of rows) {
+          changed += this.#markOne.run({ at, id, time: observation.time ?? null, source: observation.timeSource ?? null }).changes;
+        }
+        return changed;
+      })();
+    } finally {
+      this.#db.pragma("synchronous = FULL");
+    }
   }
 
   find(sensorId: string, seq: number): StoredObservation | undefined {
