@@ -1,0 +1,210 @@
+/*
+ * The gateway's figures, each against a baseline measured in the same run:
+ * - durable ingest (committed to SQLite, then acknowledged) with 1, 100 and
+ *   1,000 devices, against bare aedes QoS 1 without persistence;
+ * - latency from a device's publish to the cloud's acknowledgement at
+ *   10,000 observations a second, beside the PUBACK latency of bare aedes at
+ *   the same rate;
+ * - the gateway's resident memory with 1,000 devices, beside bare aedes's.
+ *
+ * Every server and the load generator run in processes of their own
+ * (bench/gateway/), so the machine's two cores are shared out the same way
+ * for the baseline and for the gateway.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { percentile, type LoadPlan, type LoadResult } from "./gateway/load-generator.js";
+import type { ServerPlan, ServerStats } from "./gateway/server-process.js";
+
+const SERVER = fileURLToPath(new URL("./gateway/server-process.js", import.meta.url));
+const LOAD = fileURLToPath(new URL("./gateway/load-generator.js", import.meta.url));
+const SECRET = "bench-secret-0123456789";
+/** Bounds every exchange with a child, so a wedged run fails instead of hanging the benchmark. */
+const CHILD_TIMEOUT_MS = 120_000;
+/** In-flight publishes shared out among the devices of a throughput run: 1,000 for one device, 1 each for 1,000. */
+const TOTAL_WINDOW = 1000;
+export const DEVICE_COUNTS = [1, 100, 1000] as const;
+export const LATENCY_RATE = 10_000;
+const LATENCY_DEVICES = 1000;
+
+function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
+    const onMessage = (message: any) => {
+      if (message?.error) return done(new Error(`${what}: ${message.error}`));
+      const value = accept(message);
+      if (value !== undefined) done(undefined, value);
+    };
+    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
+    function done(error?: Error, value?: T) {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+interface Server {
+  port: number;
+  stats(): Promise<ServerStats>;
+  stop(): Promise<void>;
+}
+
+async function startServer(plan: ServerPlan): Promise<Server> {
+  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ready = next(child, `${plan.kind} start`, (m) => (typeof m?.port === "number" ? (m.port as number) : undefined));
+  child.send(plan);
+  const port = await ready;
+  return {
+    port,
+    async stats() {
+      const reply = next(child, `${plan.kind} stats`, (m) => (typeof m?.rss === "number" ? (m as ServerStats) : undefined));
+      child.send({ type: "stats" });
+      return reply;
+    },
+    async stop() {
+      const stopped = next(child, `${plan.kind} stop`, (m) => (m?.stopped ? true : undefined)).catch(() => child.kill("SIGKILL"));
+      child.send({ type: "stop" });
+      await stopped;
+    },
+  };
+}
+
+/** Runs the load; `duringMeasure` runs halfway through the measuring interval (to sample the server meanwhile). */
+async function runLoad(plan: LoadPlan, duringMeasure?: () => Promise<void>): Promise<LoadResult> {
+  const child = fork(LOAD, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  let sampled: Promise<void> = Promise.resolve();
+  child.on("message", (m: any) => {
+    if (m?.measuring && duringMeasure) sampled = new Promise((r) => setTimeout(r, plan.measureMs / 2)).then(duringMeasure);
+  });
+  const result = next(child, "load", (m) => m?.result as LoadResult | undefined);
+  child.send(plan);
+  const value = await result;
+  await sampled;
+  return value;
+}
+
+export interface IngestFigure {
+  devices: number;
+  window: number;
+  aedes: LoadResult;
+  gateway: LoadResult;
+  ratio: number;
+  /** Resident memory of each server halfway through its measuring interval, bytes. */
+  aedesRss: number;
+  gatewayRss: number;
+  /** Transactions the gateway committed for the observations it stored (group commit), when it reports them. */
+  gatewayStats: unknown;
+}
+
+async function measureIngest(kind: "aedes" | "gateway", devices: number, window: number) {
+  const prefix = `bench${devices}`;
+  const server = await startServer({ kind, prefix, devices, secret: SECRET });
+  let rss = 0;
+  try {
+    const result = await runLoad(
+      { port: server.port, devices, mode: "throughput", window, warmupMs: 2000, measureMs: 5000, prefix, secret: SECRET, firstSeq: 1 },
+      async () => {
+        rss = (await server.stats()).rss;
+      },
+    );
+    const stats = (await server.stats()).stats;
+    return { result, rss, stats };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function ingestFigures(counts: readonly number[] = DEVICE_COUNTS): Promise<IngestFigure[]> {
+  const figures: IngestFigure[] = [];
+  for (const devices of counts) {
+    const window = Math.max(1, Math.round(TOTAL_WINDOW / devices));
+    const aedes = await measureIngest("aedes", devices, window);
+    const gateway = await measureIngest("gateway", devices, window);
+    figures.push({
+      devices,
+      window,
+      aedes: aedes.result,
+      gateway: gateway.result,
+      ratio: gateway.result.ackedPerSecond / aedes.result.ackedPerSecond,
+      aedesRss: aedes.rss,
+      gatewayRss: gateway.rss,
+      gatewayStats: gateway.stats,
+    });
+  }
+  return figures;
+}
+
+export interface LatencyFigure {
+  rate: number;
+  devices: number;
+  /** Publish → cloud ack through the gateway and the reference cloud, ms. */
+  cloudP50: number;
+  cloudP99: number;
+  /** Observations published while measuring that the cloud acknowledged (the rest are listed as missing). */
+  measured: number;
+  missing: number;
+  /** Publish → PUBACK, ms: through the gateway, and through bare aedes at the same rate (the baseline). */
+  gatewayPubackP50: number;
+  gatewayPubackP99: number;
+  aedesPubackP50: number;
+  aedesPubackP99: number;
+  achievedRate: number;
+}
+
+/** Waits (bounded) until the gateway's relay has nothing left to send. */
+async function drained(gateway: Server): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const stats = (await gateway.stats()).stats as { relay?: { backlog?: number } } | undefined;
+    if (stats?.relay?.backlog === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVICES): Promise<LatencyFigure> {
+  const plan = (port: number, prefix: string): LoadPlan => ({
+    port, devices, mode: "rate", rate, window: 100, warmupMs: 3000, measureMs: 10_000, prefix, secret: SECRET, firstSeq: 1,
+  });
+  const aedes = await startServer({ kind: "aedes" });
+  let aedesLoad: LoadResult;
+  try {
+    aedesLoad = await runLoad(plan(aedes.port, "lat"));
+  } finally {
+    await aedes.stop();
+  }
+  const cloud = await startServer({ kind: "cloud" });
+  try {
+    const gateway = await startServer({ kind: "gateway", prefix: "lat", devices, secret: SECRET, cloudUrl: `http://127.0.0.1:${cloud.port}` });
+    try {
+      const load = await runLoad(plan(gateway.port, "lat"));
+      await drained(gateway);
+      const pairs = (await gateway.stats()).latencies ?? [];
+      const inWindow: number[] = [];
+      for (let i = 0; i < pairs.length; i += 2) {
+        if (pairs[i] >= load.measureFrom && pairs[i] < load.measureTo) inWindow.push(pairs[i + 1]);
+      }
+      return {
+        rate,
+        devices,
+        cloudP50: percentile(inWindow, 0.5),
+        cloudP99: percentile(inWindow, 0.99),
+        measured: inWindow.length,
+        missing: Math.max(0, load.published - inWindow.length),
+        gatewayPubackP50: load.pubackP50,
+        gatewayPubackP99: load.pubackP99,
+        aedesPubackP50: aedesLoad.pubackP50,
+        aedesPubackP99: aedesLoad.pubackP99,
+        achievedRate: (load.published * 1000) / load.measuredMs,
+      };
+    } finally {
+      await gateway.stop();
+    }
+  } finally {
+    await cloud.stop();
+  }
+}

@@ -1,0 +1,137 @@
+/*
+ * One server of the gateway benchmark in a process of its own (forked by
+ * gateway-figures.ts), so each is measured alone and its resident memory is
+ * its own:
+ * - "aedes": bare aedes on TCP with its default in-memory persistence and no
+ *   hooks: the baseline a durable gateway is compared with.
+ * - "gateway": the xsedge gateway (SQLite, group commit, relay) with the
+ *   bench devices registered; its connector acknowledges at once, or relays
+ *   to a reference cloud and records each observation's latency from the
+ *   device's publish to the cloud's acknowledgement.
+ * - "cloud": the reference cloud service.
+ *
+ * Messages from the parent: {type: "stats"} → {rss, heapUsed, latencies?}, {type: "stop"}.
+ */
+import { Aedes } from "aedes";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/connector.js";
+import { createHttpConnector } from "../../hosts/gateway/connectors/http.js";
+import { startGateway } from "../../hosts/gateway/gateway.js";
+import { StaticRegistry } from "../../hosts/gateway/sensor-registry.js";
+import { createLogger } from "../../hosts/log/logger.js";
+import { startCloud } from "../../simulator/cloud/server.js";
+
+export interface ServerPlan {
+  kind: "aedes" | "gateway" | "cloud";
+  /** gateway: the bench devices' ids are `${prefix}-1..devices`, all with `secret`. */
+  prefix?: string;
+  devices?: number;
+  secret?: string;
+  /** gateway: relay to this cloud instead of acknowledging at once. */
+  cloudUrl?: string;
+}
+
+export interface ServerStats {
+  rss: number;
+  heapUsed: number;
+  /** gateway with a cloud: [publish time, ms from publish to the cloud's ack] per observation, flattened, in ack order. */
+  latencies?: number[];
+  stats?: unknown;
+}
+
+const quiet = createLogger({ component: "bench", level: "error" });
+
+/** Acknowledges every observation at once: the throughput runs measure ingest, not a cloud. */
+function ackingConnector(): CloudConnector {
+  return {
+    name: "bench-ack",
+    async send(batch): Promise<CloudAck> {
+      return { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })) };
+    },
+    async close() {},
+  };
+}
+
+/** Wraps a connector and notes, per acknowledged observation, now − its uptimeMs (the generator's publish time). */
+function timedConnector(inner: CloudConnector, latencies: number[]): CloudConnector {
+  return {
+    name: inner.name,
+    async send(batch: readonly RelayedObservation[]): Promise<CloudAck> {
+      const ack = await inner.send(batch);
+      const now = Date.now();
+      const publishedAt = new Map(batch.map((o) => [`${o.sensorId}\u0000${o.seq}`, o.uptimeMs]));
+      for (const { sensorId, seq } of ack.acked) {
+        const at = publishedAt.get(`${sensorId}\u0000${seq}`);
+        if (at !== undefined) latencies.push(at, now - at);
+      }
+      return ack;
+    },
+    close: () => inner.close(),
+  };
+}
+
+async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<void>; latencies?: number[]; stats?: () => unknown }> {
+  const dir = mkdtempSync(join(tmpdir(), `xsedge-bench-${plan.kind}-`));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  if (plan.kind === "aedes") {
+    const broker = await Aedes.createBroker();
+    const server = createServer((socket) => broker.handle(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    return {
+      port,
+      stop: async () => {
+        server.close();
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        cleanup();
+      },
+    };
+  }
+  if (plan.kind === "cloud") {
+    const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
+    return { port: cloud.port, stop: async () => (await cloud.close(), cleanup()) };
+  }
+  const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
+  const latencies: number[] = [];
+  const connector = plan.cloudUrl ? timedConnector(createHttpConnector({ url: plan.cloudUrl }), latencies) : ackingConnector();
+  const gateway = await startGateway({
+    mqttPort: 0,
+    dataDir: dir,
+    connector,
+    logger: quiet,
+    registry: new StaticRegistry(sensors),
+  });
+  return {
+    port: gateway.mqttPort,
+    latencies,
+    stats: () => gateway.stats(),
+    stop: async () => {
+      await gateway.close();
+      await connector.close();
+      cleanup();
+    },
+  };
+}
+
+if (process.send) {
+  process.once("message", (plan: ServerPlan) => {
+    start(plan).then(
+      (server) => {
+        process.on("message", (message: { type: string }) => {
+          if (message.type === "stats") {
+            const memory = process.memoryUsage();
+            const reply: ServerStats = { rss: memory.rss, heapUsed: memory.heapUsed, latencies: server.latencies, stats: server.stats?.() };
+            process.send?.(reply);
+          } else if (message.type === "stop") {
+            server.stop().then(() => process.send?.({ stopped: true }, () => process.exit(0)));
+          }
+        });
+        process.send?.({ port: server.port });
+      },
+      (error: Error) => process.send?.({ error: error.message }, () => process.exit(1)),
+    );
+  });
+}
