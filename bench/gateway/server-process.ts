@@ -108,7 +108,7 @@ async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<
     rateLimitPerSecond: Infinity,
   });
   return {
-    port: gateway.mqttPort,
+    port: gateway.mqttPort!,
     latencies,
     stats: () => gateway.stats(),
     stop: async () => {
