@@ -37,6 +37,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createLogger, type Logger } from "../../hosts/log/logger.js";
 import { CloudStore, type CloudObservation, type RegistrationEvent } from "./cloud-store.js";
 import { HttpError, readJson, sendJson } from "../../hosts/http/http-json.js";
+import { findRoute } from "../../hosts/http/routes.js";
 import { SseSession } from "../../hosts/http/sse.js";
 import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
 
@@ -157,14 +158,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://cloud.invalid");
-    const methods = routes[url.pathname];
-    if (!methods) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-    const handler = methods[req.method ?? ""];
-    if (!handler) {
-      res.setHeader("allow", Object.keys(methods).join(", "));
-      throw new HttpError(405, `${url.pathname} does not accept ${req.method}`);
-    }
+    const { handler, url } = findRoute(routes, req, res);
     await handler(req, res, url);
   }
 

@@ -17,6 +17,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "../../log/logger.js";
 import { HttpError, sendJson } from "../../http/http-json.js";
+import { findRoute } from "../../http/routes.js";
 import type { ObservationStore } from "../observation-store.js";
 import type { RelayStats } from "../relay.js";
 import type { SensorRegistry } from "../sensor-registry.js";
@@ -157,14 +158,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://gateway.invalid");
-    const methods = routes[url.pathname];
-    if (!methods) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-    const handler = methods[req.method ?? ""];
-    if (!handler) {
-      res.setHeader("allow", Object.keys(methods).join(", "));
-      throw new HttpError(405, `${url.pathname} does not accept ${req.method}`);
-    }
+    const { handler, url } = findRoute(routes, req, res);
     await handler(req, res, url.searchParams);
   }
 
