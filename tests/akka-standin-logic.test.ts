@@ -48,7 +48,7 @@ test("sliceOf is abs(hash % 1024), with Java's remainder sign, for negative hash
 test("a Timestamp carries the sub-second part in nanos, and total nanos are refused by name", () => {
   assert.equal(timestampOfMicros(1_700_000_000_123_456), { seconds: 1_700_000_000, nanos: 123_456_000 });
   assert.is(timestampProblem({ seconds: 1_700_000_000, nanos: 999_999_999 }, "t"), undefined);
-  assert.match(timestampProblem({ seconds: 0, nanos: 1_700_000_000_123_456_000 }, "offset")!, /offset: nanos .* total nanoseconds/);
+  assert.match(timestampProblem({ seconds: 0, nanos: 1_500_000_000 }, "offset")!, /offset: nanos .* total nanoseconds/);
   assert.match(timestampProblem({ seconds: -1, nanos: 0 }, "t")!, /seconds -1/);
 });
 
@@ -73,7 +73,7 @@ test("parseInit refuses a first message that is not InitReq, an unknown stream, 
   assert.is(refusal(() => parseInit({ message: "init", init: init({ stream_id: "temperature-events" }) })).code, "NOT_FOUND");
   assert.is(refusal(() => parseInit({ message: "init", init: init({ slice_min: 10, slice_max: 5 }) })).code, "INVALID_ARGUMENT");
   assert.is(refusal(() => parseInit({ message: "init", init: init({ slice_max: 1024 }) })).code, "INVALID_ARGUMENT");
-  const totalNanos = init({ offset: [{ timestamp: { seconds: 0, nanos: 1.7e18 }, seen: [] }] });
+  const totalNanos = init({ offset: [{ timestamp: { seconds: 0, nanos: 1_500_000_000 }, seen: [] }] });
   assert.match(refusal(() => parseInit({ message: "init", init: totalNanos })).message, /offset\[0\]\.timestamp: nanos/);
   assert.equal(parseInit({ message: "init", init: init({ slice_min: 3, slice_max: 7 }) }).sliceMax, 7);
 });

@@ -11,7 +11,7 @@ export class StreamRecorder<T> {
   error: grpc.ServiceError | undefined;
   ended = false;
 
-  constructor(stream: grpc.ClientDuplexStream<unknown, T>) {
+  constructor(stream: grpc.ClientDuplexStream<never, T>) {
     stream.on("data", (message: T) => this.messages.push(message));
     stream.on("error", (error: grpc.ServiceError) => {
       this.error = error;

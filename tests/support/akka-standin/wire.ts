@@ -23,7 +23,7 @@ export interface InitReq {
   slice_max: number;
   offset: Offset[];
   filter: FilterCriteria[];
-  replica_info: ReplicaInfo | null;
+  replica_info?: ReplicaInfo | null;
 }
 
 export interface StreamIn {
