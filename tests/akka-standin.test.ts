@@ -121,6 +121,23 @@ test("refuses a first message that is not InitReq (INVALID_ARGUMENT) and an unkn
   assert.is(registerEmpty.code, status.INVALID_ARGUMENT);
 }));
 
+test("a failure inside the stand-in is answered INTERNAL with its cause, not a crash or a hung call", async () => {
+  let clockBroken = false;
+  const nowUs = () => {
+    if (clockBroken) throw new Error("the clock broke");
+    return STALLED();
+  };
+  await withStandin({ nowUs }, async (_standin, clients) => {
+    await clients.register("a", "secret-a");
+    clockBroken = true;
+    const failed = await clients.register("b", "secret-b").catch((e) => e);
+    assert.is(failed.code, status.INTERNAL);
+    assert.match(failed.details, /the stand-in failed: the clock broke/);
+    clockBroken = false;
+    await clients.register("b", "secret-b");
+  });
+});
+
 test("filters announce excluded events as FilteredEvent; IncludeEntityIds and ReplayReq replay; topics are UNIMPLEMENTED", () => withStandin({}, async (standin, clients) => {
   ["a", "b"].forEach((id) => standin.register(id, `secret-${id}`));
   const { stream, recorder } = open(clients, { filter: [{ exclude_entity_ids: { entity_ids: ["b"] } }] });

@@ -6,7 +6,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { ConsumerSession } from "./consumer-protocol.js";
 import { unavailable, type ServiceContext } from "./service-context.js";
-import { serviceError, StatusError } from "./status-error.js";
+import { asStatusError, serviceError, StatusError } from "./status-error.js";
 import type { ConsumeEventIn, ConsumeEventOut } from "./wire.js";
 
 class ConsumeEventStream {
@@ -50,9 +50,9 @@ class ConsumeEventStream {
           this.#call.write({ ack: { persistence_id: persistenceId, seq_nr: seqNr } });
         }
       }
-    } catch (e) {
-      if (!(e instanceof StatusError)) throw e;
-      store.count("rejected");
+    } catch (caught) {
+      const e = asStatusError(caught);
+      store.count(e.code === "INTERNAL" ? "internal_errors" : "rejected");
       logger.warn("ConsumeEvent refused", { code: e.code, error: e.message });
       this.#fail(e);
     }

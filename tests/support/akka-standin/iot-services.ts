@@ -7,7 +7,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { REGISTRATION_ENTITY_TYPE } from "./producer-protocol.js";
 import { encodeRegistered, REGISTERED_TYPE_URL } from "./protos.js";
 import type { JournalEvent, StandinStore } from "./standin-store.js";
-import { serviceError, StatusError } from "./status-error.js";
+import { asStatusError, serviceError, StatusError } from "./status-error.js";
 import type { CurrentTemperature, GetTemperatureRequest, RegisterRequest } from "./wire.js";
 
 /** The sample's entity type of the sensors whose temperatures are consumed. */
@@ -26,8 +26,7 @@ export function iotServices(store: StandinStore, register: (sensorEntityId: stri
     try {
       callback(null, run());
     } catch (e) {
-      if (!(e instanceof StatusError)) throw e;
-      callback(serviceError(e));
+      callback(serviceError(asStatusError(e)));
     }
   };
   const registration: grpc.UntypedServiceImplementation = {

@@ -9,7 +9,7 @@ import { isAfterResumePoint, firstMicrosOf, timestampOfMicros } from "./event-ti
 import { checkStreamId, inSlices, parseInit, REGISTRATION_ENTITY_TYPE, wireEvent, wireFilteredEvent, type ProducerInit } from "./producer-protocol.js";
 import { entityIdOf } from "./slice.js";
 import type { JournalEvent } from "./standin-store.js";
-import { serviceError, StatusError } from "./status-error.js";
+import { asStatusError, serviceError, StatusError } from "./status-error.js";
 import { unavailable, type ServiceContext } from "./service-context.js";
 import type { EventTimestampRequest, EventTimestampResponse, LoadEventRequest, LoadEventResponse, StreamIn, StreamOut } from "./wire.js";
 
@@ -20,7 +20,7 @@ class EventsBySlicesStream {
   #init: ProducerInit | undefined;
   #sent = 0;
   #closed = false;
-  #cleanup: (() => void)[] = [];
+  readonly #cleanup: (() => void)[] = [];
 
   constructor(call: grpc.ServerDuplexStream<StreamIn, StreamOut>, context: ServiceContext) {
     this.#call = call;
@@ -41,7 +41,7 @@ class EventsBySlicesStream {
       for (const event of this.#context.store.eventsFrom(firstMicrosOf(init.resume))) {
         if (inSlices(event, init) && isAfterResumePoint(event, init.resume)) this.#send(event);
       }
-      if (!this.#closed) this.#cleanup.push(this.#context.onAppend((event) => inSlices(event, init) && this.#send(event)));
+      if (!this.#closed) this.#cleanup.push(this.#context.onAppend((event) => this.#guard(() => inSlices(event, init) && this.#send(event))));
       return;
     }
     switch (message.message) {
@@ -80,9 +80,9 @@ class EventsBySlicesStream {
   #guard(run: () => void): void {
     try {
       run();
-    } catch (e) {
-      if (!(e instanceof StatusError)) throw e;
-      this.#context.store.count("rejected");
+    } catch (caught) {
+      const e = asStatusError(caught);
+      this.#context.store.count(e.code === "INTERNAL" ? "internal_errors" : "rejected");
       this.#context.logger.warn("EventsBySlices refused", { code: e.code, error: e.message });
       this.#fail(e);
     }
@@ -113,8 +113,8 @@ export function producerService(context: ServiceContext): grpc.UntypedServiceImp
     if (unavailable(context, fail)) return;
     try {
       callback(null, answer(call.request));
-    } catch (e) {
-      if (!(e instanceof StatusError)) throw e;
+    } catch (caught) {
+      const e = asStatusError(caught);
       context.logger.info(`${name} refused`, { code: e.code, error: e.message });
       fail(e);
     }

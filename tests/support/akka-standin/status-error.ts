@@ -18,3 +18,9 @@ export class StatusError extends Error {
 export function serviceError(error: StatusError): ServiceError {
   return Object.assign(new Error(error.message), { code: status[error.code], details: error.message, metadata: new Metadata() });
 }
+
+/** `error` if it is a refusal; anything else (a stand-in bug, a SQLite failure) becomes INTERNAL rather than a crash or a hung call. */
+export function asStatusError(error: unknown): StatusError {
+  if (error instanceof StatusError) return error;
+  return new StatusError("INTERNAL", `the stand-in failed: ${error instanceof Error ? error.message : String(error)}`);
+}
