@@ -36,7 +36,7 @@ test("the command serves until SIGTERM, then closes and returns 0", async () => 
   const dir = tempDir("cloud-cli");
   const port = await freePort();
   const io = capture();
-  const exit = cloudCommand(["--port", String(port), "--data-dir", dir.path], io);
+  const exit = cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], io);
   await waitFor("the cloud to listen", () => /cloud listening/.test(io.stderr));
   assert.is((await call(`http://127.0.0.1:${port}`, "GET", "/healthz")).status, 200);
   // Delivered to the command's handlers as a real signal would be, without signalling the test runner.
@@ -53,10 +53,10 @@ test("a cloud that cannot start (port taken) returns 1 with the reason logged", 
   const stop = new AbortController();
   const first = capture(stop.signal);
   const port = await freePort();
-  const running = cloudCommand(["--port", String(port), "--data-dir", dir.path], first);
+  const running = cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], first);
   await waitFor("the first cloud to listen", () => /cloud listening/.test(first.stderr));
   const second = capture();
-  assert.is(await cloudCommand(["--port", String(port), "--data-dir", dir.path], second), 1);
+  assert.is(await cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], second), 1);
   assert.match(second.stderr, /cloud could not start: .*EADDRINUSE/);
   stop.abort();
   assert.is(await within("the first cloud to stop", running), 0);
