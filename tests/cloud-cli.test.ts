@@ -20,6 +20,10 @@ const usageErrors: Array<[string[], RegExp]> = [
   [["--nope"], /--nope/],
   [["--port", "abc"], /--port must be a port number from 0 to 65535, got "abc"/],
   [["--port", "-1"], /--port/],
+  [["--grpc-port", "70000"], /--grpc-port must be a port number from 0 to 65535, got "70000"/],
+  [["--grpc-cert", "c.pem"], /--grpc-cert and --grpc-key go together/],
+  [["--grpc-ca", "ca.pem"], /--grpc-ca needs --grpc-cert and --grpc-key/],
+  [["--accept-streams", "a,,b"], /--accept-streams must be stream ids separated by commas, got "a,,b"/],
   [["--log-level", "chatty"], /--log-level must be/],
   [["--log-format", "yaml"], /--log-format must be json or pretty/],
 ];
@@ -39,6 +43,7 @@ test("the command serves until SIGTERM, then closes and returns 0", async () => 
   const exit = cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], io);
   await waitFor("the cloud to listen", () => /cloud listening/.test(io.stderr));
   assert.is((await call(`http://127.0.0.1:${port}`, "GET", "/healthz")).status, 200);
+  assert.match(io.stderr, /cloud gRPC listening on 127\.0\.0\.1:\d+/);
   // Delivered to the command's handlers as a real signal would be, without signalling the test runner.
   process.emit("SIGTERM");
   assert.is(await within("the command to return", exit), 0);
