@@ -24,8 +24,8 @@ export const DEFAULT_ACCEPTED_STREAMS: readonly string[] = Object.freeze([TEMPER
 
 /**
  * Most events committed in one transaction: the Akka sample keeps 10 in
- * flight, so a group is rarely larger; the cap bounds what a client that
- * ignores acks can make us hold before we stop reading it.
+ * flight, so a group is rarely larger; the cap bounds one group's memory
+ * and transaction when a client sends without waiting for acks.
  */
 export const MAX_CONSUME_GROUP = 500;
 

@@ -89,8 +89,6 @@ export function producerService(journal: EventJournal, stats: CloudGrpcStats, lo
     call.on("cancelled", ended);
     call.on("close", ended);
     call.on("error", ended);
-    // The client half-closed: no more requests, but the stream goes on; nothing to do.
-    call.on("end", () => {});
   }
 
   return {

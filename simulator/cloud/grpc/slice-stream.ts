@@ -13,10 +13,11 @@
  * in between pages. Filters (InitReq.filter, FilterReq) are accepted and
  * ignored: every event of the slice range is sent.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import type { StreamOut } from "../../../hosts/grpc/messages.js";
 import { timestampFromMicros } from "../../../hosts/grpc/timestamp.js";
 import type { EventJournal, JournalEvent } from "./event-journal.js";
+import { statusError } from "./grpc-status.js";
 import { advance, isAfter, type StreamCursor } from "./stream-cursor.js";
 
 /** Events read per page: a few tens of kB of events held per subscriber while it catches up. */
@@ -79,7 +80,7 @@ export class SliceStreamSession {
     }
     this.#pumping = true;
     this.#pump()
-      .catch((error: Error) => this.#call.emit("error", { code: 13, details: `journal read failed: ${error.message}` }))
+      .catch((error: Error) => this.#call.emit("error", statusError(grpc.status.INTERNAL, `journal read failed: ${error.message}`)))
       .finally(() => (this.#pumping = false));
   }
 
