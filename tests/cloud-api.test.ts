@@ -13,7 +13,7 @@ import { CLOUD_STORE_FILE, MIGRATIONS } from "../simulator/cloud/cloud-store.js"
 async function withCloud(run: (cloud: Cloud, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud");
   const logger = createMemoryLogger("cloud");
-  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger });
   try {
     await run(cloud, logger);
   } finally {
@@ -122,7 +122,7 @@ test("a store written before clock anchors opens with its device times marked as
      VALUES ('s-1', 1, 1, 1000, 1795000000000, '[{"quantity":"temperature","value":21.5}]', 5, 6)`,
   ).run();
   db.close();
-  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   const [old] = cloud.store.after(0, 1);
   assert.equal([old.time, old.timeSource, old.readings[0].unit], [1_795_000_000_000, "device", "Cel"]);
   await cloud.close();
@@ -213,11 +213,11 @@ test("a chunked body (no Content-Length) that grows over the limit is cut off wi
 
 test("data survives a restart of the cloud", async () => {
   const dir = tempDir("cloud");
-  let cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  let cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   await call(cloud.url, "POST", "/api/v1/sensors", { sensorId: "s-1", secret: "12345678" });
   await call(cloud.url, "POST", "/api/v1/observations", { observations: [observation("s-1", 1)] });
   await cloud.close();
-  cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   assert.equal(cloud.store.counts(), { sensors: 1, observations: 1 });
   await cloud.close();
   dir.remove();

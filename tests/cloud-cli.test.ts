@@ -20,6 +20,10 @@ const usageErrors: Array<[string[], RegExp]> = [
   [["--nope"], /--nope/],
   [["--port", "abc"], /--port must be a port number from 0 to 65535, got "abc"/],
   [["--port", "-1"], /--port/],
+  [["--grpc-port", "70000"], /--grpc-port must be a port number from 0 to 65535, got "70000"/],
+  [["--grpc-cert", "c.pem"], /--grpc-cert and --grpc-key go together/],
+  [["--grpc-ca", "ca.pem"], /--grpc-ca needs --grpc-cert and --grpc-key/],
+  [["--accept-streams", "a,,b"], /--accept-streams must be stream ids separated by commas, got "a,,b"/],
   [["--log-level", "chatty"], /--log-level must be/],
   [["--log-format", "yaml"], /--log-format must be json or pretty/],
 ];
@@ -36,9 +40,10 @@ test("the command serves until SIGTERM, then closes and returns 0", async () => 
   const dir = tempDir("cloud-cli");
   const port = await freePort();
   const io = capture();
-  const exit = cloudCommand(["--port", String(port), "--data-dir", dir.path], io);
+  const exit = cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], io);
   await waitFor("the cloud to listen", () => /cloud listening/.test(io.stderr));
   assert.is((await call(`http://127.0.0.1:${port}`, "GET", "/healthz")).status, 200);
+  assert.match(io.stderr, /cloud gRPC listening on 127\.0\.0\.1:\d+/);
   // Delivered to the command's handlers as a real signal would be, without signalling the test runner.
   process.emit("SIGTERM");
   assert.is(await within("the command to return", exit), 0);
@@ -53,10 +58,10 @@ test("a cloud that cannot start (port taken) returns 1 with the reason logged", 
   const stop = new AbortController();
   const first = capture(stop.signal);
   const port = await freePort();
-  const running = cloudCommand(["--port", String(port), "--data-dir", dir.path], first);
+  const running = cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], first);
   await waitFor("the first cloud to listen", () => /cloud listening/.test(first.stderr));
   const second = capture();
-  assert.is(await cloudCommand(["--port", String(port), "--data-dir", dir.path], second), 1);
+  assert.is(await cloudCommand(["--port", String(port), "--grpc-port", "0", "--data-dir", dir.path], second), 1);
   assert.match(second.stderr, /cloud could not start: .*EADDRINUSE/);
   stop.abort();
   assert.is(await within("the first cloud to stop", running), 0);

@@ -8,7 +8,7 @@ import { observation, tempDir, within } from "./support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-sse");
-  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   try {
     await run(cloud);
   } finally {
@@ -81,7 +81,7 @@ test("a backlog larger than one page is streamed whole and in order", async () =
 
 test("closing the cloud ends open streams instead of waiting on them", async () => {
   const dir = tempDir("cloud-sse");
-  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   const reader = await SseReader.open(`${cloud.url}/api/v1/observations/stream`);
   const ended = new Promise((resolve) => reader.response.once("close", resolve));
   await within("cloud close with an open stream", cloud.close(), 2000);

@@ -21,7 +21,7 @@ import { registerAtCloud, secretFor, untilAccepted } from "./support/registratio
 test("observations from simulated XS devices reach the cloud with id, sequence, time and value intact", async () => {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));
   const logger = createMemoryLogger();
-  const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: join(dir, "cloud"), logger });
+  const cloud = await startCloud({ host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir, "cloud"), logger });
   const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: cloud.url, logger, relayIntervalMs: 20 });
   const received: CloudObservation[] = [];
   cloud.onObservation((o) => received.push(o));

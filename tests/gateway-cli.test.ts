@@ -50,7 +50,7 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   const stop = new AbortController();
   const io = capture(stop.signal);
   // The gateway learns its devices from the cloud's registration stream.
-  const cloud = await startCloud({ port: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1");
   const exit = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-url", cloud.url, "--log-format", "pretty"], io);
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));

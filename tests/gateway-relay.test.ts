@@ -24,7 +24,7 @@ async function setup(port = 0) {
   const cloudDir = tempDir("relay-cloud");
   const store = ObservationStore.open(gatewayDir.path);
   const logger = createMemoryLogger("relay");
-  const startCloudHere = () => startCloud({ port, dataDir: cloudDir.path, logger: createMemoryLogger("cloud") });
+  const startCloudHere = () => startCloud({ port, grpcPort: 0, dataDir: cloudDir.path, logger: createMemoryLogger("cloud") });
   return {
     store,
     logger,

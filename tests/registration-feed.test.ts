@@ -45,7 +45,7 @@ function assertNoSecrets(logger: MemoryLogger, gateway: Gateway, secrets: string
 
 test("the cloud's registration stream: id = offset, a re-registration moves the sensor to a new offset, resume and live events", async () => {
   const dir = tempDir("reg-stream");
-  const cloud = await startCloud({ port: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   await registerAtCloud(cloud.url, "s-2", "second-secret");
   await registerAtCloud(cloud.url, "s-1", "replaced-secret");
@@ -70,7 +70,7 @@ test("the cloud's registration stream: id = offset, a re-registration moves the 
 
 test("the gateway stores registrations and the offset, and after a restart resumes from it without re-applying", async () => {
   const dir = tempDir("reg-feed");
-  const cloud = await startCloud({ port: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   let logger = createMemoryLogger();
   let gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, logger);
@@ -97,7 +97,7 @@ test("the gateway stores registrations and the offset, and after a restart resum
 
 test("a device keeps its connection when its secret is replaced; new connections need the new secret", async () => {
   const dir = tempDir("reg-feed");
-  const cloud = await startCloud({ port: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   const gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, createMemoryLogger());
   await untilAccepted(gateway, ["s-1"], () => "first-secret");
@@ -119,7 +119,7 @@ test("a device keeps its connection when its secret is replaced; new connections
 
 test("the feed reconnects with backoff when the cloud stops and starts again, and picks up what was registered since", async () => {
   const dir = tempDir("reg-feed");
-  let cloud: Cloud = await startCloud({ port: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  let cloud: Cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   const port = cloud.port;
   await registerAtCloud(cloud.url, "s-1");
   const logger = createMemoryLogger();
@@ -131,7 +131,7 @@ test("the feed reconnects with backoff when the cloud stops and starts again, an
   assert.match(String(gateway.stats().registration?.lastError), /ECONNREFUSED|ended|closed/);
   assert.ok(logger.lines.some((l) => l.level === "warn" && /registration feed lost/.test(String(l.msg))));
 
-  cloud = await startCloud({ port, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  cloud = await startCloud({ port, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-2");
   await untilAccepted(gateway, ["s-1", "s-2"]);
   const stats = gateway.stats().registration;

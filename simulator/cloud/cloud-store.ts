@@ -12,6 +12,10 @@ import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
 
+import type { AnyMessage } from "../../hosts/grpc/messages.js";
+import { persistenceIdOf, sliceOf } from "../../hosts/grpc/persistence-id.js";
+import { EventJournal, SENSOR_ENTITY } from "./grpc/event-journal.js";
+import { QuarantineTable, type QuarantinedEvent } from "./grpc/quarantine-table.js";
 import type { IncomingObservation, Registration } from "./validate.js";
 
 export const CLOUD_STORE_FILE = "cloud.db";
@@ -41,6 +45,37 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE observations RENAME COLUMN device_time TO time;
    ALTER TABLE observations ADD COLUMN time_source TEXT CHECK (time_source IN ('device', 'gateway'));
    UPDATE observations SET time_source = 'device' WHERE time IS NOT NULL;`,
+  // 3: the Akka Projection gRPC side (grpc/event-journal.ts). Each observation
+  // gets its event timestamp (µs, unique) and slice, and the Any payload it
+  // arrived in over gRPC (NULL: came over HTTP). Registrations become an
+  // event journal. Events that cannot be stored as observations are kept,
+  // raw, in quarantine. Older rows are filled in by EventJournal at open.
+  `ALTER TABLE observations ADD COLUMN event_us INTEGER;
+   ALTER TABLE observations ADD COLUMN slice INTEGER;
+   ALTER TABLE observations ADD COLUMN payload_type TEXT;
+   ALTER TABLE observations ADD COLUMN payload BLOB;
+   CREATE UNIQUE INDEX observations_by_event_us ON observations (event_us);
+   CREATE TABLE registration_events (
+     event_us INTEGER PRIMARY KEY,
+     persistence_id TEXT NOT NULL,
+     seq_nr INTEGER NOT NULL,
+     slice INTEGER NOT NULL,
+     sensor_id TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     UNIQUE (persistence_id, seq_nr)
+   );
+   CREATE TABLE quarantined_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     received_at INTEGER NOT NULL,
+     origin_id TEXT NOT NULL,
+     stream_id TEXT NOT NULL,
+     persistence_id TEXT NOT NULL,
+     seq_nr TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     event BLOB NOT NULL,
+     UNIQUE (stream_id, persistence_id, seq_nr, reason)
+   );`,
 ];
 
 /**
@@ -79,6 +114,11 @@ export interface AppendResult {
   duplicates: number;
 }
 
+/** An observation that came as a gRPC event: its original payload is kept and served as is. */
+export interface ConsumedObservation extends IncomingObservation {
+  payload?: AnyMessage;
+}
+
 interface ObservationRow extends ObservationColumns {
   offset: number;
   gateway_received_at: number | null;
@@ -107,6 +147,10 @@ function toSensor(row: SensorRow): SensorInfo {
 
 export class CloudStore {
   readonly path: string;
+  /** The same data as Akka Projection gRPC event streams. */
+  readonly journal: EventJournal;
+  /** gRPC events that could not be stored as observations. */
+  readonly quarantine: QuarantineTable;
   readonly #db: Database.Database;
 
   static open(dataDir: string): CloudStore {
@@ -117,6 +161,13 @@ export class CloudStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
+    try {
+      this.journal = new EventJournal(db);
+      this.quarantine = new QuarantineTable(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
   }
 
   /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. */
@@ -131,6 +182,7 @@ export class CloudStore {
              registration_offset = excluded.registration_offset`,
         )
         .run(registration.sensorId, registration.secret, at, next);
+      this.journal.appendRegistration(registration.sensorId, registration.secret);
       return { sensor: { sensorId: registration.sensorId, registeredAt: at, registrationOffset: next }, created: !existed };
     })();
   }
@@ -163,13 +215,14 @@ export class CloudStore {
   }
 
   /** Stores a batch in one transaction; observations already stored count as duplicates. */
-  append(batch: readonly IncomingObservation[], at: number): AppendResult {
+  append(batch: readonly ConsumedObservation[], at: number): AppendResult {
     // Checked before inserting: an INSERT that hits the UNIQUE constraint still
     // consumes an AUTOINCREMENT value, and readers would see gaps in the offsets.
     const exists = this.#db.prepare("SELECT 1 FROM observations WHERE sensor_id = ? AND seq = ?");
     const insert = this.#db.prepare(
-      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, gateway_received_at, stored_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, gateway_received_at, stored_at,
+         event_us, slice, payload_type, payload)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#db.transaction(() => {
       const stored: CloudObservation[] = [];
@@ -182,11 +235,34 @@ export class CloudStore {
         // Readings are stored without units: the quantity implies the unit, so a row cannot disagree with QUANTITIES.
         const readings = JSON.stringify(obs.readings.map(({ quantity, value }) => ({ quantity, value })));
         const { sensorId, seq, boot, uptimeMs } = obs;
-        const result = insert.run(sensorId, seq, boot, uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, obs.receivedAt ?? null, at);
+        const event = [this.journal.nextMicros(), sliceOf(persistenceIdOf(SENSOR_ENTITY, sensorId)), obs.payload?.type_url ?? null, obs.payload?.value ?? null];
+        const result = insert.run(sensorId, seq, boot, uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, obs.receivedAt ?? null, at, ...event);
         stored.push(toCloud(Number(result.lastInsertRowid), obs, at));
       }
       return { stored, duplicates };
     })();
+  }
+
+  /**
+   * What one ConsumeEvent group brings, in one transaction: observations
+   * (duplicates by (sensorId, seq) are no-ops) and quarantined events (one
+   * already held for the same reason is not stored twice).
+   */
+  storeConsumed(observations: readonly ConsumedObservation[], quarantined: readonly QuarantinedEvent[], at: number): AppendResult & { quarantinedAgain: number } {
+    return this.#db.transaction(() => {
+      const quarantinedAgain = quarantined.filter((q) => !this.quarantine.hold(q, at)).length;
+      return { ...this.append(observations, at), quarantinedAgain };
+    })();
+  }
+
+  /** The sensor's newest observation (by seq) with a reading of `quantity`. */
+  latestReading(sensorId: string, quantity: string): { seq: number; value: number } | undefined {
+    return this.#db
+      .prepare<[string, string], { seq: number; value: number }>(
+        `SELECT seq, json_extract(r.value, '$.value') AS value FROM observations, json_each(observations.readings) AS r
+         WHERE sensor_id = ? AND json_extract(r.value, '$.quantity') = ? ORDER BY seq DESC LIMIT 1`,
+      )
+      .get(sensorId, quantity);
   }
 
   /** Observations with offset greater than `offset`, oldest first. */

@@ -28,6 +28,13 @@
  * carries secrets in the clear: fine for this reference cloud on loopback,
  * while a deployed one would need TLS and authenticated gateways.
  *
+ * The same service speaks Akka Projection gRPC on its own port (grpcPort,
+ * 8101 as the JVM sample's): see grpc/grpc-server.ts. Registrations and
+ * observations are the same whichever way they came: an observation a
+ * gateway sent with ConsumeEvent is in the log, the stream and
+ * onObservation like one POSTed here, and a sensor registered here is an
+ * event on EventsBySlices(registration-events).
+ *
  * Observations of sensors that have not registered are accepted: gateways
  * authenticate their devices, and refusing here would stall a gateway's
  * relay on data it has already acknowledged to a device (one registered
@@ -40,15 +47,27 @@ import { HttpError, readJson, sendJson } from "../../hosts/http/http-json.js";
 import { findRoute } from "../../hosts/http/routes.js";
 import { SseSession } from "../../hosts/http/sse.js";
 import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
+import type { ServerTlsFiles } from "../../hosts/grpc/tls.js";
+import { DEFAULT_ACCEPTED_STREAMS } from "./grpc/consumer-service.js";
+import type { CloudGrpcStats } from "./grpc/grpc-stats.js";
+import { DEFAULT_CLOUD_GRPC_PORT, startCloudGrpc } from "./grpc/grpc-server.js";
 
-export const DEFAULT_CLOUD_PORT = 8101;
+export { DEFAULT_CLOUD_GRPC_PORT };
+/** The HTTP API's port: next to the gRPC port, which has the JVM sample's 8101. */
+export const DEFAULT_CLOUD_HTTP_PORT = 8102;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
 export interface CloudOptions {
   host?: string;
-  /** 0 picks an ephemeral port; see Cloud.port. */
+  /** The HTTP port (default DEFAULT_CLOUD_HTTP_PORT); 0 picks an ephemeral port; see Cloud.port. */
   port?: number;
+  /** The gRPC port (default DEFAULT_CLOUD_GRPC_PORT); 0 picks an ephemeral port; see Cloud.grpcPort. */
+  grpcPort?: number;
+  /** TLS on the gRPC port; with caFile, clients must present a certificate it signed. Default plaintext. */
+  grpcTls?: ServerTlsFiles;
+  /** Stream ids ConsumeEvent accepts; default ["temperature-events"]. */
+  acceptedStreams?: readonly string[];
   dataDir: string;
   logger?: Logger;
 }
@@ -58,8 +77,13 @@ export type ObservationListener = (observation: CloudObservation) => void;
 export interface Cloud {
   readonly host: string;
   readonly port: number;
-  /** Base URL, e.g. http://127.0.0.1:8101 */
+  /** Base URL, e.g. http://127.0.0.1:8102 */
   readonly url: string;
+  readonly grpcPort: number;
+  /** For a gRPC client, e.g. "127.0.0.1:8101". */
+  readonly grpcTarget: string;
+  /** Counters of the gRPC side. */
+  grpcStats(): CloudGrpcStats;
   readonly store: CloudStore;
   /** Calls `listener` for each newly stored observation (not for duplicates). Returns the unsubscribe. */
   onObservation(listener: ObservationListener): () => void;
@@ -84,6 +108,8 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const registrationSessions = new Set<SseSession<RegistrationEvent>>();
 
   function publish(stored: CloudObservation[]): void {
+    if (stored.length === 0) return;
+    grpc.observationsChanged();
     for (const session of sessions) session.wake();
     for (const obs of stored) {
       for (const listener of listeners) {
@@ -96,14 +122,37 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     }
   }
 
+  function registered(): void {
+    for (const session of registrationSessions) session.wake();
+    grpc.registrationsChanged();
+  }
+
+  const host = options.host ?? "127.0.0.1";
+  let grpc: Awaited<ReturnType<typeof startCloudGrpc>>;
+  try {
+    grpc = await startCloudGrpc({
+      host,
+      port: options.grpcPort ?? DEFAULT_CLOUD_GRPC_PORT,
+      tls: options.grpcTls,
+      acceptedStreams: options.acceptedStreams ?? DEFAULT_ACCEPTED_STREAMS,
+      store,
+      logger: log,
+      onRegistered: registered,
+      onStored: publish,
+    });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+
   const routes: Record<string, Partial<Record<string, Handler>>> = {
-    "/healthz": { GET: (_req, res) => sendJson(res, 200, { ok: true, ...store.counts() }) },
+    "/healthz": { GET: (_req, res) => sendJson(res, 200, { ok: true, ...store.counts(), grpc: grpc.stats() }) },
     "/api/v1/sensors": {
       POST: async (req, res) => {
         const { sensor, created } = store.register(parseRegistration(await readJson(req)), Date.now());
         log.info(`sensor ${created ? "registered" : "re-registered"}: ${sensor.sensorId}`, { ...sensor });
         sendJson(res, created ? 201 : 200, sensor);
-        for (const session of registrationSessions) session.wake();
+        registered();
       },
       GET: (_req, res) => sendJson(res, 200, { sensors: store.sensors() }),
     },
@@ -179,22 +228,22 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       sendJson(res, 500, { error: "internal error; see the cloud's log" });
     });
   });
-  const host = options.host ?? "127.0.0.1";
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(options.port ?? DEFAULT_CLOUD_PORT, host, () => {
+      server.listen(options.port ?? DEFAULT_CLOUD_HTTP_PORT, host, () => {
         server.off("error", reject);
         resolve();
       });
     });
   } catch (e) {
+    await grpc.close();
     store.close();
     throw e;
   }
   server.on("error", (error) => log.error("http listener error", { error }));
   const address = server.address();
-  const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_CLOUD_PORT);
+  const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_CLOUD_HTTP_PORT);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info(`cloud listening on ${url}`, { store: store.path });
 
@@ -203,7 +252,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const session of [...sessions, ...registrationSessions]) session.end();
     server.closeIdleConnections();
-    await closed;
+    await Promise.all([closed, grpc.close()]);
     store.close();
     log.info("cloud stopped");
   }
@@ -212,6 +261,9 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     host,
     port,
     url,
+    grpcPort: grpc.port,
+    grpcTarget: `${host.includes(":") ? `[${host}]` : host}:${grpc.port}`,
+    grpcStats: () => grpc.stats(),
     store,
     onObservation(listener) {
       listeners.add(listener);
