@@ -48,7 +48,8 @@ export class EventEncodingError extends Error {
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-const TIME_SOURCE = { device: "TIME_SOURCE_DEVICE", gateway: "TIME_SOURCE_GATEWAY" } as const;
+/** xsedge.observation.v1.TimeSource by number (protobufjs verifies enums as numbers). */
+const TIME_SOURCE = { device: 1, gateway: 2 } as const;
 
 export function keyString(persistenceId: string, seqNr: number): string {
   return `${persistenceId}\u0000${seqNr}`;
