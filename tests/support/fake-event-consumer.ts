@@ -34,6 +34,7 @@ interface StreamState {
   received: number;
   unacked: number;
   held: ReceivedEvent[];
+  startSent: boolean;
 }
 
 export function keyOf(persistenceId: string, seqNr: number): string {
@@ -46,6 +47,8 @@ export class FakeEventConsumer {
   readonly events: ReceivedEvent[] = [];
   readonly acked = new Set<string>();
   keepAlives = 0;
+  /** Events that came before this server wrote ConsumerEventStart on their stream: a protocol violation. */
+  eventsBeforeStart = 0;
   streamsOpened = 0;
   /** Most events received and not yet acked on one stream at any moment. */
   maxUnacked = 0;
@@ -109,7 +112,7 @@ export class FakeEventConsumer {
   }
 
   #serve(call: ServerCall): void {
-    const stream: StreamState = { id: ++this.streamsOpened, call, received: 0, unacked: 0, held: [] };
+    const stream: StreamState = { id: ++this.streamsOpened, call, received: 0, unacked: 0, held: [], startSent: false };
     let initialized = false;
     call.on("data", (message: ConsumeEventIn) => {
       if (!initialized) {
@@ -122,7 +125,7 @@ export class FakeEventConsumer {
         } else {
           this.inits.push(message.init);
           this.#streams.add(stream);
-          if (this.startDelayMs !== null) setTimeout(() => this.#streams.has(stream) && call.write({ start: { filter: [] } }), this.startDelayMs);
+          if (this.startDelayMs !== null) setTimeout(() => this.#start(stream), this.startDelayMs);
         }
         return;
       }
@@ -134,6 +137,7 @@ export class FakeEventConsumer {
       if (body === null) return;
       const received: ReceivedEvent = { stream: stream.id, kind: message.message as ReceivedEvent["kind"], persistenceId: body.persistence_id, seqNr: Number(body.seq_nr), message: body };
       this.events.push(received);
+      if (!stream.startSent) this.eventsBeforeStart++;
       stream.received++;
       stream.unacked++;
       this.maxUnacked = Math.max(this.maxUnacked, stream.unacked);
@@ -150,6 +154,12 @@ export class FakeEventConsumer {
     });
     call.on("error", () => this.#streams.delete(stream));
     call.on("cancelled", () => this.#streams.delete(stream));
+  }
+
+  #start(stream: StreamState): void {
+    if (!this.#streams.has(stream)) return;
+    stream.startSent = true;
+    stream.call.write({ start: { filter: [] } });
   }
 
   #ack(stream: StreamState, event: ReceivedEvent): void {
