@@ -13,6 +13,7 @@ import type { EncodedEvent, EventMessage } from "./akka-grpc-event.js";
 import { AkkaProducerError, errorOfStatus, readServerMessage, type ProducerFault } from "./akka-grpc-errors.js";
 import { nextStreamTimer, waitingSinceAfter, type StreamTiming } from "./akka-grpc-timing.js";
 import { InFlightWindow } from "./akka-grpc-window.js";
+import type { LogThrottle } from "../log-throttle.js";
 
 export interface StreamSettings extends StreamTiming {
   target: string;
@@ -32,6 +33,15 @@ export interface StreamCounters {
   faults: Record<ProducerFault, number>;
 }
 
+/** What the connector shares with each of its streams. */
+export interface StreamContext {
+  counters: StreamCounters;
+  log: Logger;
+  /** For per-message warnings (stray acks, odd messages): a misbehaving server must not flood the log. */
+  throttle: LogThrottle;
+  now: () => number;
+}
+
 export interface DeliveryResult {
   acked: ObservationKey[];
   /** Why the batch stopped short; null when every event was acknowledged. */
@@ -48,6 +58,7 @@ export class ConsumeEventStream {
   readonly #settings: StreamSettings;
   readonly #counters: StreamCounters;
   readonly #log: Logger;
+  readonly #throttle: LogThrottle;
   readonly #now: () => number;
   #isStarted = false;
   #ended: AkkaProducerError | null = null;
@@ -58,12 +69,13 @@ export class ConsumeEventStream {
   #waitingSince: number | null = null;
   #delivery: { window: InFlightWindow; resolve: (result: DeliveryResult) => void } | null = null;
 
-  constructor(call: ConsumeEventCall, settings: StreamSettings, counters: StreamCounters, log: Logger, now: () => number = Date.now) {
+  constructor(call: ConsumeEventCall, settings: StreamSettings, context: StreamContext) {
     this.#call = call;
     this.#settings = settings;
-    this.#counters = counters;
-    this.#log = log;
-    this.#now = now;
+    this.#counters = context.counters;
+    this.#log = context.log;
+    this.#throttle = context.throttle;
+    this.#now = context.now;
     this.started = new Promise<void>((resolve, reject) => {
       this.#resolveStart = resolve;
       this.#rejectStart = reject;
@@ -73,7 +85,7 @@ export class ConsumeEventStream {
     call.on("data", (message: unknown) => this.#onMessage(message));
     call.on("error", (error: grpc.ServiceError) => this.#end(errorOfStatus(settings.target, settings.init.stream_id, error.code, error.details ?? error.message)));
     call.on("end", () => this.#end(new AkkaProducerError("reset", `${settings.target} ended the ConsumeEvent stream`)));
-    this.#lastWriteAt = now();
+    this.#lastWriteAt = this.#now();
     call.write({ init: settings.init });
     this.#arm(settings.startTimeoutMs, () => {
       this.#end(new AkkaProducerError("start-timeout", `${settings.target} sent no ConsumerEventStart within ${settings.startTimeoutMs} ms`));
@@ -132,7 +144,7 @@ export class ConsumeEventStream {
     switch (message.type) {
       case "malformed":
         this.#counters.malformedResponses++;
-        this.#log.warn(`ignoring a malformed ConsumeEventOut from ${this.#settings.target}: ${message.reason}`);
+        this.#warn("malformed", `ignoring a malformed ConsumeEventOut from ${this.#settings.target}: ${message.reason}`);
         return;
       case "start":
         if (this.#isStarted) return;
@@ -152,7 +164,7 @@ export class ConsumeEventStream {
     const delivery = this.#delivery;
     if (!this.#isStarted || delivery === null || delivery.window.ack(persistenceId, seqNr) === "not-in-flight") {
       this.#counters.unexpectedAcks++;
-      this.#log.warn(`ignoring an ack from ${this.#settings.target} for ${persistenceId} seq_nr ${seqNr}: no such event in flight`);
+      this.#warn("unexpected-ack", `ignoring an ack from ${this.#settings.target} for ${persistenceId} seq_nr ${seqNr}: no such event in flight`);
       return;
     }
     this.#counters.acked++;
@@ -164,6 +176,11 @@ export class ConsumeEventStream {
     } else {
       this.#pump();
     }
+  }
+
+  #warn(kind: string, message: string): void {
+    const verdict = this.#throttle.note(kind, this.#now());
+    if (verdict.log) this.#log.warn(verdict.suppressed > 0 ? `${message} (and ${verdict.suppressed} more like it not logged)` : message);
   }
 
   #armTiming(): void {

@@ -12,7 +12,8 @@ import { EVENT_CONSUMER_SERVICE, grpcService } from "../../grpc/protocol.js";
 import { channelCredentials, type ClientTlsFiles } from "../../grpc/tls.js";
 import { AkkaProducerError, type ProducerFault } from "./akka-grpc-errors.js";
 import { EventEncodingError, encodeObservationEvent, type EncodedEvent, type EventEncoding, type PayloadKind } from "./akka-grpc-event.js";
-import { ConsumeEventStream, type ConsumeEventCall, type StreamCounters, type StreamSettings } from "./akka-grpc-stream.js";
+import { ConsumeEventStream, type ConsumeEventCall, type StreamContext, type StreamSettings } from "./akka-grpc-stream.js";
+import { LogThrottle } from "../log-throttle.js";
 
 export type { PayloadKind } from "./akka-grpc-event.js";
 
@@ -47,6 +48,8 @@ export const RECONNECT_BACKOFF_MAX_MS = 10_000;
  * the cloud's own projections, which expect seq_nr + 1 per persistence id.
  */
 export const FILL_SEQUENCE_NUMBER_GAPS = true;
+/** One line per kind of stray server message per this interval; the counters keep the exact numbers. */
+export const SERVER_MESSAGE_LOG_INTERVAL_MS = 10_000;
 
 export interface AkkaGrpcConnectorOptions {
   /** "host:port" of the cloud's EventConsumerService, e.g. "127.0.0.1:8101". */
@@ -133,7 +136,7 @@ export function createAkkaGrpcConnector(options: AkkaGrpcConnectorOptions): Akka
     "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_INITIAL_MS,
     "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MAX_MS,
   });
-  const counters: StreamCounters = {
+  const counters: StreamContext["counters"] = {
     eventsSent: 0,
     filteredEventsSent: 0,
     keepAlivesSent: 0,
@@ -142,6 +145,7 @@ export function createAkkaGrpcConnector(options: AkkaGrpcConnectorOptions): Akka
     malformedResponses: 0,
     faults: { refused: 0, unavailable: 0, reset: 0, malformed: 0, "start-timeout": 0, "ack-timeout": 0, encoding: 0, closed: 0 } satisfies Record<ProducerFault, number>,
   };
+  const context: StreamContext = { counters, log, throttle: new LogThrottle(SERVER_MESSAGE_LOG_INTERVAL_MS), now: Date.now };
   const name = `akka-grpc ${target}`;
   let stream: ConsumeEventStream | undefined;
   let streamsStarted = 0;
@@ -153,7 +157,7 @@ export function createAkkaGrpcConnector(options: AkkaGrpcConnectorOptions): Akka
   async function openStream(): Promise<ConsumeEventStream> {
     if (stream?.isOpen) return stream;
     const call = (client as unknown as { ConsumeEvent(): ConsumeEventCall }).ConsumeEvent();
-    const opened = new ConsumeEventStream(call, settings, counters, log);
+    const opened = new ConsumeEventStream(call, settings, context);
     stream = opened;
     await opened.started;
     streamsStarted++;
