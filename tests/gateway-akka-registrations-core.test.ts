@@ -10,6 +10,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StreamOut } from "../hosts/grpc/messages.js";
 import { packAny, REGISTERED } from "../hosts/grpc/payload.js";
+import * as grpc from "@grpc/grpc-js";
+import { judgeLoadAnswer } from "../hosts/gateway/akka/registration-load.js";
 import { HEALTHY_STREAM_MS, ReconnectBackoff } from "../hosts/gateway/akka/registration-backoff.js";
 import { readEnvelope, readRegistration, type Envelope } from "../hosts/gateway/akka/registration-envelope.js";
 import { advanceOffset, decideSequence, initOffsets, RegistrationStreamState } from "../hosts/gateway/akka/registration-sequence.js";
@@ -96,6 +98,23 @@ test("a Registered payload: unknown type, malformed bytes, empty or oversized se
   assert.match(reason({ offset: null }), /no offset timestamp/);
   assert.match(reason({ persistence_id: "NoSeparator" }), /not "<EntityType>\|<entityId>"/);
   assert.match(reason({ source: "BT", payload: null }), /no payload/);
+});
+
+test("LoadEvent's answer: the same event is loaded (keeping the BT timestamp if it has none); NOT_FOUND and wrong answers skip; other failures retry", () => {
+  const bt = envelopeOf(out({ source: "BT", payload: null }));
+  const same = out({ offset: null });
+  const loaded = judgeLoadAnswer(bt, null, same);
+  assert.equal(loaded.outcome === "loaded" && [loaded.envelope.timestamp, loaded.envelope.payload !== null], [T(1_700_000_000), true]);
+  assert.equal(judgeLoadAnswer(bt, { code: grpc.status.NOT_FOUND, details: "deleted" }, undefined), {
+    outcome: "skip", reason: '"Registration|a b|ü" seq_nr 1: LoadEvent answered NOT_FOUND (5): deleted',
+  });
+  assert.equal(judgeLoadAnswer(bt, { code: grpc.status.DEADLINE_EXCEEDED, details: "slow" }, undefined).outcome, "retry");
+  const reason = (answer: StreamOut) => {
+    const result = judgeLoadAnswer(bt, null, answer);
+    return result.outcome === "skip" ? result.reason : result.outcome;
+  };
+  assert.match(reason(out({ seq_nr: "0" })), /unusable event/);
+  assert.match(reason(out({ seq_nr: "2" })), /another event, "Registration\|a b\|ü" seq_nr 2$/);
 });
 
 test("backoff: 500 ms doubling to 10 s, back to 500 ms after a healthy stream", () => {

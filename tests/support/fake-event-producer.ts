@@ -34,6 +34,14 @@ export function backtracking(event: EventIn): EventIn {
   return { ...event, source: "BT", payload: null };
 }
 
+function microsOrNull(event: EventIn): number | null {
+  try {
+    return microsOf(event.offset.timestamp);
+  } catch {
+    return null;
+  }
+}
+
 export interface FakeProducerOptions {
   port?: number;
   tls?: ServerTlsFiles;
@@ -127,8 +135,9 @@ export class FakeEventProducer {
       const from = offset?.timestamp ? microsOf(offset.timestamp) : -1;
       const seen = new Set((offset?.seen ?? []).map((s) => `${s.persistence_id}\u0000${s.seq_nr}`));
       for (const event of this.journal) {
-        const micros = microsOf(event.offset.timestamp);
-        if (event.slice < slice_min || event.slice > slice_max || micros < from) continue;
+        // An event with a broken timestamp (a fault under test) is sent to every stream.
+        const micros = microsOrNull(event);
+        if (event.slice < slice_min || event.slice > slice_max || (micros !== null && micros < from)) continue;
         if (micros === from && seen.has(`${event.persistence_id}\u0000${event.seq_nr}`)) continue;
         stream.write({ event: { ...event } });
       }

@@ -12,7 +12,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../log/logger.js";
-import type { LoadEventRequest, LoadEventResponse, OffsetIn, StreamOut } from "../../grpc/messages.js";
+import type { OffsetIn, StreamOut } from "../../grpc/messages.js";
 import { SLICE_COUNT } from "../../grpc/persistence-id.js";
 import { EVENT_PRODUCER_SERVICE, grpcService } from "../../grpc/protocol.js";
 import { channelCredentials, type ClientTlsFiles } from "../../grpc/tls.js";
@@ -21,11 +21,10 @@ import type { RegistrationProjection } from "../registration-projection.js";
 import type { RegistrationSource } from "../registration-source.js";
 import { ReconnectBackoff } from "./registration-backoff.js";
 import { describePosition, quoteId, readEnvelope, readRegistration, type Envelope } from "./registration-envelope.js";
+import { loadFullEvent, statusText, type ProducerClient } from "./registration-load.js";
 import { initOffsets, RegistrationStreamState, type StreamOffset } from "./registration-sequence.js";
 
 export const DEFAULT_REGISTRATION_STREAM_ID = "registration-events";
-/** A LoadEvent is one journal read; 10 s means the producer is in trouble, and the stream restarts to retry it. */
-export const LOAD_EVENT_TIMEOUT_MS = 10_000;
 /** Events received but not yet applied before the stream is paused: a burst of replay waits in the HTTP/2 window, not in memory. */
 export const MAX_BUFFERED_EVENTS = 64;
 /** HTTP/2 pings on a quiet stream (a registration stream is quiet for days): a dead link shows within 80 s, without an idle timeout. */
@@ -63,11 +62,6 @@ export interface RegistrationConsumerStats extends RegistrationFeedStats {
   offsetTimestamp: string | null;
 }
 
-type ProducerClient = grpc.Client & {
-  EventsBySlices(options?: grpc.CallOptions): grpc.ClientDuplexStream<{ init: Record<string, unknown> }, StreamOut>;
-  LoadEvent(request: LoadEventRequest, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: LoadEventResponse) => void): grpc.ClientUnaryCall;
-};
-
 interface Attempt {
   call: grpc.ClientDuplexStream<{ init: Record<string, unknown> }, StreamOut>;
   openedAt: number;
@@ -79,10 +73,6 @@ interface Attempt {
   draining: Promise<void> | null;
   done: Promise<void>;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
-}
-
-function statusText(status: { code: number; details: string }): string {
-  return `${grpc.status[status.code] ?? "status"} (${status.code}): ${status.details}`;
 }
 
 function describeOffset(offset: StreamOffset | null): string {
@@ -240,10 +230,16 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
       return;
     }
     if (decision.action === "load") {
-      const loaded = await this.#load(envelope);
+      const loaded = await loadFullEvent(this.#client, this.#streamId, envelope, (call) => (this.#loading = call));
       if (attempt.ended || this.#closed) throw new Error("stream ended during LoadEvent");
-      if (typeof loaded === "string") return this.#skip(envelope, loaded);
-      envelope = loaded;
+      if (loaded.outcome !== "loaded") this.#stats.loadFailures++;
+      if (loaded.outcome === "skip") return this.#skip(envelope, loaded.reason);
+      if (loaded.outcome === "retry") {
+        this.#log.warn(`${loaded.reason}; restarting the stream`, { persistenceId, seqNr, error: loaded.reason });
+        throw new Error(loaded.reason);
+      }
+      this.#stats.loaded++;
+      envelope = loaded.envelope;
     }
     if (decision.missed > 0) {
       this.#stats.gaps++;
@@ -284,47 +280,6 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
     const outcome = this.#projection.applyStreamEvent(this.#streamId, step, registration);
     this.#state.commit(step);
     return outcome;
-  }
-
-  /**
-   * The full event behind a backtracking one. Returns it, or the reason it
-   * cannot be had (NOT_FOUND: the producer no longer has it; an answer for
-   * another event): those are skipped. Throws on any other failure, which
-   * restarts the stream so the event comes again.
-   */
-  async #load(bt: Envelope): Promise<Envelope | string> {
-    const at = describePosition(bt.persistenceId, bt.seqNr);
-    const request: LoadEventRequest = { stream_id: this.#streamId, persistence_id: bt.persistenceId, seq_nr: bt.seqNr, replica_info: null };
-    let response: LoadEventResponse;
-    try {
-      response = await new Promise<LoadEventResponse>((resolve, reject) => {
-        this.#loading = this.#client.LoadEvent(request, { deadline: Date.now() + LOAD_EVENT_TIMEOUT_MS }, (error, answer) => {
-          this.#loading = undefined;
-          if (error !== null || answer === undefined) reject(error ?? new Error("no answer"));
-          else resolve(answer);
-        });
-      });
-    } catch (error) {
-      this.#stats.loadFailures++;
-      const status = error as Partial<grpc.ServiceError>;
-      const text = status.code === undefined ? String((error as Error).message) : statusText({ code: status.code, details: status.details ?? "" });
-      if (status.code === grpc.status.NOT_FOUND) return `${at}: LoadEvent answered ${text}`;
-      this.#log.warn(`LoadEvent of registration event ${at} failed: ${text}; restarting the stream`, { persistenceId: bt.persistenceId, seqNr: bt.seqNr, error: text });
-      throw new Error(`LoadEvent of ${at} failed: ${text}`);
-    }
-    const reading = readEnvelope(response);
-    if (!reading.ok) {
-      this.#stats.loadFailures++;
-      return `${at}: LoadEvent answered with an unusable event: ${reading.reason}`;
-    }
-    const loaded = reading.envelope;
-    if (loaded.persistenceId !== bt.persistenceId || loaded.seqNr !== bt.seqNr) {
-      this.#stats.loadFailures++;
-      return `${at}: LoadEvent answered with another event, ${describePosition(loaded.persistenceId, loaded.seqNr)}`;
-    }
-    this.#stats.loaded++;
-    // The same event: the backtracking copy's timestamp stands in if the loaded one has none.
-    return loaded.timestamp === null ? { ...loaded, timestamp: bt.timestamp, timestampProblem: bt.timestampProblem } : loaded;
   }
 
   #fail(attempt: Attempt, error: Error): void {
