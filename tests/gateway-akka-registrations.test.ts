@@ -6,6 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { MAX_BUFFERED_EVENTS } from "../hosts/gateway/akka/registration-consumer.js";
 import { backtracking, FakeEventProducer, registered } from "./support/fake-event-producer.js";
 import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "./support/akka-registrations.js";
 import { tempDir, waitFor, within } from "./support/test-helpers.js";
@@ -99,6 +100,20 @@ test("entity ids are any string (spaces, '|', unicode, leading zeros), never num
   producer.send({ event: { ...registered("0042", 5, "not-applied-secret", at(11)) } });
   await waitFor("a duplicate of the filtered seq_nr", () => under.consumer.stats().duplicates === 1);
   assert.is(under.projection.verify("0042", "secret-after-gap"), "ok");
+  await within("close", under.close());
+  await producer.close();
+  dir.remove();
+});
+
+test("a replay larger than the consumer's buffer (the stream is paused and resumed) arrives whole and in order", async () => {
+  const dir = tempDir("akka-reg");
+  const producer = await FakeEventProducer.start();
+  const count = MAX_BUFFERED_EVENTS * 3;
+  producer.append(...Array.from({ length: count }, (_, i) => registered("busy", i + 1, `secret-${i + 1}-of-busy`, at(i))));
+  const under = startConsumer(dir.path, producer.target);
+  await untilVerified(under, { busy: `secret-${count}-of-busy` });
+  const stats = under.consumer.stats();
+  assert.equal([stats.events, stats.gaps, stats.duplicates], [count, 0, 0]);
   await within("close", under.close());
   await producer.close();
   dir.remove();
