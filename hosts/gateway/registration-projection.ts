@@ -10,11 +10,16 @@
  * (see sensor-registry.ts); a stolen registrations.db does not let anyone
  * connect as a device.
  *
- * Knows nothing of HTTP: registration-feed.ts brings the events.
+ * Knows nothing of HTTP or gRPC: registration-feed.ts (SSE) or
+ * akka/registration-consumer.ts (Akka Projection gRPC) brings the events;
+ * the latter's position (per-pid seq_nr, offset) is stored here too, in the
+ * transaction of the registration it applies.
  */
 import type Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../sqlite/durable-database.js";
+import type { StreamRegistration } from "./akka/registration-envelope.js";
+import type { SeenSeqNr, StreamOffset, StreamStep } from "./akka/registration-sequence.js";
 import type { Registration } from "./registration-event.js";
 import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "./sensor-registry.js";
 
@@ -35,10 +40,32 @@ export const MIGRATIONS: readonly string[] = [
      offset INTEGER NOT NULL
    );
    INSERT INTO stream_offset (id, offset) VALUES (1, 0);`,
+  // The Akka Projection gRPC transport (hosts/gateway/akka/): per stream, the
+  // last seq_nr handled per persistence id, and the offset InitReq sends back
+  // (timestamp + the (pid, seq_nr) pairs seen at it, as JSON [[pid, seq_nr], ...]).
+  // Registrations it applies have offset 0 in registrations (no SSE offset).
+  `CREATE TABLE akka_seq_nr (
+     stream_id TEXT NOT NULL,
+     persistence_id TEXT NOT NULL,
+     seq_nr INTEGER NOT NULL,
+     PRIMARY KEY (stream_id, persistence_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE akka_offset (
+     stream_id TEXT PRIMARY KEY,
+     seconds INTEGER NOT NULL,
+     nanos INTEGER NOT NULL,
+     seen TEXT NOT NULL
+   );`,
 ];
 
 /** "stale": the event is at or before the stored offset, so it is already in (a replay after a restart). */
 export type ApplyOutcome = "registered" | "replaced" | "stale";
+
+/** An Akka stream's stored position: where it resumes, and the last seq_nr handled per persistence id. */
+export interface StreamPosition {
+  offset: StreamOffset | null;
+  seqNrs: Map<string, number>;
+}
 
 interface Entry {
   digest: Buffer;
@@ -85,24 +112,54 @@ export class RegistrationProjection implements SensorRegistry {
    */
   apply(registration: Registration): ApplyOutcome {
     if (registration.offset <= this.#offset) return "stale";
-    const digest = secretDigest(registration.secret);
-    const receivedAt = this.#now();
-    const existed = this.#db.transaction(() => {
-      const found = this.#db.prepare("SELECT 1 FROM registrations WHERE sensor_id = ?").get(registration.sensorId) !== undefined;
-      this.#db
-        .prepare(
-          `INSERT INTO registrations (sensor_id, secret_digest, registered_at, received_at, offset) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (sensor_id) DO UPDATE SET secret_digest = excluded.secret_digest, registered_at = excluded.registered_at,
-             received_at = excluded.received_at, offset = excluded.offset`,
-        )
-        .run(registration.sensorId, digest, registration.registeredAt, receivedAt, registration.offset);
+    const upserted = this.#db.transaction(() => {
+      const row = this.#upsert(registration.sensorId, registration.secret, registration.registeredAt, registration.offset);
       this.#storeOffset(registration.offset);
-      return found;
+      return row;
     })();
     // Memory follows the commit, never leads it.
-    this.#entries.set(registration.sensorId, { digest, receivedAt });
+    this.#entries.set(registration.sensorId, upserted.entry);
     this.#offset = registration.offset;
-    return existed ? "replaced" : "registered";
+    return upserted.outcome;
+  }
+
+  /** The stored position of Akka stream `streamId` (none on a first start). */
+  streamPosition(streamId: string): StreamPosition {
+    const seqNrs = new Map<string, number>();
+    for (const row of this.#db.prepare<[string], { persistence_id: string; seq_nr: number }>("SELECT persistence_id, seq_nr FROM akka_seq_nr WHERE stream_id = ?").all(streamId)) {
+      seqNrs.set(row.persistence_id, row.seq_nr);
+    }
+    const row = this.#db.prepare<[string], { seconds: number; nanos: number; seen: string }>("SELECT seconds, nanos, seen FROM akka_offset WHERE stream_id = ?").get(streamId);
+    if (row === undefined) return { offset: null, seqNrs };
+    const seen = (JSON.parse(row.seen) as [string, number][]).map(([persistenceId, seqNr]): SeenSeqNr => ({ persistenceId, seqNr }));
+    return { offset: { timestamp: { seconds: row.seconds, nanos: row.nanos }, seen }, seqNrs };
+  }
+
+  /**
+   * Records one handled event of Akka stream `streamId` (its pid's seq_nr and
+   * the offset after it) and the registration it carries, when it carries
+   * one, in one transaction: after a crash, either both are in or neither.
+   * "recorded": a position without a registration (a filtered or bad event).
+   */
+  applyStreamEvent(streamId: string, step: StreamStep, registration: StreamRegistration | null): "registered" | "replaced" | "recorded" {
+    const upserted = this.#db.transaction(() => {
+      this.#db
+        .prepare("INSERT INTO akka_seq_nr (stream_id, persistence_id, seq_nr) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seq_nr = excluded.seq_nr")
+        .run(streamId, step.persistenceId, step.seqNr);
+      if (step.offset !== null) {
+        const seen = JSON.stringify(step.offset.seen.map((s) => [s.persistenceId, s.seqNr]));
+        this.#db
+          .prepare(
+            `INSERT INTO akka_offset (stream_id, seconds, nanos, seen) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, seen = excluded.seen`,
+          )
+          .run(streamId, step.offset.timestamp.seconds, step.offset.timestamp.nanos, seen);
+      }
+      return registration === null ? null : this.#upsert(registration.sensorId, registration.secret, registration.registeredAt, 0);
+    })();
+    if (registration === null || upserted === null) return "recorded";
+    this.#entries.set(registration.sensorId, upserted.entry);
+    return upserted.outcome;
   }
 
   /** Moves the offset past an event that could not be applied, so the feed does not receive it again. */
@@ -136,6 +193,21 @@ export class RegistrationProjection implements SensorRegistry {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /** Inside a transaction; the caller puts the entry in memory once it has committed. */
+  #upsert(sensorId: string, secret: string, registeredAt: number, offset: number): { outcome: "registered" | "replaced"; entry: Entry } {
+    const digest = secretDigest(secret);
+    const receivedAt = this.#now();
+    const found = this.#db.prepare("SELECT 1 FROM registrations WHERE sensor_id = ?").get(sensorId) !== undefined;
+    this.#db
+      .prepare(
+        `INSERT INTO registrations (sensor_id, secret_digest, registered_at, received_at, offset) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sensor_id) DO UPDATE SET secret_digest = excluded.secret_digest, registered_at = excluded.registered_at,
+           received_at = excluded.received_at, offset = excluded.offset`,
+      )
+      .run(sensorId, digest, registeredAt, receivedAt, offset);
+    return { outcome: found ? "replaced" : "registered", entry: { digest, receivedAt } };
   }
 
   #storeOffset(offset: number): void {
