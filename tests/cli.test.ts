@@ -53,7 +53,7 @@ test("usage errors name what was wrong and exit 2; --help exits 0", async () => 
 
 test("up starts cloud, gateway and three XS devices, prints their observations, and stops cleanly on Ctrl-C", async () => {
   const dir = tempDir("up");
-  const r = run(["up", "--mqtt-port", "0", "--http-port", "0", "--cloud-port", "0", "--data-dir", dir.path, "--batch-age", "0"]);
+  const r = run(["up", "--mqtt-port", "0", "--http-port", "0", "--cloud-port", "0", "--cloud-grpc-port", "0", "--data-dir", dir.path, "--batch-age", "0"]);
   try {
     await waitFor("observations from sim-1, sim-2 and sim-3", () => ["sim-1", "sim-2", "sim-3"].every((id) => r.stdout.includes(`  ${id} `)), 20_000);
     assert.match(r.stdout, /sim-3 .* temperature .* humidity .* pressure .* Pa/);

@@ -65,7 +65,7 @@ test("the gateway runs with the file's settings, overridden by env and flags", a
   writeFileSync(config, JSON.stringify({ dataDir: join(dir.path, "from-file"), mqtt: { host: "127.0.0.1", port: 0 }, http: { port: 0 }, log: { level: "debug" } }));
   const stop = new AbortController();
   const io = capture(stop.signal);
-  const exit = gatewayCommand(["--config", config, "--data-dir", join(dir.path, "from-flag")], io, { XSEDGE_GATEWAY_CLOUD_URL: "http://127.0.0.1:9" });
+  const exit = gatewayCommand(["--config", config, "--data-dir", join(dir.path, "from-flag")], io, { XSEDGE_GATEWAY_CLOUD_TRANSPORT: "http", XSEDGE_GATEWAY_CLOUD_URL: "http://127.0.0.1:9" });
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
   const started = io.stderr.split("\n").filter(Boolean).map((line) => JSON.parse(line)).find((line) => line.msg === "gateway started");
   assert.is(started.store, join(dir.path, "from-flag", "observations.db"));

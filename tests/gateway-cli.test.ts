@@ -52,7 +52,7 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   // The gateway learns its devices from the cloud's registration stream.
   const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1");
-  const exit = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-url", cloud.url, "--log-format", "pretty"], io);
+  const exit = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-transport", "http", "--cloud-url", cloud.url, "--log-format", "pretty"], io);
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
   await waitFor("the registration of s-1 to arrive", () => /sensor s-1 registered/.test(io.stderr));
   const device = await TestMqttClient.connect(port, "dev-1", loginAs("s-1"));
@@ -72,10 +72,10 @@ test("a gateway that cannot start (port taken) returns 1 with the reason logged"
   const stop = new AbortController();
   const first = capture(stop.signal);
   const cloudUrl = `http://127.0.0.1:${await freePort()}`;
-  const running = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-url", cloudUrl], first);
+  const running = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-transport", "http", "--cloud-url", cloudUrl], first);
   await waitFor("the first gateway to start", () => /gateway started/.test(first.stderr));
   const second = capture();
-  assert.is(await gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-url", cloudUrl], second), 1);
+  assert.is(await gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", dir.path, "--cloud-transport", "http", "--cloud-url", cloudUrl], second), 1);
   assert.match(second.stderr, /gateway could not start: .*EADDRINUSE/);
   stop.abort();
   assert.is(await within("the first gateway to stop", running), 0);

@@ -190,16 +190,58 @@ test("the printed config loads back to the same values", () => {
 
 test("the resolved config maps to startGateway's options and the process settings", () => {
   const config = ok({
-    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
+    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {transport: http, url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
     flags: [flag("--log-format", "pretty"), flag("--shutdown-deadline-ms", "2s")],
   });
   const options = toGatewayOptions(config);
   assert.equal(options, {
     dataDir: "/var/lib/xsedge", mqttHost: "127.0.0.1", mqttPort: 1883, udpPort: 5684, httpHost: "0.0.0.0", httpPort: 8080,
-    cloudUrl: "http://127.0.0.1:8101", registrationUrl: "http://r", registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
+    cloudLink: { transport: "akka-grpc", target: "127.0.0.1:8101" }, registrationLink: { transport: "http", url: "http://r" },
+    registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
     rateLimitPerSecond: 2.5, rateLimitBurst: 10, relayBatchSize: DEFAULT_BATCH_SIZE, relayIntervalMs: 1000, relayRetryInitialMs: 500, relayRetryMaxMs: 30_000,
   });
   assert.equal(toProcessSettings(config), { log: { level: "info", format: "pretty" }, stopDeadlineMs: 2000 });
+});
+
+test("cloud links: Akka gRPC by default, registrations follow the cloud's transport unless told", () => {
+  assert.equal(toGatewayOptions(ok({})).registrationLink, { transport: "akka-grpc", target: "127.0.0.1:8101" });
+  const http = toGatewayOptions(ok({ file: yaml("cloud: {transport: http, url: https://cloud.example, tls: {caFile: /etc/ca.pem}}\n") }));
+  assert.equal(http.cloudLink, { transport: "http", url: "https://cloud.example", tls: { caFile: "/etc/ca.pem" } });
+  assert.equal(http.registrationLink, { transport: "http", url: "https://cloud.example", tls: { caFile: "/etc/ca.pem" } });
+  const akka = toGatewayOptions(ok({
+    file: yaml("cloud:\n  target: cloud.example:443\n  akka: {originId: edge-7, payload: observation, maxInFlight: 32}\n  tls: {certFile: c.pem, keyFile: k.pem}\n"),
+    env: { XSEDGE_GATEWAY_REGISTRATION_STREAM_ID: "regs" },
+  }));
+  assert.equal(akka.cloudLink, {
+    transport: "akka-grpc", target: "cloud.example:443", originId: "edge-7", payload: "observation", maxInFlight: 32,
+    tls: { certFile: `${process.cwd()}/c.pem`, keyFile: `${process.cwd()}/k.pem` },
+  });
+  assert.equal(akka.registrationLink, { transport: "akka-grpc", target: "cloud.example:443", streamId: "regs", tls: akka.cloudLink!.tls });
+  // A public CA needs no file: enabled alone turns TLS on; false turns it off despite files.
+  assert.equal(toGatewayOptions(ok({ flags: [flag("--cloud-tls-enabled", "true")] })).cloudLink, { transport: "akka-grpc", target: "127.0.0.1:8101", tls: {} });
+  const own = toGatewayOptions(ok({ file: yaml("registration: {target: '[::1]:9000', tls: {enabled: false}}\ncloud: {tls: {caFile: ca.pem}}\n") }));
+  assert.equal(own.registrationLink, { transport: "akka-grpc", target: "[::1]:9000" });
+  const mqtt = toGatewayOptions(ok({ file: yaml("cloud: {transport: mqtt, mqtt: {url: mqtts://b:8883, username: gw}}\n"), env: { XSEDGE_GATEWAY_CLOUD_MQTT_PASSWORD: "pw" } }));
+  assert.equal(mqtt.cloudLink, { transport: "mqtt", url: "mqtts://b:8883", username: "gw", password: "pw" });
+  assert.equal(mqtt.registrationLink, { transport: "akka-grpc", target: "127.0.0.1:8101" });
+});
+
+test("cloud link settings that cannot work are refused by name", () => {
+  assert.equal(errors({ file: yaml("cloud: {target: 'cloud.example'}\n") }), [
+    'gw.yaml:1:17: cloud.target must be host:port (e.g. "127.0.0.1:8101" or "[::1]:8101"), got "cloud.example"',
+  ]);
+  assert.equal(errors({ flags: [flag("--cloud-tls-enabled", "maybe")] }), ['--cloud-tls-enabled must be true or false, got "maybe"']);
+  assert.equal(errors({ file: yaml("cloud: {transport: mqtt}\n") }), ["cloud.transport (gw.yaml:1:20) mqtt needs cloud.mqtt.url"]);
+  assert.equal(errors({ file: yaml("cloud:\n  transport: http\n  akka: {payload: observation}\n") }), [
+    "cloud.akka.payload (gw.yaml:3:19) has no effect with cloud.transport (gw.yaml:2:14) http: it is for akka-grpc",
+  ]);
+  assert.equal(errors({ file: yaml("cloud: {tls: {certFile: c.pem}}\n") }), ["cloud.tls.certFile (gw.yaml:1:25) needs cloud.tls.keyFile too (a client certificate needs its key)"]);
+  assert.equal(errors({ file: yaml("registration: {url: http://r}\n") }), [
+    "registration.url (gw.yaml:1:21) has no effect: registrations come over akka-grpc (the default with cloud.transport akka-grpc)",
+  ]);
+  assert.equal(errors({ file: yaml("registration: {transport: http, target: 'a:1'}\n") }), [
+    "registration.target (gw.yaml:1:41) has no effect: registrations come over http (registration.transport (gw.yaml:1:27))",
+  ]);
 });
 
 test("the example config for a Pi is valid and says what the README and the unit say", () => {

@@ -46,7 +46,7 @@ async function slowCloud() {
 
 function runGateway(dir: string, cloudUrl: string, deadline: string) {
   const config = join(dir, "gateway.yaml");
-  writeFileSync(config, `dataDir: ${dir}\nmqtt:\n  host: 127.0.0.1\n  port: 0\nhttp:\n  port: 0\ncloud:\n  url: ${cloudUrl}\nshutdown:\n  deadlineMs: ${deadline}\n`);
+  writeFileSync(config, `dataDir: ${dir}\nmqtt:\n  host: 127.0.0.1\n  port: 0\nhttp:\n  port: 0\ncloud:\n  transport: http\n  url: ${cloudUrl}\nshutdown:\n  deadlineMs: ${deadline}\n`);
   const child: ChildProcess = spawn(process.execPath, [CLI, "gateway", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
   const out = { stdout: "", stderr: "" };
   child.stdout!.on("data", (d) => (out.stdout += d));

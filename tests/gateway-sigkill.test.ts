@@ -4,10 +4,7 @@ import Database from "better-sqlite3";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import type { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { device } from "./support/outbox-gateway.js";
+import { FloodingDevice, temperatureOf } from "./support/flooding-device.js";
 import { tempDir, waitFor, within } from "./support/test-helpers.js";
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), "support", "gateway-child.js");
@@ -15,9 +12,6 @@ const SENSORS = ["s-1", "s-2", "s-3", "s-4"];
 const KILLS = 5;
 /** QoS 1 publishes each device keeps in flight: enough that kills land between commit and PUBACK. */
 const WINDOW = 32;
-
-/** Varies with seq (so content is checked), in steps the record encodes exactly. */
-const temperatureOf = (seq: number) => (seq % 400) / 4;
 
 async function startChild(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [CHILD, dataDir, SENSORS.join(",")], { stdio: ["ignore", "pipe", "inherit"] });
@@ -37,49 +31,9 @@ async function startChild(dataDir: string): Promise<{ child: ChildProcess; port:
   return { child, port };
 }
 
-/** A device that keeps WINDOW publishes in flight, remembers what was acked, and resends what was not after a reconnect. */
-class FloodingDevice {
-  readonly acked = new Set<number>();
-  readonly unacked = new Set<number>();
-  #next = 1;
-  #client: TestMqttClient | undefined;
-  #seqOfId = new Map<number, number>();
-
-  constructor(readonly sensorId: string) {}
-
-  async connect(port: number): Promise<void> {
-    const client = await device(port, this.sensorId);
-    this.#client = client;
-    this.#seqOfId = new Map();
-    client.onPacket = (packet) => {
-      if (packet.cmd !== "puback") return;
-      const seq = this.#seqOfId.get(packet.messageId!);
-      if (seq === undefined) return;
-      this.acked.add(seq);
-      this.unacked.delete(seq);
-      this.#send(this.#next++);
-    };
-    // The device kept what was never acknowledged; it goes first.
-    const resend = [...this.unacked].sort((a, b) => a - b);
-    for (const seq of resend) this.#send(seq);
-    while (this.unacked.size < WINDOW) this.#send(this.#next++);
-  }
-
-  #send(seq: number): void {
-    const client = this.#client!;
-    if (!client.connected) return;
-    this.unacked.add(seq);
-    this.#seqOfId.set(client.publish(uplinkTopic(this.sensorId), obsPayload(this.sensorId, seq, 1, temperatureOf(seq))), seq);
-  }
-
-  closed(): Promise<void> {
-    return this.#client?.closed ?? Promise.resolve();
-  }
-}
-
 test("SIGKILL at random moments loses no acknowledged observation, and stores none twice", async () => {
   const dir = tempDir("sigkill");
-  const devices = SENSORS.map((s) => new FloodingDevice(s));
+  const devices = SENSORS.map((s) => new FloodingDevice(s, WINDOW));
   const moments: number[] = [];
   try {
     for (let round = 0; round < KILLS; round++) {

@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 import { createLogger } from "../log/logger.js";
 import { QUANTITIES } from "../../modules/observation/record.js";
 import { DEFAULT_HTTP_PORT, startGateway, type Gateway } from "../gateway/gateway.js";
-import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet, type SimulatedSensor } from "../../simulator/fleet.js";
 import {
@@ -33,7 +33,8 @@ Options:
                          a board, where it buys flash life)
   --mqtt-port <port>     the gateway's MQTT port (default 1883; 0 for any free one)
   --http-port <port>     the gateway's dashboard and local API (default 8080; 0 for any free one)
-  --cloud-port <port>    the cloud's HTTP port (default 8101; 0 for any free one)
+  --cloud-port <port>    the cloud's HTTP port (default ${DEFAULT_CLOUD_HTTP_PORT}; 0 for any free one)
+  --cloud-grpc-port <port>  the cloud's Akka Projection gRPC port (default ${DEFAULT_CLOUD_GRPC_PORT}; 0 for any free one)
   --data-dir <dir>       where cloud, gateway and devices keep their state (default ./data)
   --trace                also print the devices' trace lines
   --log-level <level>    debug, info, warn or error (default warn)
@@ -49,6 +50,7 @@ function parse(argv: string[]) {
     "mqtt-port": { type: "string" },
     "http-port": { type: "string" },
     "cloud-port": { type: "string" },
+    "cloud-grpc-port": { type: "string" },
     "data-dir": { type: "string" },
     trace: { type: "boolean" },
     ...LOG_OPTIONS,
@@ -62,7 +64,8 @@ function parse(argv: string[]) {
     batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
     httpPort: parsePort("--http-port", flag("http-port") ?? String(DEFAULT_HTTP_PORT)),
-    cloudPort: parsePort("--cloud-port", flag("cloud-port") ?? "8101"),
+    cloudPort: parsePort("--cloud-port", flag("cloud-port") ?? String(DEFAULT_CLOUD_HTTP_PORT)),
+    cloudGrpcPort: parsePort("--cloud-grpc-port", flag("cloud-grpc-port") ?? String(DEFAULT_CLOUD_GRPC_PORT)),
     dataDir: resolve(flag("data-dir") ?? "./data"),
     trace: values.trace === true,
     log: { ...parseLogOptions({ ...values, "log-level": values["log-level"] ?? "warn" }, "pretty") },
@@ -117,14 +120,22 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     await cloud?.close();
   };
   try {
-    cloud = await startCloud({ host: "127.0.0.1", port: options.cloudPort, dataDir: resolve(options.dataDir, "cloud"), logger: logger.child("cloud") });
+    cloud = await startCloud({
+      host: "127.0.0.1",
+      port: options.cloudPort,
+      grpcPort: options.cloudGrpcPort,
+      dataDir: resolve(options.dataDir, "cloud"),
+      logger: logger.child("cloud"),
+    });
     cloud.onObservation((observation) => io.out(describe(observation)));
     gateway = await startGateway({
       mqttHost: "127.0.0.1",
       mqttPort: options.mqttPort,
       httpPort: options.httpPort,
       dataDir: resolve(options.dataDir, "gateway"),
-      cloudUrl: cloud.url,
+      // Both links over Akka Projection gRPC, as beside an Akka cloud; our richer payload, which the reference cloud reads.
+      cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
+      registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
       logger: logger.child("gateway"),
     });
     const secrets = new Map(Array.from({ length: options.devices }, (_, i) => [`sim-${i + 1}`, randomBytes(16).toString("hex")]));
@@ -148,7 +159,7 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     await stop();
     return 1;
   }
-  io.out(`cloud http://127.0.0.1:${cloud.port}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
+  io.out(`cloud http://127.0.0.1:${cloud.port} grpc ${cloud.grpcTarget}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
   io.out(`gateway dashboard http://127.0.0.1:${gateway.httpPort}/\n`);
   io.out(`observations as the cloud receives them (Ctrl-C stops):\n`);
   const why = await untilStopped(io.signal);

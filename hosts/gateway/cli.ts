@@ -17,7 +17,7 @@ import type { ValueKind } from "./config/value-kinds.js";
 import { startGateway } from "./gateway.js";
 
 const PLACEHOLDER: Record<ValueKind["type"], string> = {
-  port: "<port>", integer: "<n>", number: "<n>", size: "<size>", duration: "<ms>", string: "<text>", path: "<path>", url: "<url>", enum: "<value>",
+  port: "<port>", integer: "<n>", number: "<n>", size: "<size>", duration: "<ms>", string: "<text>", path: "<path>", url: "<url>", target: "<host:port>", boolean: "<true|false>", enum: "<value>",
 };
 
 const USAGE_COLUMN = 40;

@@ -12,10 +12,14 @@ import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.
 import { startBroker, type MqttBroker } from "./broker.js";
 import type { AuthCounters } from "./device-auth.js";
 import type { MqttTlsOptions } from "./mqtt-tls.js";
-import { RegistrationFeed, type RegistrationFeedStats } from "./registration-feed.js";
+import type { RegistrationFeedStats } from "./registration-feed.js";
 import { RegistrationProjection } from "./registration-projection.js";
 import type { CloudConnector } from "./connector.js";
-import { createHttpConnector } from "./connectors/http.js";
+import {
+  DEFAULT_CLOUD_TARGET, defaultRegistrationLink, openCloudLink, openRegistrationSource,
+  type CloudLinkOptions, type OpenedCloudLink, type RegistrationLinkOptions,
+} from "./cloud-link.js";
+import type { RegistrationSource } from "./registration-source.js";
 import { startExternalIngest, type ExternalBrokerOptions, type ExternalBrokerStats, type ExternalIngest } from "./external-broker.js";
 import { Ingest, type IngestCounters } from "./ingest.js";
 import { ObservationStore, type StoreCounts } from "./observation-store.js";
@@ -32,9 +36,11 @@ export interface GatewayOptions {
   mqttPort?: number | null;
   /** Directory holding the SQLite store; created if missing. */
   dataDir: string;
-  /** Base URL of the cloud; ignored when `connector` is given. */
+  /** How the relay reaches the cloud; default Akka gRPC to DEFAULT_CLOUD_TARGET. Ignored when `connector` is given. */
+  cloudLink?: CloudLinkOptions;
+  /** Shorthand for cloudLink {transport: "http", url}. */
   cloudUrl?: string;
-  /** Used instead of an HTTP connector to cloudUrl; the caller keeps it and closes it. */
+  /** Used instead of a connector made from cloudLink; the caller keeps it and closes it. */
   connector?: CloudConnector;
   logger?: Logger;
   relayBatchSize?: number;
@@ -50,7 +56,9 @@ export interface GatewayOptions {
    * registrations.db in dataDir.
    */
   registry?: SensorRegistry;
-  /** Base URL of the cloud's registration stream; default cloudUrl. */
+  /** Where registrations come from; default: the cloud link's (see cloud-link.ts defaultRegistrationLink). */
+  registrationLink?: RegistrationLinkOptions;
+  /** Shorthand for registrationLink {transport: "http", url}. */
   registrationUrl?: string;
   registrationRetryInitialMs?: number;
   registrationRetryMaxMs?: number;
@@ -115,6 +123,8 @@ export interface GatewayStats {
   http: StreamStats;
   /** Only with an external broker. */
   externalBroker?: ExternalBrokerStats;
+  /** The cloud transport's own counters (streams, acks, timeouts); absent for HTTP and a given connector. */
+  cloudLink?: object;
 }
 
 export interface Gateway {
@@ -140,8 +150,20 @@ export interface Gateway {
 }
 
 export const DEFAULT_MQTT_PORT = 1883;
-export const DEFAULT_CLOUD_URL = "http://127.0.0.1:8101";
 export { DEFAULT_HTTP_PORT };
+
+/** The cloud link the options ask for: cloudLink, else cloudUrl's HTTP, else Akka gRPC on this host. */
+function cloudLinkOf(options: GatewayOptions): CloudLinkOptions {
+  if (options.cloudLink) return options.cloudLink;
+  if (options.cloudUrl !== undefined) return { transport: "http", url: options.cloudUrl };
+  return { transport: "akka-grpc", target: DEFAULT_CLOUD_TARGET };
+}
+
+function registrationLinkOf(options: GatewayOptions): RegistrationLinkOptions {
+  if (options.registrationLink) return options.registrationLink;
+  if (options.registrationUrl !== undefined) return { transport: "http", url: options.registrationUrl };
+  return defaultRegistrationLink(cloudLinkOf(options));
+}
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.logger ?? createLogger({ component: "gateway" });
@@ -160,7 +182,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const ownProjection = projection;
   if (ownProjection) undo.push(() => ownProjection.close());
   const registry: SensorRegistry = options.registry ?? (projection as RegistrationProjection);
-  const ownConnector = options.connector ? undefined : createHttpConnector({ url: options.cloudUrl ?? DEFAULT_CLOUD_URL });
+  let cloudLink: OpenedCloudLink | undefined;
+  try {
+    cloudLink = options.connector ? undefined : openCloudLink(cloudLinkOf(options), log.child("cloud"));
+  } catch (e) {
+    for (const step of undo.reverse()) await step();
+    throw e;
+  }
+  const ownConnector = cloudLink?.connector;
   if (ownConnector) undo.push(() => ownConnector.close());
   const connector = options.connector ?? (ownConnector as CloudConnector);
   const relayFailures = new RelayFailureClock();
@@ -195,7 +224,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   let broker: MqttBroker | undefined;
   let external: ExternalIngest | undefined;
-  let feed: RegistrationFeed | undefined;
+  let feed: RegistrationSource | undefined;
   let udp: UdpIngest | undefined;
   let mqttListening = true;
   const stats = (): GatewayStats => ({
@@ -209,6 +238,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     udp: udp?.counters(),
     http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
     ...(external ? { externalBroker: external.stats() } : {}),
+    ...(cloudLink?.stats ? { cloudLink: cloudLink.stats() } : {}),
   });
   try {
     if (options.externalBroker) {
@@ -272,13 +302,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   if (projection) {
-    feed = new RegistrationFeed({
-      url: options.registrationUrl ?? options.cloudUrl ?? DEFAULT_CLOUD_URL,
-      projection,
-      logger: log.child("registrations"),
-      retryInitialMs: options.registrationRetryInitialMs,
-      retryMaxMs: options.registrationRetryMaxMs,
-    });
+    try {
+      feed = openRegistrationSource(registrationLinkOf(options), {
+        projection,
+        logger: log.child("registrations"),
+        retryInitialMs: options.registrationRetryInitialMs,
+        retryMaxMs: options.registrationRetryMaxMs,
+      });
+    } catch (e) {
+      for (const step of undo.reverse()) await step();
+      throw e;
+    }
     feed.start();
   }
   relay.start();

@@ -8,6 +8,8 @@ import type { Level } from "../../log/logger.js";
 import type { GatewayOptions } from "../gateway.js";
 import type { ResolvedConfig } from "./resolve.js";
 import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
+import type { ClientTlsFiles } from "../../grpc/tls.js";
+import { defaultRegistrationLink, type CloudLinkOptions, type RegistrationLinkOptions } from "../cloud-link.js";
 
 /** Every option the config covers: startGateway's, without the logger (the CLI makes it from log.*). */
 export type ConfiguredGatewayOptions = Omit<GatewayOptions, "logger">;
@@ -34,8 +36,6 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     udpPort: get<number | undefined>("udp.port"),
     httpHost: get<string | undefined>("http.host"),
     httpPort: get<number | null | undefined>("http.port"),
-    cloudUrl: get<string | undefined>("cloud.url"),
-    registrationUrl: get<string | undefined>("registration.url"),
     registrationRetryInitialMs: get<number | undefined>("registration.retryInitialMs"),
     registrationRetryMaxMs: get<number | undefined>("registration.retryMaxMs"),
     outboxMaxBytes: get<number | undefined>("outbox.maxBytes"),
@@ -48,6 +48,8 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     relayRetryInitialMs: get<number | undefined>("relay.retryInitialMs"),
     relayRetryMaxMs: get<number | undefined>("relay.retryMaxMs"),
   });
+  options.cloudLink = cloudLink(config);
+  options.registrationLink = registrationLink(config, options.cloudLink);
   if (config.values.has("mqtt.tls.certFile")) {
     options.mqttTls = defined({
       host: get<string | undefined>("mqtt.tls.host"),
@@ -73,6 +75,64 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     delete options.mqttPort;
   }
   return options;
+}
+
+/** TLS files under `prefix` (e.g. "cloud.tls"); undefined when none is given. */
+function tlsFiles(config: ResolvedConfig, prefix: string): ClientTlsFiles | undefined {
+  const file = (key: string) => (config.values.has(`${prefix}.${key}`) ? resolvePath(config.values.get(`${prefix}.${key}`) as string) : undefined);
+  const files = defined({ caFile: file("caFile"), certFile: file("certFile"), keyFile: file("keyFile") });
+  return Object.keys(files).length === 0 ? undefined : files;
+}
+
+/** gRPC has no scheme to say TLS: `enabled`, else any file given, turns it on. */
+function grpcTls(config: ResolvedConfig, prefix: string): ClientTlsFiles | undefined {
+  const files = tlsFiles(config, prefix);
+  const enabled = config.values.get(`${prefix}.enabled`) as boolean | undefined;
+  if (enabled === false) return undefined;
+  return enabled === true ? files ?? {} : files;
+}
+
+function cloudLink(config: ResolvedConfig): CloudLinkOptions {
+  const get = <T>(path: string) => config.values.get(path) as T;
+  switch (get<CloudLinkOptions["transport"]>("cloud.transport")) {
+    case "http":
+      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls") });
+    case "mqtt":
+      return defined({
+        transport: "mqtt" as const,
+        url: get<string>("cloud.mqtt.url"),
+        username: get<string | undefined>("cloud.mqtt.username"),
+        password: get<string | undefined>("cloud.mqtt.password"),
+        clientId: get<string | undefined>("cloud.mqtt.clientId"),
+        topic: get<string | undefined>("cloud.mqtt.topic"),
+        tls: tlsFiles(config, "cloud.tls"),
+      });
+    case "akka-grpc":
+      return defined({
+        transport: "akka-grpc" as const,
+        target: get<string>("cloud.target"),
+        tls: grpcTls(config, "cloud.tls"),
+        originId: get<string | undefined>("cloud.akka.originId"),
+        streamId: get<string | undefined>("cloud.akka.streamId"),
+        entityType: get<string | undefined>("cloud.akka.entityType"),
+        payload: get<"temperature" | "observation" | undefined>("cloud.akka.payload"),
+        maxInFlight: get<number | undefined>("cloud.akka.maxInFlight"),
+      });
+  }
+}
+
+function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): RegistrationLinkOptions {
+  const get = <T>(path: string) => config.values.get(path) as T;
+  const fallback = defaultRegistrationLink(cloud);
+  const transport = get<RegistrationLinkOptions["transport"] | undefined>("registration.transport") ?? fallback.transport;
+  const ownTls = [...config.values.keys()].some((key) => key.startsWith("registration.tls."));
+  if (transport === "http") {
+    const tls = ownTls ? tlsFiles(config, "registration.tls") : fallback.transport === "http" ? fallback.tls : undefined;
+    return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls });
+  }
+  const tls = ownTls ? grpcTls(config, "registration.tls") : fallback.transport === "akka-grpc" ? fallback.tls : undefined;
+  const target = get<string | undefined>("registration.target") ?? (fallback.transport === "akka-grpc" ? fallback.target : get<string>("cloud.target"));
+  return defined({ transport, target, tls, streamId: get<string | undefined>("registration.streamId") });
 }
 
 export function toProcessSettings(config: ResolvedConfig): ProcessSettings {

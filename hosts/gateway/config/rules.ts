@@ -3,6 +3,7 @@
  * its value came from.
  */
 import type { ResolvedConfig } from "./resolve.js";
+import { KEY_BY_PATH } from "./schema.js";
 import { where } from "./source.js";
 
 /** The port MQTT over TLS listens on when only its certificate and key are given (IANA "secure-mqtt"). */
@@ -50,6 +51,45 @@ export function crossKeyErrors(config: ResolvedConfig): string[] {
     }
   } else if (values.get("mqtt.port") === null && tls.length === 0 && !has("udp.port")) {
     errors.push(`${at("mqtt.port")} is off, and neither mqtt.tls, externalBroker nor udp is configured: devices could not reach the gateway`);
+  }
+  errors.push(...cloudLinkErrors(config));
+  return errors;
+}
+
+/** Keys that only one cloud transport reads, so setting them for another is a mistake worth naming. */
+const CLOUD_KEYS_BY_TRANSPORT: Record<string, string> = { "akka-grpc": "cloud.akka.", mqtt: "cloud.mqtt." };
+
+function cloudLinkErrors(config: ResolvedConfig): string[] {
+  const errors: string[] = [];
+  const { values, sources } = config;
+  const has = (path: string) => values.has(path);
+  const given = (path: string) => has(path) && sources.get(path)?.kind !== "default";
+  const at = (path: string) => `${path} (${where(sources.get(path) ?? { kind: "default" })})`;
+  const transport = values.get("cloud.transport") as string;
+  for (const [other, prefix] of Object.entries(CLOUD_KEYS_BY_TRANSPORT)) {
+    if (other === transport) continue;
+    for (const path of [...values.keys()].filter((key) => key.startsWith(prefix) && given(key))) {
+      errors.push(`${at(path)} has no effect with ${at("cloud.transport")} ${transport}: it is for ${other}`);
+    }
+  }
+  // The two address keys have defaults, so only a given one can be a mistake.
+  const address = transport === "http" ? "cloud.target" : transport === "akka-grpc" ? "cloud.url" : undefined;
+  // A printed config repeats every default, so a default value is no mistake.
+  const changed = (key: string) => given(key) && values.get(key) !== KEY_BY_PATH.get(key)?.default;
+  for (const path of ["cloud.target", "cloud.url"].filter((key) => changed(key) && (key === address || transport === "mqtt"))) {
+    errors.push(`${at(path)} has no effect with ${at("cloud.transport")} ${transport}`);
+  }
+  if (transport === "mqtt" && !has("cloud.mqtt.url")) errors.push(`${at("cloud.transport")} mqtt needs cloud.mqtt.url`);
+  for (const prefix of ["cloud.tls", "registration.tls"]) {
+    if (has(`${prefix}.certFile`) !== has(`${prefix}.keyFile`)) {
+      const present = has(`${prefix}.certFile`) ? `${prefix}.certFile` : `${prefix}.keyFile`;
+      errors.push(`${at(present)} needs ${present.endsWith("certFile") ? `${prefix}.keyFile` : `${prefix}.certFile`} too (a client certificate needs its key)`);
+    }
+  }
+  const registration = (values.get("registration.transport") as string | undefined) ?? (transport === "http" ? "http" : "akka-grpc");
+  const wrongRegistrationKey = registration === "http" ? ["registration.target", "registration.streamId", "registration.tls.enabled"] : ["registration.url"];
+  for (const path of wrongRegistrationKey.filter(given)) {
+    errors.push(`${at(path)} has no effect: registrations come over ${registration}${given("registration.transport") ? ` (${at("registration.transport")})` : ` (the default with cloud.transport ${transport})`}`);
   }
   return errors;
 }

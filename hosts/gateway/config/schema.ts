@@ -9,6 +9,7 @@
  */
 import { DEFAULT_BATCH_SIZE, DEFAULT_RELAY_POLICY } from "../relay.js";
 import type { ValueKind } from "./value-kinds.js";
+import { DEFAULT_CLOUD_TARGET, DEFAULT_CLOUD_URL } from "../cloud-link.js";
 
 export interface ConfigKey {
   /** Dotted path in the config file, e.g. "mqtt.tls.certFile". */
@@ -43,6 +44,13 @@ const MIN_OUTBOX_BYTES = 2 ** 20;
 const MAX_RELAY_BATCH = 10_000;
 /** Per sensor; 10,000/s is far beyond what a device's radio can publish. */
 const MAX_RATE_PER_SECOND = 10_000;
+/** Events awaiting the cloud's ack: past 10,000 a lost stream means resending minutes of data. */
+const MAX_IN_FLIGHT = 10_000;
+
+export const CLOUD_TRANSPORTS = ["akka-grpc", "http", "mqtt"] as const;
+export const REGISTRATION_TRANSPORTS = ["akka-grpc", "http"] as const;
+export const AKKA_PAYLOADS = ["temperature", "observation"] as const;
+
 /** 15 s: longer than the HTTP connector's 10 s request timeout, so a request in flight ends (acked or failed) first. */
 export const DEFAULT_STOP_DEADLINE_MS = 15_000;
 /** 10 min: a drain longer than this is a hang, not a drain. */
@@ -53,6 +61,7 @@ const host: ValueKind = { type: "string" };
 const path: ValueKind = { type: "path" };
 const text: ValueKind = { type: "string" };
 const httpUrl: ValueKind = { type: "url", protocols: ["http:", "https:"] };
+const target: ValueKind = { type: "target" };
 const duration = (min: number, max: number): ValueKind => ({ type: "duration", min, max });
 const outboxSize: ValueKind = { type: "size", min: MIN_OUTBOX_BYTES, max: MAX_OUTBOX_BYTES };
 /** 100 million unrelayed observations: about 20 GB of store, past any Pi's SD card. */
@@ -86,8 +95,32 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "http.host", kind: host, description: "interface of the local API and dashboard" },
   { path: "http.port", kind: port, nullable: true, description: "port of the local API and dashboard; null/off: none" },
 
-  { path: "cloud.url", kind: httpUrl, default: "http://127.0.0.1:8101", description: "base URL of the cloud the relay sends to" },
-  { path: "registration.url", kind: httpUrl, description: "where the registered sensors are fetched from (default: cloud.url)" },
+  { path: "cloud.transport", kind: { type: "enum", values: CLOUD_TRANSPORTS }, default: "akka-grpc", description: "how observations reach the cloud: akka-grpc (Akka Projection gRPC EventConsumerService), http (the reference cloud's JSON API) or mqtt (QoS 1 to an upstream broker)" },
+  { path: "cloud.target", kind: target, default: DEFAULT_CLOUD_TARGET, description: "host:port of the cloud's gRPC services (akka-grpc)" },
+  { path: "cloud.url", kind: httpUrl, default: DEFAULT_CLOUD_URL, description: "base URL of the cloud's HTTP API (http)" },
+  { path: "cloud.akka.originId", kind: text, description: "origin id the gateway announces in ConsumerEventInit" },
+  { path: "cloud.akka.streamId", kind: text, description: "stream id of the observation events (the sample's temperature-events)" },
+  { path: "cloud.akka.entityType", kind: text, description: "entity type of the persistence ids, <entityType>|<sensorId>" },
+  { path: "cloud.akka.payload", kind: { type: "enum", values: AKKA_PAYLOADS }, description: "temperature: the sample's iot.temperature.TemperatureRead (whole degrees); observation: xsedge.observation.v1.ObservationRecorded (every reading)" },
+  { path: "cloud.akka.maxInFlight", kind: { type: "integer", min: 1, max: MAX_IN_FLIGHT }, description: "events sent and not yet acknowledged, at most" },
+  { path: "cloud.mqtt.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "upstream broker (mqtt)" },
+  { path: "cloud.mqtt.username", kind: text, description: "user name on the upstream broker" },
+  { path: "cloud.mqtt.password", kind: text, secret: true, flag: false, description: "password on the upstream broker (file or environment only)" },
+  { path: "cloud.mqtt.clientId", kind: text, description: "MQTT client id on the upstream broker" },
+  { path: "cloud.mqtt.topic", kind: text, description: "topic template of relayed observations" },
+  { path: "cloud.tls.enabled", kind: { type: "boolean" }, description: "TLS to the cloud's gRPC services (default: on when a cloud.tls file is given; http and mqtt follow their URL's scheme)" },
+  { path: "cloud.tls.caFile", kind: path, description: "PEM CA the cloud's certificate must chain to (default: the system's roots)" },
+  { path: "cloud.tls.certFile", kind: path, description: "PEM client certificate of the gateway (mutual TLS)" },
+  { path: "cloud.tls.keyFile", kind: path, description: "PEM private key of that client certificate" },
+
+  { path: "registration.transport", kind: { type: "enum", values: REGISTRATION_TRANSPORTS }, description: "where registrations come from: akka-grpc (EventsBySlices) or http (the reference cloud's SSE stream); default http when cloud.transport is http, else akka-grpc" },
+  { path: "registration.target", kind: target, description: "host:port of the EventProducerService (default: cloud.target)" },
+  { path: "registration.url", kind: httpUrl, description: "base URL of the registration stream, http (default: cloud.url)" },
+  { path: "registration.streamId", kind: text, description: "stream id of the registration events (the sample's registration-events)" },
+  { path: "registration.tls.enabled", kind: { type: "boolean" }, description: "TLS to the registration service's gRPC (default: as cloud.tls for the same transport, on when a registration.tls file is given)" },
+  { path: "registration.tls.caFile", kind: path, description: "PEM CA of the registration service (default: cloud.tls.caFile)" },
+  { path: "registration.tls.certFile", kind: path, description: "PEM client certificate for the registration service (default: cloud.tls.certFile)" },
+  { path: "registration.tls.keyFile", kind: path, description: "PEM client key for the registration service (default: cloud.tls.keyFile)" },
   { path: "registration.retryInitialMs", kind: duration(10, HOUR_MS), description: "first wait after a failed registration fetch" },
   { path: "registration.retryMaxMs", kind: duration(10, HOUR_MS), description: "longest wait between registration fetches that fail" },
 

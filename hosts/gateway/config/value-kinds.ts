@@ -17,6 +17,9 @@ export type ValueKind =
   | { type: "string" }
   | { type: "path" }
   | { type: "url"; protocols: readonly string[] }
+  /** A gRPC target: "host:port", with an IPv6 address in brackets. */
+  | { type: "target" }
+  | { type: "boolean" }
   | { type: "enum"; values: readonly string[] };
 
 /** A checked value, or the problem as a phrase that follows the key's name ("must be ..."). */
@@ -104,6 +107,20 @@ export function checkValue(kind: ValueKind, value: unknown, fromText: boolean): 
       }
       const names = kind.protocols.map((p) => p.replace(/:$/, ""));
       if (!kind.protocols.includes(url.protocol)) return fail(`must be an ${names.join(" or ")} URL, got ${show(value)}`);
+      return pass(value);
+    }
+    case "boolean": {
+      const text = fromText && typeof value === "string" ? value.toLowerCase() : undefined;
+      if (typeof value === "boolean") return pass(value);
+      if (text === "true" || text === "yes") return pass(true);
+      if (text === "false" || text === "no") return pass(false);
+      return fail(`must be true or false, got ${show(value)}`);
+    }
+    case "target": {
+      const match = typeof value === "string" ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value) : null;
+      if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+        return fail(`must be host:port (e.g. "127.0.0.1:8101" or "[::1]:8101"), got ${show(value)}`);
+      }
       return pass(value);
     }
     case "enum":
