@@ -1,9 +1,10 @@
 /*
  * The whole path on real components: simulated devices running the device
  * bundle on XS → their own MQTT bytes over loopback TCP → the gateway's
- * aedes broker → SQLite → HTTP relay → the reference cloud's SQLite; the
- * devices registered at the cloud and log in with the secrets the gateway
- * learnt from the cloud's registration stream.
+ * aedes broker → SQLite → relay over Akka Projection gRPC (ConsumeEvent,
+ * ObservationRecorded payloads) → the reference cloud's SQLite; the devices
+ * registered at the cloud and log in with the secrets the gateway learnt
+ * from the cloud's registration events (EventsBySlices), as `npm start` runs.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -22,7 +23,10 @@ test("observations from simulated XS devices reach the cloud with id, sequence, 
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));
   const logger = createMemoryLogger();
   const cloud = await startCloud({ host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir, "cloud"), logger });
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: cloud.url, logger, relayIntervalMs: 20 });
+  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), logger, relayIntervalMs: 20,
+    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
+    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+  });
   const received: CloudObservation[] = [];
   cloud.onObservation((o) => received.push(o));
   // Devices log in with the secrets they registered at the cloud, once the gateway's feed has them.
