@@ -49,7 +49,7 @@ test("relayed to the reference cloud over Akka gRPC; a cloud restart mid-stream 
   const ports = { port: cloud.port, grpcPort: cloud.grpcPort };
   const gateway = await startGateway({
     mqttPort: 0,
-    httpPort: null,
+    httpPort: 0,
     dataDir: join(dir.path, "gateway"),
     cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
     registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
@@ -94,6 +94,13 @@ test("relayed to the reference cloud over Akka gRPC; a cloud restart mid-stream 
       }
     }
     assert.is(seen.size, total, "nothing at the cloud that no device published and got acknowledged");
+    // The Akka link's own counters, for operators.
+    const relay = await (await fetch(`http://127.0.0.1:${gateway.httpPort}/api/v1/relay`)).json() as { link: { acked: number; connected: boolean } };
+    assert.ok(relay.link.acked >= total && relay.link.connected, JSON.stringify(relay.link));
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway.httpPort}/metrics`)).text();
+    assert.match(metrics, /^xsedge_cloud_link_connected 1$/m);
+    assert.match(metrics, /^xsedge_cloud_link_acked_total \d+$/m);
+    assert.match(metrics, /^xsedge_registration_events_total [1-9]/m);
     assert.ok(total > 150, `${total} observations checked`);
   } finally {
     await Promise.all(devices.map((d) => d.end().catch(() => {})));

@@ -290,6 +290,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger: log.child("http"),
         stats,
         relay: () => relay.stats(),
+        cloudLink: () => cloudLink?.stats?.(),
         relayFailingSince: () => relayFailures.failingSince,
         mqttListening: () => mqttListening,
         now,

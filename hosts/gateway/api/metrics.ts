@@ -74,6 +74,22 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("registration.events", "xsedge_registration_events_total", "Registration events applied."),
   counter("registration.badEvents", "xsedge_registration_bad_events_total", "Registration events skipped as malformed."),
   counter("registration.reconnects", "xsedge_registration_reconnects_total", "Registration stream reconnects."),
+  counter("registration.duplicates", "xsedge_registration_duplicates_total", "Akka registration events skipped as already applied."),
+  counter("registration.gaps", "xsedge_registration_gaps_total", "Akka registration events whose seq_nr skipped some (accepted)."),
+  counter("registration.loaded", "xsedge_registration_loaded_total", "Backtracking registration events fetched with LoadEvent."),
+  counter("registration.loadFailures", "xsedge_registration_load_failures_total", "LoadEvent calls that failed."),
+  gauge("cloudLink.connected", "xsedge_cloud_link_connected", "1 while the Akka ConsumeEvent stream is started and open."),
+  gauge("cloudLink.inFlight", "xsedge_cloud_link_in_flight", "Events sent to the cloud and not yet acknowledged."),
+  counter("cloudLink.streamsStarted", "xsedge_cloud_link_streams_started_total", "ConsumeEvent streams that got their ConsumerEventStart."),
+  counter("cloudLink.eventsSent", "xsedge_cloud_link_events_sent_total", "Events written to the cloud, resends included."),
+  counter("cloudLink.acked", "xsedge_cloud_link_acked_total", "ConsumerEventAcks matched to an event in flight."),
+  counter("cloudLink.unexpectedAcks", "xsedge_cloud_link_unexpected_acks_total", "Acks for no event in flight (ignored)."),
+  counter("cloudLink.malformedResponses", "xsedge_cloud_link_malformed_responses_total", "Messages from the cloud that could not be read."),
+  counter("cloudLink.resets", "xsedge_cloud_link_resets_total", "Streams the cloud ended or reset with events in flight."),
+  counter("cloudLink.ackTimeouts", "xsedge_cloud_link_ack_timeouts_total", "Streams given up for want of an ack."),
+  counter("cloudLink.startTimeouts", "xsedge_cloud_link_start_timeouts_total", "Streams given up for want of ConsumerEventStart."),
+  counter("cloudLink.refused", "xsedge_cloud_link_refused_total", "Streams the cloud refused (e.g. PERMISSION_DENIED)."),
+  counter("cloudLink.unavailable", "xsedge_cloud_link_unavailable_total", "Attempts that found the cloud unreachable."),
   counter("udp.datagrams", "xsedge_udp_datagrams_total", "UDP datagrams received."),
   counter("udp.stored", "xsedge_udp_stored_total", "Observations stored from UDP."),
   counter("udp.refusedByReason", "xsedge_udp_refused_by_reason_total", "UDP datagrams refused, by reason.", "reason"),
@@ -96,6 +112,7 @@ export function metricValues(snapshot: unknown, spec: MetricSpec): MetricValue[]
   for (const key of spec.path.split(".")) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined;
   const valid = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && (spec.kind === "gauge" || value >= 0);
   if (valid(node)) return [{ labels: {}, value: node }];
+  if (typeof node === "boolean" && spec.kind === "gauge") return [{ labels: {}, value: node ? 1 : 0 }];
   if (spec.label === undefined) return [];
   if (typeof node === "string") return [{ labels: { [spec.label]: node }, value: 1 }];
   if (typeof node !== "object" || node === null) return [];

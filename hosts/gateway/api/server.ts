@@ -45,6 +45,8 @@ export interface ApiServerOptions {
   /** The gateway's stats, for /metrics. */
   stats(): unknown;
   relay(): RelayStats;
+  /** The cloud transport's own counters, when it has them (Akka gRPC). */
+  cloudLink?: () => object | undefined;
   /** Gateway clock of the relay's first failure since its last success; null when not failing. */
   relayFailingSince(): number | null;
   mqttListening(): boolean;
@@ -129,7 +131,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     "/api/v1/relay": {
       GET: (_req, res, params) => {
         checkParams(params, []);
-        sendJson(res, 200, { ...options.relay(), failingSince: options.relayFailingSince() });
+        const link = options.cloudLink?.();
+        sendJson(res, 200, { ...options.relay(), failingSince: options.relayFailingSince(), ...(link ? { link } : {}) });
       },
     },
     "/healthz": {
