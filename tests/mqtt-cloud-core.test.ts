@@ -53,7 +53,7 @@ test("a timeout ends the batch: in flight is abandoned, nothing more is taken, a
   const window = new PublishWindow(10, 3);
   window.take();
   window.acked(0);
-  window.end({ kind: "timeout", index: 1 });
+  window.end({ kind: "timeout", index: 1, afterMs: 250 });
   assert.ok(window.done);
   assert.equal(window.take(), []);
   assert.not.ok(window.awaiting(2));
@@ -61,7 +61,7 @@ test("a timeout ends the batch: in flight is abandoned, nothing more is taken, a
   const result = window.result();
   assert.equal(result.acked, [0]);
   assert.is(result.abandoned, 2);
-  assert.match(String(result.error), /no PUBACK within the ack timeout for observation 2 of 10/);
+  assert.match(String(result.error), /no PUBACK within 250 ms for observation 2 of 10/);
 });
 
 test("a lost connection ends the batch with its reason; a second end keeps the first", () => {

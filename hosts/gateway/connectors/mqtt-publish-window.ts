@@ -8,7 +8,7 @@
 
 export type WindowEnd =
   /** A PUBACK did not come in time: the broker is stuck, so the batch stops. */
-  | { kind: "timeout"; index: number }
+  | { kind: "timeout"; index: number; afterMs: number }
   /** The connection dropped, or the connector closed: what is in flight may never be acknowledged. */
   | { kind: "lost"; reason: string };
 
@@ -73,7 +73,7 @@ export class PublishWindow {
     if (this.#ended !== null) return;
     this.#abandoned = this.#inFlight.size;
     this.#inFlight.clear();
-    this.#ended = how.kind === "timeout" ? `no PUBACK within the ack timeout for observation ${how.index + 1} of ${this.#size}` : how.reason;
+    this.#ended = how.kind === "timeout" ? `no PUBACK within ${how.afterMs} ms for observation ${how.index + 1} of ${this.#size}` : how.reason;
   }
 
   /** Every observation answered, or the batch ended early. */

@@ -211,7 +211,7 @@ export class MqttConnector implements CloudConnector {
         timers.set(index, setTimeout(() => {
           if (!window.awaiting(index)) return;
           this.#stats.timeouts++;
-          window.end({ kind: "timeout", index });
+          window.end({ kind: "timeout", index, afterMs: this.#ackTimeoutMs });
           finish();
           // A broker that holds one PUBACK this long is stuck; a new connection also clears MQTT.js's state of the old one.
           this.#link.drop(`no PUBACK within ${this.#ackTimeoutMs} ms`);
