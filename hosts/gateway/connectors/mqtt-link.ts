@@ -46,8 +46,10 @@ export interface MqttLinkOptions {
 }
 
 /** MQTT.js's errors: numeric `code` for a CONNACK refusal, a string one for socket and TLS errors. */
-function describe(error: Error & { code?: unknown }, protocolVersion: 4 | 5, connected: boolean): string {
+function describe(error: Error & { code?: unknown; reason?: unknown }, protocolVersion: 4 | 5, connected: boolean): string {
   if (typeof error.code === "number" && !connected) return `broker refused the connection: ${connackRefusal(error.code, protocolVersion)}`;
+  // OpenSSL's message is a line of internals; its reason is the part a person can act on.
+  if (typeof error.reason === "string" && /alert/.test(error.reason)) return `TLS refused by the broker: ${error.reason} (${String(error.code)})`;
   if (typeof error.code === "string" && !error.message.includes(error.code)) return `${error.message} (${error.code})`;
   return error.message;
 }
