@@ -5,6 +5,7 @@
  * stops the gateway with an error naming it, rather than failing every
  * request later. gRPC links use hosts/grpc/tls.ts, whose shapes these share.
  */
+import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { readPem, TlsFileError, type ClientTlsFiles } from "../grpc/tls.js";
 
@@ -17,7 +18,7 @@ export interface TlsMaterial {
   key?: Buffer;
 }
 
-/** Parses `pem` as node would on connect, so a file that is not PEM is named now. */
+/** Parses the certificate and key as node would on connect, so a broken file is named now. */
 function check(what: string, path: string, material: TlsMaterial): void {
   try {
     createSecureContext(material);
@@ -35,7 +36,12 @@ export function readClientTls(tls: ClientTlsFiles | undefined, what: string): Tl
   const material: TlsMaterial = {};
   if (tls.caFile !== undefined) {
     material.ca = readPem(`${what} caFile`, tls.caFile);
-    check(`${what} caFile`, tls.caFile, { ca: material.ca });
+    // node ignores what in a CA file is not a certificate, which would leave no CA at all: the first must parse.
+    try {
+      new X509Certificate(material.ca);
+    } catch (error) {
+      throw new TlsFileError(`${what} caFile ${tls.caFile}: no PEM certificate in it (${(error as Error).message})`);
+    }
   }
   if (tls.certFile !== undefined && tls.keyFile !== undefined) {
     material.cert = readPem(`${what} certFile`, tls.certFile);
@@ -53,4 +59,17 @@ export function checkTlsScheme(url: URL, tls: ClientTlsFiles | undefined, secure
   if (tls !== undefined && url.protocol !== secureProtocol) {
     throw new RangeError(`${what}: tls is set but the URL is ${url.protocol}// (use ${secureProtocol}//)`);
   }
+}
+
+/**
+ * A socket or TLS error in words. OpenSSL's message for an alert from the
+ * peer is a line of internals; its `reason` ("tlsv1 alert unknown ca") is
+ * what an operator can act on, and says the other side refused.
+ */
+export function describeLinkError(error: Error & { code?: unknown; reason?: unknown }, peer: string, secure = false): string {
+  if (typeof error.reason === "string" && /alert/.test(error.reason)) return `TLS refused by the ${peer}: ${error.reason} (${String(error.code)})`;
+  let text = typeof error.code === "string" && !error.message.includes(error.code) ? `${error.message} (${error.code})` : error.message;
+  // Some servers (node's among them) refuse a client certificate by closing without an alert.
+  if (secure && error.code === "ECONNRESET") text += `; a ${peer} that requires a client certificate closes the connection so when it refuses ours`;
+  return text;
 }

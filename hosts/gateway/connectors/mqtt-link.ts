@@ -9,6 +9,7 @@
  */
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../../log/logger.js";
+import { describeLinkError } from "../cloud-tls.js";
 import { reconnectDelayMs } from "../external-broker-policy.js";
 import { connackRefusal, disconnectReason, type CloudBrokerUrl } from "./mqtt-message.js";
 
@@ -46,12 +47,9 @@ export interface MqttLinkOptions {
 }
 
 /** MQTT.js's errors: numeric `code` for a CONNACK refusal, a string one for socket and TLS errors. */
-function describe(error: Error & { code?: unknown; reason?: unknown }, protocolVersion: 4 | 5, connected: boolean): string {
+function describe(error: Error & { code?: unknown; reason?: unknown }, protocolVersion: 4 | 5, connected: boolean, secure: boolean): string {
   if (typeof error.code === "number" && !connected) return `broker refused the connection: ${connackRefusal(error.code, protocolVersion)}`;
-  // OpenSSL's message is a line of internals; its reason is the part a person can act on.
-  if (typeof error.reason === "string" && /alert/.test(error.reason)) return `TLS refused by the broker: ${error.reason} (${String(error.code)})`;
-  if (typeof error.code === "string" && !error.message.includes(error.code)) return `${error.message} (${error.code})`;
-  return error.message;
+  return describeLinkError(error, "broker", secure);
 }
 
 export class MqttLink {
@@ -158,7 +156,7 @@ export class MqttLink {
       settle(true);
     });
     client.on("error", (error) => {
-      attemptError = describe(error, clientOptions.protocolVersion, connected);
+      attemptError = describe(error, clientOptions.protocolVersion, connected, broker.secure);
     });
     client.on("disconnect", (packet: IDisconnectPacket) => {
       const code = packet.reasonCode ?? 0;
