@@ -9,8 +9,10 @@
  * to wait) and sse-parser.ts (framing); this file owns the socket and the timer.
  * Issue 4 replaces this transport (Akka Projection gRPC); the projection stays.
  */
-import { request, type ClientRequest } from "node:http";
+import { request as httpRequest, type ClientRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { Logger } from "../log/logger.js";
+import { checkTlsScheme, describeLinkError, readClientTls, type ClientTlsFiles, type TlsMaterial } from "./cloud-tls.js";
 import {
   REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, decideRegistrationEvent, registrationRetryDelay,
 } from "./registration-event.js";
@@ -23,8 +25,10 @@ export const REGISTRATION_STREAM_PATH = "/api/v1/registrations/stream";
 export const REGISTRATION_IDLE_TIMEOUT_MS = 45_000;
 
 export interface RegistrationFeedOptions {
-  /** The cloud's base URL (http only). */
+  /** The cloud's base URL, http:// or https://. */
   url: string;
+  /** CA file and client certificate (mutual TLS) for an https:// URL; read here, once. */
+  tls?: ClientTlsFiles;
   projection: RegistrationProjection;
   logger: Logger;
   retryInitialMs?: number;
@@ -51,6 +55,7 @@ export class RegistrationFeed {
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
   readonly #idleTimeoutMs: number;
+  readonly #tls: TlsMaterial | undefined;
   readonly #stats: RegistrationFeedStats = { connected: false, events: 0, badEvents: 0, reconnects: 0, lastError: null };
   #failures = 0;
   #request: ClientRequest | undefined;
@@ -61,7 +66,9 @@ export class RegistrationFeed {
 
   constructor(options: RegistrationFeedOptions) {
     this.#url = new URL(REGISTRATION_STREAM_PATH, options.url);
-    if (this.#url.protocol !== "http:") throw new RangeError(`registration URL must be http://, got ${options.url}`);
+    if (this.#url.protocol !== "http:" && this.#url.protocol !== "https:") throw new RangeError(`registration URL must be http:// or https://, got ${options.url}`);
+    checkTlsScheme(this.#url, options.tls, "https:", "registration feed");
+    this.#tls = readClientTls(options.tls, "registration TLS");
     this.#projection = options.projection;
     this.#log = options.logger;
     this.#retryInitialMs = options.retryInitialMs ?? REGISTRATION_RETRY_INITIAL_MS;
@@ -98,7 +105,8 @@ export class RegistrationFeed {
       ended = true;
       this.#ended(error);
     };
-    const req = request(this.#url, { headers: { accept: "text/event-stream", "last-event-id": String(after) } });
+    const headers = { accept: "text/event-stream", "last-event-id": String(after) };
+    const req = this.#url.protocol === "https:" ? httpsRequest(this.#url, { headers, ...this.#tls }) : httpRequest(this.#url, { headers });
     this.#request = req;
     this.#requestClosed = new Promise((resolve) => req.once("close", resolve));
     // Each failure is reported before the destroy, whose own error and close events would hide its reason.
@@ -107,7 +115,7 @@ export class RegistrationFeed {
       req.destroy();
     };
     req.setTimeout(this.#idleTimeoutMs, () => fail(new Error(`no data for ${this.#idleTimeoutMs} ms`)));
-    req.on("error", end);
+    req.on("error", (error) => end(new Error(describeLinkError(error, "cloud", this.#url.protocol === "https:"))));
     req.on("close", () => end(new Error("connection closed")));
     req.on("response", (res) => {
       if (res.statusCode !== 200) {

@@ -17,8 +17,19 @@ const SHIPPED_ACL = fileURLToPath(new URL("../../../hosts/gateway/mosquitto/xsed
 
 export interface MosquittoUser { username: string; password: string }
 
+/** A second listener, with TLS: the broker's certificate and, for mutual TLS, the CA its clients' certificates must chain to. */
+export interface MosquittoTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** Clients must present a certificate signed by caFile. */
+  requireCertificate?: boolean;
+}
+
 export class Mosquitto {
   readonly port: number;
+  /** The TLS listener's port, when started with `tls`. */
+  tlsPort: number | undefined;
   readonly #dir: ReturnType<typeof tempDir>;
   readonly #conf: string;
   #process: ChildProcess | undefined;
@@ -32,7 +43,7 @@ export class Mosquitto {
     this.#conf = conf;
   }
 
-  static async start(users: MosquittoUser[], extraAcl = ""): Promise<Mosquitto> {
+  static async start(users: MosquittoUser[], extraAcl = "", tls?: MosquittoTls): Promise<Mosquitto> {
     const dir = tempDir("mosquitto");
     const passwd = join(dir.path, "passwd");
     users.forEach(({ username, password }, i) =>
@@ -40,6 +51,7 @@ export class Mosquitto {
     const acl = join(dir.path, "acl");
     writeFileSync(acl, readFileSync(SHIPPED_ACL, "utf8") + "\n" + extraAcl + "\n");
     const port = await freePort();
+    const tlsPort = tls ? await freePort() : undefined;
     const conf = join(dir.path, "mosquitto.conf");
     writeFileSync(conf, [
       `listener ${port} 127.0.0.1`,
@@ -52,14 +64,28 @@ export class Mosquitto {
       "log_dest stdout",
       // As root, mosquitto would otherwise switch to user "mosquitto", who cannot read the temp dir.
       ...(process.getuid?.() === 0 ? ["user root"] : []),
+      // Listener options follow their listener line, so this block comes last.
+      ...(tls ? [
+        `listener ${tlsPort} 127.0.0.1`,
+        `certfile ${tls.certFile}`,
+        `keyfile ${tls.keyFile}`,
+        `cafile ${tls.caFile}`,
+        `require_certificate ${tls.requireCertificate ? "true" : "false"}`,
+      ] : []),
     ].join("\n") + "\n");
     const broker = new Mosquitto(port, dir, conf);
+    broker.tlsPort = tlsPort;
     await broker.restart();
     return broker;
   }
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  get tlsUrl(): string {
+    if (this.tlsPort === undefined) throw new Error("mosquitto was started without tls");
+    return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
   /** Starts (again, with its persisted state) and waits until it accepts connections. */
@@ -73,7 +99,7 @@ export class Mosquitto {
     await within(`mosquitto on port ${this.port}`, (async () => {
       for (;;) {
         if (child.exitCode !== null) throw new Error(`mosquitto exited: ${this.output}`);
-        if (await accepts(this.port)) return;
+        if (await accepts(this.port) && (this.tlsPort === undefined || await accepts(this.tlsPort))) return;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })());
