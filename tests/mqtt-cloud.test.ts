@@ -8,6 +8,8 @@ import * as assert from "uvu/assert";
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { createMqttConnector, type MqttConnector, type MqttConnectorOptions } from "../hosts/gateway/connectors/mqtt.js";
 import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
+import { toGatewayOptions } from "../hosts/gateway/config/gateway-options.js";
+import { resolveConfig } from "../hosts/gateway/config/resolve.js";
 import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
 import { obsPayload } from "./support/gateway-records.js";
@@ -98,6 +100,33 @@ test("every observation reaches the cloud's subscriber as JSON on the gateway's 
     assert.equal([stats.refused, stats.timeouts, stats.abandoned], [0, 0, 0]);
     assert.is(t.gateway.stats().relay.relayed, 50);
   }));
+
+test("configured as cloud.transport mqtt, the gateway makes the connector itself and relays through it", async () => {
+  const data = tempDir("mqtt-cloud-config");
+  const subscriber = await ObservationSubscriber.connect(mosquitto.url, `reader-${++subscribers}`, READER.username, READER.password, "xsedge/v1/+/observations/#");
+  const resolved = resolveConfig({
+    file: { name: "gw.yaml", text: `dataDir: ${data.path}\nmqtt: {port: 0}\nhttp: {port: null}\ncloud:\n  transport: mqtt\n  mqtt: {url: "${mosquitto.url}", username: ${UPSTREAM.username}, clientId: gw-1}\n` },
+    env: { XSEDGE_GATEWAY_CLOUD_MQTT_PASSWORD: UPSTREAM.password },
+  });
+  if (!resolved.ok) throw new Error(resolved.errors.join("\n"));
+  const gateway = await startGateway({
+    ...toGatewayOptions(resolved.config), logger: createMemoryLogger("mqtt-cloud-config"),
+    registry: new StaticRegistry([{ sensorId: "s-1", secret: DEVICE.password }]), rateLimitPerSecond: Infinity,
+  });
+  try {
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", DEVICE);
+    await device.puback(device.publishAll([1, 2, 3].map((seq) => ({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", seq) }))).at(-1)!);
+    await waitFor("3 observations at the cloud", () => subscriber.unique.size === 3);
+    await waitFor("every row marked relayed", () => gateway.store.counts().unrelayed === 0);
+    assert.is(subscriber.unique.get("s-1/2")!.topic, "xsedge/v1/gw-1/observations/s-1");
+    assert.is((gateway.stats().cloudLink as { acked: number }).acked, 3);
+    await device.end();
+  } finally {
+    await within("gateway close", gateway.close());
+    await subscriber.close();
+    data.remove();
+  }
+});
 
 // A small window keeps the stream going long enough to be cut in the middle.
 test("mosquitto restarted mid-stream: nothing is lost (duplicates are counted, not lost), the connector reconnects", () =>

@@ -12,6 +12,8 @@ import { AkkaRegistrationConsumer } from "./akka/registration-consumer.js";
 import type { CloudConnector } from "./connector.js";
 import { createAkkaGrpcConnector } from "./connectors/akka-grpc.js";
 import { createHttpConnector } from "./connectors/http.js";
+import { createMqttConnector } from "./connectors/mqtt.js";
+import { hostname } from "node:os";
 import { RegistrationFeed } from "./registration-feed.js";
 import type { RegistrationProjection } from "./registration-projection.js";
 import type { RegistrationSource } from "./registration-source.js";
@@ -84,9 +86,20 @@ export function openCloudLink(link: CloudLinkOptions, logger: Logger): OpenedClo
       return { connector, stats: () => connector.stats() };
     }
     case "http":
-      return { connector: createHttpConnector({ url: link.url }) };
-    case "mqtt":
-      throw new RangeError("cloud transport mqtt is not wired yet");
+      return { connector: createHttpConnector({ url: link.url, tls: link.tls }) };
+    case "mqtt": {
+      const connector = createMqttConnector({
+        url: link.url,
+        // One session per gateway at the broker: a second client with the same id would take the first one over.
+        clientId: link.clientId ?? `xsedge-${hostname()}`,
+        username: link.username,
+        password: link.password,
+        topic: link.topic,
+        tls: link.tls,
+        logger,
+      });
+      return { connector, stats: () => connector.stats() };
+    }
   }
 }
 
@@ -98,6 +111,6 @@ export interface RegistrationSourceOptions {
 }
 
 export function openRegistrationSource(link: RegistrationLinkOptions, options: RegistrationSourceOptions): RegistrationSource {
-  if (link.transport === "http") return new RegistrationFeed({ url: link.url, ...options });
+  if (link.transport === "http") return new RegistrationFeed({ url: link.url, tls: link.tls, ...options });
   return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, streamId: link.streamId, ...options });
 }
