@@ -5,14 +5,10 @@
  * projection of the cloud's registration stream, unless the caller gives a
  * registry), and the local HTTP API.
  */
-import { createLogger, type Logger } from "../log/logger.js";
+import { createLogger } from "../log/logger.js";
 import { RelayFailureClock, watchConnector } from "./api/health.js";
-import type { StreamStats } from "./api/observation-stream.js";
 import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./broker.js";
-import type { AuthCounters } from "./device-auth.js";
-import type { MqttTlsOptions } from "./mqtt-tls.js";
-import type { RegistrationFeedStats } from "./registration-feed.js";
 import { RegistrationProjection } from "./registration-projection.js";
 import type { CloudConnector } from "./connector.js";
 import {
@@ -20,134 +16,16 @@ import {
   type CloudLinkOptions, type OpenedCloudLink, type RegistrationLinkOptions,
 } from "./cloud-link.js";
 import type { RegistrationSource } from "./registration-source.js";
-import { startExternalIngest, type ExternalBrokerOptions, type ExternalBrokerStats, type ExternalIngest } from "./external-broker.js";
-import { Ingest, type IngestCounters } from "./ingest.js";
-import { ObservationStore, type StoreCounts } from "./observation-store.js";
-import { Outbox, type OutboxStats } from "./outbox.js";
-import { Relay, type RelayStats } from "./relay.js";
+import { startExternalIngest, type ExternalIngest } from "./external-broker.js";
+import type { Gateway, GatewayOptions, GatewayStats } from "./gateway-types.js";
+import { Ingest } from "./ingest.js";
+import { ObservationStore } from "./observation-store.js";
+import { Outbox } from "./outbox.js";
+import { Relay } from "./relay.js";
 import type { SensorRegistry } from "./sensor-registry.js";
-import { startUdpIngest, type UdpCounters, type UdpIngest } from "./udp/udp-ingest.js";
-import type { SourceLimitOptions } from "./udp/source-limit.js";
+import { startUdpIngest, type UdpIngest } from "./udp/udp-ingest.js";
 
-export interface GatewayOptions {
-  /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
-  mqttHost?: string;
-  /** Default 1883; 0 picks an ephemeral port (see Gateway.mqttPort); null: no plain listener (TLS only). */
-  mqttPort?: number | null;
-  /** Directory holding the SQLite store; created if missing. */
-  dataDir: string;
-  /** How the relay reaches the cloud; default Akka gRPC to DEFAULT_CLOUD_TARGET. Ignored when `connector` is given. */
-  cloudLink?: CloudLinkOptions;
-  /** Shorthand for cloudLink {transport: "http", url}. */
-  cloudUrl?: string;
-  /** Used instead of a connector made from cloudLink; the caller keeps it and closes it. */
-  connector?: CloudConnector;
-  logger?: Logger;
-  relayBatchSize?: number;
-  relayIntervalMs?: number;
-  relayRetryInitialMs?: number;
-  relayRetryMaxMs?: number;
-  /** The gateway's clock for receive times and gateway-sourced clock anchors; Date.now by default. */
-  now?: () => number;
-  /**
-   * The sensors it accepts (username = sensor id, password = secret); see
-   * sensor-registry.ts. When given it is used as is and no registration feed
-   * runs; otherwise the gateway follows the cloud's registration stream into
-   * registrations.db in dataDir.
-   */
-  registry?: SensorRegistry;
-  /** Where registrations come from; default: the cloud link's (see cloud-link.ts defaultRegistrationLink). */
-  registrationLink?: RegistrationLinkOptions;
-  /** Shorthand for registrationLink {transport: "http", url}. */
-  registrationUrl?: string;
-  registrationRetryInitialMs?: number;
-  registrationRetryMaxMs?: number;
-  /** A second MQTT listener for devices, over TLS. */
-  mqttTls?: MqttTlsOptions;
-  /**
-   * Ingest from this broker (e.g. mosquitto) instead of the embedded one,
-   * which is then not started (mqttPort is null); see external-broker.ts.
-   */
-  externalBroker?: ExternalBrokerOptions;
-  /** Interface the UDP listener binds; default 127.0.0.1. */
-  udpHost?: string;
-  /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
-  udpPort?: number;
-  /** Per-source-address allowance of UDP datagrams; udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
-  udpSourceLimit?: SourceLimitOptions;
-  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
-  httpHost?: string;
-  /** Default DEFAULT_HTTP_PORT; 0 picks an ephemeral port (see Gateway.httpPort); null: no HTTP API. */
-  httpPort?: number | null;
-  /** /healthz fails once the relay has failed this long; default RELAY_FAILING_THRESHOLD_MS (api/health.ts). */
-  relayFailingThresholdMs?: number;
-  /** An SSE client whose data has not drained this long is disconnected; default SSE_STALL_MS (hosts/http/sse.ts). */
-  sseStallMs?: number;
-  /** Disk cap of the store; oldest observations are evicted past it (relayed first). Default 1 GiB. */
-  outboxMaxBytes?: number;
-  /** Unrelayed observations above which publishes are held, unacknowledged; default 500,000. */
-  outboxHighWater?: number;
-  /** Held publishes are released when the unrelayed count falls below this; default 90% of high water. */
-  outboxLowWater?: number;
-  /** Most publishes held at once for backpressure (more are refused); default 10,000. */
-  outboxMaxHeld?: number;
-  /** A publish held longer is refused; default 30 s. */
-  outboxMaxHoldMs?: number;
-  /** Publishes per second per MQTT client id (a batch record is one); default 100, Infinity for no limit. */
-  rateLimitPerSecond?: number;
-  /** Publishes a client may send at once above its rate; default 200. */
-  rateLimitBurst?: number;
-}
-
-/** The registration projection and its feed; see registration-feed.ts. */
-export interface RegistrationStats extends RegistrationFeedStats {
-  /** Registered sensors the gateway knows. */
-  sensors: number;
-  /** The registration stream offset applied so far. */
-  offset: number;
-}
-
-export interface GatewayStats {
-  ingest: IngestCounters;
-  relay: RelayStats;
-  /** All -1 once the gateway is closed. */
-  store: StoreCounts;
-  /** Devices connected to the embedded broker; 0 with an external broker. */
-  mqttClients: number;
-  /** Null when the caller gave the registry (no feed runs). */
-  registration: RegistrationStats | null;
-  auth: AuthCounters;
-  outbox: OutboxStats;
-  /** Absent when UDP is off. */
-  udp?: UdpCounters;
-  http: StreamStats;
-  /** Only with an external broker. */
-  externalBroker?: ExternalBrokerStats;
-  /** The cloud transport's own counters (streams, acks, timeouts); absent for HTTP and a given connector. */
-  cloudLink?: object;
-}
-
-export interface Gateway {
-  /** "" and -1 when ingesting from an external broker: the gateway listens for no device. */
-  /** Null with an external broker: the gateway then listens for no device. */
-  readonly mqttHost: string | null;
-  /** Null when there is no plain listener (TLS only, or an external broker). */
-  readonly mqttPort: number | null;
-  /** The TLS listener's port, when mqttTls was given. */
-  readonly mqttTlsPort: number | undefined;
-  /** Who may connect: the given registry or the registration projection. */
-  readonly registry: SensorRegistry;
-  /** The UDP port really bound; undefined when UDP is off. */
-  readonly udpPort?: number;
-  /** The HTTP API's port; null when it is off. */
-  readonly httpPort: number | null;
-  readonly store: ObservationStore;
-  stats(): GatewayStats;
-  /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
-  close(): Promise<void>;
-  /** While close() runs: the step it is waiting for. */
-  stillRunning(): string[];
-}
+export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 
 export const DEFAULT_MQTT_PORT = 1883;
 export { DEFAULT_HTTP_PORT };
