@@ -18,6 +18,7 @@ for (const f of await ingestFigures(counts.length > 0 ? counts : DEVICE_COUNTS))
   const group = stats?.outbox ? (stats.outbox.publishes / Math.max(1, stats.outbox.commits)).toFixed(1) : "?";
   process.stdout.write(
     `${f.devices} devices: aedes ${rate(f.aedes.ackedPerSecond)}, gateway ${rate(f.gateway.ackedPerSecond)}, ratio ${f.ratio.toFixed(2)}; ` +
-      `generator CPU ${f.aedes.generatorCpu.toFixed(2)}, ${f.gateway.generatorCpu.toFixed(2)}; publishes per commit ${group}\n`,
+      `generator CPU ${f.aedes.generatorCpu.toFixed(2)}, ${f.gateway.generatorCpu.toFixed(2)}; ` +
+      `server CPU per observation ${f.aedesCpuPerObservation.toFixed(1)} µs, ${f.gatewayCpuPerObservation.toFixed(1)} µs; publishes per commit ${group}\n`,
   );
 }

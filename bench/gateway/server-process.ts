@@ -10,7 +10,7 @@
  *   device's publish to the cloud's acknowledgement.
  * - "cloud": the reference cloud service.
  *
- * Messages from the parent: {type: "stats"} → {rss, heapUsed, latencies?}, {type: "stop"}.
+ * Messages from the parent: {type: "stats"} → {rss, heapUsed, cpuMs, latencies?}, {type: "stop"}.
  */
 import { Aedes } from "aedes";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -37,6 +37,8 @@ export interface ServerPlan {
 export interface ServerStats {
   rss: number;
   heapUsed: number;
+  /** CPU time this process has used (user + system, all threads), ms. */
+  cpuMs: number;
   /** gateway with a cloud: [publish time, ms from publish to the cloud's ack] per observation, flattened, in ack order. */
   latencies?: number[];
   stats?: unknown;
@@ -126,7 +128,14 @@ if (process.send) {
         process.on("message", (message: { type: string }) => {
           if (message.type === "stats") {
             const memory = process.memoryUsage();
-            const reply: ServerStats = { rss: memory.rss, heapUsed: memory.heapUsed, latencies: server.latencies, stats: server.stats?.() };
+            const { user, system } = process.cpuUsage();
+            const reply: ServerStats = {
+              rss: memory.rss,
+              heapUsed: memory.heapUsed,
+              cpuMs: (user + system) / 1000,
+              latencies: server.latencies,
+              stats: server.stats?.(),
+            };
             process.send?.(reply);
           } else if (message.type === "stop") {
             server.stop().then(() => process.send?.({ stopped: true }, () => process.exit(0)));
