@@ -8,7 +8,7 @@
  * UNIQUE(sensor_id, seq) makes the resend harmless.
  */
 import type { Logger } from "../log/logger.js";
-import type { CloudConnector, RelayedObservation } from "./connector.js";
+import type { CloudConnector, ObservationKey, RelayedObservation } from "./connector.js";
 import type { ObservationStore, StoredObservation } from "./observation-store.js";
 import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./relay-machine.js";
 
@@ -47,6 +47,24 @@ export const DEFAULT_BATCH_SIZE = 500;
 
 function keyOf(sensorId: string, seq: number): string {
   return `${sensorId}\u0000${seq}`;
+}
+
+/** The rows of a batch that an ack names, each once however often the ack names it; keys of other rows are ignored. */
+function ackedRows(rows: readonly StoredObservation[], keys: readonly ObservationKey[]): StoredObservation[] {
+  // The usual ack names the whole batch, in order: recognised without building a key per row.
+  if (keys.length === rows.length) {
+    let i = 0;
+    while (i < rows.length && keys[i].sensorId === rows[i].observation.sensorId && keys[i].seq === rows[i].observation.seq) i++;
+    if (i === rows.length) return [...rows];
+  }
+  const rowByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row]));
+  // A Set, so an ack naming a row twice cannot stand in for one it left out.
+  const acked = new Set<StoredObservation>();
+  for (const { sensorId, seq } of keys) {
+    const row = rowByKey.get(keyOf(sensorId, seq));
+    if (row !== undefined) acked.add(row);
+  }
+  return [...acked];
 }
 
 export class Relay {
@@ -141,14 +159,7 @@ export class Relay {
       if (rows.length === 0) return { type: "sent", more: false };
       const batch: RelayedObservation[] = rows.map((row) => ({ ...row.observation, receivedAt: row.receivedAt }));
       const ack = await this.#connector.send(batch);
-      const rowByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row]));
-      // A Set, so an ack naming a row twice cannot stand in for one it left out.
-      const ackedRows = new Set<StoredObservation>();
-      for (const { sensorId, seq } of ack.acked) {
-        const row = rowByKey.get(keyOf(sensorId, seq));
-        if (row !== undefined) ackedRows.add(row);
-      }
-      const acked = [...ackedRows];
+      const acked = ackedRows(rows, ack.acked);
       // The rows as sent: each keeps the time the cloud got, even if an anchor arrived meanwhile.
       const marked = this.#store.markRelayed(acked, this.#now());
       this.#relayed += marked;
