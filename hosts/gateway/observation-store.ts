@@ -100,6 +100,7 @@ export class ObservationStore {
     this.queries = new ObservationQueries(db);
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
+    if (process.env.XS_CKPT) db.pragma(`wal_autocheckpoint = ${process.env.XS_CKPT}`);
     this.#relayRows = new RelayRows(db);
     this.#inTransaction = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
     this.#insert = db.prepare(
@@ -140,7 +141,7 @@ export class ObservationStore {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
     if (result.changes === 1) {
-      this.#staged.push({ id: Number(result.lastInsertRowid), observation: obs, receivedAt, relayedAt: null });
+      this.#staged.push(this.#relayRows.row(Number(result.lastInsertRowid), obs, receivedAt));
       if (!this.#db.inTransaction) this.#committed();
       return "stored";
     }

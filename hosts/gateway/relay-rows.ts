@@ -20,6 +20,16 @@ import { UnrelayedTail } from "./unrelayed-tail.js";
 type MarkParams = { at: number; id: number; time: number | null; source: TimeSource | null };
 type Marked = Pick<StoredObservation, "id" | "observation">;
 
+/**
+ * On each row object this file hands out: how many re-timings SQLite had
+ * seen when the object was made. A re-timing drops every copy the tail
+ * holds, so an object is never handed out after one that postdates it; if
+ * its stamp is behind at mark time, the time it was sent with may no longer
+ * be SQLite's. A symbol, so the row's public shape is unchanged.
+ */
+const RETIMES = Symbol("retimes when made");
+type Stamped = StoredObservation & { [RETIMES]?: number };
+
 export class RelayRows {
   readonly #db: Database.Database;
   readonly #tail = new UnrelayedTail();
@@ -30,8 +40,6 @@ export class RelayRows {
   readonly #markRun: Database.Statement<[number, number, number]>;
   /** Times anchors changed unrelayed rows in SQLite. */
   #retimes = 0;
-  /** The value of #retimes when each row was last handed out. */
-  readonly #handedOut = new WeakMap<StoredObservation, number>();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -44,7 +52,12 @@ export class RelayRows {
     this.#markRun = db.prepare("UPDATE observations SET relayed_at = ? WHERE id BETWEEN ? AND ? AND relayed_at IS NULL");
   }
 
-  /** Rows a commit stored, in id order. */
+  /** A row just stored, as the relay will get it once its transaction commits. */
+  row(id: number, observation: StoredObservation["observation"], receivedAt: number): StoredObservation {
+    return { id, observation, receivedAt, relayedAt: null, [RETIMES]: this.#retimes } as Stamped;
+  }
+
+  /** Rows a commit stored (made by `row`), in id order. */
   committed(rows: readonly StoredObservation[]): void {
     if (rows.length > 0) this.#tail.add(rows);
   }
@@ -67,18 +80,21 @@ export class RelayRows {
     else {
       // Older rows than the tail holds may be waiting in SQLite (a backlog from before a restart, or an overflow).
       const first = this.#tail.firstId;
-      const read = (first === Infinity ? this.#oldest.all(limit) : this.#oldestBelow.all(first, limit)).map(toStored);
+      const read = (first === Infinity ? this.#oldest.all(limit) : this.#oldestBelow.all(first, limit)).map((row) => {
+        const stored: Stamped = toStored(row);
+        stored[RETIMES] = this.#retimes;
+        return stored;
+      });
       this.#tail.readBelow(read, limit);
       rows = this.#tail.complete ? this.#tail.oldest(limit) : read;
     }
-    for (const row of rows) this.#handedOut.set(row, this.#retimes);
     return rows;
   }
 
   /** Marks rows, as handed out and sent, acknowledged; one transaction. Returns how many changed. */
   mark(rows: readonly Marked[], at: number): number {
     if (rows.length === 0) return 0;
-    const asSent = rows.every((row) => this.#handedOut.get(row as StoredObservation) === this.#retimes);
+    const asSent = rows.every((row) => (row as Stamped)[RETIMES] === this.#retimes);
     // A relayed mark lost to a power cut only means a resend, which the
     // cloud deduplicates: it need not wait for its own fsync (the next
     // ingest commit, at synchronous=FULL, syncs the WAL with it anyway).
