@@ -49,6 +49,15 @@ function keyOf(sensorId: string, seq: number): string {
   return `${sensorId}\u0000${seq}`;
 }
 
+/** A stored row as the cloud gets it. Field by field: object spread costs V8 far more, once per observation relayed. */
+function relayed(row: StoredObservation): RelayedObservation {
+  const o = row.observation;
+  const out: RelayedObservation = { sensorId: o.sensorId, seq: o.seq, boot: o.boot, uptimeMs: o.uptimeMs, readings: o.readings, receivedAt: row.receivedAt };
+  if (o.time !== undefined) out.time = o.time;
+  if (o.timeSource !== undefined) out.timeSource = o.timeSource;
+  return out;
+}
+
 /** The rows of a batch that an ack names, each once however often the ack names it; keys of other rows are ignored. */
 function ackedRows(rows: readonly StoredObservation[], keys: readonly ObservationKey[]): StoredObservation[] {
   // The usual ack names the whole batch, in order: recognised without building a key per row.
@@ -157,7 +166,7 @@ export class Relay {
     try {
       const rows = this.#store.unrelayed(this.#batchSize);
       if (rows.length === 0) return { type: "sent", more: false };
-      const batch: RelayedObservation[] = rows.map((row) => ({ ...row.observation, receivedAt: row.receivedAt }));
+      const batch = rows.map(relayed);
       const ack = await this.#connector.send(batch);
       const acked = ackedRows(rows, ack.acked);
       // The rows as sent: each keeps the time the cloud got, even if an anchor arrived meanwhile.
