@@ -10,7 +10,10 @@
  *   device's publish to the cloud's acknowledgement.
  * - "cloud": the reference cloud service.
  *
- * Messages from the parent: {type: "stats"} → {rss, heapUsed, cpuMs, latencies?}, {type: "stop"}.
+ * Messages from the parent: {type: "stats", gateway?, latencies?} → {rss, heapUsed, cpuMs, stats?, latencies?},
+ * {type: "stop"}. The gateway's stats (which count the store's rows) and the
+ * latencies are sent only when asked for, so that sampling memory or CPU
+ * during a run costs the server next to nothing.
  */
 import { Aedes } from "aedes";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -125,7 +128,7 @@ if (process.send) {
   process.once("message", (plan: ServerPlan) => {
     start(plan).then(
       (server) => {
-        process.on("message", (message: { type: string }) => {
+        process.on("message", (message: { type: string; gateway?: boolean; latencies?: boolean }) => {
           if (message.type === "stats") {
             const memory = process.memoryUsage();
             const { user, system } = process.cpuUsage();
@@ -133,8 +136,8 @@ if (process.send) {
               rss: memory.rss,
               heapUsed: memory.heapUsed,
               cpuMs: (user + system) / 1000,
-              latencies: server.latencies,
-              stats: server.stats?.(),
+              latencies: message.latencies ? server.latencies : undefined,
+              stats: message.gateway ? server.stats?.() : undefined,
             };
             process.send?.(reply);
           } else if (message.type === "stop") {
