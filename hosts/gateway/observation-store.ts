@@ -241,7 +241,7 @@ export class ObservationStore {
     };
   }
 
-  /** Unrelayed rows, counted (once, at open: the outbox keeps the number in memory after that). */
+  /** Unrelayed rows, counted on their partial index (the outbox counts them once, at open, and keeps the number after that). */
   unrelayedCount(): number {
     return (this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL").get() as { n: number }).n;
   }

@@ -119,7 +119,7 @@ export class Relay {
 
   stats(): RelayStats {
     let backlog = -1;
-    if (this.#store.isOpen) backlog = this.#store.counts().unrelayed;
+    if (this.#store.isOpen) backlog = this.#store.unrelayedCount();
     return {
       state: this.#state.phase,
       connector: this.#connector.name,
