@@ -50,9 +50,9 @@ export const MAX_QUARANTINED_BYTES = 1024;
 /**
  * The WAL is copied back into the database once it holds this many pages
  * (SQLite's default is 1,000). Each group commit with many devices dirties
- * an index page per device (the (sensor_id, seq) and per-boot indexes have
- * a hot page for each), so at 1,000 pages nearly every commit triggered a
- * checkpoint that rewrote the same pages. 10,000 pages of 4 KB let the WAL
+ * a page of the (sensor_id, seq) index per device (each device's newest
+ * entries are in a leaf of their own), so at 1,000 pages nearly every
+ * commit triggered a checkpoint that rewrote the same pages. 10,000 pages of 4 KB let the WAL
  * grow to about 40 MB, on disk beside the store and outside its cap, and
  * make checkpoints rare. Durability is unchanged: every commit is still
  * fsynced in the WAL.
@@ -96,9 +96,9 @@ export class ObservationStore {
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
-  /** Rows stored by the open transaction, for the tail once it commits. */
+  /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
-  /** The open transaction changed rows' times: its staged rows are stale, and the tail must not take them. */
+  /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
   #retimedInTransaction = false;
 
   /** Opens (creating if needed) the store in `dataDir`, migrating its schema. */
