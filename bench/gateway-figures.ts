@@ -50,7 +50,8 @@ function next<T>(child: ChildProcess, what: string, accept: (message: any) => T 
 
 interface Server {
   port: number;
-  stats(): Promise<ServerStats>;
+  /** Memory and CPU; the gateway's own stats and the latencies only when asked for (they cost the server more). */
+  stats(include?: { gateway?: boolean; latencies?: boolean }): Promise<ServerStats>;
   stop(): Promise<void>;
 }
 
@@ -61,9 +62,9 @@ async function startServer(plan: ServerPlan): Promise<Server> {
   const port = await ready;
   return {
     port,
-    async stats() {
+    async stats(include = {}) {
       const reply = next(child, `${plan.kind} stats`, (m) => (typeof m?.rss === "number" ? (m as ServerStats) : undefined));
-      child.send({ type: "stats" });
+      child.send({ type: "stats", ...include });
       return reply;
     },
     async stop() {
@@ -74,17 +75,28 @@ async function startServer(plan: ServerPlan): Promise<Server> {
   };
 }
 
-/** Runs the load; `duringMeasure` runs halfway through the measuring interval (to sample the server meanwhile). */
-async function runLoad(plan: LoadPlan, duringMeasure?: () => Promise<void>): Promise<LoadResult> {
+/** What to do meanwhile in a load run: halfway through its measuring interval, and at its start and end. */
+interface DuringLoad {
+  halfway?: () => Promise<void>;
+  start?: () => Promise<void>;
+  end?: () => Promise<void>;
+}
+
+/** Runs the load, calling `during`'s hooks (to sample the server) as it measures. */
+async function runLoad(plan: LoadPlan, during: DuringLoad = {}): Promise<LoadResult> {
   const child = fork(LOAD, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  let sampled: Promise<void> = Promise.resolve();
+  const sampled: Promise<void>[] = [];
   child.on("message", (m: any) => {
-    if (m?.measuring && duringMeasure) sampled = new Promise((r) => setTimeout(r, plan.measureMs / 2)).then(duringMeasure);
+    if (m?.measuring) {
+      if (during.start) sampled.push(during.start());
+      if (during.halfway) sampled.push(new Promise((r) => setTimeout(r, plan.measureMs / 2)).then(during.halfway));
+    }
+    if (m?.measured && during.end) sampled.push(during.end());
   });
   const result = next(child, "load", (m) => m?.result as LoadResult | undefined);
   child.send(plan);
   const value = await result;
-  await sampled;
+  await Promise.all(sampled);
   return value;
 }
 
@@ -97,6 +109,9 @@ export interface IngestFigure {
   /** Resident memory of each server halfway through its measuring interval, bytes. */
   aedesRss: number;
   gatewayRss: number;
+  /** Each server's CPU time (all its threads) while measuring, per observation acknowledged meanwhile, µs. */
+  aedesCpuPerObservation: number;
+  gatewayCpuPerObservation: number;
   /** Transactions the gateway committed for the observations it stored (group commit), when it reports them. */
   gatewayStats: unknown;
 }
@@ -105,15 +120,19 @@ async function measureIngest(kind: "aedes" | "gateway", devices: number, window:
   const prefix = `bench${devices}`;
   const server = await startServer({ kind, prefix, devices, secret: SECRET });
   let rss = 0;
+  let cpuFrom = 0;
+  let cpuTo = 0;
   try {
     const result = await runLoad(
       { port: server.port, devices, mode: "throughput", window, warmupMs: 2000, measureMs: 5000, prefix, secret: SECRET, firstSeq: 1 },
-      async () => {
-        rss = (await server.stats()).rss;
+      {
+        start: async () => void (cpuFrom = (await server.stats()).cpuMs),
+        halfway: async () => void (rss = (await server.stats()).rss),
+        end: async () => void (cpuTo = (await server.stats()).cpuMs),
       },
     );
-    const stats = (await server.stats()).stats;
-    return { result, rss, stats };
+    const stats = (await server.stats({ gateway: true })).stats;
+    return { result, rss, stats, cpuPerObservation: ((cpuTo - cpuFrom) * 1000) / result.acked };
   } finally {
     await server.stop();
   }
@@ -133,6 +152,8 @@ export async function ingestFigures(counts: readonly number[] = DEVICE_COUNTS): 
       ratio: gateway.result.ackedPerSecond / aedes.result.ackedPerSecond,
       aedesRss: aedes.rss,
       gatewayRss: gateway.rss,
+      aedesCpuPerObservation: aedes.cpuPerObservation,
+      gatewayCpuPerObservation: gateway.cpuPerObservation,
       gatewayStats: gateway.stats,
     });
   }
@@ -160,7 +181,7 @@ export interface LatencyFigure {
 async function drained(gateway: Server): Promise<void> {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
-    const stats = (await gateway.stats()).stats as { relay?: { backlog?: number } } | undefined;
+    const stats = (await gateway.stats({ gateway: true })).stats as { relay?: { backlog?: number } } | undefined;
     if (stats?.relay?.backlog === 0) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -183,7 +204,7 @@ export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVIC
     try {
       const load = await runLoad(plan(gateway.port, "lat"));
       await drained(gateway);
-      const pairs = (await gateway.stats()).latencies ?? [];
+      const pairs = (await gateway.stats({ latencies: true })).latencies ?? [];
       const inWindow: number[] = [];
       for (let i = 0; i < pairs.length; i += 2) {
         if (pairs[i] >= load.measureFrom && pairs[i] < load.measureTo) inWindow.push(pairs[i + 1]);

@@ -229,6 +229,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   process.send?.({ measuring: true });
   await new Promise((resolve) => setTimeout(resolve, plan.measureMs));
   measuring = false;
+  process.send?.({ measured: true });
   const measureTo = Date.now();
   const measuredMs = performance.now() - measureStart;
   const cpu = process.cpuUsage(cpuBefore);

@@ -10,7 +10,10 @@
  *   device's publish to the cloud's acknowledgement.
  * - "cloud": the reference cloud service.
  *
- * Messages from the parent: {type: "stats"} → {rss, heapUsed, latencies?}, {type: "stop"}.
+ * Messages from the parent: {type: "stats", gateway?, latencies?} → {rss, heapUsed, cpuMs, stats?, latencies?},
+ * {type: "stop"}. The gateway's stats (which count the store's rows) and the
+ * latencies are sent only when asked for, so that sampling memory or CPU
+ * during a run costs the server next to nothing.
  */
 import { Aedes } from "aedes";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -37,6 +40,8 @@ export interface ServerPlan {
 export interface ServerStats {
   rss: number;
   heapUsed: number;
+  /** CPU time this process has used (user + system, all threads), ms. */
+  cpuMs: number;
   /** gateway with a cloud: [publish time, ms from publish to the cloud's ack] per observation, flattened, in ack order. */
   latencies?: number[];
   stats?: unknown;
@@ -123,10 +128,17 @@ if (process.send) {
   process.once("message", (plan: ServerPlan) => {
     start(plan).then(
       (server) => {
-        process.on("message", (message: { type: string }) => {
+        process.on("message", (message: { type: string; gateway?: boolean; latencies?: boolean }) => {
           if (message.type === "stats") {
             const memory = process.memoryUsage();
-            const reply: ServerStats = { rss: memory.rss, heapUsed: memory.heapUsed, latencies: server.latencies, stats: server.stats?.() };
+            const { user, system } = process.cpuUsage();
+            const reply: ServerStats = {
+              rss: memory.rss,
+              heapUsed: memory.heapUsed,
+              cpuMs: (user + system) / 1000,
+              latencies: message.latencies ? server.latencies : undefined,
+              stats: message.gateway ? server.stats?.() : undefined,
+            };
             process.send?.(reply);
           } else if (message.type === "stop") {
             server.stop().then(() => process.send?.({ stopped: true }, () => process.exit(0)));

@@ -99,7 +99,11 @@ export function chooseAnchor(existing: BootAnchor | undefined, incoming: BootAnc
 
 /** The observation with its wall time from the boot's anchor, or unchanged (untimed) without one. */
 export function withTime(obs: TimedObservation, anchor: BootAnchor | undefined): TimedObservation {
-  const { time: _time, timeSource: _source, ...plain } = obs;
-  if (!anchor) return plain;
-  return { ...plain, time: anchor.offsetMs + obs.uptimeMs, timeSource: anchor.source };
+  // Field by field: every observation comes through here, and object rest and spread cost V8 far more per call.
+  const timed: TimedObservation = { sensorId: obs.sensorId, seq: obs.seq, boot: obs.boot, uptimeMs: obs.uptimeMs, readings: obs.readings };
+  if (anchor) {
+    timed.time = anchor.offsetMs + obs.uptimeMs;
+    timed.timeSource = anchor.source;
+  }
+  return timed;
 }

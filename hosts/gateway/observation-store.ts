@@ -11,20 +11,29 @@
  * by every publish in a group commit (ingest-queue.ts).
  *
  * Synchronous and timer-free on purpose: callers decide when to call it.
+ *
+ * Each commit hands the rows it stored to relay-rows.ts, which gives them
+ * to the relay from memory rather than reading back what was just written.
+ * The anchors (boot-anchors.ts) and what the disk cap needs
+ * (store-eviction.ts) live in files of their own too.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../sqlite/durable-database.js";
 import type { TimedObservation } from "../../modules/observation/record.js";
 import type { TimeSource } from "../../modules/observation/observation-json.js";
-import { chooseAnchor, type AnchorDecision, type BootAnchor } from "./clock-map.js";
+import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
+import type { BootAnchor } from "./clock-map.js";
 import { ObservationQueries } from "./observation-queries.js";
+import { StoreEviction, type Eviction } from "./store-eviction.js";
 import {
-  MIGRATIONS, toAnchor, toRejected, toStored, type AnchorRow, type ObservationRow, type QuarantineEntry, type RejectedDbRow,
-  type RejectedRow, type StoredObservation,
+  MIGRATIONS, toRejected, toStored, type ObservationRow, type QuarantineEntry, type RejectedDbRow, type RejectedRow, type StoredObservation,
 } from "./store-schema.js";
+import { RelayRows } from "./relay-rows.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
+export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
+export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./store-eviction.js";
 export { StoreVersionError } from "../sqlite/durable-database.js";
 
 /** File name under the data directory. */
@@ -38,6 +47,18 @@ export const STORE_FILE = "observations.db";
  */
 export const MAX_QUARANTINED_BYTES = 1024;
 
+/**
+ * The WAL is copied back into the database once it holds this many pages
+ * (SQLite's default is 1,000). Each group commit with many devices dirties
+ * a page of the (sensor_id, seq) index per device (each device's newest
+ * entries are in a leaf of their own), so at 1,000 pages nearly every
+ * commit triggered a checkpoint that rewrote the same pages. 10,000 pages of 4 KB let the WAL
+ * grow to about 40 MB, on disk beside the store and outside its cap, and
+ * make checkpoints rare. Durability is unchanged: every commit is still
+ * fsynced in the WAL.
+ */
+export const WAL_CHECKPOINT_PAGES = 10_000;
+
 /** Topics are kept to this many characters in the quarantine, for the same reason. */
 export const MAX_QUARANTINED_TOPIC = 256;
 
@@ -50,34 +71,6 @@ export const MAX_QUARANTINED_TOPIC = 256;
  */
 export type AppendOutcome = "stored" | "duplicate" | "conflict";
 
-/** What `recordAnchor` did: the decision, and how many unrelayed rows of the boot got a time or a better one. */
-export interface AnchorOutcome {
-  decision: AnchorDecision;
-  /** Rows that had no time and now have one. */
-  filled: number;
-  /** Rows whose time changed to the new anchor's (a device anchor replacing a gateway one, say). */
-  corrected: number;
-}
-
-/** One sensor's share of evicted unrelayed rows, for the log line that says what was lost. */
-export interface EvictedRange {
-  sensorId: string;
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-}
-
-/** What `evictOldest` deleted. */
-export interface Eviction {
-  relayed: number;
-  unrelayed: number;
-  /** Per sensor, the unrelayed rows lost (at most MAX_EVICTED_RANGES sensors are listed). */
-  lost: EvictedRange[];
-}
-
-/** Sensors named per eviction in the log; the counts cover every row either way. */
-export const MAX_EVICTED_RANGES = 20;
-
 export interface StoreCounts {
   observations: number;
   unrelayed: number;
@@ -88,24 +81,25 @@ export interface StoreCounts {
 }
 
 type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
-type BootParams = { offset: number; source: TimeSource; sensorId: string; boot: number };
-type MarkParams = { at: number; id: number; time: number | null; source: TimeSource | null };
 
 export class ObservationStore {
   readonly path: string;
   /** Read-only queries for the local API, on this connection. */
   readonly queries: ObservationQueries;
   readonly #db: Database.Database;
+  readonly #anchors: BootAnchors;
+  readonly #eviction: StoreEviction;
+  readonly #relayRows: RelayRows;
+  /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
+  readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
-  readonly #unrelayed: Statement<[number], ObservationRow>;
-  readonly #markOne: Statement<[MarkParams]>;
   readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
-  readonly #anchor: Statement<[string, number], AnchorRow>;
-  readonly #putAnchor: Statement<[AnchorRow]>;
-  readonly #fill: Statement<[BootParams]>;
-  readonly #correct: Statement<[BootParams]>;
+  /** Rows stored by the open transaction, for the relay once it commits. */
+  #staged: StoredObservation[] = [];
+  /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
+  #retimedInTransaction = false;
 
   /** Opens (creating if needed) the store in `dataDir`, migrating its schema. */
   static open(dataDir: string): ObservationStore {
@@ -116,45 +110,53 @@ export class ObservationStore {
     this.path = path;
     this.#db = db;
     this.queries = new ObservationQueries(db);
+    this.#anchors = new BootAnchors(db);
+    this.#eviction = new StoreEviction(db);
+    db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    this.#relayRows = new RelayRows(db);
+    this.#inTransaction = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
     this.#insert = db.prepare(
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
-    this.#unrelayed = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
-    // The row keeps the time it was relayed with: an anchor that arrived while
-    // the batch was in flight must not leave the gateway claiming a time the
-    // cloud never got.
-    this.#markOne = db.prepare(
-      "UPDATE observations SET relayed_at = @at, time = @time, time_source = @source WHERE id = @id AND relayed_at IS NULL",
-    );
     this.#quarantine = db.prepare(
       `INSERT INTO rejected (received_at, client_id, topic, reason, field, detail, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#anchor = db.prepare("SELECT * FROM clock_anchors WHERE sensor_id = ? AND boot = ?");
-    this.#putAnchor = db.prepare(
-      `INSERT OR REPLACE INTO clock_anchors (sensor_id, boot, source, offset_ms, uptime_ms, wall_ms, received_at)
-       VALUES (@sensor_id, @boot, @source, @offset_ms, @uptime_ms, @wall_ms, @received_at)`,
-    );
-    const boot = "sensor_id = @sensorId AND boot = @boot AND relayed_at IS NULL";
-    this.#fill = db.prepare(`UPDATE observations SET time = @offset + uptime_ms, time_source = @source WHERE ${boot} AND time IS NULL`);
-    this.#correct = db.prepare(
-      `UPDATE observations SET time = @offset + uptime_ms, time_source = @source
-       WHERE ${boot} AND time IS NOT NULL AND (time != @offset + uptime_ms OR time_source IS NOT @source)`,
     );
   }
 
   /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */
   transaction<T>(work: () => T): T {
-    return this.#db.transaction(work)();
+    const outermost = !this.#db.inTransaction;
+    const staged = this.#staged.length;
+    let result: T;
+    try {
+      result = this.#inTransaction(work);
+    } catch (e) {
+      // Rolled back (to the savepoint, if nested): what it staged was never stored, and the anchor cache may hold what it wrote.
+      this.#staged.length = staged;
+      this.#anchors.forgetCached();
+      if (outermost) this.#retimedInTransaction = false;
+      throw e;
+    }
+    if (outermost) this.#committed();
+    return result;
   }
 
-  /** Stores one observation unless its (sensorId, seq) is already stored; committed on return unless inside `transaction`. */
+  /**
+   * Stores one observation unless its (sensorId, seq) is already stored;
+   * committed on return unless inside `transaction`. The store keeps `obs`
+   * for the relay: the caller must not change it afterwards.
+   */
   append(obs: TimedObservation, receivedAt: number): AppendOutcome {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
-    if (result.changes === 1) return "stored";
+    if (result.changes === 1) {
+      this.#staged.push(this.#relayRows.row(Number(result.lastInsertRowid), obs, receivedAt));
+      if (!this.#db.inTransaction) this.#committed();
+      return "stored";
+    }
     const existing = this.#byKey.get(obs.sensorId, obs.seq);
     // Only what the device sent counts: the time is the gateway's, and may
     // have been filled in (or not, once relayed) since the first receipt.
@@ -164,8 +166,7 @@ export class ObservationStore {
 
   /** The anchor a boot's times come from, if one has arrived. */
   anchor(sensorId: string, boot: number): BootAnchor | undefined {
-    const row = this.#anchor.get(sensorId, boot);
-    return row && toAnchor(row);
+    return this.#anchors.get(sensorId, boot);
   }
 
   /**
@@ -174,21 +175,13 @@ export class ObservationStore {
    * transaction, committed before returning. Relayed rows stay as sent.
    */
   recordAnchor(anchor: BootAnchor): AnchorOutcome {
-    return this.#db.transaction((): AnchorOutcome => {
-      const decision = chooseAnchor(this.anchor(anchor.sensorId, anchor.boot), anchor);
-      if (decision === "keep") return { decision, filled: 0, corrected: 0 };
-      this.#putAnchor.run({
-        sensor_id: anchor.sensorId,
-        boot: anchor.boot,
-        source: anchor.source,
-        offset_ms: anchor.offsetMs,
-        uptime_ms: anchor.uptimeMs,
-        wall_ms: anchor.wallMs,
-        received_at: anchor.receivedAt,
-      });
-      const params: BootParams = { offset: anchor.offsetMs, source: anchor.source, sensorId: anchor.sensorId, boot: anchor.boot };
-      return { decision, filled: this.#fill.run(params).changes, corrected: this.#correct.run(params).changes };
-    })();
+    const outcome = this.#anchors.record(anchor);
+    if (outcome.filled + outcome.corrected > 0) {
+      // Rows changed in SQLite: the copies in memory, the relay's and the open transaction's, are stale.
+      this.#relayRows.retimed();
+      if (this.#db.inTransaction) this.#retimedInTransaction = true;
+    }
+    return outcome;
   }
 
   /** Keeps a refused payload (truncated to MAX_QUARANTINED_BYTES) with why it was refused. Returns its id. */
@@ -209,7 +202,7 @@ export class ObservationStore {
 
   /** The oldest observations not yet acknowledged by the cloud, in arrival order. */
   unrelayed(limit: number): StoredObservation[] {
-    return this.#unrelayed.all(limit).map(toStored);
+    return this.#relayRows.oldest(limit);
   }
 
   /**
@@ -218,22 +211,7 @@ export class ObservationStore {
    * many changed.
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
-    if (rows.length === 0) return 0;
-    // A relayed mark lost to a power cut only means a resend, which the
-    // cloud deduplicates: it need not wait for its own fsync (the next
-    // ingest commit, at synchronous=FULL, syncs the WAL with it anyway).
-    this.#db.pragma("synchronous = NORMAL");
-    try {
-      return this.#db.transaction(() => {
-        let changed = 0;
-        for (const { id, observation } of rows) {
-          changed += this.#markOne.run({ at, id, time: observation.time ?? null, source: observation.timeSource ?? null }).changes;
-        }
-        return changed;
-      })();
-    } finally {
-      this.#db.pragma("synchronous = FULL");
-    }
+    return this.#relayRows.mark(rows, at);
   }
 
   find(sensorId: string, seq: number): StoredObservation | undefined {
@@ -256,29 +234,26 @@ export class ObservationStore {
     const one = (sql: string) => (this.#db.prepare<[], { n: number }>(sql).get() as { n: number }).n;
     return {
       observations: one("SELECT COUNT(*) AS n FROM observations"),
-      unrelayed: one("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL"),
+      unrelayed: this.unrelayedCount(),
       untimed: one("SELECT COUNT(*) AS n FROM observations WHERE time IS NULL"),
       anchors: one("SELECT COUNT(*) AS n FROM clock_anchors"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
   }
 
-  /** Unrelayed rows, counted (once, at open: the outbox keeps the number in memory after that). */
+  /** Unrelayed rows, counted on their partial index (the outbox counts them once, at open, and keeps the number after that). */
   unrelayedCount(): number {
     return (this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL").get() as { n: number }).n;
   }
 
   /** Bytes in use by the database (pages not on the free list); two pragma reads, no table scan. */
   usedBytes(): number {
-    const pages = this.#db.pragma("page_count", { simple: true }) as number;
-    const free = this.#db.pragma("freelist_count", { simple: true }) as number;
-    return (pages - free) * (this.#db.pragma("page_size", { simple: true }) as number);
+    return this.#eviction.usedBytes();
   }
 
   /** An upper bound on the observation rows (ids are never reused), read from the primary key alone. */
   observationIdSpan(): number {
-    const row = this.#db.prepare<[], { span: number | null }>("SELECT max(id) - min(id) + 1 AS span FROM observations").get();
-    return row?.span ?? 0;
+    return this.#eviction.observationIdSpan();
   }
 
   /**
@@ -286,28 +261,14 @@ export class ObservationStore {
    * (the cloud has those), then the oldest unrelayed ones; one transaction.
    */
   evictOldest(rows: number): Eviction {
-    return this.#db.transaction((): Eviction => {
-      const relayed = this.#db
-        .prepare<[number]>("DELETE FROM observations WHERE id IN (SELECT id FROM observations WHERE relayed_at IS NOT NULL ORDER BY id LIMIT ?)")
-        .run(rows).changes;
-      const rest = rows - relayed;
-      if (rest <= 0) return { relayed, unrelayed: 0, lost: [] };
-      const oldest = "SELECT id, sensor_id, seq FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?";
-      const lost = this.#db
-        .prepare<[number, number], { sensorId: string; firstSeq: number; lastSeq: number; count: number }>(
-          `SELECT sensor_id AS sensorId, min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS count
-           FROM (${oldest}) GROUP BY sensor_id ORDER BY min(id) LIMIT ?`,
-        )
-        .all(rest, MAX_EVICTED_RANGES);
-      const unrelayed = this.#db.prepare<[number]>(`DELETE FROM observations WHERE id IN (SELECT id FROM (${oldest}))`).run(rest).changes;
-      return { relayed, unrelayed, lost };
-    })();
+    const eviction = this.#eviction.evictOldest(rows);
+    if (eviction.unrelayed > 0) this.#relayRows.evicted();
+    return eviction;
   }
 
   /** Deletes the oldest quarantined payloads beyond the newest `maxRows`; returns how many. */
   capQuarantine(maxRows: number): number {
-    // Ids are never reused (AUTOINCREMENT), so "beyond the newest maxRows" is an id range: no count, no scan.
-    return this.#db.prepare<[number]>("DELETE FROM rejected WHERE id <= (SELECT max(id) FROM rejected) - ?").run(maxRows).changes;
+    return this.#eviction.capQuarantine(maxRows);
   }
 
   /** The durability settings in force on this connection (synchronous: 2 = FULL), for diagnostics. */
@@ -324,5 +285,13 @@ export class ObservationStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /** The outermost transaction committed (or a lone append did): the relay may have its new rows from memory. */
+  #committed(): void {
+    const staged = this.#staged;
+    this.#staged = [];
+    if (this.#retimedInTransaction) this.#retimedInTransaction = false;
+    else this.#relayRows.committed(staged);
   }
 }

@@ -8,7 +8,7 @@
  * UNIQUE(sensor_id, seq) makes the resend harmless.
  */
 import type { Logger } from "../log/logger.js";
-import type { CloudConnector, RelayedObservation } from "./connector.js";
+import type { CloudConnector, ObservationKey, RelayedObservation } from "./connector.js";
 import type { ObservationStore, StoredObservation } from "./observation-store.js";
 import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./relay-machine.js";
 
@@ -47,6 +47,33 @@ export const DEFAULT_BATCH_SIZE = 500;
 
 function keyOf(sensorId: string, seq: number): string {
   return `${sensorId}\u0000${seq}`;
+}
+
+/** A stored row as the cloud gets it. Field by field: object spread costs V8 far more, once per observation relayed. */
+function relayed(row: StoredObservation): RelayedObservation {
+  const o = row.observation;
+  const out: RelayedObservation = { sensorId: o.sensorId, seq: o.seq, boot: o.boot, uptimeMs: o.uptimeMs, readings: o.readings, receivedAt: row.receivedAt };
+  if (o.time !== undefined) out.time = o.time;
+  if (o.timeSource !== undefined) out.timeSource = o.timeSource;
+  return out;
+}
+
+/** The rows of a batch that an ack names, each once however often the ack names it; keys of other rows are ignored. */
+function ackedRows(rows: readonly StoredObservation[], keys: readonly ObservationKey[]): StoredObservation[] {
+  // The usual ack names the whole batch, in order: recognised without building a key per row.
+  if (keys.length === rows.length) {
+    let i = 0;
+    while (i < rows.length && keys[i].sensorId === rows[i].observation.sensorId && keys[i].seq === rows[i].observation.seq) i++;
+    if (i === rows.length) return [...rows];
+  }
+  const rowByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row]));
+  // A Set, so an ack naming a row twice cannot stand in for one it left out.
+  const acked = new Set<StoredObservation>();
+  for (const { sensorId, seq } of keys) {
+    const row = rowByKey.get(keyOf(sensorId, seq));
+    if (row !== undefined) acked.add(row);
+  }
+  return [...acked];
 }
 
 export class Relay {
@@ -92,7 +119,7 @@ export class Relay {
 
   stats(): RelayStats {
     let backlog = -1;
-    if (this.#store.isOpen) backlog = this.#store.counts().unrelayed;
+    if (this.#store.isOpen) backlog = this.#store.unrelayedCount();
     return {
       state: this.#state.phase,
       connector: this.#connector.name,
@@ -139,16 +166,9 @@ export class Relay {
     try {
       const rows = this.#store.unrelayed(this.#batchSize);
       if (rows.length === 0) return { type: "sent", more: false };
-      const batch: RelayedObservation[] = rows.map((row) => ({ ...row.observation, receivedAt: row.receivedAt }));
+      const batch = rows.map(relayed);
       const ack = await this.#connector.send(batch);
-      const rowByKey = new Map(rows.map((row) => [keyOf(row.observation.sensorId, row.observation.seq), row]));
-      // A Set, so an ack naming a row twice cannot stand in for one it left out.
-      const ackedRows = new Set<StoredObservation>();
-      for (const { sensorId, seq } of ack.acked) {
-        const row = rowByKey.get(keyOf(sensorId, seq));
-        if (row !== undefined) ackedRows.add(row);
-      }
-      const acked = [...ackedRows];
+      const acked = ackedRows(rows, ack.acked);
       // The rows as sent: each keeps the time the cloud got, even if an anchor arrived meanwhile.
       const marked = this.#store.markRelayed(acked, this.#now());
       this.#relayed += marked;
