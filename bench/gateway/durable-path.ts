@@ -6,7 +6,9 @@
  * gateway's own, free of aedes, sockets and the load generator, and steadier
  * than a throughput figure on a shared machine:
  *
- *   node dist/bench/gateway/durable-path.js [devices] [observations]
+ *   node dist/bench/gateway/durable-path.js [devices] [observations] [--json]
+ *
+ * With --json it prints one JSON object (bench/run.ts reads it).
  *
  * 999 publishes are kept waiting, the devices taking turns (one fewer than
  * a group's limit, so groups close on the event loop's turn, as under MQTT,
@@ -23,10 +25,24 @@ import { Relay } from "../../hosts/gateway/relay.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { encodeObservation } from "../../modules/observation/record.js";
 
-const devices = Number(process.argv[2] ?? 1);
-const total = Number(process.argv[3] ?? 300_000);
-if (!Number.isInteger(devices) || devices < 1 || !Number.isInteger(total) || total < 1) throw new RangeError("usage: durable-path.js [devices] [observations]");
+const json = process.argv.includes("--json");
+const [devicesArg, totalArg] = process.argv.slice(2).filter((a) => a !== "--json");
+const devices = Number(devicesArg ?? 1);
+const total = Number(totalArg ?? 300_000);
+if (!Number.isInteger(devices) || devices < 1 || !Number.isInteger(total) || total < 1) {
+  throw new RangeError("usage: durable-path.js [devices] [observations] [--json]");
+}
 const inFlight = MAX_GROUP_COMMIT - 1;
+
+export interface DurablePathFigure {
+  devices: number;
+  observations: number;
+  perSecond: number;
+  /** CPU (user + system) per observation, µs. */
+  cpuUs: number;
+  relayed: number;
+  backlog: number;
+}
 
 const dir = mkdtempSync(join(tmpdir(), "xsedge-durable-path-"));
 const logger = createLogger({ component: "durable-path", level: "error" });
@@ -75,7 +91,17 @@ const { relayed, backlog } = relay.stats();
 store.close();
 rmSync(dir, { recursive: true, force: true });
 const perObservation = (us: number) => `${(us / total).toFixed(2)} µs`;
-process.stdout.write(
+if (json) {
+  const figure: DurablePathFigure = {
+    devices,
+    observations: total,
+    perSecond: (total * 1000) / wallMs,
+    cpuUs: (cpu.user + cpu.system) / total,
+    relayed,
+    backlog,
+  };
+  process.stdout.write(JSON.stringify(figure) + "\n");
+} else process.stdout.write(
   `${devices} devices, ${total} observations: ${Math.round((total * 1000) / wallMs).toLocaleString("en")}/s; ` +
     `CPU per observation ${perObservation(cpu.user + cpu.system)} (user ${perObservation(cpu.user)}, system ${perObservation(cpu.system)}); ` +
     `relayed ${relayed}, backlog ${backlog}\n`,
