@@ -62,6 +62,8 @@ export interface MqttBrokerOptions {
   logger: Logger;
   /** Called after each newly stored observation (the relay uses it to send promptly). */
   onStored?: () => void;
+  /** The clock refusal log lines are throttled by; Date.now by default. */
+  now?: () => number;
 }
 
 export interface MqttBroker {
@@ -82,7 +84,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   const log = options.logger;
   // Read before anything starts, so a bad file fails the start with its name.
   const tlsOptions = options.tls ? loadTlsServerOptions(options.tls) : undefined;
-  const auth = new DeviceAuth(options.registry, log);
+  const auth = new DeviceAuth(options.registry, log, options.now);
   // The sensor id each client authenticated as.
   const authenticated = new WeakMap<Client, string>();
 
