@@ -166,8 +166,37 @@ test("CONNECTs with a wrong secret in a loop, and from ever new client ids: ever
     const attempts = 50 + 1 + 30 + 1;
     assert.is(gateway.stats().auth.badSecret, attempts);
     assert.is(refused.length + sum(refused, "suppressed") + sum(lines, "unlogged"), attempts, "lines and their counts add up to the refusals");
+    assert.is(warnings(lines, "client ").filter((l) => / dropped: /.test(String(l.msg))).length, 0, "a refused CONNECT is not logged again as a dropped client");
     assert.ok(good.connected);
     await good.end();
+  });
+});
+
+test("a subscribe loop and connections that send garbage instead of CONNECT: one line each, then the count", async () => {
+  await withGateway(async (gateway, lines, clock) => {
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    for (let i = 1; i <= 20; i++) {
+      device.send({ cmd: "subscribe", messageId: i, subscriptions: [{ topic: "xsedge/#", qos: 1 }] });
+      const suback = await device.waitFor(`SUBACK ${i}`, (p) => p.cmd === "suback" && p.messageId === i);
+      assert.equal(suback.cmd === "suback" && suback.granted, [128], "each is denied");
+    }
+    for (let i = 0; i < 20; i++) {
+      const socket = connect(gateway.mqttPort!, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.end("GET / HTTP/1.1\r\n\r\n");
+      await within("the garbage connection to close", new Promise((resolve) => socket.once("close", resolve)));
+    }
+    assert.is(warnings(lines, "subscribe denied for dev-1").length, 1);
+    assert.is(warnings(lines, "connection dropped before CONNECT").length, 1);
+
+    clock.now += REFUSAL_LOG_INTERVAL_MS;
+    device.send({ cmd: "subscribe", messageId: 21, subscriptions: [{ topic: "xsedge/#", qos: 1 }] });
+    await device.waitFor("SUBACK 21", (p) => p.cmd === "suback" && p.messageId === 21);
+    const denied = warnings(lines, "subscribe denied for dev-1");
+    assert.is(denied.length, 2);
+    assert.is(denied[1].suppressed, 19);
+    assert.ok(device.connected, "the device is still served");
+    await device.end();
   });
 });
 
