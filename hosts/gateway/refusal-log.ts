@@ -30,7 +30,8 @@ export const REFUSAL_LOG_INTERVAL_MS = 10_000;
  * Refusal lines per interval, all clients together: two a second at most
  * (about 1 KiB of JSON each), yet room for the first refusal of 20 distinct
  * faulty devices every 10 s, more than a gateway's fleet is expected to
- * get wrong at once.
+ * get wrong at once. Per RefusalLog: ingest, device auth, the broker's
+ * connection lines and the external broker have one each.
  */
 export const MAX_REFUSAL_LINES_PER_INTERVAL = 20;
 
