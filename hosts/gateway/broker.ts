@@ -43,6 +43,7 @@ import { DeviceAuth, type AuthCounters } from "./device-auth.js";
 import type { IngestOutcome, PublishInput } from "./ingest.js";
 import { loadTlsServerOptions, type MqttTlsOptions } from "./mqtt-tls.js";
 import { OutboxRefusal } from "./outbox.js";
+import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 
 /** Where publishes go: the outbox (outbox.ts), which answers once the publish is committed. */
@@ -62,6 +63,8 @@ export interface MqttBrokerOptions {
   logger: Logger;
   /** Called after each newly stored observation (the relay uses it to send promptly). */
   onStored?: () => void;
+  /** The clock refusal log lines are throttled by; Date.now by default. */
+  now?: () => number;
 }
 
 export interface MqttBroker {
@@ -82,9 +85,13 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   const log = options.logger;
   // Read before anything starts, so a bad file fails the start with its name.
   const tlsOptions = options.tls ? loadTlsServerOptions(options.tls) : undefined;
-  const auth = new DeviceAuth(options.registry, log);
+  const auth = new DeviceAuth(options.registry, log, options.now);
+  // Lines a remote party can repeat at will (a subscribe loop, connections that never CONNECT): throttled like refusals.
+  const refusals = new RefusalLog(log, options.now);
   // The sensor id each client authenticated as.
   const authenticated = new WeakMap<Client, string>();
+  // Clients whose "dropped" line is not to be written: already written once, or refused at CONNECT (logged there).
+  const dropped = new WeakSet<Client>();
 
   function authenticate(
     client: Client,
@@ -97,7 +104,8 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
       authenticated.set(client, verdict.sensorId);
       return callback(null, true);
     }
-    // aedes answers with CONNACK returnCode, then closes the connection.
+    // aedes answers with CONNACK returnCode, then closes the connection and reports the client as dropped.
+    dropped.add(client);
     callback(Object.assign(new Error(verdict.detail), { returnCode: verdict.returnCode }) as AuthenticateError, false);
   }
   // Payloads refused by ingest, so that authorizeForward can drop them:
@@ -142,7 +150,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   function authorizeSubscribe(client: Client, sub: Subscription, callback: (error: Error | null, sub?: Subscription | null) => void): void {
     // Devices have no need to read each other's observations (yet); a null
     // subscription is answered with SUBACK 0x80 rather than a disconnect.
-    log.warn(`subscribe denied for ${client.id}: ${sub.topic}`, { clientId: client.id, topic: sub.topic });
+    refusals.warn(client.id, "subscribe-denied", `subscribe denied for ${client.id}: ${sub.topic}`, { clientId: client.id, topic: sub.topic });
     callback(null, null);
   }
 
@@ -157,13 +165,12 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   // aedes reports a dropped client's every pending packet again ("connection
   // closed"), so one line per client; and refusals by the outbox are logged
   // there, rate limited: a flood must not flood the log.
-  const dropped = new WeakSet<Client>();
   broker.on("clientError", (client, error) => {
     if (dropped.has(client)) return;
     dropped.add(client);
-    if (!(error instanceof OutboxRefusal)) log.warn(`client ${client.id} dropped: ${error.message}`, { clientId: client.id, error });
+    if (!(error instanceof OutboxRefusal)) refusals.warn(client.id, "dropped", `client ${client.id} dropped: ${error.message}`, { clientId: client.id, error });
   });
-  broker.on("connectionError", (_client, error) => log.warn(`connection dropped before CONNECT: ${error.message}`, { error }));
+  broker.on("connectionError", (_client, error) => refusals.warn(null, "before-connect", `connection dropped before CONNECT: ${error.message}`, { error }));
 
   // aedes only closes clients that completed CONNECT; the listeners would wait
   // for the rest (up to connectTimeout), so the sockets are tracked here.
@@ -184,7 +191,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
     tlsServer.on("connection", track);
     tlsServer.on("tlsClientError", (error, socket) => {
       auth.countTlsFailure();
-      log.warn(`TLS connection from ${socket.remoteAddress ?? "?"} failed: ${error.message}`, { remote: socket.remoteAddress, error });
+      refusals.warn(socket.remoteAddress ?? null, "tls-failed", `TLS connection from ${socket.remoteAddress ?? "?"} failed: ${error.message}`, { remote: socket.remoteAddress, error });
     });
     listeners.push({ server: tlsServer, port: options.tls.port, host: options.tls.host ?? options.host, what: "mqtt over TLS", tls: true });
   }

@@ -10,6 +10,7 @@
  * does not cut off a device mid-backlog; its next CONNECT needs the new secret.
  */
 import type { Logger } from "../log/logger.js";
+import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
@@ -67,11 +68,15 @@ export function decideConnect(registry: SensorRegistry, username: string | undef
 export class DeviceAuth {
   readonly #registry: SensorRegistry;
   readonly #log: Logger;
+  // A device with a wrong secret may reconnect in a tight loop: one line per client and reason per interval.
+  readonly #refusals: RefusalLog;
   readonly #counters: AuthCounters = { accepted: 0, unregistered: 0, badSecret: 0, wrongSensor: 0, tlsFailed: 0 };
 
-  constructor(registry: SensorRegistry, logger: Logger) {
+  /** `now`: the clock the refusal lines are throttled by. */
+  constructor(registry: SensorRegistry, logger: Logger, now: () => number = Date.now) {
     this.#registry = registry;
     this.#log = logger;
+    this.#refusals = new RefusalLog(logger, now);
   }
 
   /** Decides one CONNECT, counting and logging a refusal. */
@@ -83,7 +88,7 @@ export class DeviceAuth {
       return verdict;
     }
     this.#counters[verdict.reason === "unregistered" ? "unregistered" : "badSecret"]++;
-    this.#log.warn(`refused CONNECT from client ${quoted(clientId)}: ${verdict.detail}`, {
+    this.#refusals.warn(clientId, verdict.reason, `refused CONNECT from client ${quoted(clientId)}: ${verdict.detail}`, {
       clientId: clientId.slice(0, MAX_QUOTED_CHARS),
       reason: verdict.reason,
       returnCode: verdict.returnCode,

@@ -29,6 +29,7 @@ import type { Logger } from "../log/logger.js";
 import type { PublishIntake } from "./broker.js";
 import type { IngestOutcome, PublishInput } from "./ingest.js";
 import type { ObservationStore } from "./observation-store.js";
+import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 import {
   ackDecision, type ExternalOutcome, DEFAULT_CLIENT_ID, DEFAULT_TOPIC, ingestClientId, parseBrokerUrl, reconnectDelayMs, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, topicSensorId,
@@ -110,6 +111,8 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   const now = options.now ?? Date.now;
   const target = parseBrokerUrl(config.url);
   const clientId = config.clientId ?? DEFAULT_CLIENT_ID;
+  // Publishes for an unregistered sensor: one line per sensor per interval, however fast they come.
+  const refusals = new RefusalLog(log, now);
   const topic = config.topic ?? DEFAULT_TOPIC;
   const clientOptions: IClientOptions = {
     clientId,
@@ -188,7 +191,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     try {
       const quarantineId = options.store.quarantine({ receivedAt: now(), clientId: input.clientId, topic: input.topic, reason: "unregistered", field: "topic", detail, payload: input.payload });
       stats.unregistered++;
-      log.warn(`refused publish from ${input.clientId}: unregistered (topic): ${detail}`, {
+      refusals.warn(input.clientId, "unregistered", `refused publish from ${input.clientId}: unregistered (topic): ${detail}`, {
         clientId: input.clientId, topic: input.topic.slice(0, 256), reason: "unregistered", bytes: input.payload.byteLength, quarantineId,
       });
       return { kind: "unregistered", sensorId };

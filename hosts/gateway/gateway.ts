@@ -138,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         registry,
         tls: options.mqttTls,
         logger: log.child("mqtt"),
+        now,
       });
       broker = started;
       undo.push(() => started.close());

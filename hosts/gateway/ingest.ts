@@ -14,6 +14,7 @@ import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation,
 import type { Logger } from "../log/logger.js";
 import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "./clock-map.js";
 import type { ObservationStore } from "./observation-store.js";
+import { RefusalLog } from "./refusal-log.js";
 
 /**
  * Devices publish every record, observations and clock anchors alike, on
@@ -141,6 +142,8 @@ export class Ingest {
   readonly #store: ObservationStore;
   readonly #log: Logger;
   readonly #now: () => number;
+  // One line per client and reason per interval: a flood of bad publishes is counted, not written out one by one.
+  readonly #refusals: RefusalLog;
   readonly #counters: IngestCounters = {
     stored: 0,
     duplicate: 0,
@@ -157,6 +160,7 @@ export class Ingest {
     this.#store = options.store;
     this.#log = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#refusals = new RefusalLog(this.#log, this.#now);
   }
 
   /** The one-publish path: stages it in its own transaction, then counts and logs it. */
@@ -302,7 +306,7 @@ export class Ingest {
     const settle = () => {
       this.#counters.refused++;
       this.#counters.refusedByReason[refusal.reason]++;
-      this.#log.warn(`refused publish from ${input.clientId ?? "(will)"}: ${refusal.reason} (${refusal.field}): ${refusal.detail}`, {
+      this.#refusals.warn(input.clientId, refusal.reason, `refused publish from ${input.clientId ?? "(will)"}: ${refusal.reason} (${refusal.field}): ${refusal.detail}`, {
         clientId: input.clientId,
         topic: input.topic.slice(0, 256),
         reason: refusal.reason,

@@ -33,7 +33,7 @@ export class LogThrottle {
   /** Records one event of `key`. */
   note(key: string, now: number): ThrottleVerdict {
     const entry = this.#keys.get(key);
-    if (entry !== undefined && now - entry.loggedAt < this.intervalMs) {
+    if (entry !== undefined && this.#within(entry.loggedAt, now)) {
       entry.suppressed++;
       return { log: false, suppressed: entry.suppressed };
     }
@@ -48,9 +48,18 @@ export class LogThrottle {
     return this.#keys.size;
   }
 
+  /**
+   * A clock that stepped back (callers may pass the wall clock, which NTP
+   * sets) ends the interval: otherwise a key would stay silent for as long
+   * as the step.
+   */
+  #within(loggedAt: number, now: number): boolean {
+    return now >= loggedAt && now - loggedAt < this.intervalMs;
+  }
+
   #prune(now: number): void {
     // An expired key's suppressed count is lost: at most one interval's worth, already counted by the caller's counters.
-    for (const [key, entry] of this.#keys) if (now - entry.loggedAt >= this.intervalMs) this.#keys.delete(key);
+    for (const [key, entry] of this.#keys) if (!this.#within(entry.loggedAt, now)) this.#keys.delete(key);
     while (this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value as string);
   }
 }
