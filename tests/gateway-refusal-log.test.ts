@@ -11,7 +11,9 @@ import { createMemoryLogger } from "../hosts/log/logger.js";
 import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
 import { uplinkTopic } from "../hosts/gateway/ingest.js";
 import { MAX_THROTTLED_KEYS } from "../hosts/gateway/log-throttle.js";
-import { MAX_REFUSAL_LINES_PER_INTERVAL, REFUSAL_LOG_INTERVAL_MS, RefusalThrottle } from "../hosts/gateway/refusal-log.js";
+import {
+  MAX_KEYED_CLIENT_ID_CHARS, MAX_REFUSAL_LINES_PER_INTERVAL, MAX_REFUSAL_MESSAGE_CHARS, REFUSAL_LOG_INTERVAL_MS, RefusalLog, RefusalThrottle,
+} from "../hosts/gateway/refusal-log.js";
 import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
 import { memoryConnector } from "./support/gateway-fakes.js";
 import { TestMqttClient, type Credentials } from "./support/gateway-mqtt-client.js";
@@ -29,6 +31,18 @@ test("throttle: a key's first refusal logs at once; later ones within the interv
   assert.equal(throttle.note(null, "malformed", 10), { log: true, suppressed: 0, unlogged: 0 }, "a will (no client) has a key of its own");
   assert.equal(throttle.note("dev-1", "malformed", 1000), { log: true, suppressed: 9, unlogged: 0 });
   assert.equal(throttle.note("dev-1", "malformed", 1001), { log: false });
+});
+
+test("a refusal line is clipped: a 65,000-character client id neither fills the message nor the clientId field", () => {
+  const logger = createMemoryLogger();
+  const long = "c".repeat(65_000);
+  new RefusalLog(logger, () => 0).warn(long, "malformed", `refused publish from ${long}: malformed`, { clientId: long, reason: "malformed" });
+  assert.is(logger.lines.length, 1);
+  const [line] = logger.lines;
+  assert.ok(String(line.msg ?? line.message).length < MAX_REFUSAL_MESSAGE_CHARS + 64, "message clipped");
+  assert.match(String(line.msg ?? line.message), /… \(65\d{3} characters\)/);
+  assert.ok(String(line.clientId).length < MAX_KEYED_CLIENT_ID_CHARS + 32, "clientId field clipped");
+  assert.is(line.reason, "malformed", "other fields kept");
 });
 
 test("throttle: at most maxLines lines per interval over all keys; the rest are summed onto the next line", () => {

@@ -89,6 +89,17 @@ export class RefusalThrottle {
   }
 }
 
+/**
+ * A refusal line's text and its client id field keep at most this much: a
+ * remote party chooses them (client ids up to 65,535 bytes, topics, details
+ * quoting its input), and even throttled lines must stay lines.
+ */
+export const MAX_REFUSAL_MESSAGE_CHARS = 512;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 export class RefusalLog {
   readonly #log: Logger;
   readonly #now: () => number;
@@ -111,6 +122,7 @@ export class RefusalLog {
       });
     }
     const more = verdict.suppressed > 0 ? ` (${verdict.suppressed} more like this since the last such line)` : "";
-    this.#log.warn(message + more, { ...fields, suppressed: verdict.suppressed });
+    const clientField = typeof fields.clientId === "string" ? { clientId: clip(fields.clientId, MAX_KEYED_CLIENT_ID_CHARS) } : {};
+    this.#log.warn(clip(message, MAX_REFUSAL_MESSAGE_CHARS) + more, { ...fields, ...clientField, suppressed: verdict.suppressed });
   }
 }
