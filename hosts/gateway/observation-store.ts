@@ -95,6 +95,7 @@ export class ObservationStore {
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
+  readonly #timedUnrelayed: Statement<[string], { n: number }>;
   readonly #quarantine: StoreQuarantine;
   /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
@@ -128,6 +129,9 @@ export class ObservationStore {
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#quarantine = new StoreQuarantine(db);
+    this.#timedUnrelayed = db.prepare(
+      "SELECT COUNT(*) AS n FROM observations WHERE id IN (SELECT value FROM json_each(?)) AND relayed_at IS NULL AND time IS NOT NULL",
+    );
   }
 
   /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */
@@ -212,8 +216,11 @@ export class ObservationStore {
    * many changed.
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
+    // A row sent untimed is marked with no time even if an anchor has timed it since: untimed again.
+    const sentUntimed = rows.filter((row) => row.observation.time == null).map((row) => row.id);
+    const untimedAgain = sentUntimed.length === 0 ? 0 : (this.#timedUnrelayed.get(JSON.stringify(sentUntimed))?.n ?? 0);
     const changed = this.#relayRows.mark(rows, at);
-    this.#count({ kind: "relayed", rows: changed });
+    this.#count({ kind: "relayed", rows: changed, untimedAgain });
     return changed;
   }
 

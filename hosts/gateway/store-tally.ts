@@ -49,7 +49,8 @@ export type StoreChange =
   /** Untimed rows an anchor gave a time. */
   | { kind: "timed"; rows: number }
   | { kind: "anchorAdded" }
-  | { kind: "relayed"; rows: number }
+  /** Rows the cloud acknowledged; `untimedAgain` of them kept the no-time they were sent with, though an anchor had timed them. */
+  | { kind: "relayed"; rows: number; untimedAgain: number }
   | { kind: "quarantined" }
   | { kind: "quarantineEvicted"; rows: number }
   | { kind: "evicted"; unrelayed: number; untimed: number; sensors: readonly EvictedShare[] };
@@ -139,6 +140,7 @@ export class StoreTally {
         break;
       case "relayed":
         counts.unrelayed -= change.rows;
+        counts.untimed += change.untimedAgain;
         break;
       case "quarantined":
         counts.rejected++;
