@@ -14,13 +14,10 @@
  *
  * Each commit hands the rows it stored to relay-rows.ts, which gives them
  * to the relay from memory rather than reading back what was just written.
- * The anchors (boot-anchors.ts) and what the disk cap needs
- * (store-eviction.ts) live in files of their own too.
- *
- * Its figures (`counts`, the per-sensor summaries) are kept in memory by
- * store-tally.ts, counted once at open and told of every change committed
- * here: the local API and /metrics read them on the event loop that sends
- * every PUBACK, and counting millions of rows per poll would stall it.
+ * The anchors (boot-anchors.ts), what the disk cap needs (store-eviction.ts)
+ * and the figures (store-tally.ts: counted once at open and told of every
+ * change, as counting millions of rows per API call would stall the event
+ * loop that sends PUBACKs) live in files of their own too.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
@@ -31,9 +28,7 @@ import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
 import type { BootAnchor } from "./clock-map.js";
 import { ObservationQueries } from "./observation-queries.js";
 import { StoreEviction, type Eviction } from "./store-eviction.js";
-import {
-  MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation,
-} from "./store-schema.js";
+import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
 import { RelayRows } from "./relay-rows.js";
 import { StoreQuarantine } from "./store-quarantine.js";
 import type { StoreChange, StoreTally } from "./store-tally.js";
