@@ -48,7 +48,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const now = options.now ?? Date.now;
   // What has been started so far, undone in reverse if a later part fails to start.
   const undo: Array<() => unknown> = [];
-  const store = ObservationStore.open(options.dataDir);
+  const store = ObservationStore.open(options.dataDir, log.child("store"));
   undo.push(() => store.close());
   let projection: RegistrationProjection | undefined;
   try {

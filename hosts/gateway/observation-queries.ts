@@ -3,10 +3,16 @@
  * observations by id, the most recent ones, and one summary per sensor.
  * They share the store's connection (ObservationStore.queries) and never
  * write, so the API cannot change what the store has promised devices.
+ *
+ * Each costs O(log n) (plus the rows it returns) whatever the store holds,
+ * because the event loop that runs them also sends every device's PUBACK:
+ * the per-sensor figures come from the store's tally (store-tally.ts), and
+ * each sensor's newest row is read by id.
  */
 import type Database from "better-sqlite3";
 import type { Reading } from "../../modules/observation/record.js";
 import { toStored, type ObservationRow, type StoredObservation } from "./store-schema.js";
+import type { SensorTally } from "./store-tally.js";
 
 /** What the store knows of one sensor. */
 export interface SensorSummary {
@@ -21,31 +27,24 @@ export interface SensorSummary {
   lastReadings: Reading[];
 }
 
-interface SummaryRow extends ObservationRow {
-  n: number;
-  max_seq: number;
-}
-
 export class ObservationQueries {
   readonly #after: Database.Statement<[number, number], ObservationRow>;
   readonly #afterOf: Database.Statement<[string, number, number], ObservationRow>;
   readonly #recent: Database.Statement<[number], ObservationRow>;
   readonly #recentOf: Database.Statement<[string, number], ObservationRow>;
   readonly #latest: Database.Statement<[], { id: number | null }>;
-  readonly #summaries: Database.Statement<[], SummaryRow>;
+  readonly #byId: Database.Statement<[number], ObservationRow>;
+  readonly #sensors: () => readonly ({ sensorId: string } & SensorTally)[];
 
-  constructor(db: Database.Database) {
+  /** `sensors`: every sensor with rows and its tally, by sensor id. */
+  constructor(db: Database.Database, sensors: () => readonly ({ sensorId: string } & SensorTally)[]) {
+    this.#sensors = sensors;
     this.#after = db.prepare("SELECT * FROM observations WHERE id > ? ORDER BY id LIMIT ?");
     this.#afterOf = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND id > ? ORDER BY id LIMIT ?");
     this.#recent = db.prepare("SELECT * FROM observations ORDER BY id DESC LIMIT ?");
     this.#recentOf = db.prepare("SELECT * FROM observations WHERE sensor_id = ? ORDER BY id DESC LIMIT ?");
     this.#latest = db.prepare("SELECT MAX(id) AS id FROM observations");
-    // Grouping walks the (sensor_id, seq) index; the join then reads one row per sensor.
-    this.#summaries = db.prepare(
-      `SELECT o.*, s.n, s.max_seq FROM
-         (SELECT sensor_id, COUNT(*) AS n, MAX(seq) AS max_seq, MAX(id) AS last_id FROM observations GROUP BY sensor_id) s
-       JOIN observations o ON o.id = s.last_id ORDER BY o.sensor_id`,
-    );
+    this.#byId = db.prepare("SELECT * FROM observations WHERE id = ?");
   }
 
   /** Observations with an id above `id`, oldest first (optionally of one sensor). */
@@ -65,13 +64,17 @@ export class ObservationQueries {
     return this.#latest.get()?.id ?? 0;
   }
 
+  /** One summary per sensor with rows, by sensor id: O(sensors × log n). */
   sensorSummaries(): SensorSummary[] {
-    return this.#summaries.all().map((row) => {
+    return this.#sensors().map((sensor) => {
+      const row = this.#byId.get(sensor.lastId);
+      // The tally follows every change the store commits; a row it names and SQLite lacks is a bug to see, not to paper over.
+      if (row === undefined) throw new Error(`sensor ${sensor.sensorId}: its newest row ${sensor.lastId} is not in the store`);
       const { observation } = toStored(row);
       return {
-        sensorId: row.sensor_id,
-        observations: row.n,
-        lastSeq: row.max_seq,
+        sensorId: sensor.sensorId,
+        observations: sensor.observations,
+        lastSeq: sensor.lastSeq,
         lastReceivedAt: row.received_at,
         lastTime: observation.time ?? null,
         lastReadings: observation.readings,

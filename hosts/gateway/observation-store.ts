@@ -14,8 +14,10 @@
  *
  * Each commit hands the rows it stored to relay-rows.ts, which gives them
  * to the relay from memory rather than reading back what was just written.
- * The anchors (boot-anchors.ts) and what the disk cap needs
- * (store-eviction.ts) live in files of their own too.
+ * The anchors (boot-anchors.ts), what the disk cap needs (store-eviction.ts)
+ * and the figures (store-tally.ts: counted once at open and told of every
+ * change, as counting millions of rows per API call would stall the event
+ * loop that sends PUBACKs) live in files of their own too.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
@@ -26,26 +28,21 @@ import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
 import type { BootAnchor } from "./clock-map.js";
 import { ObservationQueries } from "./observation-queries.js";
 import { StoreEviction, type Eviction } from "./store-eviction.js";
-import {
-  MIGRATIONS, toRejected, toStored, type ObservationRow, type QuarantineEntry, type RejectedDbRow, type RejectedRow, type StoredObservation,
-} from "./store-schema.js";
+import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
 import { RelayRows } from "./relay-rows.js";
+import { StoreQuarantine } from "./store-quarantine.js";
+import type { StoreChange, StoreTally } from "./store-tally.js";
+import { scanTally } from "./store-tally-scan.js";
+import type { Logger } from "../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
 export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
 export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./store-eviction.js";
 export { StoreVersionError } from "../sqlite/durable-database.js";
+export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./store-quarantine.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";
-
-/**
- * Quarantined payloads keep at most this many bytes (and their true size).
- * A valid record is under 256 bytes; a refused one may be anything up to the
- * broker's packet limit, and the quarantine must not become a way to fill
- * the gateway's SD card.
- */
-export const MAX_QUARANTINED_BYTES = 1024;
 
 /**
  * The WAL is copied back into the database once it holds this many pages
@@ -58,9 +55,6 @@ export const MAX_QUARANTINED_BYTES = 1024;
  * fsynced in the WAL.
  */
 export const WAL_CHECKPOINT_PAGES = 10_000;
-
-/** Topics are kept to this many characters in the quarantine, for the same reason. */
-export const MAX_QUARANTINED_TOPIC = 256;
 
 /**
  * What `append` did. "duplicate": the same (sensorId, seq) with the same
@@ -90,26 +84,34 @@ export class ObservationStore {
   readonly #anchors: BootAnchors;
   readonly #eviction: StoreEviction;
   readonly #relayRows: RelayRows;
+  readonly #tally: StoreTally;
   /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
-  readonly #quarantine: Statement<[number, string | null, string, string, string | null, string, number, Buffer]>;
+  readonly #timedUnrelayed: Statement<[string], { n: number }>;
+  readonly #quarantine: StoreQuarantine;
   /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
   #retimedInTransaction = false;
 
-  /** Opens (creating if needed) the store in `dataDir`, migrating its schema. */
-  static open(dataDir: string): ObservationStore {
-    return new ObservationStore(openDurableDatabase(dataDir, STORE_FILE, MIGRATIONS), join(dataDir, STORE_FILE));
+  /** Opens (creating if needed) the store in `dataDir`, migrating its schema and counting its rows once; `logger` hears if that was slow. */
+  static open(dataDir: string, logger?: Logger): ObservationStore {
+    return new ObservationStore(openDurableDatabase(dataDir, STORE_FILE, MIGRATIONS), join(dataDir, STORE_FILE), logger);
   }
 
-  private constructor(db: Database.Database, path: string) {
+  private constructor(db: Database.Database, path: string, logger?: Logger) {
     this.path = path;
     this.#db = db;
-    this.queries = new ObservationQueries(db);
+    try {
+      this.#tally = scanTally(db, logger);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.queries = new ObservationQueries(db, () => this.#tally.sensors());
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
@@ -121,8 +123,9 @@ export class ObservationStore {
     );
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
-    this.#quarantine = db.prepare(
-      `INSERT INTO rejected (received_at, client_id, topic, reason, field, detail, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    this.#quarantine = new StoreQuarantine(db);
+    this.#timedUnrelayed = db.prepare(
+      "SELECT COUNT(*) AS n FROM observations WHERE id IN (SELECT value FROM json_each(?)) AND relayed_at IS NULL AND time IS NOT NULL",
     );
   }
 
@@ -130,12 +133,14 @@ export class ObservationStore {
   transaction<T>(work: () => T): T {
     const outermost = !this.#db.inTransaction;
     const staged = this.#staged.length;
+    const changes = this.#tally.mark;
     let result: T;
     try {
       result = this.#inTransaction(work);
     } catch (e) {
       // Rolled back (to the savepoint, if nested): what it staged was never stored, and the anchor cache may hold what it wrote.
       this.#staged.length = staged;
+      this.#tally.rollbackTo(changes);
       this.#anchors.forgetCached();
       if (outermost) this.#retimedInTransaction = false;
       throw e;
@@ -153,7 +158,9 @@ export class ObservationStore {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
     if (result.changes === 1) {
-      this.#staged.push(this.#relayRows.row(Number(result.lastInsertRowid), obs, receivedAt));
+      const id = Number(result.lastInsertRowid);
+      this.#staged.push(this.#relayRows.row(id, obs, receivedAt));
+      this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
       if (!this.#db.inTransaction) this.#committed();
       return "stored";
     }
@@ -176,6 +183,8 @@ export class ObservationStore {
    */
   recordAnchor(anchor: BootAnchor): AnchorOutcome {
     const outcome = this.#anchors.record(anchor);
+    if (outcome.decision === "adopt") this.#count({ kind: "anchorAdded" });
+    if (outcome.filled > 0) this.#count({ kind: "timed", rows: outcome.filled });
     if (outcome.filled + outcome.corrected > 0) {
       // Rows changed in SQLite: the copies in memory, the relay's and the open transaction's, are stale.
       this.#relayRows.retimed();
@@ -186,18 +195,9 @@ export class ObservationStore {
 
   /** Keeps a refused payload (truncated to MAX_QUARANTINED_BYTES) with why it was refused. Returns its id. */
   quarantine(entry: QuarantineEntry): number {
-    const raw = Buffer.from(entry.payload.buffer, entry.payload.byteOffset, Math.min(entry.payload.byteLength, MAX_QUARANTINED_BYTES));
-    const result = this.#quarantine.run(
-      entry.receivedAt,
-      entry.clientId,
-      entry.topic.slice(0, MAX_QUARANTINED_TOPIC),
-      entry.reason,
-      entry.field,
-      entry.detail,
-      entry.payload.byteLength,
-      raw,
-    );
-    return Number(result.lastInsertRowid);
+    const id = this.#quarantine.add(entry);
+    this.#count({ kind: "quarantined" });
+    return id;
   }
 
   /** The oldest observations not yet acknowledged by the cloud, in arrival order. */
@@ -211,7 +211,12 @@ export class ObservationStore {
    * many changed.
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
-    return this.#relayRows.mark(rows, at);
+    // A row sent untimed is marked with no time even if an anchor has timed it since: untimed again.
+    const sentUntimed = rows.filter((row) => row.observation.time == null).map((row) => row.id);
+    const untimedAgain = sentUntimed.length === 0 ? 0 : (this.#timedUnrelayed.get(JSON.stringify(sentUntimed))?.n ?? 0);
+    const changed = this.#relayRows.mark(rows, at);
+    this.#count({ kind: "relayed", rows: changed, untimedAgain });
+    return changed;
   }
 
   find(sensorId: string, seq: number): StoredObservation | undefined {
@@ -226,24 +231,17 @@ export class ObservationStore {
 
   /** The most recent quarantined payloads, newest first. */
   rejected(limit = 100): RejectedRow[] {
-    const rows = this.#db.prepare<[number], RejectedDbRow>("SELECT * FROM rejected ORDER BY id DESC LIMIT ?").all(limit);
-    return rows.map(toRejected);
+    return this.#quarantine.newest(limit);
   }
 
+  /** The store's figures, from memory: O(1) however many rows it holds. */
   counts(): StoreCounts {
-    const one = (sql: string) => (this.#db.prepare<[], { n: number }>(sql).get() as { n: number }).n;
-    return {
-      observations: one("SELECT COUNT(*) AS n FROM observations"),
-      unrelayed: this.unrelayedCount(),
-      untimed: one("SELECT COUNT(*) AS n FROM observations WHERE time IS NULL"),
-      anchors: one("SELECT COUNT(*) AS n FROM clock_anchors"),
-      rejected: one("SELECT COUNT(*) AS n FROM rejected"),
-    };
+    return this.#tally.counts();
   }
 
-  /** Unrelayed rows, counted on their partial index (the outbox counts them once, at open, and keeps the number after that). */
+  /** Unrelayed rows (the outbox reads this once, at open, and keeps the number after that). */
   unrelayedCount(): number {
-    return (this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM observations WHERE relayed_at IS NULL").get() as { n: number }).n;
+    return this.#tally.counts().unrelayed;
   }
 
   /** Bytes in use by the database (pages not on the free list); two pragma reads, no table scan. */
@@ -261,14 +259,17 @@ export class ObservationStore {
    * (the cloud has those), then the oldest unrelayed ones; one transaction.
    */
   evictOldest(rows: number): Eviction {
-    const eviction = this.#eviction.evictOldest(rows);
-    if (eviction.unrelayed > 0) this.#relayRows.evicted();
-    return eviction;
+    const { relayed, unrelayed, lost, untimed, sensors } = this.#eviction.evictOldest(rows);
+    this.#count({ kind: "evicted", unrelayed, untimed, sensors });
+    if (unrelayed > 0) this.#relayRows.evicted();
+    return { relayed, unrelayed, lost };
   }
 
   /** Deletes the oldest quarantined payloads beyond the newest `maxRows`; returns how many. */
   capQuarantine(maxRows: number): number {
-    return this.#eviction.capQuarantine(maxRows);
+    const evicted = this.#eviction.capQuarantine(maxRows);
+    if (evicted > 0) this.#count({ kind: "quarantineEvicted", rows: evicted });
+    return evicted;
   }
 
   /** The durability settings in force on this connection (synchronous: 2 = FULL), for diagnostics. */
@@ -291,7 +292,13 @@ export class ObservationStore {
   #committed(): void {
     const staged = this.#staged;
     this.#staged = [];
+    this.#tally.commit();
     if (this.#retimedInTransaction) this.#retimedInTransaction = false;
     else this.#relayRows.committed(staged);
+  }
+
+  /** A change to the figures: counted once the outermost transaction commits (now, outside one). */
+  #count(change: StoreChange): void {
+    this.#tally.record(change, this.#db.inTransaction);
   }
 }

@@ -5,6 +5,7 @@
  * path, so statements are prepared when used.
  */
 import type Database from "better-sqlite3";
+import type { EvictedShare } from "./store-tally.js";
 
 /** One sensor's share of evicted unrelayed rows, for the log line that says what was lost. */
 export interface EvictedRange {
@@ -20,6 +21,12 @@ export interface Eviction {
   unrelayed: number;
   /** Per sensor, the unrelayed rows lost (at most MAX_EVICTED_RANGES sensors are listed). */
   lost: EvictedRange[];
+}
+
+/** `evictOldest`'s whole answer: also the untimed rows among those deleted, and every sensor's share. */
+export interface EvictionDetail extends Eviction {
+  untimed: number;
+  sensors: EvictedShare[];
 }
 
 /** Sensors named per eviction in the log; the counts cover every row either way. */
@@ -48,23 +55,22 @@ export class StoreEviction {
   /**
    * Deletes up to `rows` of the oldest observations, relayed ones first
    * (the cloud has those), then the oldest unrelayed ones; one transaction.
+   * Also says, for the store's figures (store-tally.ts), what each sensor
+   * lost and has left: work bounded by the rows deleted, not the store.
    */
-  evictOldest(rows: number): Eviction {
-    return this.#db.transaction((): Eviction => {
-      const relayed = this.#db
-        .prepare<[number]>("DELETE FROM observations WHERE id IN (SELECT id FROM observations WHERE relayed_at IS NOT NULL ORDER BY id LIMIT ?)")
-        .run(rows).changes;
-      const rest = rows - relayed;
-      if (rest <= 0) return { relayed, unrelayed: 0, lost: [] };
-      const oldest = "SELECT id, sensor_id, seq FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?";
-      const lost = this.#db
-        .prepare<[number, number], { sensorId: string; firstSeq: number; lastSeq: number; count: number }>(
-          `SELECT sensor_id AS sensorId, min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS count
-           FROM (${oldest}) GROUP BY sensor_id ORDER BY min(id) LIMIT ?`,
-        )
-        .all(rest, MAX_EVICTED_RANGES);
-      const unrelayed = this.#db.prepare<[number]>(`DELETE FROM observations WHERE id IN (SELECT id FROM (${oldest}))`).run(rest).changes;
-      return { relayed, unrelayed, lost };
+  evictOldest(rows: number): EvictionDetail {
+    return this.#db.transaction((): EvictionDetail => {
+      const relayed = this.#evictPhase("SELECT id FROM observations WHERE relayed_at IS NOT NULL ORDER BY id LIMIT ?", rows);
+      const rest = rows - relayed.rows;
+      const unrelayed = rest > 0 ? this.#evictPhase("SELECT id FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?", rest) : NOTHING;
+      const lost = [...unrelayed.shares]
+        .sort((a, b) => a.firstId - b.firstId)
+        .slice(0, MAX_EVICTED_RANGES)
+        .map(({ sensorId, firstSeq, lastSeq, rows: count }) => ({ sensorId, firstSeq, lastSeq, count }));
+      const touched = new Map<string, number>();
+      for (const share of [...relayed.shares, ...unrelayed.shares]) touched.set(share.sensorId, (touched.get(share.sensorId) ?? 0) + share.rows);
+      const sensors = [...touched].map(([sensorId, count]): EvictedShare => ({ sensorId, rows: count, remaining: this.#remaining(sensorId) }));
+      return { relayed: relayed.rows, unrelayed: unrelayed.rows, lost, untimed: relayed.untimed + unrelayed.untimed, sensors };
     })();
   }
 
@@ -73,4 +79,40 @@ export class StoreEviction {
     // Ids are never reused (AUTOINCREMENT), so "beyond the newest maxRows" is an id range: no count, no scan.
     return this.#db.prepare<[number]>("DELETE FROM rejected WHERE id <= (SELECT max(id) FROM rejected) - ?").run(maxRows).changes;
   }
+
+  /** Deletes the rows `ids` selects (`ids` takes the row limit), having counted them per sensor. */
+  #evictPhase(ids: string, limit: number): EvictedPhase {
+    const shares = this.#db
+      .prepare<[number], PhaseShare>(
+        `SELECT sensor_id AS sensorId, count(*) AS rows, sum(time IS NULL) AS untimed, min(seq) AS firstSeq, max(seq) AS lastSeq, min(id) AS firstId
+         FROM observations WHERE id IN (${ids}) GROUP BY sensor_id`,
+      )
+      .all(limit);
+    const deleted = this.#db.prepare<[number]>(`DELETE FROM observations WHERE id IN (${ids})`).run(limit).changes;
+    return { rows: deleted, untimed: shares.reduce((n, share) => n + share.untimed, 0), shares };
+  }
+
+  /** What is left of a sensor after an eviction: two lookups at the ends of its indexes. */
+  #remaining(sensorId: string): EvictedShare["remaining"] {
+    const lastSeq = this.#db.prepare<[string], { n: number | null }>("SELECT max(seq) AS n FROM observations WHERE sensor_id = ?").get(sensorId)?.n;
+    const lastId = this.#db.prepare<[string], { n: number | null }>("SELECT max(id) AS n FROM observations WHERE sensor_id = ?").get(sensorId)?.n;
+    return lastSeq == null || lastId == null ? null : { lastSeq, lastId };
+  }
 }
+
+interface PhaseShare {
+  sensorId: string;
+  rows: number;
+  untimed: number;
+  firstSeq: number;
+  lastSeq: number;
+  firstId: number;
+}
+
+interface EvictedPhase {
+  rows: number;
+  untimed: number;
+  shares: PhaseShare[];
+}
+
+const NOTHING: EvictedPhase = { rows: 0, untimed: 0, shares: [] };
