@@ -11,6 +11,7 @@ import { DEVICE_COUNTS, ingestFigures, latencyFigure, LATENCY_RATE } from "./gat
 import type { DurablePathFigure } from "./gateway/durable-path.js";
 import { storeFloor, type StoreFloor } from "./gateway/store-floor.js";
 import { ingestBudget, TARGET_RATIO, type IngestBudget } from "./ingest-budget.js";
+import { LARGE_ROWS, measureApiFigures, SENSORS, SMALL_ROWS } from "./api-figures.js";
 import { BOARD_SLOT_BYTES, HOST_SLOT_BYTES, flashBytesFigures, flashLifeFigures, heapFigure } from "./device-figures.js";
 
 const RESULTS = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
@@ -133,6 +134,21 @@ if (thousand) {
   say(`| ${mib(thousand.aedesRss)} | **${mib(thousand.gatewayRss)}** | ${fixed(thousand.gatewayRss / thousand.aedesRss, 2)} |`);
   say();
 }
+
+say("## Gateway: local API reads as the store grows");
+say();
+say(`better-sqlite3 is synchronous, so a read the dashboard (every second), /metrics or /api/v1 makes is time the event loop sends no device its PUBACK. Each read timed on a store of ${SMALL_ROWS.toLocaleString("en")} rows and on one of ${LARGE_ROWS.toLocaleString("en")} (${SENSORS} sensors), the gateway's schema: the ratio is the growth. Baseline: the same read on the small store. Opening the store counts it once (the figures are kept in memory after that).`);
+say();
+say("| read | small store | large store | large / small | target |");
+say("|---|---|---|---|---|");
+const api = await measureApiFigures();
+const ms = (n: number) => (n < 0.01 ? `${fixed(n * 1000, 1)} µs` : `${fixed(n, 2)} ms`);
+for (const f of api.calls) {
+  const polled = !f.call.includes("after(");
+  say(`| \`${f.call}\` | ${ms(f.smallMs)} | ${ms(f.largeMs)} | **${fixed(f.ratio, 1)}** | ${polled ? `≤ 2 (no growth) ${f.ratio <= 2 ? "✓" : "✗"}` : "— (not polled; sorts one sensor's rows past the id)"} |`);
+}
+say(`| store open (once per start) | ${ms(api.openMs.small)} | ${ms(api.openMs.large)} | ${fixed(api.openMs.large / api.openMs.small, 0)} | — (one count at start) |`);
+say();
 
 say(`Run time: ${fixed((Date.now() - started) / 1000)} s.`);
 

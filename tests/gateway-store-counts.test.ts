@@ -84,7 +84,9 @@ test("stored, duplicate and conflicting (quarantined) observations, alone and in
     });
     agrees(store, dir, "a batch with a conflict, and a late seq (5 after 9)");
     assert.is(store.queries.sensorSummaries()[0].lastSeq, 9);
-    assert.is(store.queries.recent(1, "s-1")[0].observation.seq, 5, "the newest row is the last stored, not the highest seq");
+    assert.is(store.queries.sensorSummaries()[0].lastReadings[0].value, 21.5);
+    assert.is(store.queries.sensorSummaries()[0].lastReceivedAt, 15, "the summary's newest row is the last stored (seq 5), not the highest seq (9)");
+    assert.equal(store.queries.recent(2, "s-1").map((row) => row.observation.seq), [9, 5], "a sensor's recent rows go by its seq");
   });
 });
 
@@ -220,16 +222,17 @@ test("reopening the store counts what it holds, and counting goes on from there"
   }
 });
 
-test("a store of the previous schema version gains the per-sensor index and is counted at open", () => {
+test("a store written before the figures were kept (rows inserted by SQL, no tally) is counted at open", () => {
   const dir = tempDir("store-counts");
   try {
-    const old = openDurableDatabase(dir.path, STORE_FILE, MIGRATIONS.slice(0, 2));
+    const old = openDurableDatabase(dir.path, STORE_FILE, MIGRATIONS);
     const insert = old.prepare("INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, readings, received_at) VALUES (?, ?, 1, 0, ?, '[]', 1)");
     for (const [sensorId, seq, time] of [["a", 2, null], ["b", 1, WALL], ["a", 1, WALL]] as const) insert.run(sensorId, seq, time);
     old.close();
     const store = ObservationStore.open(dir.path);
     agrees(store, dir.path, "a migration");
-    assert.equal(store.queries.recent(5, "a").map((row) => row.observation.seq), [1, 2]);
+    assert.equal(store.queries.recent(5, "a").map((row) => row.observation.seq), [2, 1]);
+    assert.equal(store.queries.sensorSummaries().map((s) => [s.sensorId, s.observations, s.lastSeq]), [["a", 2, 2], ["b", 1, 1]]);
     store.close();
   } finally {
     dir.remove();

@@ -259,7 +259,9 @@ export class ObservationStore {
    * (the cloud has those), then the oldest unrelayed ones; one transaction.
    */
   evictOldest(rows: number): Eviction {
-    const { relayed, unrelayed, lost, untimed, sensors } = this.#eviction.evictOldest(rows);
+    // Inside a transaction the tally lags what SQLite holds: then every sensor's newest row is looked up.
+    const newestId = this.#db.inTransaction ? () => undefined : (sensorId: string) => this.#tally.newestId(sensorId);
+    const { relayed, unrelayed, lost, untimed, sensors } = this.#eviction.evictOldest(rows, newestId);
     this.#count({ kind: "evicted", unrelayed, untimed, sensors });
     if (unrelayed > 0) this.#relayRows.evicted();
     return { relayed, unrelayed, lost };

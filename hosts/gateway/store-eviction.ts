@@ -58,7 +58,7 @@ export class StoreEviction {
    * Also says, for the store's figures (store-tally.ts), what each sensor
    * lost and has left: work bounded by the rows deleted, not the store.
    */
-  evictOldest(rows: number): EvictionDetail {
+  evictOldest(rows: number, newestId: (sensorId: string) => number | undefined): EvictionDetail {
     return this.#db.transaction((): EvictionDetail => {
       const relayed = this.#evictPhase("SELECT id FROM observations WHERE relayed_at IS NOT NULL ORDER BY id LIMIT ?", rows);
       const rest = rows - relayed.rows;
@@ -67,9 +67,16 @@ export class StoreEviction {
         .sort((a, b) => a.firstId - b.firstId)
         .slice(0, MAX_EVICTED_RANGES)
         .map(({ sensorId, firstSeq, lastSeq, rows: count }) => ({ sensorId, firstSeq, lastSeq, count }));
-      const touched = new Map<string, number>();
-      for (const share of [...relayed.shares, ...unrelayed.shares]) touched.set(share.sensorId, (touched.get(share.sensorId) ?? 0) + share.rows);
-      const sensors = [...touched].map(([sensorId, count]): EvictedShare => ({ sensorId, rows: count, remaining: this.#remaining(sensorId) }));
+      const touched = new Map<string, { rows: number; lastId: number }>();
+      for (const share of [...relayed.shares, ...unrelayed.shares]) {
+        const seen = touched.get(share.sensorId);
+        touched.set(share.sensorId, { rows: (seen?.rows ?? 0) + share.rows, lastId: Math.max(seen?.lastId ?? 0, share.lastId) });
+      }
+      const sensors = [...touched].map(([sensorId, share]): EvictedShare => ({
+        sensorId,
+        rows: share.rows,
+        remaining: this.#remaining(sensorId, share.lastId, newestId(sensorId)),
+      }));
       return { relayed: relayed.rows, unrelayed: unrelayed.rows, lost, untimed: relayed.untimed + unrelayed.untimed, sensors };
     })();
   }
@@ -84,7 +91,7 @@ export class StoreEviction {
   #evictPhase(ids: string, limit: number): EvictedPhase {
     const shares = this.#db
       .prepare<[number], PhaseShare>(
-        `SELECT sensor_id AS sensorId, count(*) AS rows, sum(time IS NULL) AS untimed, min(seq) AS firstSeq, max(seq) AS lastSeq, min(id) AS firstId
+        `SELECT sensor_id AS sensorId, count(*) AS rows, sum(time IS NULL) AS untimed, min(seq) AS firstSeq, max(seq) AS lastSeq, min(id) AS firstId, max(id) AS lastId
          FROM observations WHERE id IN (${ids}) GROUP BY sensor_id`,
       )
       .all(limit);
@@ -92,11 +99,21 @@ export class StoreEviction {
     return { rows: deleted, untimed: shares.reduce((n, share) => n + share.untimed, 0), shares };
   }
 
-  /** What is left of a sensor after an eviction: two lookups at the ends of its indexes. */
-  #remaining(sensorId: string): EvictedShare["remaining"] {
+  /**
+   * What is left of a sensor after an eviction. Its highest seq is one
+   * lookup at the end of the (sensor_id, seq) index. Its newest row's id has
+   * no index of its own (one more index entry per insert would cost the
+   * ingest path), so it is only searched for when that row was among those
+   * deleted: then the search walks what is left of the sensor, which is
+   * nothing (oldest-first eviction took everything older) or the unrelayed
+   * rows older than a relayed newest one.
+   */
+  #remaining(sensorId: string, evictedLastId: number, newestId: number | undefined): EvictedShare["remaining"] {
     const lastSeq = this.#db.prepare<[string], { n: number | null }>("SELECT max(seq) AS n FROM observations WHERE sensor_id = ?").get(sensorId)?.n;
+    if (lastSeq == null) return null;
+    if (newestId !== undefined && evictedLastId < newestId) return { lastSeq, lastId: newestId };
     const lastId = this.#db.prepare<[string], { n: number | null }>("SELECT max(id) AS n FROM observations WHERE sensor_id = ?").get(sensorId)?.n;
-    return lastSeq == null || lastId == null ? null : { lastSeq, lastId };
+    return lastId == null ? null : { lastSeq, lastId };
   }
 }
 
@@ -107,6 +124,7 @@ interface PhaseShare {
   firstSeq: number;
   lastSeq: number;
   firstId: number;
+  lastId: number;
 }
 
 interface EvictedPhase {

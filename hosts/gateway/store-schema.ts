@@ -55,13 +55,6 @@ export const MIGRATIONS: readonly string[] = [
      received_at INTEGER NOT NULL,
      PRIMARY KEY (sensor_id, boot)
    );`,
-  // 3: one sensor's rows by id, for the local API's per-sensor pages (newest
-  // first, or after an id) and a sensor's newest row, each O(log n). Without
-  // it SQLite walked the sensor's whole (sensor_id, seq) range and sorted it:
-  // 120 ms per call for a sensor of 100,000 rows. The cost is one more index
-  // entry per insert (about 25 bytes, one more page dirtied per device per
-  // group commit); bench/api-figures.ts and the durable-path bench measure it.
-  `CREATE INDEX observations_sensor_id ON observations (sensor_id, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -93,6 +93,11 @@ export class StoreTally {
     return ids.map((sensorId) => ({ sensorId, ...this.#sensors.get(sensorId)! }));
   }
 
+  /** The id of the sensor's newest committed row; undefined when it has none. */
+  newestId(sensorId: string): number | undefined {
+    return this.#sensors.get(sensorId)?.lastId;
+  }
+
   /** A change the store made; pending until `commit` when made inside a transaction, else counted now. */
   record(change: StoreChange, inTransaction: boolean): void {
     if (inTransaction) this.#pending.push(change);
