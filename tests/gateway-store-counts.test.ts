@@ -14,6 +14,7 @@ import { openDurableDatabase } from "../hosts/sqlite/durable-database.js";
 import type { BootAnchor } from "../hosts/gateway/clock-map.js";
 import { createMemoryLogger } from "../hosts/log/logger.js";
 import { WALL } from "./support/gateway-records.js";
+import { withStore } from "./support/temp-store.js";
 import { observation, tempDir } from "./support/test-helpers.js";
 
 /** What SQL says of the file, on a connection of its own. */
@@ -47,16 +48,6 @@ function agrees(store: ObservationStore, dir: string, after: string): void {
   assert.equal(store.queries.sensorSummaries(), sql.summaries, `sensor summaries after ${after}`);
 }
 
-function withStore(run: (store: ObservationStore, dir: string) => void): void {
-  const dir = tempDir("store-counts");
-  const store = ObservationStore.open(dir.path);
-  try {
-    run(store, dir.path);
-  } finally {
-    store.close();
-    dir.remove();
-  }
-}
 
 const anchor = (sensorId: string, boot: number, source: "device" | "gateway", offsetMs: number): BootAnchor => ({
   sensorId, boot, source, offsetMs, uptimeMs: 0, wallMs: offsetMs, receivedAt: offsetMs,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../hosts/gateway/observation-store.js";
 import { MIGRATIONS } from "../hosts/gateway/store-schema.js";
 import type { BootAnchor } from "../hosts/gateway/clock-map.js";
+import { withStore } from "./support/temp-store.js";
 import { observation, tempDir } from "./support/test-helpers.js";
 import { WALL } from "./support/gateway-records.js";
 
@@ -14,16 +15,6 @@ function deviceAnchor(sensorId: string, boot: number, offsetMs: number): BootAnc
   return { sensorId, boot, source: "device", offsetMs, uptimeMs: 0, wallMs: offsetMs, receivedAt: offsetMs };
 }
 
-function withStore(run: (store: ObservationStore, dir: string) => void): void {
-  const dir = tempDir("store");
-  const store = ObservationStore.open(dir.path);
-  try {
-    run(store, dir.path);
-  } finally {
-    store.close();
-    dir.remove();
-  }
-}
 
 test("the store opens in WAL mode with synchronous=FULL and the current schema version", () => {
   withStore((store, dir) => {
