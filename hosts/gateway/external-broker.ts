@@ -38,7 +38,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import mqttPacket from "mqtt-packet";
 import type { Logger } from "../log/logger.js";
 import type { PublishIntake } from "./broker.js";
-import type { IngestOutcome, PublishInput } from "./ingest.js";
+import type { PublishInput } from "./ingest.js";
 import type { ObservationStore } from "./observation-store.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
@@ -166,7 +166,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   let loggedError: string | null = null;
   // The connection on which a commit failed: nothing more on it is acknowledged.
   let failedStream: Connection | undefined;
-  const window = new UnackedWindow();
+  const unacked = new UnackedWindow();
 
   const client: MqttClient = mqtt.connect(target.url, clientOptions);
   log.info(`connecting to external broker ${target.shown} as ${clientId}`, { url: target.shown, clientId, topic });
@@ -176,11 +176,11 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
     const stream = client.stream;
     const settled = receive(packet, stream);
-    window.enter(() => callback(ACK_AFTER_COMMIT));
+    unacked.enter(() => callback(ACK_AFTER_COMMIT));
     void settled.then((release) => {
       if (release) acknowledge(packet, stream);
       else stats.notAcked++;
-      window.settle();
+      unacked.settle();
     });
   };
 
@@ -195,7 +195,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
       const input: PublishInput = { topic: packet.topic, payload, clientId: ingestClientId(sensorId) };
       outcome = sensorId !== undefined && options.registry && !options.registry.isRegistered(sensorId)
         ? refuseUnregistered(input, sensorId)
-        : await submit(input);
+        : await options.ingest.submit(input);
     } catch (e) {
       outcome = { kind: "failed", error: e instanceof Error ? e : new Error(String(e)) };
     }
@@ -206,8 +206,9 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     }
     commitFailures++;
     if (outcome.kind === "failed") stats.lastError = `commit failed: ${outcome.error.message}`;
+    // Once per connection: every message awaiting its commit on it may fail the same way.
+    if (failedStream !== stream) log.warn("commit failed: not acknowledging; reconnecting so the broker resends", { topic: packet.topic.slice(0, 256), messageId: packet.messageId });
     failedStream = stream;
-    log.warn("commit failed: not acknowledging; reconnecting so the broker resends", { topic: packet.topic.slice(0, 256), messageId: packet.messageId });
     if (client.stream === stream) client.stream.destroy();
     return false;
   }
@@ -230,10 +231,6 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     // reasonCode 0 lets MQTT 5 use the 2-byte form; MQTT 3.1.1 has no reason code.
     stream.write(mqttPacket.generate({ cmd: "puback", messageId: packet.messageId, reasonCode: 0 }, { protocolVersion: clientOptions.protocolVersion }));
     stats.acked++;
-  }
-
-  function submit(input: PublishInput): Promise<IngestOutcome> {
-    return options.ingest.submit(input);
   }
 
   function refuseUnregistered(input: PublishInput, sensorId: string): ExternalOutcome {
@@ -293,7 +290,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
 
   let closed: Promise<void> | undefined;
   return {
-    stats: () => ({ ...stats, awaitingCommit: window.awaiting, largestAwaitingCommit: window.largest }),
+    stats: () => ({ ...stats, awaitingCommit: unacked.awaiting, largestAwaitingCommit: unacked.largest }),
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         closing = true;
