@@ -6,31 +6,43 @@
  * Never losing an acknowledged observation rests on three things:
  * - a fixed client id with clean: false, so the broker keeps the gateway's
  *   subscription and queues QoS 1 messages while the gateway is away;
- * - the PUBACK is sent only after the commit. MQTT.js ignores
- *   `customHandleAcks` unless protocolVersion is 5 (client.js replaces it by
- *   an immediate ack), so this uses `handleMessage` instead, which it calls
- *   for every QoS 1 publish before writing the PUBACK, for MQTT 3.1.1 and 5
- *   alike; calling back with an error sends no PUBACK and the client simply
- *   goes on with the next packet (no 'error' event);
+ * - the PUBACK is sent only after the commit, and only on the connection
+ *   the message came on (message ids are per connection). MQTT.js handles
+ *   one publish at a time: it calls `handleMessage` and reads the next only
+ *   after the callback, then writes the PUBACK itself. Waiting there for the
+ *   commit would cost every message an fsync of its own, so `handleMessage`
+ *   hands the publish to the outbox and calls back at once with an error,
+ *   which makes MQTT.js send no PUBACK and go on with the next packet (no
+ *   'error' event: see handlers/publish.js and connect()'s work loop in
+ *   client.js, MQTT.js 5). The PUBACK is written here (mqtt-packet) once the
+ *   commit resolves, if that connection is still the current one and open;
+ *   QoS 1 PUBACKs may go in any order. `customHandleAcks` would not help: it
+ *   is ignored unless protocolVersion is 5, and runs in the same one-at-a-
+ *   time chain;
  * - after a failed commit the connection is dropped and reopened: the broker
  *   resends unacknowledged messages of a persistent session on reconnect
- *   (DUP set), and the rest of that connection's messages are left
- *   unacknowledged too, so they come back with it.
+ *   (DUP set). Messages of that connection whose commit settles later, or
+ *   that were still queued in MQTT.js, are left unacknowledged too, so they
+ *   come back with it; a redelivered message already stored is a duplicate,
+ *   acknowledged and not stored again.
  *
- * Memory stays bounded: MQTT.js hands over one publish at a time and stops
- * reading the socket until `handleMessage` calls back, and the broker sends
- * at most max_inflight_messages unacknowledged publishes (mosquitto: 20 by
- * default). The client's incomingStore is used only for QoS 2, which the
- * QoS 1 subscription never receives.
- */
+ * Memory stays bounded: at most MAX_UNACKED_EXTERNAL messages await their
+ * commit (unacked-window.ts); at that bound `handleMessage` holds its
+ * callback, so MQTT.js stops reading the socket. The broker's own window
+ * (max_inflight_messages, mosquitto: 20 by default) usually binds first. The
+ * client's incomingStore is used only for QoS 2, which the QoS 1
+ * subscription never receives.
+  */
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import mqttPacket from "mqtt-packet";
 import type { Logger } from "../log/logger.js";
 import type { PublishIntake } from "./broker.js";
-import type { IngestOutcome, PublishInput } from "./ingest.js";
+import type { PublishInput } from "./ingest.js";
 import type { ObservationStore } from "./observation-store.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
+import { UnackedWindow } from "./unacked-window.js";
 import {
   ackDecision, type ExternalOutcome, DEFAULT_CLIENT_ID, DEFAULT_TOPIC, ingestClientId, parseBrokerUrl, reconnectDelayMs, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, topicSensorId,
 } from "./external-broker-policy.js";
@@ -62,10 +74,18 @@ export interface ExternalBrokerStats {
   url: string;
   /** Publishes received from the broker (a resent one counts again). */
   messages: number;
-  /** Released to the broker after their commit (stored, duplicate or refused and quarantined). */
+  /** PUBACKs written after their commit (stored, duplicate or refused and quarantined). */
   acked: number;
-  /** Left unacknowledged for the broker to resend: their commit failed, or followed one that did. */
+  /**
+   * Left unacknowledged for the broker to resend: their commit failed, or
+   * came on a connection on which one did, or the connection they came on
+   * was gone when their commit settled.
+   */
   notAcked: number;
+  /** Handed to the outbox and awaiting their commit now (at most MAX_UNACKED_EXTERNAL). */
+  awaitingCommit: number;
+  /** The most ever awaiting their commit at once: above 1, messages shared group commits. */
+  largestAwaitingCommit: number;
   /** Unregistered sensors' publishes, refused and quarantined here (the registry is the gateway's, not the broker's). */
   unregistered: number;
   reconnects: number;
@@ -89,6 +109,9 @@ export interface ExternalIngest {
   /** Disconnects (the broker keeps the session and queues meanwhile). Idempotent. */
   close(): Promise<void>;
 }
+
+/** One connection to the broker: a PUBACK belongs on the one its publish came on. */
+type Connection = MqttClient["stream"];
 
 /** Seconds between pings: a broker host that vanished is noticed within 1.5 × this. */
 const KEEPALIVE_S = 30;
@@ -131,7 +154,8 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
     resubscribe: false,
   };
   const stats: ExternalBrokerStats = {
-    connected: false, subscribed: false, url: target.shown, messages: 0, acked: 0, notAcked: 0, unregistered: 0, reconnects: 0, lastError: null,
+    connected: false, subscribed: false, url: target.shown, messages: 0, acked: 0, notAcked: 0, awaitingCommit: 0, largestAwaitingCommit: 0,
+    unregistered: 0, reconnects: 0, lastError: null,
   };
   // Attempts since the last CONNACK, and commits failed since the last one that worked: a store
   // that keeps failing backs off like a broker that keeps refusing, although each reconnect succeeds.
@@ -141,21 +165,29 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
   let closing = false;
   let loggedError: string | null = null;
   // The connection on which a commit failed: nothing more on it is acknowledged.
-  let failedStream: unknown;
+  let failedStream: Connection | undefined;
+  const unacked = new UnackedWindow();
 
   const client: MqttClient = mqtt.connect(target.url, clientOptions);
   log.info(`connecting to external broker ${target.shown} as ${clientId}`, { url: target.shown, clientId, topic });
 
+  // Calling back with an error makes MQTT.js write no PUBACK: acknowledge() writes it after the commit.
+  const ACK_AFTER_COMMIT = new Error("acknowledged after its commit");
   client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
-    void receive(packet, client.stream).then((release) => (release ? callback() : callback(new Error("not acknowledged"))));
+    const stream = client.stream;
+    const settled = receive(packet, stream);
+    unacked.enter(() => callback(ACK_AFTER_COMMIT));
+    void settled.then((release) => {
+      if (release) acknowledge(packet, stream);
+      else stats.notAcked++;
+      unacked.settle();
+    });
   };
 
-  async function receive(packet: IPublishPacket, stream: unknown): Promise<boolean> {
+  /** Whether the message may be acknowledged: committed (or refused and quarantined) on a connection without a failed commit. */
+  async function receive(packet: IPublishPacket, stream: Connection): Promise<boolean> {
     stats.messages++;
-    if (stream === failedStream) {
-      stats.notAcked++;
-      return false;
-    }
+    if (stream === failedStream) return false;
     let outcome: ExternalOutcome;
     try {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
@@ -163,27 +195,42 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
       const input: PublishInput = { topic: packet.topic, payload, clientId: ingestClientId(sensorId) };
       outcome = sensorId !== undefined && options.registry && !options.registry.isRegistered(sensorId)
         ? refuseUnregistered(input, sensorId)
-        : await submit(input);
+        : await options.ingest.submit(input);
     } catch (e) {
       outcome = { kind: "failed", error: e instanceof Error ? e : new Error(String(e)) };
     }
     if (ackDecision(outcome) === "ack") {
-      stats.acked++;
       commitFailures = 0;
       if (outcome.kind === "stored" || (outcome.kind === "batch" && outcome.stored > 0)) options.onStored?.();
       return true;
     }
-    stats.notAcked++;
     commitFailures++;
     if (outcome.kind === "failed") stats.lastError = `commit failed: ${outcome.error.message}`;
+    // Once per connection: every message awaiting its commit on it may fail the same way.
+    if (failedStream !== stream) log.warn("commit failed: not acknowledging; reconnecting so the broker resends", { topic: packet.topic.slice(0, 256), messageId: packet.messageId });
     failedStream = stream;
-    log.warn("commit failed: not acknowledging; reconnecting so the broker resends", { topic: packet.topic.slice(0, 256), messageId: packet.messageId });
     if (client.stream === stream) client.stream.destroy();
     return false;
   }
 
-  function submit(input: PublishInput): Promise<IngestOutcome> {
-    return options.ingest.submit(input);
+  /**
+   * The PUBACK, on the connection the message came on and only while it is
+   * the current one and open: a message id means nothing on another
+   * connection, and the broker resends what a lost connection left
+   * unacknowledged. QoS 0 messages need none.
+   */
+  function acknowledge(packet: IPublishPacket, stream: Connection): void {
+    if (packet.qos === 0) {
+      stats.acked++;
+      return;
+    }
+    if (stream !== client.stream || stream === failedStream || stream.destroyed || !stream.writable || packet.messageId === undefined) {
+      stats.notAcked++;
+      return;
+    }
+    // reasonCode 0 lets MQTT 5 use the 2-byte form; MQTT 3.1.1 has no reason code.
+    stream.write(mqttPacket.generate({ cmd: "puback", messageId: packet.messageId, reasonCode: 0 }, { protocolVersion: clientOptions.protocolVersion }));
+    stats.acked++;
   }
 
   function refuseUnregistered(input: PublishInput, sensorId: string): ExternalOutcome {
@@ -243,7 +290,7 @@ export function startExternalIngest(options: ExternalIngestOptions): ExternalIng
 
   let closed: Promise<void> | undefined;
   return {
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, awaitingCommit: unacked.awaiting, largestAwaitingCommit: unacked.largest }),
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         closing = true;

@@ -99,6 +99,7 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("externalBroker.acked", "xsedge_external_broker_acked_total", "Messages acknowledged to the external broker after their commit."),
   counter("externalBroker.notAcked", "xsedge_external_broker_not_acked_total", "Messages left for the external broker to resend."),
   counter("externalBroker.unregistered", "xsedge_external_broker_unregistered_total", "External-broker messages of unregistered sensors, refused."),
+  gauge("externalBroker.awaitingCommit", "xsedge_external_broker_awaiting_commit", "External-broker messages handed to the outbox and not yet committed."),
 ]);
 
 export interface MetricValue {
