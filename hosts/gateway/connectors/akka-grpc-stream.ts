@@ -24,11 +24,14 @@ export interface StreamSettings extends StreamTiming {
 
 /** Counted by the stream, reported by the connector's stats(). */
 export interface StreamCounters {
+  /** Writes, resends included. */
   eventsSent: number;
   filteredEventsSent: number;
   keepAlivesSent: number;
   acked: number;
+  /** Acks for no event in flight: ignored. */
   unexpectedAcks: number;
+  /** Server messages that are neither start nor a readable ack (ignored), or bytes that did not decode (stream ended). */
   malformedResponses: number;
   faults: Record<ProducerFault, number>;
 }

@@ -12,7 +12,7 @@ import { EVENT_CONSUMER_SERVICE, grpcService } from "../../grpc/protocol.js";
 import { channelCredentials, type ClientTlsFiles } from "../../grpc/tls.js";
 import { AkkaProducerError, type ProducerFault } from "./akka-grpc-errors.js";
 import { EventEncodingError, encodeObservationEvent, type EncodedEvent, type EventEncoding, type PayloadKind } from "./akka-grpc-event.js";
-import { ConsumeEventStream, type ConsumeEventCall, type StreamContext, type StreamSettings } from "./akka-grpc-stream.js";
+import { ConsumeEventStream, type ConsumeEventCall, type StreamContext, type StreamCounters, type StreamSettings } from "./akka-grpc-stream.js";
 import { LogThrottle } from "../log-throttle.js";
 
 export type { PayloadKind } from "./akka-grpc-event.js";
@@ -68,7 +68,8 @@ export interface AkkaGrpcConnectorOptions {
   logger?: Logger;
 }
 
-export interface AkkaProducerStats {
+/** The stream's counters (the faults spelled out one by one), and the link's state. */
+export interface AkkaProducerStats extends Omit<StreamCounters, "faults"> {
   target: string;
   streamId: string;
   /** A ConsumeEvent stream is started and open. */
@@ -76,15 +77,6 @@ export interface AkkaProducerStats {
   inFlight: number;
   /** Streams that got their ConsumerEventStart. */
   streamsStarted: number;
-  /** Writes, resends included. */
-  eventsSent: number;
-  filteredEventsSent: number;
-  keepAlivesSent: number;
-  acked: number;
-  /** Acks for no event in flight: ignored. */
-  unexpectedAcks: number;
-  /** Server messages that are neither start nor a readable ack (ignored), or bytes that did not decode (stream ended). */
-  malformedResponses: number;
   /** Streams refused (wrong stream id and the like). */
   refused: number;
   unavailable: number;
