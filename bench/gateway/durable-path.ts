@@ -51,7 +51,7 @@ const ingest = new Ingest({ store, logger });
 const relay: Relay = new Relay({
   store,
   logger,
-  onRelayed: (count) => outbox.relayed(count),
+  onRelayed: () => outbox.relayed(),
   connector: { name: "ack", send: async (batch) => ({ acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })) }), close: async () => {} },
 });
 const outbox = new Outbox({ store, ingest, logger, rateLimitPerSecond: Infinity, onStored: () => relay.wake() });

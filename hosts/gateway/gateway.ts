@@ -79,7 +79,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     intervalMs: options.relayIntervalMs,
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
-    onRelayed: (count) => outbox.relayed(count),
+    onRelayed: () => outbox.relayed(),
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
   let api: ApiServer | undefined;

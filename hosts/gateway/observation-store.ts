@@ -239,9 +239,9 @@ export class ObservationStore {
     return this.#tally.counts();
   }
 
-  /** Unrelayed rows (the outbox reads this once, at open, and keeps the number after that). */
+  /** Unrelayed rows, as committed: the outbox's depth. */
   unrelayedCount(): number {
-    return this.#tally.counts().unrelayed;
+    return this.#tally.unrelayed;
   }
 
   /** Bytes in use by the database (pages not on the free list); two pragma reads, no table scan. */

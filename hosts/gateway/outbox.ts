@@ -5,9 +5,10 @@
  * (backpressure.ts) may hold or refuse it; then the group commit
  * (ingest-queue.ts) stores it, and the disk cap (disk-cap.ts) is checked.
  *
- * The outbox's depth (unrelayed observations) is counted once at open and
- * kept in memory after that: +stored on commit, -relayed on the cloud's
- * ack, -evicted. Nothing per publish counts rows.
+ * The outbox's depth (unrelayed observations) is the store's own count,
+ * kept in memory by its tally (store-tally.ts) as rows are committed,
+ * relayed and evicted: nothing per publish counts rows, and the API, the
+ * metrics and backpressure all read the one number.
  *
  * This is the thin shell: timers, promises and log lines. Every decision
  * belongs to one of the pure classes above.
@@ -99,7 +100,6 @@ export class Outbox {
   readonly #onStored: () => void;
   readonly #held = new Set<Held>();
   readonly #delays = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: () => void }>();
-  #depth: number;
   #closed = false;
   #counts = { heldForBackpressure: 0, refusedForBackpressure: 0, rateLimited: 0, rateRefused: 0 };
 
@@ -125,7 +125,6 @@ export class Outbox {
       maxGroup: options.maxGroup,
       onCommitted: (outcomes) => this.#committed(outcomes),
     });
-    this.#depth = options.store.unrelayedCount();
     this.#gate.observe(this.#depth);
   }
 
@@ -161,14 +160,17 @@ export class Outbox {
     this.#afterCommit(count, false);
   }
 
-  /** The relay marked `count` rows relayed. */
-  relayed(count: number): void {
-    this.#depth = Math.max(0, this.#depth - count);
+  /** The relay marked rows relayed (the store has counted them): held publishes may go. */
+  relayed(): void {
     this.#checkRelease();
   }
 
   get depth(): number {
     return this.#depth;
+  }
+
+  get #depth(): number {
+    return this.#store.unrelayedCount();
   }
 
   stats(): OutboxStats {
@@ -213,9 +215,8 @@ export class Outbox {
   }
 
   #afterCommit(stored: number, quarantined: boolean): void {
-    this.#depth += stored;
     try {
-      this.#depth = Math.max(0, this.#depth - this.#diskCap.enforce(quarantined));
+      this.#diskCap.enforce(quarantined);
     } catch (e) {
       // The publishes are committed either way; a cap that cannot be enforced must not fail them.
       this.#log.error(`could not enforce the outbox disk cap: ${(e as Error).message}`, { error: e });

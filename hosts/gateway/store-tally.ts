@@ -87,6 +87,11 @@ export class StoreTally {
     return { ...this.#counts };
   }
 
+  /** Committed unrelayed rows, without copying the counts: the outbox reads it for every publish. */
+  get unrelayed(): number {
+    return this.#counts.unrelayed;
+  }
+
   /** Every sensor with rows, by id (the order SQLite's BINARY collation gives: ids are ASCII). */
   sensors(): ({ sensorId: string } & SensorTally)[] {
     const ids = [...this.#sensors.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
