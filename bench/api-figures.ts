@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
+import { ObservationStore } from "../hosts/gateway/store/observation-store.js";
 
 export interface ApiFigure {
   /** The call, as the API makes it. */

@@ -1,19 +1,24 @@
 /*
- * Runs every compiled test file (dist/tests/*.test.js) in its own Node
+ * Runs every compiled test file (the .test.js files under dist/tests, one folder per
+ * area) in its own Node
  * process, two at a time (CI has two cores), each with a time limit, so one
  * file's leaked socket or hung wait cannot stall the suite or hide another
  * file's result. Ends with one line "N passed, M failed".
  */
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const FILE_LIMIT_MS = 180_000;
 const CONCURRENCY = Number(process.env.XSEDGE_TEST_CONCURRENCY ?? 2);
 const here = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;
-const files = readdirSync(here).filter((f) => f.endsWith(".test.js") && (!filter || filter.test(f))).sort();
+// Paths relative to dist/tests, e.g. "gateway/ingest/broker.test.js"; the filter matches them.
+const files = (readdirSync(here, { recursive: true, encoding: "utf8" }) as string[])
+  .filter((f) => f.endsWith(".test.js") && (!filter || filter.test(f)))
+  .map((f) => relative(here, join(here, f)))
+  .sort();
 
 interface Outcome { file: string; passed: number; failed: number; code: number | null; output: string; ms: number }
 

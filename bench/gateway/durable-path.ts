@@ -17,11 +17,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Ingest } from "../../hosts/gateway/ingest.js";
-import { MAX_GROUP_COMMIT } from "../../hosts/gateway/ingest-queue.js";
-import { ObservationStore } from "../../hosts/gateway/observation-store.js";
-import { Outbox } from "../../hosts/gateway/outbox.js";
-import { Relay } from "../../hosts/gateway/relay.js";
+import { Ingest } from "../../hosts/gateway/ingest/ingest.js";
+import { MAX_GROUP_COMMIT } from "../../hosts/gateway/ingest/queue.js";
+import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
+import { Outbox } from "../../hosts/gateway/ingest/outbox.js";
+import { Relay } from "../../hosts/gateway/relay/relay.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { encodeObservation } from "../../modules/observation/record.js";
 

@@ -20,10 +20,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/connector.js";
-import { createHttpConnector } from "../../hosts/gateway/connectors/http.js";
+import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/relay/connector.js";
+import { createHttpConnector } from "../../hosts/gateway/relay/connectors/http.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
-import { StaticRegistry } from "../../hosts/gateway/sensor-registry.js";
+import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { startCloud } from "../../simulator/cloud/server.js";
 

@@ -16,7 +16,7 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { classify } from "../../hosts/gateway/ingest.js";
+import { classify } from "../../hosts/gateway/ingest/ingest.js";
 import { encodeObservation } from "../../modules/observation/record.js";
 
 /** Rows per transaction: about what the gateway's group commit gathers under this load (500–600 in the ingest runs). */

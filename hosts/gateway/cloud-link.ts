@@ -8,15 +8,15 @@
  */
 import type { ClientTlsFiles } from "../grpc/tls.js";
 import type { Logger } from "../log/logger.js";
-import { AkkaRegistrationConsumer } from "./akka/registration-consumer.js";
-import type { CloudConnector } from "./connector.js";
-import { createAkkaGrpcConnector } from "./connectors/akka-grpc.js";
-import { createHttpConnector } from "./connectors/http.js";
-import { createMqttConnector } from "./connectors/mqtt.js";
+import { AkkaRegistrationConsumer } from "./registrations/akka/consumer.js";
+import type { CloudConnector } from "./relay/connector.js";
+import { createAkkaGrpcConnector } from "./relay/connectors/akka-grpc.js";
+import { createHttpConnector } from "./relay/connectors/http.js";
+import { createMqttConnector } from "./relay/connectors/mqtt.js";
 import { hostname } from "node:os";
-import { RegistrationFeed } from "./registration-feed.js";
-import type { RegistrationProjection } from "./registration-projection.js";
-import type { RegistrationSource } from "./registration-source.js";
+import { RegistrationFeed } from "./registrations/feed.js";
+import type { RegistrationProjection } from "./registrations/projection.js";
+import type { RegistrationSource } from "./registrations/source.js";
 
 export type CloudTransport = "akka-grpc" | "http" | "mqtt";
 export type RegistrationTransport = "akka-grpc" | "http";

@@ -4,19 +4,19 @@
  * the parts together.
  */
 import type { StreamStats } from "./api/observation-stream.js";
-import type { AuthCounters } from "./device-auth.js";
-import type { MqttTlsOptions } from "./mqtt-tls.js";
-import type { RegistrationFeedStats } from "./registration-feed.js";
-import type { CloudConnector } from "./connector.js";
+import type { AuthCounters } from "./ingest/device-auth.js";
+import type { MqttTlsOptions } from "./ingest/mqtt-tls.js";
+import type { RegistrationFeedStats } from "./registrations/feed.js";
+import type { CloudConnector } from "./relay/connector.js";
 import type { CloudLinkOptions, RegistrationLinkOptions } from "./cloud-link.js";
-import type { ExternalBrokerOptions, ExternalBrokerStats } from "./external-broker.js";
-import type { IngestCounters } from "./ingest.js";
-import type { ObservationStore, StoreCounts } from "./observation-store.js";
-import type { OutboxStats } from "./outbox.js";
-import type { RelayStats } from "./relay.js";
-import type { SensorRegistry } from "./sensor-registry.js";
-import type { UdpCounters } from "./udp/udp-ingest.js";
-import type { SourceLimitOptions } from "./udp/source-limit.js";
+import type { ExternalBrokerOptions, ExternalBrokerStats } from "./ingest/external-broker.js";
+import type { IngestCounters } from "./ingest/ingest.js";
+import type { ObservationStore, StoreCounts } from "./store/observation-store.js";
+import type { OutboxStats } from "./ingest/outbox.js";
+import type { RelayStats } from "./relay/relay.js";
+import type { SensorRegistry } from "./ingest/sensor-registry.js";
+import type { UdpCounters } from "./ingest/udp/udp-ingest.js";
+import type { SourceLimitOptions } from "./ingest/udp/source-limit.js";
 import type { Logger } from "../log/logger.js";
 
 export interface GatewayOptions {

@@ -8,22 +8,22 @@
 import { createLogger } from "../log/logger.js";
 import { RelayFailureClock, watchConnector } from "./api/health.js";
 import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
-import { startBroker, type MqttBroker } from "./broker.js";
-import { RegistrationProjection } from "./registration-projection.js";
-import type { CloudConnector } from "./connector.js";
+import { startBroker, type MqttBroker } from "./ingest/broker.js";
+import { RegistrationProjection } from "./registrations/projection.js";
+import type { CloudConnector } from "./relay/connector.js";
 import {
   DEFAULT_CLOUD_TARGET, defaultRegistrationLink, openCloudLink, openRegistrationSource,
   type CloudLinkOptions, type OpenedCloudLink, type RegistrationLinkOptions,
 } from "./cloud-link.js";
-import type { RegistrationSource } from "./registration-source.js";
-import { startExternalIngest, type ExternalIngest } from "./external-broker.js";
+import type { RegistrationSource } from "./registrations/source.js";
+import { startExternalIngest, type ExternalIngest } from "./ingest/external-broker.js";
 import type { Gateway, GatewayOptions, GatewayStats } from "./gateway-types.js";
-import { Ingest } from "./ingest.js";
-import { ObservationStore } from "./observation-store.js";
-import { Outbox } from "./outbox.js";
-import { Relay } from "./relay.js";
-import type { SensorRegistry } from "./sensor-registry.js";
-import { startUdpIngest, type UdpIngest } from "./udp/udp-ingest.js";
+import { Ingest } from "./ingest/ingest.js";
+import { ObservationStore } from "./store/observation-store.js";
+import { Outbox } from "./ingest/outbox.js";
+import { Relay } from "./relay/relay.js";
+import type { SensorRegistry } from "./ingest/sensor-registry.js";
+import { startUdpIngest, type UdpIngest } from "./ingest/udp/udp-ingest.js";
 
 export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 

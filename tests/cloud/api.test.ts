@@ -1,14 +1,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { MAX_BODY_BYTES } from "../hosts/http/http-json.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { call } from "./support/cloud-http.js";
-import { observation, tempDir, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { MAX_BODY_BYTES } from "../../hosts/http/http-json.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { call } from "../support/cloud-http.js";
+import { observation, tempDir, within } from "../support/test-helpers.js";
 import { request } from "node:http";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { CLOUD_STORE_FILE, MIGRATIONS } from "../simulator/cloud/cloud-store.js";
+import { CLOUD_STORE_FILE, MIGRATIONS } from "../../simulator/cloud/cloud-store.js";
 
 async function withCloud(run: (cloud: Cloud, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud");

@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { cloudCommand } from "../simulator/cloud/cli.js";
-import type { CommandIo } from "../hosts/cli/command.js";
-import { call } from "./support/cloud-http.js";
-import { freePort, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { cloudCommand } from "../../simulator/cloud/cli.js";
+import type { CommandIo } from "../../hosts/cli/command.js";
+import { call } from "../support/cloud-http.js";
+import { freePort, tempDir, waitFor, within } from "../support/test-helpers.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {
   const io = { stdout: "", stderr: "", signal, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };

@@ -9,14 +9,14 @@ import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../hosts/grpc/payload.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { CLOUD_STORE_FILE } from "../simulator/cloud/cloud-store.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { call } from "./support/cloud-http.js";
-import { SseReader } from "./support/cloud-sse.js";
-import { cloudClients, ConsumeStream, EventsStream, eventOf, observationRecorded, temperatureRead, unary, type Clients } from "./support/cloud-grpc.js";
-import { observation, tempDir, waitFor } from "./support/test-helpers.js";
+import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../../hosts/grpc/payload.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { CLOUD_STORE_FILE } from "../../simulator/cloud/cloud-store.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { call } from "../support/cloud-http.js";
+import { SseReader } from "../support/cloud-sse.js";
+import { cloudClients, ConsumeStream, EventsStream, eventOf, observationRecorded, temperatureRead, unary, type Clients } from "../support/cloud-grpc.js";
+import { observation, tempDir, waitFor } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, clients: Clients, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>, acceptedStreams?: string[]): Promise<void> {
   const dir = tempDir("cloud-consume");

@@ -5,14 +5,14 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { Event } from "../hosts/grpc/messages.js";
-import { messageType } from "../hosts/grpc/protocol.js";
-import { OBSERVATION_RECORDED, packAny, unpackAny } from "../hosts/grpc/payload.js";
-import { JournalClock } from "../simulator/cloud/grpc/event-journal.js";
-import { advance, cursorOf, isAfter, START } from "../simulator/cloud/grpc/stream-cursor.js";
-import { consumeEvent } from "../simulator/cloud/grpc/consumed-event.js";
-import { recordedPayloadOf } from "../simulator/cloud/grpc/observation-payload.js";
-import { eventOf, observationRecorded, temperatureRead } from "./support/cloud-grpc.js";
+import type { Event } from "../../hosts/grpc/messages.js";
+import { messageType } from "../../hosts/grpc/protocol.js";
+import { OBSERVATION_RECORDED, packAny, unpackAny } from "../../hosts/grpc/payload.js";
+import { JournalClock } from "../../simulator/cloud/grpc/event-journal.js";
+import { advance, cursorOf, isAfter, START } from "../../simulator/cloud/grpc/stream-cursor.js";
+import { consumeEvent } from "../../simulator/cloud/grpc/consumed-event.js";
+import { recordedPayloadOf } from "../../simulator/cloud/grpc/observation-payload.js";
+import { eventOf, observationRecorded, temperatureRead } from "../support/cloud-grpc.js";
 
 /** An event as the server receives it: encoded and decoded with the protocol's loader options. */
 function received(message: { event: unknown }): Event {

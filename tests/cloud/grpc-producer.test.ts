@@ -6,15 +6,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
-import type { StreamOut } from "../hosts/grpc/messages.js";
-import { REGISTERED, unpackAny } from "../hosts/grpc/payload.js";
-import { sliceOf } from "../hosts/grpc/persistence-id.js";
-import { microsOf } from "../hosts/grpc/timestamp.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { call } from "./support/cloud-http.js";
-import { cloudClients, EventsStream, register, unary, type Clients } from "./support/cloud-grpc.js";
-import { freePort, tempDir, waitFor } from "./support/test-helpers.js";
+import type { StreamOut } from "../../hosts/grpc/messages.js";
+import { REGISTERED, unpackAny } from "../../hosts/grpc/payload.js";
+import { sliceOf } from "../../hosts/grpc/persistence-id.js";
+import { microsOf } from "../../hosts/grpc/timestamp.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { call } from "../support/cloud-http.js";
+import { cloudClients, EventsStream, register, unary, type Clients } from "../support/cloud-grpc.js";
+import { freePort, tempDir, waitFor } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, clients: Clients) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-grpc");

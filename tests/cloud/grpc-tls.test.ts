@@ -9,14 +9,14 @@ import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { channelCredentials } from "../hosts/grpc/tls.js";
-import { openDurableDatabase } from "../hosts/sqlite/durable-database.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { CLOUD_STORE_FILE, MIGRATIONS } from "../simulator/cloud/cloud-store.js";
-import { startCloud } from "../simulator/cloud/server.js";
-import { cloudClients, EventsStream, register } from "./support/cloud-grpc.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
-import { tempDir } from "./support/test-helpers.js";
+import { channelCredentials } from "../../hosts/grpc/tls.js";
+import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { CLOUD_STORE_FILE, MIGRATIONS } from "../../simulator/cloud/cloud-store.js";
+import { startCloud } from "../../simulator/cloud/server.js";
+import { cloudClients, EventsStream, register } from "../support/cloud-grpc.js";
+import { makeTestCertificates } from "../support/test-certificates.js";
+import { tempDir } from "../support/test-helpers.js";
 
 test("mutual TLS: a client with a certificate of the CA registers; without one, or with a rogue one, or in plaintext, it is refused", async () => {
   const certs = makeTestCertificates("cloud-grpc-tls");

@@ -11,12 +11,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { createHttpConnector, type CloudRequestError } from "../hosts/gateway/connectors/http.js";
-import { RegistrationFeed } from "../hosts/gateway/registration-feed.js";
-import { RegistrationProjection } from "../hosts/gateway/registration-projection.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
-import { observation, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { createHttpConnector, type CloudRequestError } from "../../hosts/gateway/relay/connectors/http.js";
+import { RegistrationFeed } from "../../hosts/gateway/registrations/feed.js";
+import { RegistrationProjection } from "../../hosts/gateway/registrations/projection.js";
+import { makeTestCertificates } from "../support/test-certificates.js";
+import { observation, tempDir, waitFor, within } from "../support/test-helpers.js";
 
 const certs = makeTestCertificates("https");
 const SECRET = "registered-secret-1";

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { observationFromJson, observationToJson } from "../modules/observation/observation-json.js";
-import { ObservationError, type TimedObservation } from "../modules/observation/record.js";
+import { observationFromJson, observationToJson } from "../../modules/observation/observation-json.js";
+import { ObservationError, type TimedObservation } from "../../modules/observation/record.js";
 
 const timed: TimedObservation = {
   sensorId: "s-1", seq: 4, boot: 2, uptimeMs: 9_000, time: 1_795_000_000_000, timeSource: "gateway",

@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { call } from "./support/cloud-http.js";
-import { SseReader } from "./support/cloud-sse.js";
-import { observation, tempDir, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { call } from "../support/cloud-http.js";
+import { SseReader } from "../support/cloud-sse.js";
+import { observation, tempDir, within } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-sse");

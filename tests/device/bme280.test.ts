@@ -1,10 +1,10 @@
 // BME280 driver through its register-level model. Sections are the BME280 datasheet's (BST-BME280-DS002) unless marked BMP280.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import BME280, { centiCelsius, humidityQ10, maxMeasurementMs, parseCalibration, pressurePa, temperatureFine } from "../modules/sensors/bme280.js";
-import { I2cBus } from "../simulator/engine/i2c-bus.js";
-import { BME280_ADDRESS, Bme280Model, compensateDouble, EXAMPLE_TRIMMING, packTrimming, type Bme280ModelOptions } from "../simulator/sensors/bme280-model.js";
-import { i2cOn } from "./support/bus-i2c.js";
+import BME280, { centiCelsius, humidityQ10, maxMeasurementMs, parseCalibration, pressurePa, temperatureFine } from "../../modules/sensors/bme280.js";
+import { I2cBus } from "../../simulator/engine/i2c-bus.js";
+import { BME280_ADDRESS, Bme280Model, compensateDouble, EXAMPLE_TRIMMING, packTrimming, type Bme280ModelOptions } from "../../simulator/sensors/bme280-model.js";
+import { i2cOn } from "../support/bus-i2c.js";
 
 /** Table 1: temperature output resolution. */
 const CELSIUS_TOLERANCE = 0.01;

@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { rollup } from "@rollup/wasm-node";
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const root = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 // @ts-expect-error rollup.config.js is plain JavaScript with no declarations.
-const { noNodeBuiltins, stripSourceMapComments } = (await import("../../rollup.config.js")) as Record<string, () => object>;
+const { noNodeBuiltins, stripSourceMapComments } = (await import("../../../rollup.config.js")) as Record<string, () => object>;
 
 const MODDABLE_SPECIFIERS = new Set(["timer", "time", "flash", "preference", "mc/config", "embedded:io/socket/tcp", "embedded:provider/builtin"]);
 

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SEQUENCE_LEASE, SequenceLease } from "../modules/app/sequence-lease.js";
-import { readSettings, SettingsError } from "../modules/app/settings.js";
+import { SEQUENCE_LEASE, SequenceLease } from "../../modules/app/sequence-lease.js";
+import { readSettings, SettingsError } from "../../modules/app/settings.js";
 
 function memoryPreferences() {
   const values = new Map<string, number>();

@@ -7,9 +7,9 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FlashLog, type FlashLogOptions } from "../modules/storage/flash-log.js";
-import { NorFlash, PowerCut } from "../simulator/storage/nor-flash.js";
-import { checkAgainst, ids, readAll, recordFor, runWorkload, settle, Tracker, type WorkloadOptions } from "./support/flash-log-records.js";
+import { FlashLog, type FlashLogOptions } from "../../modules/storage/flash-log.js";
+import { NorFlash, PowerCut } from "../../simulator/storage/nor-flash.js";
+import { checkAgainst, ids, readAll, recordFor, runWorkload, settle, Tracker, type WorkloadOptions } from "../support/flash-log-records.js";
 
 const BLOCK = 512;
 

@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { crc32, crc32Finish, crc32Update, CRC32_START } from "../modules/storage/crc32.js";
-import { FlashLog, MAX_RECORD_BYTES, NONE } from "../modules/storage/flash-log.js";
-import { BLOCK_HEADER_BYTES, FRAME_OVERHEAD_BYTES, MIN_BLOCK_BYTES, seqDiff, seqNext } from "../modules/storage/layout.js";
-import { NorFlash, PowerCut } from "../simulator/storage/nor-flash.js";
-import { ids, readAll, recordFor } from "./support/flash-log-records.js";
+import { crc32, crc32Finish, crc32Update, CRC32_START } from "../../modules/storage/crc32.js";
+import { FlashLog, MAX_RECORD_BYTES, NONE } from "../../modules/storage/flash-log.js";
+import { BLOCK_HEADER_BYTES, FRAME_OVERHEAD_BYTES, MIN_BLOCK_BYTES, seqDiff, seqNext } from "../../modules/storage/layout.js";
+import { NorFlash, PowerCut } from "../../simulator/storage/nor-flash.js";
+import { ids, readAll, recordFor } from "../support/flash-log-records.js";
 
 const BLOCK = 512;
 const small = (blocks = 4, seed = 1): NorFlash => new NorFlash({ blockSize: BLOCK, blocks, seed });

@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as mqttPacket from "mqtt-packet";
-import { MqttClient, type MqttClientOptions, type TcpOptions, type TcpSocket } from "../modules/mqtt/client.js";
+import { MqttClient, type MqttClientOptions, type TcpOptions, type TcpSocket } from "../../modules/mqtt/client.js";
 
 class FakeClock {
   now = 0;

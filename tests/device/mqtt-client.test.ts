@@ -8,8 +8,8 @@ import * as assert from "uvu/assert";
 import * as net from "node:net";
 import { Aedes, type AedesOptions, type AuthenticateError } from "aedes";
 import * as mqttPacket from "mqtt-packet";
-import { MqttClient, type MqttClientOptions } from "../modules/mqtt/client.js";
-import { NodeTcp } from "./support/node-tcp.js";
+import { MqttClient, type MqttClientOptions } from "../../modules/mqtt/client.js";
+import { NodeTcp } from "../support/node-tcp.js";
 
 const WAIT_MS = 3_000;
 /** Longest any one test may run, its waits included. */

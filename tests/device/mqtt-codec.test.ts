@@ -4,8 +4,8 @@ import * as mqttPacket from "mqtt-packet";
 import {
   MAX_REMAINING_LENGTH, MqttProtocolError, decodeRemainingLength, encodeConnect, encodeDisconnect, encodePingreq,
   encodePuback, encodePublish, encodeRemainingLength, remainingLengthSize, type ConnectFields,
-} from "../modules/mqtt/codec.js";
-import { MAX_INCOMING_PACKET_BYTES, MqttPacketReader, type MqttPacketHandler } from "../modules/mqtt/reader.js";
+} from "../../modules/mqtt/codec.js";
+import { MAX_INCOMING_PACKET_BYTES, MqttPacketReader, type MqttPacketHandler } from "../../modules/mqtt/reader.js";
 
 const out = new Uint8Array(70_000);
 

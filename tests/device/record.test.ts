@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decode, encode } from "cbor-x";
-import { CborOverflowError, CborWriter } from "../modules/observation/cbor-writer.js";
-import { BatchWriter } from "../modules/observation/batch-writer.js";
+import { CborOverflowError, CborWriter } from "../../modules/observation/cbor-writer.js";
+import { BatchWriter } from "../../modules/observation/batch-writer.js";
 import {
   encodeClockAnchor, encodeObservation, MAX_RECORD_BYTES, ObservationError, type ClockAnchor, type Observation,
-} from "../modules/observation/record.js";
-import { decodeObservation, decodeUplinkRecord } from "../modules/observation/record-decoder.js";
+} from "../../modules/observation/record.js";
+import { decodeObservation, decodeUplinkRecord } from "../../modules/observation/record-decoder.js";
 
 const sample: Observation = {
   sensorId: "sensor-1",

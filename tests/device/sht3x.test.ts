@@ -1,10 +1,10 @@
 // SHT3x driver through its command-level model. Section numbers are the SHT3x-DIS datasheet's (version 6, February 2019).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import SHT3x, { celsiusFromRaw, humidityFromRaw, sensirionCrc8 } from "../modules/sensors/sht3x.js";
-import { I2cBus } from "../simulator/engine/i2c-bus.js";
-import { SHT3X_ADDRESS, Sht3xModel } from "../simulator/sensors/sht3x-model.js";
-import { i2cOn } from "./support/bus-i2c.js";
+import SHT3x, { celsiusFromRaw, humidityFromRaw, sensirionCrc8 } from "../../modules/sensors/sht3x.js";
+import { I2cBus } from "../../simulator/engine/i2c-bus.js";
+import { SHT3X_ADDRESS, Sht3xModel } from "../../simulator/sensors/sht3x-model.js";
+import { i2cOn } from "../support/bus-i2c.js";
 
 /** Half a count of the 16-bit outputs (section 4.13): the most a round trip may lose. */
 const HALF_LSB_CELSIUS = 175 / 65535 / 2;

@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import TMP117 from "../modules/sensors/tmp117.js";
-import { I2cBus } from "../simulator/engine/i2c-bus.js";
-import { TMP117_ADDRESS, Tmp117Model } from "../simulator/sensors/tmp117-model.js";
-import { i2cOn } from "./support/bus-i2c.js";
+import TMP117 from "../../modules/sensors/tmp117.js";
+import { I2cBus } from "../../simulator/engine/i2c-bus.js";
+import { TMP117_ADDRESS, Tmp117Model } from "../../simulator/sensors/tmp117-model.js";
+import { i2cOn } from "../support/bus-i2c.js";
 
 function rig(celsius = 25) {
   const bus = new I2cBus();

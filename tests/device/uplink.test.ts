@@ -5,9 +5,9 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FlashLog } from "../modules/storage/flash-log.js";
-import { Uplink, type UplinkClient } from "../modules/app/uplink.js";
-import { NorFlash } from "../simulator/storage/nor-flash.js";
+import { FlashLog } from "../../modules/storage/flash-log.js";
+import { Uplink, type UplinkClient } from "../../modules/app/uplink.js";
+import { NorFlash } from "../../simulator/storage/nor-flash.js";
 
 class ScriptedClient implements UplinkClient {
   connected = true;

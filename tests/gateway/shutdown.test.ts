@@ -10,10 +10,10 @@ import { connect } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { observation, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
+import { observation, tempDir, waitFor, within } from "../support/test-helpers.js";
 
-const CLI = fileURLToPath(new URL("../hosts/cli/xsedge.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../hosts/cli/xsedge.js", import.meta.url));
 
 /** A cloud that holds each observations request until the test releases it. */
 async function slowCloud() {

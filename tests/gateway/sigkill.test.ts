@@ -4,10 +4,10 @@ import Database from "better-sqlite3";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FloodingDevice, temperatureOf } from "./support/flooding-device.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { FloodingDevice, temperatureOf } from "../support/flooding-device.js";
+import { tempDir, waitFor, within } from "../support/test-helpers.js";
 
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), "support", "gateway-child.js");
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), "..", "support", "gateway-child.js");
 const SENSORS = ["s-1", "s-2", "s-3", "s-4"];
 const KILLS = 5;
 /** QoS 1 publishes each device keeps in flight: enough that kills land between commit and PUBACK. */

@@ -5,11 +5,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_STOP_DEADLINE_MS } from "../hosts/gateway/config/schema.js";
-import { parseDuration } from "../hosts/gateway/config/value-kinds.js";
-import { tempDir } from "./support/test-helpers.js";
+import { DEFAULT_STOP_DEADLINE_MS } from "../../hosts/gateway/config/schema.js";
+import { parseDuration } from "../../hosts/gateway/config/value-kinds.js";
+import { tempDir } from "../support/test-helpers.js";
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const root = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const UNIT = root("hosts/gateway/systemd/xsedge-gateway.service");
 const unitText = readFileSync(UNIT, "utf8");
 const example = parseYaml(readFileSync(root("hosts/gateway/gateway.example.yaml"), "utf8"));

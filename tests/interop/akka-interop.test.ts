@@ -12,14 +12,14 @@ import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { standinClients } from "./support/akka-standin/client.js";
-import { StandinProcess } from "./support/akka-standin/standin-process.js";
-import { StandinStore } from "./support/akka-standin/standin-store.js";
-import { FloodingDevice, temperatureOf } from "./support/flooding-device.js";
-import { secretOf } from "./support/outbox-gateway.js";
-import { freePort, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { standinClients } from "../support/akka-standin/client.js";
+import { StandinProcess } from "../support/akka-standin/standin-process.js";
+import { StandinStore } from "../support/akka-standin/standin-store.js";
+import { FloodingDevice, temperatureOf } from "../support/flooding-device.js";
+import { secretOf } from "../support/outbox-gateway.js";
+import { freePort, tempDir, waitFor, within } from "../support/test-helpers.js";
 
-const XSEDGE = fileURLToPath(new URL("../hosts/cli/xsedge.js", import.meta.url));
+const XSEDGE = fileURLToPath(new URL("../../hosts/cli/xsedge.js", import.meta.url));
 // Ids as devices use them (record.ts: ASCII); the consumer's own tests cover any string as an entity id.
 const SENSORS = ["s-1", "kitchen.2", "0042"];
 const LATE_SENSOR = "registered-while-the-gateway-was-down";

@@ -9,17 +9,17 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
-import { standinClients, type StandinClients } from "./support/akka-standin/client.js";
-import { withStandin } from "./support/akka-standin/fixture.js";
-import { encodeTemperatureRead, TEMPERATURE_READ_TYPE_URL } from "./support/akka-standin/protos.js";
-import { sliceOf } from "./support/akka-standin/slice.js";
-import { startAkkaStandin } from "./support/akka-standin/standin.js";
-import { StandinProcess } from "./support/akka-standin/standin-process.js";
-import { StandinStore } from "./support/akka-standin/standin-store.js";
-import { StreamRecorder } from "./support/akka-standin/stream-recorder.js";
-import { makeTestPki } from "./support/akka-standin/test-pki.js";
-import type { ConsumeEventIn, ConsumeEventOut, Event, StreamOut } from "./support/akka-standin/wire.js";
-import { quietLogger, tempDir, waitFor } from "./support/test-helpers.js";
+import { standinClients, type StandinClients } from "../support/akka-standin/client.js";
+import { withStandin } from "../support/akka-standin/fixture.js";
+import { encodeTemperatureRead, TEMPERATURE_READ_TYPE_URL } from "../support/akka-standin/protos.js";
+import { sliceOf } from "../support/akka-standin/slice.js";
+import { startAkkaStandin } from "../support/akka-standin/standin.js";
+import { StandinProcess } from "../support/akka-standin/standin-process.js";
+import { StandinStore } from "../support/akka-standin/standin-store.js";
+import { StreamRecorder } from "../support/akka-standin/stream-recorder.js";
+import { makeTestPki } from "../support/akka-standin/test-pki.js";
+import type { ConsumeEventIn, ConsumeEventOut, Event, StreamOut } from "../support/akka-standin/wire.js";
+import { quietLogger, tempDir, waitFor } from "../support/test-helpers.js";
 
 const INIT: ConsumeEventIn = { init: { origin_id: "edge-iot-service", stream_id: "temperature-events", fill_sequence_number_gaps: false } };
 

@@ -5,15 +5,15 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ConsumerSession } from "./support/akka-standin/consumer-protocol.js";
-import { EventFilter } from "./support/akka-standin/event-filter.js";
-import { isAfterResumePoint, resumePointOf, timestampOfMicros, timestampProblem } from "./support/akka-standin/event-time.js";
-import { parseInit, wireEvent } from "./support/akka-standin/producer-protocol.js";
-import { encodeTemperatureRead, TEMPERATURE_READ_TYPE_URL } from "./support/akka-standin/protos.js";
-import { entityIdOf, javaStringHashCode, sliceOf } from "./support/akka-standin/slice.js";
-import { StatusError } from "./support/akka-standin/status-error.js";
-import { StandinSwitches } from "./support/akka-standin/switches.js";
-import type { ConsumeEventIn, InitReq } from "./support/akka-standin/wire.js";
+import { ConsumerSession } from "../support/akka-standin/consumer-protocol.js";
+import { EventFilter } from "../support/akka-standin/event-filter.js";
+import { isAfterResumePoint, resumePointOf, timestampOfMicros, timestampProblem } from "../support/akka-standin/event-time.js";
+import { parseInit, wireEvent } from "../support/akka-standin/producer-protocol.js";
+import { encodeTemperatureRead, TEMPERATURE_READ_TYPE_URL } from "../support/akka-standin/protos.js";
+import { entityIdOf, javaStringHashCode, sliceOf } from "../support/akka-standin/slice.js";
+import { StatusError } from "../support/akka-standin/status-error.js";
+import { StandinSwitches } from "../support/akka-standin/switches.js";
+import type { ConsumeEventIn, InitReq } from "../support/akka-standin/wire.js";
 
 function refusal(run: () => unknown): StatusError {
   try {

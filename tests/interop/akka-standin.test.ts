@@ -7,14 +7,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
-import { withStandin } from "./support/akka-standin/fixture.js";
-import { decodeRegistered, REGISTERED_TYPE_URL } from "./support/akka-standin/protos.js";
-import { sliceOf } from "./support/akka-standin/slice.js";
-import { startAkkaStandin } from "./support/akka-standin/standin.js";
-import { standinClients, type StandinClients } from "./support/akka-standin/client.js";
-import { StreamRecorder } from "./support/akka-standin/stream-recorder.js";
-import type { Event, InitReq, Offset, StreamIn, StreamOut } from "./support/akka-standin/wire.js";
-import { quietLogger, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { withStandin } from "../support/akka-standin/fixture.js";
+import { decodeRegistered, REGISTERED_TYPE_URL } from "../support/akka-standin/protos.js";
+import { sliceOf } from "../support/akka-standin/slice.js";
+import { startAkkaStandin } from "../support/akka-standin/standin.js";
+import { standinClients, type StandinClients } from "../support/akka-standin/client.js";
+import { StreamRecorder } from "../support/akka-standin/stream-recorder.js";
+import type { Event, InitReq, Offset, StreamIn, StreamOut } from "../support/akka-standin/wire.js";
+import { quietLogger, tempDir, waitFor, within } from "../support/test-helpers.js";
 
 const STREAM = "registration-events";
 /** A clock that never moves: the journal must still give every event a later timestamp. */

@@ -7,12 +7,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
-import { EVENT_CONSUMER_SERVICE, EVENT_PRODUCER_SERVICE, REGISTRATION_SERVICE, grpcService } from "../hosts/grpc/protocol.js";
-import { OBSERVATION_RECORDED, PayloadError, REGISTERED, TEMPERATURE_READ, packAny, unpackAny } from "../hosts/grpc/payload.js";
-import { javaStringHashCode, parsePersistenceId, parseSeqNr, persistenceIdOf, sliceOf } from "../hosts/grpc/persistence-id.js";
-import { microsOf, millisOf, timestampFromMillis, TimestampError } from "../hosts/grpc/timestamp.js";
-import { channelCredentials, serverCredentials, TlsFileError } from "../hosts/grpc/tls.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
+import { EVENT_CONSUMER_SERVICE, EVENT_PRODUCER_SERVICE, REGISTRATION_SERVICE, grpcService } from "../../hosts/grpc/protocol.js";
+import { OBSERVATION_RECORDED, PayloadError, REGISTERED, TEMPERATURE_READ, packAny, unpackAny } from "../../hosts/grpc/payload.js";
+import { javaStringHashCode, parsePersistenceId, parseSeqNr, persistenceIdOf, sliceOf } from "../../hosts/grpc/persistence-id.js";
+import { microsOf, millisOf, timestampFromMillis, TimestampError } from "../../hosts/grpc/timestamp.js";
+import { channelCredentials, serverCredentials, TlsFileError } from "../../hosts/grpc/tls.js";
+import { makeTestCertificates } from "../support/test-certificates.js";
 
 function hex(bytes: Uint8Array | Buffer): string {
   return Buffer.from(bytes).toString("hex");

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NetstringDecoder, encodeNetstring } from "../simulator/engine/netstring.js";
+import { NetstringDecoder, encodeNetstring } from "../../simulator/engine/netstring.js";
 
 test("encodes and decodes messages split at every byte", () => {
   const wire = Buffer.concat([encodeNetstring(Buffer.from("hello")), encodeNetstring(Buffer.from("")), encodeNetstring(Buffer.from("a,b:c"))]);

@@ -6,18 +6,18 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { decodeUplinkRecord, type UplinkRecord } from "../modules/observation/record-decoder.js";
-import type { Observation } from "../modules/observation/record.js";
-import type { SensorPart } from "../modules/app/settings.js";
-import { loadDeviceBundle, SIM_FLASH } from "../simulator/fleet.js";
-import { SimulatedDevice } from "../simulator/engine/simulated-device.js";
-import { PreferenceStore } from "../simulator/engine/preference-store.js";
-import { NorFlash } from "../simulator/storage/nor-flash.js";
-import { attachSensorModel } from "../simulator/sensors/sensor-models.js";
-import { Tmp117Model } from "../simulator/sensors/tmp117-model.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { freePort, waitFor } from "./support/test-helpers.js";
-import { startPacketBroker, type PacketBroker } from "./support/packet-broker.js";
+import { decodeUplinkRecord, type UplinkRecord } from "../../modules/observation/record-decoder.js";
+import type { Observation } from "../../modules/observation/record.js";
+import type { SensorPart } from "../../modules/app/settings.js";
+import { loadDeviceBundle, SIM_FLASH } from "../../simulator/fleet.js";
+import { SimulatedDevice } from "../../simulator/engine/simulated-device.js";
+import { PreferenceStore } from "../../simulator/engine/preference-store.js";
+import { NorFlash } from "../../simulator/storage/nor-flash.js";
+import { attachSensorModel } from "../../simulator/sensors/sensor-models.js";
+import { Tmp117Model } from "../../simulator/sensors/tmp117-model.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { freePort, waitFor } from "../support/test-helpers.js";
+import { startPacketBroker, type PacketBroker } from "../support/packet-broker.js";
 
 const bundle = loadDeviceBundle();
 

@@ -7,10 +7,10 @@
 import { rmSync } from "node:fs";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { startGateway, type Gateway } from "../../hosts/gateway/gateway.js";
-import { StaticRegistry } from "../../hosts/gateway/sensor-registry.js";
-import { ObservationStore } from "../../hosts/gateway/observation-store.js";
-import { uplinkTopic } from "../../hosts/gateway/ingest.js";
-import { createAkkaGrpcConnector, type AkkaGrpcConnector, type AkkaGrpcConnectorOptions } from "../../hosts/gateway/connectors/akka-grpc.js";
+import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
+import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
+import { uplinkTopic } from "../../hosts/gateway/ingest/ingest.js";
+import { createAkkaGrpcConnector, type AkkaGrpcConnector, type AkkaGrpcConnectorOptions } from "../../hosts/gateway/relay/connectors/akka-grpc.js";
 import { TestMqttClient } from "./gateway-mqtt-client.js";
 import { observation, tempDir } from "./test-helpers.js";
 

@@ -3,8 +3,8 @@
  * reopened projection, pointed at a fake producer, with short retry delays.
  */
 import * as assert from "uvu/assert";
-import { AkkaRegistrationConsumer, type RegistrationConsumerOptions } from "../../hosts/gateway/akka/registration-consumer.js";
-import { RegistrationProjection } from "../../hosts/gateway/registration-projection.js";
+import { AkkaRegistrationConsumer, type RegistrationConsumerOptions } from "../../hosts/gateway/registrations/akka/consumer.js";
+import { RegistrationProjection } from "../../hosts/gateway/registrations/projection.js";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { waitFor } from "./test-helpers.js";
 

@@ -3,7 +3,7 @@
  * remembers what was acknowledged, and after a reconnect resends what was
  * not, first, as a real device's flash log would.
  */
-import { uplinkTopic } from "../../hosts/gateway/ingest.js";
+import { uplinkTopic } from "../../hosts/gateway/ingest/ingest.js";
 import type { TestMqttClient } from "./gateway-mqtt-client.js";
 import { obsPayload } from "./gateway-records.js";
 import { device } from "./outbox-gateway.js";

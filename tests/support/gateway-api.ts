@@ -3,8 +3,8 @@
  * their registered secrets, and JSON calls to the API.
  */
 import { startGateway, type Gateway, type GatewayOptions } from "../../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../../hosts/gateway/ingest.js";
-import { StaticRegistry } from "../../hosts/gateway/sensor-registry.js";
+import { uplinkTopic } from "../../hosts/gateway/ingest/ingest.js";
+import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { memoryConnector } from "./gateway-fakes.js";
 import { TestMqttClient } from "./gateway-mqtt-client.js";

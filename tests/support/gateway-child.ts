@@ -4,7 +4,7 @@
  * secretOf(sensorId); the cloud acknowledges everything after a short delay,
  * so relaying (and its marks) runs alongside ingest. Prints "ready <port>".
  */
-import type { CloudAck, CloudConnector } from "../../hosts/gateway/connector.js";
+import type { CloudAck, CloudConnector } from "../../hosts/gateway/relay/connector.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { registryOf } from "./outbox-gateway.js";

@@ -1,7 +1,7 @@
 /*
  * In-memory cloud connectors for gateway tests that are not about the cloud.
  */
-import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/connector.js";
+import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/relay/connector.js";
 
 /** Acknowledges everything and keeps what it was sent. */
 export function memoryConnector(): CloudConnector & { batches: RelayedObservation[][] } {

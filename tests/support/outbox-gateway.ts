@@ -3,9 +3,9 @@
  * password = its secret), devices that connect as them, and a cloud
  * connector that can be switched between down and up.
  */
-import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/connector.js";
+import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/relay/connector.js";
 import { startGateway, type Gateway, type GatewayOptions } from "../../hosts/gateway/gateway.js";
-import { StaticRegistry } from "../../hosts/gateway/sensor-registry.js";
+import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { TestMqttClient } from "./gateway-mqtt-client.js";
 import { tempDir, within } from "./test-helpers.js";

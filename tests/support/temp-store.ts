@@ -1,5 +1,5 @@
 /* A gateway store in a temporary directory for one test, closed and removed afterwards whatever the test does. */
-import { ObservationStore } from "../../hosts/gateway/observation-store.js";
+import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
 import { tempDir } from "./test-helpers.js";
 
 export function withStore(run: (store: ObservationStore, dir: string) => void, prefix = "store"): void {

@@ -9,14 +9,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import type { CloudObservation } from "../simulator/cloud/cloud-store.js";
-import { FloodingDevice, temperatureOf } from "./support/flooding-device.js";
-import { secretOf } from "./support/outbox-gateway.js";
-import { registerAtCloud } from "./support/registrations.js";
-import { tempDir, waitFor } from "./support/test-helpers.js";
+import { startGateway } from "../../hosts/gateway/gateway.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
+import { FloodingDevice, temperatureOf } from "../support/flooding-device.js";
+import { secretOf } from "../support/outbox-gateway.js";
+import { registerAtCloud } from "../support/registrations.js";
+import { tempDir, waitFor } from "../support/test-helpers.js";
 
 const SENSORS = ["link-1", "link-2"];
 const LATE_SENSOR = "link-late";

@@ -6,14 +6,14 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { tempDir, waitFor } from "./support/test-helpers.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { PreferenceStore } from "../simulator/engine/preference-store.js";
-import { secretFor } from "./support/registrations.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { startGateway } from "../../hosts/gateway/gateway.js";
+import { tempDir, waitFor } from "../support/test-helpers.js";
+import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
+import { PreferenceStore } from "../../simulator/engine/preference-store.js";
+import { secretFor } from "../support/registrations.js";
 
-const CLI = fileURLToPath(new URL("../hosts/cli/xsedge.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../hosts/cli/xsedge.js", import.meta.url));
 
 interface Run { stdout: string; stderr: string; code: Promise<number | null>; stop(): void }
 

@@ -11,13 +11,13 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { startCloud } from "../simulator/cloud/server.js";
-import type { CloudObservation } from "../simulator/cloud/cloud-store.js";
-import { startFleet, stopFleet } from "../simulator/fleet.js";
-import { waitFor } from "./support/test-helpers.js";
-import { registerAtCloud, secretFor, untilAccepted } from "./support/registrations.js";
+import { createMemoryLogger } from "../../hosts/log/logger.js";
+import { startGateway } from "../../hosts/gateway/gateway.js";
+import { startCloud } from "../../simulator/cloud/server.js";
+import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
+import { startFleet, stopFleet } from "../../simulator/fleet.js";
+import { waitFor } from "../support/test-helpers.js";
+import { registerAtCloud, secretFor, untilAccepted } from "../support/registrations.js";
 
 test("observations from simulated XS devices reach the cloud with id, sequence, time and value intact", async () => {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));

@@ -2,7 +2,7 @@
  * Whether the gateway is healthy, for GET /healthz: a pure verdict over a
  * few facts, and the clock that knows since when the relay has been failing.
  */
-import type { CloudAck, CloudConnector } from "../connector.js";
+import type { CloudAck, CloudConnector } from "../relay/connector.js";
 
 /**
  * The relay may fail this long before the gateway reports itself unhealthy.

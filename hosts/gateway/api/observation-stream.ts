@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SseSession, SSE_STALL_MS } from "../../http/sse.js";
-import type { ObservationStore } from "../observation-store.js";
+import type { ObservationStore } from "../store/observation-store.js";
 import { checkParams, intValue } from "./query.js";
 import { apiObservation, type ApiObservation } from "./views.js";
 

@@ -18,9 +18,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Logger } from "../../log/logger.js";
 import { HttpError, sendJson } from "../../http/http-json.js";
 import { findRoute } from "../../http/routes.js";
-import type { ObservationStore } from "../observation-store.js";
-import type { RelayStats } from "../relay.js";
-import type { SensorRegistry } from "../sensor-registry.js";
+import type { ObservationStore } from "../store/observation-store.js";
+import type { RelayStats } from "../relay/relay.js";
+import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { loadDashboard } from "./dashboard-files.js";
 import { assessHealth, RELAY_FAILING_THRESHOLD_MS } from "./health.js";
 import { GatewayMetrics } from "./metrics.js";

@@ -4,9 +4,9 @@
  * secrets, so none can be served.
  */
 import { observationToJson, readingToJson, type ObservationJson, type ReadingJson } from "../../../modules/observation/observation-json.js";
-import type { SensorSummary } from "../observation-queries.js";
-import type { StoredObservation } from "../observation-store.js";
-import type { RegisteredSensor } from "../sensor-registry.js";
+import type { SensorSummary } from "../store/queries.js";
+import type { StoredObservation } from "../store/observation-store.js";
+import type { RegisteredSensor } from "../ingest/sensor-registry.js";
 
 /** An observation as stored at the gateway; `id` is the store's row id (and the SSE event id). */
 export interface ApiObservation extends ObservationJson {

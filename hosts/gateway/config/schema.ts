@@ -7,7 +7,7 @@
  * A key without a default is unset unless given: the feature it belongs to
  * keeps its own default (or stays off, as UDP does).
  */
-import { DEFAULT_BATCH_SIZE, DEFAULT_RELAY_POLICY } from "../relay.js";
+import { DEFAULT_BATCH_SIZE, DEFAULT_RELAY_POLICY } from "../relay/relay.js";
 import type { ValueKind } from "./value-kinds.js";
 import { DEFAULT_CLOUD_TARGET, DEFAULT_CLOUD_URL } from "../cloud-link.js";
 

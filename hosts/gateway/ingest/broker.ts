@@ -38,7 +38,7 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import { DeviceAuth, type AuthCounters } from "./device-auth.js";
 import type { IngestOutcome, PublishInput } from "./ingest.js";
 import { loadTlsServerOptions, type MqttTlsOptions } from "./mqtt-tls.js";

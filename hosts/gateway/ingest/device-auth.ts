@@ -9,7 +9,7 @@
  * is replaced (new secret) keeps the connection it has, so a re-provisioning
  * does not cut off a device mid-backlog; its next CONNECT needs the new secret.
  */
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 

@@ -36,10 +36,10 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import mqttPacket from "mqtt-packet";
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import type { PublishIntake } from "./broker.js";
 import type { PublishInput } from "./ingest.js";
-import type { ObservationStore } from "./observation-store.js";
+import type { ObservationStore } from "../store/observation-store.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 import { UnackedWindow } from "./unacked-window.js";

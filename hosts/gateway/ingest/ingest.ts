@@ -9,11 +9,11 @@
  *
  * The decisions (`classify`, and clock-map.ts) are pure; `Ingest` adds the effects.
  */
-import { decodeUplinkRecord, type UplinkRecord } from "../../modules/observation/record-decoder.js";
-import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation, type TimedObservation } from "../../modules/observation/record.js";
-import type { Logger } from "../log/logger.js";
-import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "./clock-map.js";
-import type { ObservationStore } from "./observation-store.js";
+import { decodeUplinkRecord, type UplinkRecord } from "../../../modules/observation/record-decoder.js";
+import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation, type TimedObservation } from "../../../modules/observation/record.js";
+import type { Logger } from "../../log/logger.js";
+import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "../store/clock-map.js";
+import type { ObservationStore } from "../store/observation-store.js";
 import { RefusalLog } from "./refusal-log.js";
 
 /**

@@ -13,13 +13,13 @@
  * This is the thin shell: timers, promises and log lines. Every decision
  * belongs to one of the pure classes above.
  */
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import { BackpressureGate, DEFAULT_LOW_WATER_FRACTION, DEFAULT_MAX_HELD, DEFAULT_MAX_HOLD_MS, DEFAULT_OUTBOX_HIGH_WATER } from "./backpressure.js";
-import { DiskCap } from "./disk-cap.js";
+import { DiskCap } from "../store/disk-cap.js";
 import type { Ingest, IngestOutcome, PublishInput } from "./ingest.js";
-import { IngestQueue, type GroupCommitStats } from "./ingest-queue.js";
-import { LogThrottle } from "./log-throttle.js";
-import type { ObservationStore } from "./observation-store.js";
+import { IngestQueue, type GroupCommitStats } from "./queue.js";
+import { LogThrottle } from "../../log/log-throttle.js";
+import type { ObservationStore } from "../store/observation-store.js";
 import { DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, MAX_RATE_DELAY_MS, RateLimiter } from "./rate-limiter.js";
 
 /** One log line per client (rate limit) or per kind (backpressure) per 10 s, with the count of the rest. */

@@ -13,9 +13,9 @@
  * committed again on its own: one bad publish costs the others an fsync,
  * not their acknowledgement. One that fails alone resolves as "failed".
  */
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import type { Ingest, IngestOutcome, PublishInput, StagedPublish } from "./ingest.js";
-import type { ObservationStore } from "./observation-store.js";
+import type { ObservationStore } from "../store/observation-store.js";
 
 /**
  * Publishes per transaction at most. 1,000 small rows commit in a few ms;

@@ -16,8 +16,8 @@
  * `RefusalThrottle` decides (pure, given the clock's reading); `RefusalLog`
  * writes the lines.
  */
-import type { Logger } from "../log/logger.js";
-import { LogThrottle, MAX_THROTTLED_KEYS } from "./log-throttle.js";
+import type { Logger } from "../../log/logger.js";
+import { LogThrottle, MAX_THROTTLED_KEYS } from "../../log/log-throttle.js";
 
 /**
  * One line per client and reason per 10 s, as for UDP sources

@@ -6,7 +6,7 @@
  * The stream's events (see simulator/cloud/server.ts): `id` = the sensor's
  * registration offset, `data` = {sensorId, secret, registeredAt}.
  */
-import { SENSOR_ID_PATTERN } from "../../modules/observation/record.js";
+import { SENSOR_ID_PATTERN } from "../../../modules/observation/record.js";
 import type { SseEvent } from "./sse-parser.js";
 
 /** The cloud's bounds for a secret (and the device's settings): shorter is guessable, longer is not a secret but a mistake. */

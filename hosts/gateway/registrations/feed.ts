@@ -11,12 +11,12 @@
  */
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Logger } from "../log/logger.js";
-import { checkTlsScheme, describeLinkError, readClientTls, type ClientTlsFiles, type TlsMaterial } from "./cloud-tls.js";
+import type { Logger } from "../../log/logger.js";
+import { checkTlsScheme, describeLinkError, readClientTls, type ClientTlsFiles, type TlsMaterial } from "../relay/cloud-tls.js";
 import {
   REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, decideRegistrationEvent, registrationRetryDelay,
-} from "./registration-event.js";
-import type { RegistrationProjection } from "./registration-projection.js";
+} from "./event.js";
+import type { RegistrationProjection } from "./projection.js";
 import { SseParser, type SseEvent } from "./sse-parser.js";
 
 export const REGISTRATION_STREAM_PATH = "/api/v1/registrations/stream";

@@ -17,11 +17,11 @@
  */
 import type Database from "better-sqlite3";
 import { join } from "node:path";
-import { openDurableDatabase } from "../sqlite/durable-database.js";
-import type { StreamRegistration } from "./akka/registration-envelope.js";
-import type { SeenSeqNr, StreamOffset, StreamStep } from "./akka/registration-sequence.js";
-import type { Registration } from "./registration-event.js";
-import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "./sensor-registry.js";
+import { openDurableDatabase } from "../../sqlite/durable-database.js";
+import type { StreamRegistration } from "./akka/envelope.js";
+import type { SeenSeqNr, StreamOffset, StreamStep } from "./akka/sequence.js";
+import type { Registration } from "./event.js";
+import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "../ingest/sensor-registry.js";
 
 export const REGISTRATION_STORE_FILE = "registrations.db";
 

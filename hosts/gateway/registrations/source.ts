@@ -3,7 +3,7 @@
  * cloud's SSE stream (registration-feed.ts) or Akka Projection gRPC
  * (akka/registration-consumer.ts). Both feed the same RegistrationProjection.
  */
-import type { RegistrationFeedStats } from "./registration-feed.js";
+import type { RegistrationFeedStats } from "./feed.js";
 
 export interface RegistrationSource<Stats extends RegistrationFeedStats = RegistrationFeedStats> {
   /** Connects and keeps reconnecting until close(). Idempotent. */

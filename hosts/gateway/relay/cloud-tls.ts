@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
-import { readPem, TlsFileError, type ClientTlsFiles } from "../grpc/tls.js";
+import { readPem, TlsFileError, type ClientTlsFiles } from "../../grpc/tls.js";
 
 export type { ClientTlsFiles };
 

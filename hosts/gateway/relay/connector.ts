@@ -2,7 +2,7 @@
  * How the relay reaches a cloud. One small interface so the transport can
  * change (HTTP now; gRPC, Akka projections later) without touching the relay.
  */
-import type { TimedObservation } from "../../modules/observation/record.js";
+import type { TimedObservation } from "../../../modules/observation/record.js";
 
 /**
  * One observation as relayed: the record, its wall time when its boot's

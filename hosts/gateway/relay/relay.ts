@@ -7,10 +7,10 @@
  * outage at any point means a resend, never a loss; the cloud's
  * UNIQUE(sensor_id, seq) makes the resend harmless.
  */
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import type { CloudConnector, ObservationKey, RelayedObservation } from "./connector.js";
-import type { ObservationStore, StoredObservation } from "./observation-store.js";
-import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./relay-machine.js";
+import type { ObservationStore, StoredObservation } from "../store/observation-store.js";
+import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./machine.js";
 
 export interface RelayOptions {
   store: ObservationStore;

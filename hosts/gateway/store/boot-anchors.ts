@@ -11,8 +11,8 @@
  */
 import type Database from "better-sqlite3";
 import { chooseAnchor, type AnchorDecision, type BootAnchor } from "./clock-map.js";
-import { toAnchor, type AnchorRow } from "./store-schema.js";
-import type { TimeSource } from "../../modules/observation/observation-json.js";
+import { toAnchor, type AnchorRow } from "./schema.js";
+import type { TimeSource } from "../../../modules/observation/observation-json.js";
 
 /**
  * Boots whose anchor (or its absence) is cached; past this the cache starts

@@ -31,8 +31,8 @@
  * (`anchorEstimate` says why) sets nothing, and without an anchor an
  * observation has no time.
  */
-import { CLOCK_SYNCED_AFTER_MS, type ClockAnchor, type TimedObservation } from "../../modules/observation/record.js";
-import type { TimeSource } from "../../modules/observation/observation-json.js";
+import { CLOCK_SYNCED_AFTER_MS, type ClockAnchor, type TimedObservation } from "../../../modules/observation/record.js";
+import type { TimeSource } from "../../../modules/observation/observation-json.js";
 
 /**
  * A device clock more than this far ahead of the gateway's is wrong (an RTC

@@ -9,7 +9,7 @@
  * not trimmed by a few rows on every commit. How many rows that takes is
  * estimated from the bytes per row (`rowsToEvict`, pure), then measured.
  */
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../../log/logger.js";
 import type { Eviction, ObservationStore } from "./observation-store.js";
 
 /** 1 GiB: years of one device's observations, months of a few hundred; small beside a gateway's SD card. */

@@ -5,7 +5,7 @@
  * path, so statements are prepared when used.
  */
 import type Database from "better-sqlite3";
-import type { EvictedShare } from "./store-tally.js";
+import type { EvictedShare } from "./tally.js";
 
 /** One sensor's share of evicted unrelayed rows, for the log line that says what was lost. */
 export interface EvictedRange {

@@ -21,25 +21,25 @@
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { openDurableDatabase } from "../sqlite/durable-database.js";
-import type { TimedObservation } from "../../modules/observation/record.js";
-import type { TimeSource } from "../../modules/observation/observation-json.js";
+import { openDurableDatabase } from "../../sqlite/durable-database.js";
+import type { TimedObservation } from "../../../modules/observation/record.js";
+import type { TimeSource } from "../../../modules/observation/observation-json.js";
 import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
 import type { BootAnchor } from "./clock-map.js";
-import { ObservationQueries } from "./observation-queries.js";
-import { StoreEviction, type Eviction } from "./store-eviction.js";
-import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
+import { ObservationQueries } from "./queries.js";
+import { StoreEviction, type Eviction } from "./eviction.js";
+import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 import { RelayRows } from "./relay-rows.js";
-import { StoreQuarantine } from "./store-quarantine.js";
-import type { StoreChange, StoreTally } from "./store-tally.js";
-import { scanTally } from "./store-tally-scan.js";
-import type { Logger } from "../log/logger.js";
+import { StoreQuarantine } from "./quarantine.js";
+import type { StoreChange, StoreTally } from "./tally.js";
+import { scanTally } from "./tally-scan.js";
+import type { Logger } from "../../log/logger.js";
 
-export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./store-schema.js";
+export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
-export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./store-eviction.js";
-export { StoreVersionError } from "../sqlite/durable-database.js";
-export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./store-quarantine.js";
+export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./eviction.js";
+export { StoreVersionError } from "../../sqlite/durable-database.js";
+export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./quarantine.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";

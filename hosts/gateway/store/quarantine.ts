@@ -5,7 +5,7 @@
  * counts what is added here.
  */
 import type Database from "better-sqlite3";
-import { toRejected, type QuarantineEntry, type RejectedDbRow, type RejectedRow } from "./store-schema.js";
+import { toRejected, type QuarantineEntry, type RejectedDbRow, type RejectedRow } from "./schema.js";
 
 /**
  * Quarantined payloads keep at most this many bytes (and their true size).

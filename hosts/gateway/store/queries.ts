@@ -14,9 +14,9 @@
  * would cost every insert on the ingest path instead.
  */
 import type Database from "better-sqlite3";
-import type { Reading } from "../../modules/observation/record.js";
-import { toStored, type ObservationRow, type StoredObservation } from "./store-schema.js";
-import type { SensorTally } from "./store-tally.js";
+import type { Reading } from "../../../modules/observation/record.js";
+import { toStored, type ObservationRow, type StoredObservation } from "./schema.js";
+import type { SensorTally } from "./tally.js";
 
 /** What the store knows of one sensor. */
 export interface SensorSummary {

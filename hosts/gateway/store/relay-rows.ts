@@ -13,8 +13,8 @@
  * ids sets relayed_at.
  */
 import type Database from "better-sqlite3";
-import type { TimeSource } from "../../modules/observation/observation-json.js";
-import { toStored, type ObservationRow, type StoredObservation } from "./store-schema.js";
+import type { TimeSource } from "../../../modules/observation/observation-json.js";
+import { toStored, type ObservationRow, type StoredObservation } from "./schema.js";
 import { UnrelayedTail } from "./unrelayed-tail.js";
 
 type MarkParams = { at: number; id: number; time: number | null; source: TimeSource | null };

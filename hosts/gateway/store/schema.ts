@@ -6,9 +6,9 @@
  * Append only: a shipped migration never changes, because gateways in the
  * field have run it.
  */
-import type { TimedObservation } from "../../modules/observation/record.js";
-import { observationFromRow, type ObservationColumns } from "../sqlite/observation-row.js";
-import type { TimeSource } from "../../modules/observation/observation-json.js";
+import type { TimedObservation } from "../../../modules/observation/record.js";
+import { observationFromRow, type ObservationColumns } from "../../sqlite/observation-row.js";
+import type { TimeSource } from "../../../modules/observation/observation-json.js";
 import type { BootAnchor } from "./clock-map.js";
 
 export const MIGRATIONS: readonly string[] = [

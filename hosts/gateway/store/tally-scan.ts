@@ -7,8 +7,8 @@
  * /metrics scrape.
  */
 import type Database from "better-sqlite3";
-import type { Logger } from "../log/logger.js";
-import { StoreTally, type SensorTally } from "./store-tally.js";
+import type { Logger } from "../../log/logger.js";
+import { StoreTally, type SensorTally } from "./tally.js";
 
 /** A count at open slower than this is logged (at info): a start that pauses for it should say why. */
 export const SLOW_TALLY_SCAN_MS = 1000;

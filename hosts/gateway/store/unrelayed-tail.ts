@@ -16,7 +16,7 @@
  *
  * Pure: no I/O, no timers.
  */
-import type { StoredObservation } from "./store-schema.js";
+import type { StoredObservation } from "./schema.js";
 
 /**
  * Rows held at most. The relay only needs what arrives while one batch is

@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { HttpError } from "../hosts/http/http-json.js";
-import { findDashboardDir } from "../hosts/gateway/api/dashboard-files.js";
-import { assessHealth, RelayFailureClock, watchConnector } from "../hosts/gateway/api/health.js";
-import { checkParams, intValue, sensorIdValue } from "../hosts/gateway/api/query.js";
-import { sensorTable } from "../hosts/gateway/api/views.js";
-import type { CloudConnector } from "../hosts/gateway/connector.js";
-import { observation } from "./support/test-helpers.js";
+import { HttpError } from "../../../hosts/http/http-json.js";
+import { findDashboardDir } from "../../../hosts/gateway/api/dashboard-files.js";
+import { assessHealth, RelayFailureClock, watchConnector } from "../../../hosts/gateway/api/health.js";
+import { checkParams, intValue, sensorIdValue } from "../../../hosts/gateway/api/query.js";
+import { sensorTable } from "../../../hosts/gateway/api/views.js";
+import type { CloudConnector } from "../../../hosts/gateway/relay/connector.js";
+import { observation } from "../../support/test-helpers.js";
 
 function refusal(run: () => unknown): string {
   try {

@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer } from "node:net";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { MAX_OBSERVATIONS_LIMIT } from "../hosts/gateway/api/server.js";
-import { downConnector } from "./support/gateway-fakes.js";
-import { call } from "./support/cloud-http.js";
-import { pollFor, secretOf, startApiGateway } from "./support/gateway-api.js";
-import { tempDir, waitFor, quietLogger } from "./support/test-helpers.js";
+import { startGateway } from "../../../hosts/gateway/gateway.js";
+import { MAX_OBSERVATIONS_LIMIT } from "../../../hosts/gateway/api/server.js";
+import { downConnector } from "../../support/gateway-fakes.js";
+import { call } from "../../support/cloud-http.js";
+import { pollFor, secretOf, startApiGateway } from "../../support/gateway-api.js";
+import { tempDir, waitFor, quietLogger } from "../../support/test-helpers.js";
 
 test("GET /api/v1/sensors joins the registry with the store, and serves no secrets", async () => {
   const t = await startApiGateway(["s-1", "s-2", "s-idle"]);

@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { PNG } from "pngjs";
-import { startApiGateway } from "./support/gateway-api.js";
-import { tempDir, within } from "./support/test-helpers.js";
+import { startApiGateway } from "../../support/gateway-api.js";
+import { tempDir, within } from "../../support/test-helpers.js";
 
 /** Chromium's start and first paint on a busy two-core machine; every wait below is bounded by it. */
 const BROWSER_WAIT_MS = 20_000;

@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { GatewayMetrics, metricValues, type MetricSpec } from "../hosts/gateway/api/metrics.js";
-import { startApiGateway } from "./support/gateway-api.js";
-import { waitFor } from "./support/test-helpers.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { GatewayMetrics, metricValues, type MetricSpec } from "../../../hosts/gateway/api/metrics.js";
+import { startApiGateway } from "../../support/gateway-api.js";
+import { waitFor } from "../../support/test-helpers.js";
 
 interface Sample {
   name: string;

@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { connect } from "node:net";
-import { SseReader } from "./support/cloud-sse.js";
-import { startApiGateway } from "./support/gateway-api.js";
-import { observation, waitFor, within } from "./support/test-helpers.js";
+import { SseReader } from "../../support/cloud-sse.js";
+import { startApiGateway } from "../../support/gateway-api.js";
+import { observation, waitFor, within } from "../../support/test-helpers.js";
 
 const STREAM = "/api/v1/observations/stream";
 

@@ -2,9 +2,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gatewayCommand } from "../hosts/gateway/cli.js";
-import type { CommandIo } from "../hosts/cli/command.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { gatewayCommand } from "../../../hosts/gateway/cli.js";
+import type { CommandIo } from "../../../hosts/cli/command.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {
   const io = { stdout: "", stderr: "", signal, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };

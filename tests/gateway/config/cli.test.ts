@@ -1,14 +1,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { gatewayCommand } from "../hosts/gateway/cli.js";
-import type { CommandIo } from "../hosts/cli/command.js";
-import { encodeObservation } from "../modules/observation/record.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { loginAs, registerAtCloud } from "./support/registrations.js";
-import { startCloud } from "../simulator/cloud/server.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
+import { gatewayCommand } from "../../../hosts/gateway/cli.js";
+import type { CommandIo } from "../../../hosts/cli/command.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { freePort, observation, tempDir, waitFor, within } from "../../support/test-helpers.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { loginAs, registerAtCloud } from "../../support/registrations.js";
+import { startCloud } from "../../../simulator/cloud/server.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
 
 function capture(signal?: AbortSignal): CommandIo & { stdout: string; stderr: string } {
   const io = { stdout: "", stderr: "", signal, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };

@@ -3,13 +3,13 @@ import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { toGatewayOptions, toProcessSettings } from "../hosts/gateway/config/gateway-options.js";
-import { formatConfig, REDACTED } from "../hosts/gateway/config/print-config.js";
-import { resolveConfig, type ConfigInput, type ResolvedConfig } from "../hosts/gateway/config/resolve.js";
-import { CONFIG_SCHEMA, envName, flagName, KEY_BY_PATH } from "../hosts/gateway/config/schema.js";
-import type { Setting } from "../hosts/gateway/config/source.js";
-import { parseDuration, parseSize } from "../hosts/gateway/config/value-kinds.js";
-import { DEFAULT_BATCH_SIZE } from "../hosts/gateway/relay.js";
+import { toGatewayOptions, toProcessSettings } from "../../../hosts/gateway/config/gateway-options.js";
+import { formatConfig, REDACTED } from "../../../hosts/gateway/config/print-config.js";
+import { resolveConfig, type ConfigInput, type ResolvedConfig } from "../../../hosts/gateway/config/resolve.js";
+import { CONFIG_SCHEMA, envName, flagName, KEY_BY_PATH } from "../../../hosts/gateway/config/schema.js";
+import type { Setting } from "../../../hosts/gateway/config/source.js";
+import { parseDuration, parseSize } from "../../../hosts/gateway/config/value-kinds.js";
+import { DEFAULT_BATCH_SIZE } from "../../../hosts/gateway/relay/relay.js";
 
 const yaml = (text: string) => ({ name: "gw.yaml", text });
 const flag = (name: string, value: string): Setting => {
@@ -245,7 +245,7 @@ test("cloud link settings that cannot work are refused by name", () => {
 });
 
 test("the example config for a Pi is valid and says what the README and the unit say", () => {
-  const name = fileURLToPath(new URL("../../hosts/gateway/gateway.example.yaml", import.meta.url));
+  const name = fileURLToPath(new URL("../../../../hosts/gateway/gateway.example.yaml", import.meta.url));
   const config = ok({ file: { name, text: readFileSync(name, "utf8") } });
   assert.is(config.values.get("dataDir"), "/var/lib/xsedge");
   assert.is(config.values.get("mqtt.host"), "0.0.0.0");

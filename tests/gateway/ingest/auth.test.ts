@@ -5,14 +5,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { connect } from "node:net";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { encodeObservation } from "../modules/observation/record.js";
-import { memoryConnector } from "./support/gateway-fakes.js";
-import { TestMqttClient, type Credentials } from "./support/gateway-mqtt-client.js";
-import { observation, tempDir, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { memoryConnector } from "../../support/gateway-fakes.js";
+import { TestMqttClient, type Credentials } from "../../support/gateway-mqtt-client.js";
+import { observation, tempDir, within } from "../../support/test-helpers.js";
 
 const SECRETS = { "s-1": "secret-one-111", "s-2": "secret-two-222" };
 type Logger = ReturnType<typeof createMemoryLogger>;

@@ -5,13 +5,13 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { BatchWriter } from "../modules/observation/batch-writer.js";
-import type { Observation } from "../modules/observation/record.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { Ingest } from "../hosts/gateway/ingest.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { tempDir } from "./support/test-helpers.js";
-import { anchorPayload, WALL } from "./support/gateway-records.js";
+import { BatchWriter } from "../../../modules/observation/batch-writer.js";
+import type { Observation } from "../../../modules/observation/record.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { Ingest } from "../../../hosts/gateway/ingest/ingest.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { tempDir } from "../../support/test-helpers.js";
+import { anchorPayload, WALL } from "../../support/gateway-records.js";
 
 const UP = "xsedge/v1/b-1/up";
 

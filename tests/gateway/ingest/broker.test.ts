@@ -2,16 +2,16 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
 import { connect } from "node:net";
-import { encodeObservation } from "../modules/observation/record.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import type { CloudConnector } from "../hosts/gateway/connector.js";
-import { downConnector, memoryConnector } from "./support/gateway-fakes.js";
-import { observation, tempDir, within } from "./support/test-helpers.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { anchorPayload, WALL } from "./support/gateway-records.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import type { CloudConnector } from "../../../hosts/gateway/relay/connector.js";
+import { downConnector, memoryConnector } from "../../support/gateway-fakes.js";
+import { observation, tempDir, within } from "../../support/test-helpers.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { anchorPayload, WALL } from "../../support/gateway-records.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
 
 // Devices log in as their sensor: username = sensor id, password = its secret.
 const SENSORS = ["s-1", "s-9", "s-bystander"].map((sensorId) => ({ sensorId, secret: `secret-of-${sensorId}` }));

@@ -4,11 +4,11 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { Ingest, uplinkTopic, type IngestOutcome } from "../hosts/gateway/ingest.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { tempDir } from "./support/test-helpers.js";
-import { anchorPayload, obsPayload, WALL } from "./support/gateway-records.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { Ingest, uplinkTopic, type IngestOutcome } from "../../../hosts/gateway/ingest/ingest.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { tempDir } from "../../support/test-helpers.js";
+import { anchorPayload, obsPayload, WALL } from "../../support/gateway-records.js";
 
 function setup() {
   const dir = tempDir("clock");

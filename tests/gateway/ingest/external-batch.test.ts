@@ -8,15 +8,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway, type Gateway, type GatewayOptions } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { downConnector, memoryConnector } from "./support/gateway-fakes.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { Mosquitto } from "./support/mosquitto.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { startGateway, type Gateway, type GatewayOptions } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
+import { downConnector, memoryConnector } from "../../support/gateway-fakes.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { Mosquitto } from "../../support/mosquitto.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 const GATEWAY = { username: "xsedge-gateway", password: "gateway-secret-1" };
 const S1 = { username: "s-1", password: "sensor-secret-1" };

@@ -6,8 +6,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   ackDecision, ingestClientId, parseBrokerUrl, reconnectDelayMs, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, topicSensorId,
-} from "../hosts/gateway/external-broker-policy.js";
-import { observation } from "./support/test-helpers.js";
+} from "../../../hosts/gateway/ingest/external-broker-policy.js";
+import { observation } from "../../support/test-helpers.js";
 
 test("parseBrokerUrl splits the credentials off and shows the URL without the password", () => {
   const parsed = parseBrokerUrl("mqtts://gw:s%3Acret@broker.lan:8883");

@@ -1,15 +1,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
-import { Ingest, uplinkTopic } from "../hosts/gateway/ingest.js";
-import { IngestQueue } from "../hosts/gateway/ingest-queue.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import type { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { downConnector, memoryConnector } from "./support/gateway-fakes.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { device, withOutboxGateway } from "./support/outbox-gateway.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { Ingest, uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { IngestQueue } from "../../../hosts/gateway/ingest/queue.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import type { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { downConnector, memoryConnector } from "../../support/gateway-fakes.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { device, withOutboxGateway } from "../../support/outbox-gateway.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 const unlimited = { rateLimitPerSecond: Infinity };
 

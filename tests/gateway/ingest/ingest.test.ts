@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { encode } from "cbor-x";
-import { encodeObservation, MAX_RECORD_BYTES } from "../modules/observation/record.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { classify, Ingest, uplinkTopic } from "../hosts/gateway/ingest.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { observation, tempDir } from "./support/test-helpers.js";
-import { anchorPayload, WALL } from "./support/gateway-records.js";
+import { encodeObservation, MAX_RECORD_BYTES } from "../../../modules/observation/record.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { classify, Ingest, uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { observation, tempDir } from "../../support/test-helpers.js";
+import { anchorPayload, WALL } from "../../support/gateway-records.js";
 
 const valid = encodeObservation(observation("s-1", 1));
 const UP = "xsedge/v1/s-1/up";

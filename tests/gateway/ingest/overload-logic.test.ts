@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { TokenBucket } from "../hosts/gateway/token-bucket.js";
-import { RateLimiter } from "../hosts/gateway/rate-limiter.js";
-import { LogThrottle } from "../hosts/gateway/log-throttle.js";
-import { BackpressureGate } from "../hosts/gateway/backpressure.js";
-import { rowsToEvict } from "../hosts/gateway/disk-cap.js";
+import { TokenBucket } from "../../../hosts/gateway/ingest/token-bucket.js";
+import { RateLimiter } from "../../../hosts/gateway/ingest/rate-limiter.js";
+import { LogThrottle } from "../../../hosts/log/log-throttle.js";
+import { BackpressureGate } from "../../../hosts/gateway/ingest/backpressure.js";
+import { rowsToEvict } from "../../../hosts/gateway/store/disk-cap.js";
 
 test("token bucket: a burst passes at once, then tokens are reserved at the rate, and a wait past the max takes nothing", () => {
   const bucket = new TokenBucket(10, 3, 0);

@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { memoryConnector } from "./support/gateway-fakes.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { device, withOutboxGateway } from "./support/outbox-gateway.js";
-import { waitFor, within } from "./support/test-helpers.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { memoryConnector } from "../../support/gateway-fakes.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { device, withOutboxGateway } from "../../support/outbox-gateway.js";
+import { waitFor, within } from "../../support/test-helpers.js";
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 const messages = (sensorId: string, seqs: number[]) => seqs.map((seq) => ({ topic: uplinkTopic(sensorId), payload: obsPayload(sensorId, seq) }));

@@ -7,18 +7,18 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { connect } from "node:net";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { MAX_THROTTLED_KEYS } from "../hosts/gateway/log-throttle.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { MAX_THROTTLED_KEYS } from "../../../hosts/log/log-throttle.js";
 import {
   MAX_KEYED_CLIENT_ID_CHARS, MAX_REFUSAL_LINES_PER_INTERVAL, MAX_REFUSAL_MESSAGE_CHARS, REFUSAL_LOG_INTERVAL_MS, RefusalLog, RefusalThrottle,
-} from "../hosts/gateway/refusal-log.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { memoryConnector } from "./support/gateway-fakes.js";
-import { TestMqttClient, type Credentials } from "./support/gateway-mqtt-client.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { tempDir, within } from "./support/test-helpers.js";
+} from "../../../hosts/gateway/ingest/refusal-log.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
+import { memoryConnector } from "../../support/gateway-fakes.js";
+import { TestMqttClient, type Credentials } from "../../support/gateway-mqtt-client.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { tempDir, within } from "../../support/test-helpers.js";
 
 type Line = Record<string, unknown>;
 

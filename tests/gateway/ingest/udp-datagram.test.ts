@@ -1,11 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { encode } from "cbor-x";
-import { encodeObservation } from "../modules/observation/record.js";
-import { decodeTemperatureUpdated, encodeTemperatureUpdated, PostcardError } from "../hosts/gateway/udp/postcard.js";
-import { classifyDatagram, MAX_DATAGRAM_BYTES } from "../hosts/gateway/udp/datagram.js";
-import { GatewaySequence, POSTCARD_BOOT, postcardObservation } from "../hosts/gateway/udp/postcard-observation.js";
-import { observation } from "./support/test-helpers.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { decodeTemperatureUpdated, encodeTemperatureUpdated, PostcardError } from "../../../hosts/gateway/ingest/udp/postcard.js";
+import { classifyDatagram, MAX_DATAGRAM_BYTES } from "../../../hosts/gateway/ingest/udp/datagram.js";
+import { GatewaySequence, POSTCARD_BOOT, postcardObservation } from "../../../hosts/gateway/ingest/udp/postcard-observation.js";
+import { observation } from "../../support/test-helpers.js";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const everyone = () => true;

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SourceLimit } from "../hosts/gateway/udp/source-limit.js";
-import { LogThrottle } from "../hosts/gateway/log-throttle.js";
+import { SourceLimit } from "../../../hosts/gateway/ingest/udp/source-limit.js";
+import { LogThrottle } from "../../../hosts/log/log-throttle.js";
 
 test("source limit: a full bucket allows its burst, then refills at its rate, never above its capacity", () => {
   const limit = new SourceLimit({ capacity: 3, refillPerSecond: 2 });

@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { MAX_UNACKED_EXTERNAL, UnackedWindow } from "../hosts/gateway/unacked-window.js";
+import { MAX_UNACKED_EXTERNAL, UnackedWindow } from "../../../hosts/gateway/ingest/unacked-window.js";
 
 test("below the limit, reading goes on at once; the awaiting count and the largest follow", () => {
   const window = new UnackedWindow(3);

@@ -8,15 +8,15 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { StreamOut } from "../hosts/grpc/messages.js";
-import { packAny, REGISTERED } from "../hosts/grpc/payload.js";
+import type { StreamOut } from "../../../hosts/grpc/messages.js";
+import { packAny, REGISTERED } from "../../../hosts/grpc/payload.js";
 import * as grpc from "@grpc/grpc-js";
-import { judgeLoadAnswer } from "../hosts/gateway/akka/registration-load.js";
-import { HEALTHY_STREAM_MS, ReconnectBackoff } from "../hosts/gateway/akka/registration-backoff.js";
-import { readEnvelope, readRegistration, type Envelope } from "../hosts/gateway/akka/registration-envelope.js";
-import { advanceOffset, decideSequence, initOffsets, RegistrationStreamState } from "../hosts/gateway/akka/registration-sequence.js";
-import { RegistrationProjection } from "../hosts/gateway/registration-projection.js";
-import { tempDir } from "./support/test-helpers.js";
+import { judgeLoadAnswer } from "../../../hosts/gateway/registrations/akka/load.js";
+import { HEALTHY_STREAM_MS, ReconnectBackoff } from "../../../hosts/gateway/registrations/akka/backoff.js";
+import { readEnvelope, readRegistration, type Envelope } from "../../../hosts/gateway/registrations/akka/envelope.js";
+import { advanceOffset, decideSequence, initOffsets, RegistrationStreamState } from "../../../hosts/gateway/registrations/akka/sequence.js";
+import { RegistrationProjection } from "../../../hosts/gateway/registrations/projection.js";
+import { tempDir } from "../../support/test-helpers.js";
 
 const T = (seconds: number, nanos = 0) => ({ seconds, nanos });
 

@@ -9,11 +9,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { join } from "node:path";
-import { packAny, REGISTERED } from "../hosts/grpc/payload.js";
-import { backtracking, FakeEventProducer, registered } from "./support/fake-event-producer.js";
-import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "./support/akka-registrations.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { packAny, REGISTERED } from "../../../hosts/grpc/payload.js";
+import { backtracking, FakeEventProducer, registered } from "../../support/fake-event-producer.js";
+import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "../../support/akka-registrations.js";
+import { makeTestCertificates } from "../../support/test-certificates.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 test("bad events are counted and logged by pid, seq_nr and fault, without their secret; the stream goes on and does not bring them again", async () => {
   const dir = tempDir("akka-reg-bad");

@@ -6,10 +6,10 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { MAX_BUFFERED_EVENTS } from "../hosts/gateway/akka/registration-consumer.js";
-import { backtracking, FakeEventProducer, registered } from "./support/fake-event-producer.js";
-import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "./support/akka-registrations.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { MAX_BUFFERED_EVENTS } from "../../../hosts/gateway/registrations/akka/consumer.js";
+import { backtracking, FakeEventProducer, registered } from "../../support/fake-event-producer.js";
+import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "../../support/akka-registrations.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 test("replayed then live registrations reach the projection; the first InitReq asks for every slice from the start", async () => {
   const dir = tempDir("akka-reg");

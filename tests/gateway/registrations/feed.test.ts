@@ -7,16 +7,16 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import { connect } from "node:net";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { encodeObservation } from "../modules/observation/record.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { SseReader } from "./support/cloud-sse.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { memoryConnector } from "./support/gateway-fakes.js";
-import { loginAs, registerAtCloud, untilAccepted } from "./support/registrations.js";
-import { observation, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { startCloud, type Cloud } from "../../../simulator/cloud/server.js";
+import { SseReader } from "../../support/cloud-sse.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { memoryConnector } from "../../support/gateway-fakes.js";
+import { loginAs, registerAtCloud, untilAccepted } from "../../support/registrations.js";
+import { observation, tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 type MemoryLogger = ReturnType<typeof createMemoryLogger>;
 

@@ -6,12 +6,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RegistrationProjection } from "../hosts/gateway/registration-projection.js";
+import { RegistrationProjection } from "../../../hosts/gateway/registrations/projection.js";
 import {
   decideRegistrationEvent, registrationRetryDelay, REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, type Registration,
-} from "../hosts/gateway/registration-event.js";
-import { MAX_SSE_LINE_CHARS, SseLineTooLong, SseParser } from "../hosts/gateway/sse-parser.js";
-import { tempDir } from "./support/test-helpers.js";
+} from "../../../hosts/gateway/registrations/event.js";
+import { MAX_SSE_LINE_CHARS, SseLineTooLong, SseParser } from "../../../hosts/gateway/registrations/sse-parser.js";
+import { tempDir } from "../../support/test-helpers.js";
 
 const reg = (offset: number, sensorId: string, secret: string): Registration => ({ offset, sensorId, secret, registeredAt: 1_700_000_000_000 + offset });
 

@@ -6,15 +6,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
-import type { RelayedObservation } from "../hosts/gateway/connector.js";
-import { EventEncodingError, encodeObservationEvent, wholeDegrees, type EncodedEvent } from "../hosts/gateway/connectors/akka-grpc-event.js";
-import { InFlightWindow } from "../hosts/gateway/connectors/akka-grpc-window.js";
-import { nextStreamTimer, waitingSinceAfter } from "../hosts/gateway/connectors/akka-grpc-timing.js";
-import { errorOfStatus, faultOfStatus, readServerMessage } from "../hosts/gateway/connectors/akka-grpc-errors.js";
-import { createAkkaGrpcConnector } from "../hosts/gateway/connectors/akka-grpc.js";
-import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../hosts/grpc/payload.js";
-import { sliceOf } from "../hosts/grpc/persistence-id.js";
-import type { EventIn, FilteredEventIn } from "../hosts/grpc/messages.js";
+import type { RelayedObservation } from "../../../hosts/gateway/relay/connector.js";
+import { EventEncodingError, encodeObservationEvent, wholeDegrees, type EncodedEvent } from "../../../hosts/gateway/relay/connectors/akka-grpc-event.js";
+import { InFlightWindow } from "../../../hosts/gateway/relay/connectors/akka-grpc-window.js";
+import { nextStreamTimer, waitingSinceAfter } from "../../../hosts/gateway/relay/connectors/akka-grpc-timing.js";
+import { errorOfStatus, faultOfStatus, readServerMessage } from "../../../hosts/gateway/relay/connectors/akka-grpc-errors.js";
+import { createAkkaGrpcConnector } from "../../../hosts/gateway/relay/connectors/akka-grpc.js";
+import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../../../hosts/grpc/payload.js";
+import { sliceOf } from "../../../hosts/grpc/persistence-id.js";
+import type { EventIn, FilteredEventIn } from "../../../hosts/grpc/messages.js";
 
 const RECEIVED = 1_795_000_000_123;
 

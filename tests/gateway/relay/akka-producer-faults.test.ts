@@ -7,9 +7,9 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FakeEventConsumer, keyOf } from "./support/fake-event-consumer.js";
-import { logged, prefilledDataDir, startProducerGateway, type ProducerGateway } from "./support/akka-producer-gateway.js";
-import { freePort, waitFor } from "./support/test-helpers.js";
+import { FakeEventConsumer, keyOf } from "../../support/fake-event-consumer.js";
+import { logged, prefilledDataDir, startProducerGateway, type ProducerGateway } from "../../support/akka-producer-gateway.js";
+import { freePort, waitFor } from "../../support/test-helpers.js";
 
 const allKeys = (count: number) => Array.from({ length: count }, (_, i) => keyOf("Sensor|s-1", i + 1));
 

@@ -7,16 +7,16 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { Event, FilteredEvent } from "../hosts/grpc/messages.js";
-import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../hosts/grpc/payload.js";
-import { sliceOf } from "../hosts/grpc/persistence-id.js";
-import { millisOf } from "../hosts/grpc/timestamp.js";
-import { encodeObservation } from "../modules/observation/record.js";
-import { FakeEventConsumer } from "./support/fake-event-consumer.js";
-import { prefilledDataDir, startProducerGateway } from "./support/akka-producer-gateway.js";
-import { anchorPayload, obsPayload, WALL } from "./support/gateway-records.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
-import { waitFor } from "./support/test-helpers.js";
+import type { Event, FilteredEvent } from "../../../hosts/grpc/messages.js";
+import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../../../hosts/grpc/payload.js";
+import { sliceOf } from "../../../hosts/grpc/persistence-id.js";
+import { millisOf } from "../../../hosts/grpc/timestamp.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { FakeEventConsumer } from "../../support/fake-event-consumer.js";
+import { prefilledDataDir, startProducerGateway } from "../../support/akka-producer-gateway.js";
+import { anchorPayload, obsPayload, WALL } from "../../support/gateway-records.js";
+import { makeTestCertificates } from "../../support/test-certificates.js";
+import { waitFor } from "../../support/test-helpers.js";
 
 const humidityOnly = (sensorId: string, seq: number) => encodeObservation({ sensorId, seq, boot: 1, uptimeMs: seq * 1000, readings: [{ quantity: "humidity", value: 40 }] });
 

@@ -6,11 +6,11 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { BootAnchor } from "../hosts/gateway/clock-map.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { MAX_UNRELAYED_IN_MEMORY } from "../hosts/gateway/unrelayed-tail.js";
-import { WALL } from "./support/gateway-records.js";
-import { observation, tempDir } from "./support/test-helpers.js";
+import type { BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { MAX_UNRELAYED_IN_MEMORY } from "../../../hosts/gateway/store/unrelayed-tail.js";
+import { WALL } from "../../support/gateway-records.js";
+import { observation, tempDir } from "../../support/test-helpers.js";
 
 function withStore(run: (store: ObservationStore, reopen: () => ObservationStore) => void): void {
   const dir = tempDir("handoff");

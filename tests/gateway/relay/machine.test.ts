@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { backoffDelay, INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayState } from "../hosts/gateway/relay-machine.js";
+import { backoffDelay, INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayState } from "../../../hosts/gateway/relay/machine.js";
 
 const policy = { intervalMs: 1000, retryInitialMs: 100, retryMaxMs: 1000 };
 

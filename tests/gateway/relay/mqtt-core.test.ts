@@ -7,9 +7,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   connackRefusal, DEFAULT_TOPIC_TEMPLATE, disconnectReason, MqttOptionError, observationPayload, parseCloudBrokerUrl, parseTopicTemplate, pubackRefusal,
-} from "../hosts/gateway/connectors/mqtt-message.js";
-import { PublishWindow } from "../hosts/gateway/connectors/mqtt-publish-window.js";
-import { observation } from "./support/test-helpers.js";
+} from "../../../hosts/gateway/relay/connectors/mqtt-message.js";
+import { PublishWindow } from "../../../hosts/gateway/relay/connectors/mqtt-publish-window.js";
+import { observation } from "../../support/test-helpers.js";
 
 test("the window keeps at most `limit` awaiting a PUBACK and refills as they are acked", () => {
   const window = new PublishWindow(5, 2);

@@ -8,15 +8,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer } from "node:net";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { createMqttConnector, type MqttConnectorOptions } from "../hosts/gateway/connectors/mqtt.js";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { startPacketBroker } from "./support/packet-broker.js";
-import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { createMqttConnector, type MqttConnectorOptions } from "../../../hosts/gateway/relay/connectors/mqtt.js";
+import { startGateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { startPacketBroker } from "../../support/packet-broker.js";
+import { freePort, observation, tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 const SECRET = "device-secret-1";
 

@@ -8,12 +8,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { createMqttConnector, type MqttConnector } from "../hosts/gateway/connectors/mqtt.js";
-import { Mosquitto } from "./support/mosquitto.js";
-import { ObservationSubscriber } from "./support/mqtt-subscriber.js";
-import { makeTestCertificates } from "./support/test-certificates.js";
-import { observation, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { createMqttConnector, type MqttConnector } from "../../../hosts/gateway/relay/connectors/mqtt.js";
+import { Mosquitto } from "../../support/mosquitto.js";
+import { ObservationSubscriber } from "../../support/mqtt-subscriber.js";
+import { makeTestCertificates } from "../../support/test-certificates.js";
+import { observation, waitFor, within } from "../../support/test-helpers.js";
 
 const certs = makeTestCertificates("mqtt-tls");
 const UPSTREAM = { username: "gw-1", password: "gateway-secret-1" };

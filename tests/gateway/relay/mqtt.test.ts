@@ -5,18 +5,18 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { createMqttConnector, type MqttConnector, type MqttConnectorOptions } from "../hosts/gateway/connectors/mqtt.js";
-import { startGateway, type Gateway } from "../hosts/gateway/gateway.js";
-import { toGatewayOptions } from "../hosts/gateway/config/gateway-options.js";
-import { resolveConfig } from "../hosts/gateway/config/resolve.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { StaticRegistry } from "../hosts/gateway/sensor-registry.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { Mosquitto } from "./support/mosquitto.js";
-import { ObservationSubscriber } from "./support/mqtt-subscriber.js";
-import { tempDir, waitFor, within } from "./support/test-helpers.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { createMqttConnector, type MqttConnector, type MqttConnectorOptions } from "../../../hosts/gateway/relay/connectors/mqtt.js";
+import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { toGatewayOptions } from "../../../hosts/gateway/config/gateway-options.js";
+import { resolveConfig } from "../../../hosts/gateway/config/resolve.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { Mosquitto } from "../../support/mosquitto.js";
+import { ObservationSubscriber } from "../../support/mqtt-subscriber.js";
+import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 const DEVICE = { username: "s-1", password: "device-secret-1" };
 const UPSTREAM = { username: "gw-1", password: "gateway-secret-1" };

@@ -1,19 +1,19 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer } from "node:http";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import type { CloudConnector } from "../hosts/gateway/connector.js";
-import { CloudRequestError, createHttpConnector } from "../hosts/gateway/connectors/http.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { Relay } from "../hosts/gateway/relay.js";
-import { startGateway } from "../hosts/gateway/gateway.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { encodeObservation } from "../modules/observation/record.js";
-import { loginAs, registerAtCloud, untilAccepted } from "./support/registrations.js";
-import { TestMqttClient } from "./support/gateway-mqtt-client.js";
-import { startCloud, type Cloud } from "../simulator/cloud/server.js";
-import { freePort, observation, tempDir, waitFor, within } from "./support/test-helpers.js";
-import { anchorPayload, WALL } from "./support/gateway-records.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import type { CloudConnector } from "../../../hosts/gateway/relay/connector.js";
+import { CloudRequestError, createHttpConnector } from "../../../hosts/gateway/relay/connectors/http.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { Relay } from "../../../hosts/gateway/relay/relay.js";
+import { startGateway } from "../../../hosts/gateway/gateway.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { encodeObservation } from "../../../modules/observation/record.js";
+import { loginAs, registerAtCloud, untilAccepted } from "../../support/registrations.js";
+import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { startCloud, type Cloud } from "../../../simulator/cloud/server.js";
+import { freePort, observation, tempDir, waitFor, within } from "../../support/test-helpers.js";
+import { anchorPayload, WALL } from "../../support/gateway-records.js";
 
 function fill(store: ObservationStore, sensorId: string, count: number): void {
   for (let seq = 1; seq <= count; seq++) store.append(observation(sensorId, seq), 1000 + seq);

@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CLOCK_SYNCED_AFTER_MS, type ClockAnchor } from "../modules/observation/record.js";
-import { anchorEstimate, chooseAnchor, MAX_DEVICE_CLOCK_AHEAD_MS, withTime, type BootAnchor } from "../hosts/gateway/clock-map.js";
-import { observation } from "./support/test-helpers.js";
-import { WALL } from "./support/gateway-records.js";
+import { CLOCK_SYNCED_AFTER_MS, type ClockAnchor } from "../../../modules/observation/record.js";
+import { anchorEstimate, chooseAnchor, MAX_DEVICE_CLOCK_AHEAD_MS, withTime, type BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
+import { observation } from "../../support/test-helpers.js";
+import { WALL } from "../../support/gateway-records.js";
 
 const record = (wallMs: number | null, uptimeMs = 5_000): ClockAnchor => ({ sensorId: "s-1", boot: 2, uptimeMs, wallMs });
 

@@ -7,15 +7,15 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { DiskCap } from "../hosts/gateway/disk-cap.js";
-import { ObservationStore, STORE_FILE } from "../hosts/gateway/observation-store.js";
-import { MIGRATIONS, toStored, type ObservationRow } from "../hosts/gateway/store-schema.js";
-import { openDurableDatabase } from "../hosts/sqlite/durable-database.js";
-import type { BootAnchor } from "../hosts/gateway/clock-map.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { WALL } from "./support/gateway-records.js";
-import { withStore } from "./support/temp-store.js";
-import { observation, tempDir } from "./support/test-helpers.js";
+import { DiskCap } from "../../../hosts/gateway/store/disk-cap.js";
+import { ObservationStore, STORE_FILE } from "../../../hosts/gateway/store/observation-store.js";
+import { MIGRATIONS, toStored, type ObservationRow } from "../../../hosts/gateway/store/schema.js";
+import { openDurableDatabase } from "../../../hosts/sqlite/durable-database.js";
+import type { BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { WALL } from "../../support/gateway-records.js";
+import { withStore } from "../../support/temp-store.js";
+import { observation, tempDir } from "../../support/test-helpers.js";
 
 /** What SQL says of the file, on a connection of its own. */
 function fromSql(dir: string) {

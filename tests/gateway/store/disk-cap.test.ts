@@ -1,13 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { DiskCap } from "../hosts/gateway/disk-cap.js";
-import { uplinkTopic } from "../hosts/gateway/ingest.js";
-import { ObservationStore } from "../hosts/gateway/observation-store.js";
-import { createMemoryLogger } from "../hosts/log/logger.js";
-import { downConnector } from "./support/gateway-fakes.js";
-import { obsPayload } from "./support/gateway-records.js";
-import { device, withOutboxGateway } from "./support/outbox-gateway.js";
-import { observation, tempDir, waitFor } from "./support/test-helpers.js";
+import { DiskCap } from "../../../hosts/gateway/store/disk-cap.js";
+import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
+import { ObservationStore } from "../../../hosts/gateway/store/observation-store.js";
+import { createMemoryLogger } from "../../../hosts/log/logger.js";
+import { downConnector } from "../../support/gateway-fakes.js";
+import { obsPayload } from "../../support/gateway-records.js";
+import { device, withOutboxGateway } from "../../support/outbox-gateway.js";
+import { observation, tempDir, waitFor } from "../../support/test-helpers.js";
 
 function setup() {
   const dir = tempDir("disk-cap");

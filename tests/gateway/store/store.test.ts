@@ -2,12 +2,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../hosts/gateway/observation-store.js";
-import { MIGRATIONS } from "../hosts/gateway/store-schema.js";
-import type { BootAnchor } from "../hosts/gateway/clock-map.js";
-import { withStore } from "./support/temp-store.js";
-import { observation, tempDir } from "./support/test-helpers.js";
-import { WALL } from "./support/gateway-records.js";
+import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../../../hosts/gateway/store/observation-store.js";
+import { MIGRATIONS } from "../../../hosts/gateway/store/schema.js";
+import type { BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
+import { withStore } from "../../support/temp-store.js";
+import { observation, tempDir } from "../../support/test-helpers.js";
+import { WALL } from "../../support/gateway-records.js";
 
 const counts = (observations: number, unrelayed: number, rejected = 0, untimed = observations, anchors = 0) => ({ observations, unrelayed, untimed, anchors, rejected });
 

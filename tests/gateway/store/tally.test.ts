@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { StoreTally, type StoreChange } from "../hosts/gateway/store-tally.js";
+import { StoreTally, type StoreChange } from "../../../hosts/gateway/store/tally.js";
 
 const empty = () => StoreTally.fromScan({ sensors: [], unrelayed: 0, untimed: 0, anchors: 0, rejected: 0 });
 const stored = (sensorId: string, seq: number, id: number, untimed = false): StoreChange => ({ kind: "stored", sensorId, seq, id, untimed });

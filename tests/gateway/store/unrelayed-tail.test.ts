@@ -1,8 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { UnrelayedTail } from "../hosts/gateway/unrelayed-tail.js";
-import type { StoredObservation } from "../hosts/gateway/store-schema.js";
-import { observation } from "./support/test-helpers.js";
+import { UnrelayedTail } from "../../../hosts/gateway/store/unrelayed-tail.js";
+import type { StoredObservation } from "../../../hosts/gateway/store/schema.js";
+import { observation } from "../../support/test-helpers.js";
 
 function rows(from: number, to: number): StoredObservation[] {
   const out: StoredObservation[] = [];

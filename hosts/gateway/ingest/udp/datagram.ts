@@ -13,8 +13,8 @@
  * the form it looks like (`looksLikeRecord`), so the log says something
  * useful; which error is reported changes nothing else.
  */
-import { decodeUplinkRecord, type UplinkRecord } from "../../../modules/observation/record-decoder.js";
-import { MAX_RECORD_BYTES, ObservationError } from "../../../modules/observation/record.js";
+import { decodeUplinkRecord, type UplinkRecord } from "../../../../modules/observation/record-decoder.js";
+import { MAX_RECORD_BYTES, ObservationError } from "../../../../modules/observation/record.js";
 import { decodeTemperatureUpdated, MAX_POSTCARD_BYTES, PostcardError, type TemperatureUpdated } from "./postcard.js";
 
 /**

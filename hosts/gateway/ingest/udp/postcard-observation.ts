@@ -12,7 +12,7 @@
  *  - time: the gateway's receive time, timeSource "gateway", attached
  *    directly rather than through a clock anchor (there is no boot to anchor).
  */
-import type { TimedObservation } from "../../../modules/observation/record.js";
+import type { TimedObservation } from "../../../../modules/observation/record.js";
 
 /**
  * Our devices count boots from 1 (modules/app/sequence-lease.ts), so boot 0

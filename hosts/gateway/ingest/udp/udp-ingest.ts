@@ -13,12 +13,12 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "../../log/logger.js";
+import type { Logger } from "../../../log/logger.js";
 import { REFUSAL_REASONS, uplinkTopic, type Ingest, type IngestOutcome, type RefusalReason } from "../ingest.js";
-import type { ObservationStore } from "../observation-store.js";
+import type { ObservationStore } from "../../store/observation-store.js";
 import type { SensorRegistry } from "../sensor-registry.js";
 import { classifyDatagram, type DatagramRefusal, type DatagramRefusalReason } from "./datagram.js";
-import { LogThrottle } from "../log-throttle.js";
+import { LogThrottle } from "../../../log/log-throttle.js";
 import { GatewaySequence, postcardObservation } from "./postcard-observation.js";
 import type { TemperatureUpdated } from "./postcard.js";
 import { DEFAULT_SOURCE_LIMIT, SourceLimit, type SourceLimitOptions } from "./source-limit.js";

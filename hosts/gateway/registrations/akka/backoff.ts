@@ -5,7 +5,7 @@
  * is retried at once, while a cloud that accepts and drops every stream is
  * not hammered.
  */
-import { REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, registrationRetryDelay } from "../registration-event.js";
+import { REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, registrationRetryDelay } from "../event.js";
 
 /**
  * A stream that stayed open this long was healthy even if it brought no

@@ -2,10 +2,10 @@
  * What the Akka registration consumer (registration-consumer.ts) is given
  * and what it reports, with the limits it runs under.
  */
-import type { ClientTlsFiles } from "../../grpc/tls.js";
-import type { RegistrationFeedStats } from "../registration-feed.js";
-import type { RegistrationProjection } from "../registration-projection.js";
-import type { Logger } from "../../log/logger.js";
+import type { ClientTlsFiles } from "../../../grpc/tls.js";
+import type { RegistrationFeedStats } from "../feed.js";
+import type { RegistrationProjection } from "../projection.js";
+import type { Logger } from "../../../log/logger.js";
 
 export const DEFAULT_REGISTRATION_STREAM_ID = "registration-events";
 /** Events received but not yet applied before the stream is paused: a burst of replay waits in the HTTP/2 window, not in memory. */

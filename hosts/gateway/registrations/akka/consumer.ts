@@ -11,26 +11,26 @@
  * LoadEvent calls and the timers.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../log/logger.js";
-import type { OffsetIn, StreamOut } from "../../grpc/messages.js";
-import { SLICE_COUNT } from "../../grpc/persistence-id.js";
-import { EVENT_PRODUCER_SERVICE, grpcService } from "../../grpc/protocol.js";
-import { channelCredentials } from "../../grpc/tls.js";
-import type { RegistrationProjection } from "../registration-projection.js";
-import type { RegistrationSource } from "../registration-source.js";
+import type { Logger } from "../../../log/logger.js";
+import type { OffsetIn, StreamOut } from "../../../grpc/messages.js";
+import { SLICE_COUNT } from "../../../grpc/persistence-id.js";
+import { EVENT_PRODUCER_SERVICE, grpcService } from "../../../grpc/protocol.js";
+import { channelCredentials } from "../../../grpc/tls.js";
+import type { RegistrationProjection } from "../projection.js";
+import type { RegistrationSource } from "../source.js";
 import {
   KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_BUFFERED_EVENTS, DEFAULT_REGISTRATION_STREAM_ID,
   type RegistrationConsumerOptions, type RegistrationConsumerStats,
-} from "./registration-consumer-options.js";
-import { ReconnectBackoff } from "./registration-backoff.js";
-import { describePosition, quoteId, readEnvelope, readRegistration, type Envelope } from "./registration-envelope.js";
-import { loadFullEvent, statusText, type ProducerClient } from "./registration-load.js";
-import { initOffsets, RegistrationStreamState, type StreamOffset } from "./registration-sequence.js";
+} from "./consumer-options.js";
+import { ReconnectBackoff } from "./backoff.js";
+import { describePosition, quoteId, readEnvelope, readRegistration, type Envelope } from "./envelope.js";
+import { loadFullEvent, statusText, type ProducerClient } from "./load.js";
+import { initOffsets, RegistrationStreamState, type StreamOffset } from "./sequence.js";
 
 export {
   DEFAULT_REGISTRATION_STREAM_ID, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_BUFFERED_EVENTS,
   type RegistrationConsumerOptions, type RegistrationConsumerStats,
-} from "./registration-consumer-options.js";
+} from "./consumer-options.js";
 
 interface Attempt {
   call: grpc.ClientDuplexStream<{ init: Record<string, unknown> }, StreamOut>;

@@ -4,12 +4,12 @@
  * payload carries. Every refusal names the pid, seq_nr and field at fault,
  * never a secret's value.
  */
-import type { AnyMessage, Offset, StreamOut } from "../../grpc/messages.js";
-import { PayloadError, REGISTERED, unpackAny } from "../../grpc/payload.js";
-import { parsePersistenceId, parseSeqNr, PersistenceIdError } from "../../grpc/persistence-id.js";
-import { millisOf, TimestampError } from "../../grpc/timestamp.js";
-import { MAX_SECRET_LENGTH } from "../registration-event.js";
-import type { EventTimestamp } from "./registration-sequence.js";
+import type { AnyMessage, Offset, StreamOut } from "../../../grpc/messages.js";
+import { PayloadError, REGISTERED, unpackAny } from "../../../grpc/payload.js";
+import { parsePersistenceId, parseSeqNr, PersistenceIdError } from "../../../grpc/persistence-id.js";
+import { millisOf, TimestampError } from "../../../grpc/timestamp.js";
+import { MAX_SECRET_LENGTH } from "../event.js";
+import type { EventTimestamp } from "./sequence.js";
 
 /** Longest persistence id quoted in a log line: enough to recognise one, short enough that a hostile one cannot flood the log. */
 export const MAX_LOGGED_ID_CHARS = 128;

@@ -5,8 +5,8 @@
  * restart the stream and get it again (any other failure: it may pass).
  */
 import * as grpc from "@grpc/grpc-js";
-import type { LoadEventRequest, LoadEventResponse, StreamOut } from "../../grpc/messages.js";
-import { describePosition, readEnvelope, type Envelope } from "./registration-envelope.js";
+import type { LoadEventRequest, LoadEventResponse, StreamOut } from "../../../grpc/messages.js";
+import { describePosition, readEnvelope, type Envelope } from "./envelope.js";
 
 /** A LoadEvent is one journal read; 10 s means the producer is in trouble, and the stream restarts to retry it. */
 export const LOAD_EVENT_TIMEOUT_MS = 10_000;

@@ -15,7 +15,7 @@
  * unregistered) for as long as a producer that compacts its journal, as the
  * reference cloud's log does, cannot deliver the missing seq_nr.
  */
-import type { OffsetIn } from "../../grpc/messages.js";
+import type { OffsetIn } from "../../../grpc/messages.js";
 
 /** Event.source of a backtracking event: it carries no payload; LoadEvent fetches it. */
 export const BACKTRACKING_SOURCE = "BT";

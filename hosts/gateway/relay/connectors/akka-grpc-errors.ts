@@ -4,7 +4,7 @@
  * is read (an unreadable one is a "malformed" verdict, never a throw). Pure.
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { PersistenceIdError, parseSeqNr } from "../../grpc/persistence-id.js";
+import { PersistenceIdError, parseSeqNr } from "../../../grpc/persistence-id.js";
 
 export type ProducerFault =
   /** The server said no: PERMISSION_DENIED (stream id not accepted), UNAUTHENTICATED, NOT_FOUND, INVALID_ARGUMENT. */

@@ -6,11 +6,11 @@
  * payload in an Any. Pure: no I/O, tested directly.
  */
 import type { ObservationKey, RelayedObservation } from "../connector.js";
-import type { EventIn, FilteredEventIn, OffsetIn, TimestampIn } from "../../grpc/messages.js";
-import { OBSERVATION_RECORDED, PayloadError, TEMPERATURE_READ, packAny } from "../../grpc/payload.js";
-import { persistenceIdOf, sliceOf } from "../../grpc/persistence-id.js";
-import { TimestampError, timestampFromMillis } from "../../grpc/timestamp.js";
-import { QUANTITIES } from "../../../modules/observation/record.js";
+import type { EventIn, FilteredEventIn, OffsetIn, TimestampIn } from "../../../grpc/messages.js";
+import { OBSERVATION_RECORDED, PayloadError, TEMPERATURE_READ, packAny } from "../../../grpc/payload.js";
+import { persistenceIdOf, sliceOf } from "../../../grpc/persistence-id.js";
+import { TimestampError, timestampFromMillis } from "../../../grpc/timestamp.js";
+import { QUANTITIES } from "../../../../modules/observation/record.js";
 
 /**
  * "temperature": iot.temperature.TemperatureRead, what the Akka sample's

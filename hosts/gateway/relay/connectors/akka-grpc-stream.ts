@@ -6,14 +6,14 @@
  * timeout. Once ended it stays ended; the connector opens a new one.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../log/logger.js";
+import type { Logger } from "../../../log/logger.js";
 import type { ObservationKey } from "../connector.js";
-import type { ConsumerEventInit } from "../../grpc/messages.js";
+import type { ConsumerEventInit } from "../../../grpc/messages.js";
 import type { EncodedEvent, EventMessage } from "./akka-grpc-event.js";
 import { AkkaProducerError, errorOfStatus, readServerMessage, type ProducerFault } from "./akka-grpc-errors.js";
 import { nextStreamTimer, waitingSinceAfter, type StreamTiming } from "./akka-grpc-timing.js";
 import { InFlightWindow } from "./akka-grpc-window.js";
-import type { LogThrottle } from "../log-throttle.js";
+import type { LogThrottle } from "../../../log/log-throttle.js";
 
 export interface StreamSettings extends StreamTiming {
   target: string;

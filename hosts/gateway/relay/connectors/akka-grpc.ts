@@ -6,14 +6,14 @@
  * (stream reset, server silent, connector closed) the relay sends again on a
  * new stream, and the cloud skips what it already has by seq_nr.
  */
-import { createLogger, type Logger } from "../../log/logger.js";
+import { createLogger, type Logger } from "../../../log/logger.js";
 import type { CloudAck, CloudConnector, ObservationKey, RelayedObservation } from "../connector.js";
-import { EVENT_CONSUMER_SERVICE, grpcService } from "../../grpc/protocol.js";
-import { channelCredentials, type ClientTlsFiles } from "../../grpc/tls.js";
+import { EVENT_CONSUMER_SERVICE, grpcService } from "../../../grpc/protocol.js";
+import { channelCredentials, type ClientTlsFiles } from "../../../grpc/tls.js";
 import { AkkaProducerError, type ProducerFault } from "./akka-grpc-errors.js";
 import { EventEncodingError, encodeObservationEvent, type EncodedEvent, type EventEncoding, type PayloadKind } from "./akka-grpc-event.js";
 import { ConsumeEventStream, type ConsumeEventCall, type StreamContext, type StreamCounters, type StreamSettings } from "./akka-grpc-stream.js";
-import { LogThrottle } from "../log-throttle.js";
+import { LogThrottle } from "../../../log/log-throttle.js";
 
 export type { PayloadKind } from "./akka-grpc-event.js";
 

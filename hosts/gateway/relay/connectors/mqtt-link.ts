@@ -8,9 +8,9 @@
  * outbox is the only store, and the relay alone decides what to send again.
  */
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
-import type { Logger } from "../../log/logger.js";
+import type { Logger } from "../../../log/logger.js";
 import { describeLinkError } from "../cloud-tls.js";
-import { reconnectDelayMs } from "../external-broker-policy.js";
+import { reconnectDelayMs } from "../../ingest/external-broker-policy.js";
 import { connackRefusal, disconnectReason, type CloudBrokerUrl } from "./mqtt-message.js";
 
 /** MQTT's default when a broker sets no Receive Maximum (MQTT 5, 3.2.2.3.3); 3.1.1 brokers set none. */

@@ -3,7 +3,7 @@
  * observation goes to, its payload, the broker URL as it may be shown, and
  * the words for a broker's refusal codes. connectors/mqtt.ts does the I/O.
  */
-import { SENSOR_ID_PATTERN } from "../../../modules/observation/record.js";
+import { SENSOR_ID_PATTERN } from "../../../../modules/observation/record.js";
 import type { RelayedObservation } from "../connector.js";
 
 /**

@@ -14,10 +14,10 @@
  * 3.1.1 broker cannot, and mosquitto acknowledges and drops a publish its ACL
  * denies, so with protocolVersion 4 the ACL must be right.
  */
-import type { Logger } from "../../log/logger.js";
+import type { Logger } from "../../../log/logger.js";
 import { checkTlsScheme, readClientTls, type ClientTlsFiles } from "../cloud-tls.js";
 import type { CloudAck, CloudConnector, ObservationKey, RelayedObservation } from "../connector.js";
-import { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS } from "../external-broker-policy.js";
+import { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS } from "../../ingest/external-broker-policy.js";
 import { MqttLink } from "./mqtt-link.js";
 import {
   DEFAULT_TOPIC_TEMPLATE, MqttOptionError, observationPayload, parseCloudBrokerUrl, parseTopicTemplate, pubackRefusal, type TopicTemplate,
