@@ -28,7 +28,7 @@ export interface StoreFloor {
   devices: number;
   /** CPU per observation (user + system, µs) for insert and commit in the minimal store. */
   minimalStoreUs: number;
-  /** CPU per observation (µs) to decode and check one record (ingest.ts `classify`), as the gateway must before storing it. */
+  /** CPU per observation (µs) to decode and check one record (ingest/ingest.ts `classify`), as the gateway must before storing it. */
   classifyUs: number;
 }
 

@@ -41,7 +41,7 @@ export interface GatewayOptions {
   now?: () => number;
   /**
    * The sensors it accepts (username = sensor id, password = secret); see
-   * sensor-registry.ts. When given it is used as is and no registration feed
+   * ingest/sensor-registry.ts. When given it is used as is and no registration feed
    * runs; otherwise the gateway follows the cloud's registration stream into
    * registrations.db in dataDir.
    */
@@ -56,14 +56,14 @@ export interface GatewayOptions {
   mqttTls?: MqttTlsOptions;
   /**
    * Ingest from this broker (e.g. mosquitto) instead of the embedded one,
-   * which is then not started (mqttPort is null); see external-broker.ts.
+   * which is then not started (mqttPort is null); see ingest/external-broker.ts.
    */
   externalBroker?: ExternalBrokerOptions;
   /** Interface the UDP listener binds; default 127.0.0.1. */
   udpHost?: string;
-  /** UDP observations (Postcard or our CBOR records, see udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
+  /** UDP observations (Postcard or our CBOR records, see ingest/udp/datagram.ts); absent: no UDP. 0 picks an ephemeral port. */
   udpPort?: number;
-  /** Per-source-address allowance of UDP datagrams; udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
+  /** Per-source-address allowance of UDP datagrams; ingest/udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
   udpSourceLimit?: SourceLimitOptions;
   /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
   httpHost?: string;
@@ -89,7 +89,7 @@ export interface GatewayOptions {
   rateLimitBurst?: number;
 }
 
-/** The registration projection and its feed; see registration-feed.ts. */
+/** The registration projection and its feed; see registrations/feed.ts. */
 export interface RegistrationStats extends RegistrationFeedStats {
   /** Registered sensors the gateway knows. */
   sensors: number;

@@ -1,6 +1,6 @@
 /*
  * The gateway's HTTP cloud links over TLS: the observations POST
- * (connectors/http.ts) and the registration stream (registration-feed.ts)
+ * (hosts/gateway/relay/connectors/http.ts) and the registration stream (hosts/gateway/registrations/feed.ts)
  * against a node https server in the test that requires a client
  * certificate from the test CA. The gateway's certificate is accepted; a
  * rogue one, none, or an untrusted server is refused with a clear error.

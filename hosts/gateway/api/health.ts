@@ -6,7 +6,7 @@ import type { CloudAck, CloudConnector } from "../relay/connector.js";
 
 /**
  * The relay may fail this long before the gateway reports itself unhealthy.
- * Its retries back off to 30 s (relay.ts), so five minutes is several
+ * Its retries back off to 30 s (../relay/relay.ts), so five minutes is several
  * attempts: a cloud that is really down, not a blip. The outbox keeps every
  * observation meanwhile; this only tells the operator.
  */

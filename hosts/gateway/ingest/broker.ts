@@ -7,7 +7,7 @@
  *
  * Why there: aedes (lib/handlers/publish.js) runs authorizePublish and only
  * then, for QoS 1, writes the PUBACK. authorizePublish calls back only once
- * the outbox has committed the publish (group commit, ingest-queue.ts), so a
+ * the outbox has committed the publish (group commit, queue.ts), so a
  * device's PUBACK always follows the durable commit, for an observation and
  * for a clock anchor (with the rows it timed) alike.
  *

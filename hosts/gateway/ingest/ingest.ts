@@ -3,11 +3,11 @@
  * by its boot's clock anchor when one is known), record a clock anchor,
  * recognise a retry, or refuse it (quarantined, counted, logged). No sockets
  * here; the broker submits publishes to the outbox (outbox.ts), whose group
- * commit (ingest-queue.ts) stages many in one transaction with `stage` and
+ * commit (queue.ts) stages many in one transaction with `stage` and
  * settles them once it commits; `handle` is the one-publish path. Every
  * outcome but "failed" is committed before it is returned.
  *
- * The decisions (`classify`, and clock-map.ts) are pure; `Ingest` adds the effects.
+ * The decisions (`classify`, and ../store/clock-map.ts) are pure; `Ingest` adds the effects.
  */
 import { decodeUplinkRecord, type UplinkRecord } from "../../../modules/observation/record-decoder.js";
 import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation, type TimedObservation } from "../../../modules/observation/record.js";
@@ -176,7 +176,7 @@ export class Ingest {
 
   /**
    * Writes one publish's effects into the store, to be run inside the
-   * caller's transaction (ingest-queue.ts puts many in one commit). Nothing
+   * caller's transaction (queue.ts puts many in one commit). Nothing
    * is counted or logged until the caller, once the transaction has
    * committed, calls `settle`: the counters describe committed work only.
    * Throws if the store does; the caller's transaction then rolls back.

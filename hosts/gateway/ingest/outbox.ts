@@ -3,10 +3,10 @@
  * get its outcome once it is committed. On the way in, the per-device rate
  * limit (rate-limiter.ts) may delay or refuse it and backpressure
  * (backpressure.ts) may hold or refuse it; then the group commit
- * (ingest-queue.ts) stores it, and the disk cap (disk-cap.ts) is checked.
+ * (queue.ts) stores it, and the disk cap (../store/disk-cap.ts) is checked.
  *
  * The outbox's depth (unrelayed observations) is the store's own count,
- * kept in memory by its tally (store-tally.ts) as rows are committed,
+ * kept in memory by its tally (../store/tally.ts) as rows are committed,
  * relayed and evicted: nothing per publish counts rows, and the API, the
  * metrics and backpressure all read the one number.
  *

@@ -21,7 +21,7 @@ import { LogThrottle, MAX_THROTTLED_KEYS } from "../../log/log-throttle.js";
 
 /**
  * One line per client and reason per 10 s, as for UDP sources
- * (udp-ingest.ts) and overload (outbox.ts): a misbehaving device stays
+ * (udp/udp-ingest.ts) and overload (outbox.ts): a misbehaving device stays
  * visible in `journalctl -f` without drowning the rest.
  */
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;

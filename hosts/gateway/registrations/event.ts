@@ -1,7 +1,7 @@
 /*
  * The registration feed's decisions, free of I/O: what one event from the
  * cloud's registration stream means for the projection, and how long to wait
- * before reconnecting. registration-feed.ts performs the effects.
+ * before reconnecting. feed.ts performs the effects.
  *
  * The stream's events (see simulator/cloud/server.ts): `id` = the sensor's
  * registration offset, `data` = {sensorId, secret, registeredAt}.

@@ -5,7 +5,7 @@
  * offset with Last-Event-ID; on any failure (refused, dropped, silent for too
  * long) reconnects with exponential backoff.
  *
- * The decisions are in registration-event.ts (what an event means, how long
+ * The decisions are in event.ts (what an event means, how long
  * to wait) and sse-parser.ts (framing); this file owns the socket and the timer.
  * Issue 4 replaces this transport (Akka Projection gRPC); the projection stays.
  */

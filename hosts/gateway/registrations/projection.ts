@@ -7,11 +7,11 @@
  * so after a crash the stored offset says exactly which events are in: on
  * restart the feed resumes after it, nothing is applied twice and nothing is
  * missed. Only SHA-256 digests of secrets are kept, on disk and in memory
- * (see sensor-registry.ts); a stolen registrations.db does not let anyone
+ * (see ../ingest/sensor-registry.ts); a stolen registrations.db does not let anyone
  * connect as a device.
  *
- * Knows nothing of HTTP or gRPC: registration-feed.ts (SSE) or
- * akka/registration-consumer.ts (Akka Projection gRPC) brings the events;
+ * Knows nothing of HTTP or gRPC: feed.ts (SSE) or
+ * akka/consumer.ts (Akka Projection gRPC) brings the events;
  * the latter's position (per-pid seq_nr, offset) is stored here too, in the
  * transaction of the registration it applies.
  */
@@ -40,7 +40,7 @@ export const MIGRATIONS: readonly string[] = [
      offset INTEGER NOT NULL
    );
    INSERT INTO stream_offset (id, offset) VALUES (1, 0);`,
-  // The Akka Projection gRPC transport (hosts/gateway/akka/): per stream, the
+  // The Akka Projection gRPC transport (akka/): per stream, the
   // last seq_nr handled per persistence id, and the offset InitReq sends back
   // (timestamp + the (pid, seq_nr) pairs seen at it, as JSON [[pid, seq_nr], ...]).
   // Registrations it applies have offset 0 in registrations (no SSE offset).

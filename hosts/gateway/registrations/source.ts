@@ -1,7 +1,7 @@
 /*
  * What the gateway holds of a registration transport, whichever it is: the
- * cloud's SSE stream (registration-feed.ts) or Akka Projection gRPC
- * (akka/registration-consumer.ts). Both feed the same RegistrationProjection.
+ * cloud's SSE stream (feed.ts) or Akka Projection gRPC
+ * (akka/consumer.ts). Both feed the same RegistrationProjection.
  */
 import type { RegistrationFeedStats } from "./feed.js";
 

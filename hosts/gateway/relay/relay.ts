@@ -1,6 +1,6 @@
 /*
  * Relays stored observations to the cloud: the thin shell around the state
- * machine in relay-machine.ts. It owns the one timer, the one in-flight send,
+ * machine in machine.ts. It owns the one timer, the one in-flight send,
  * and the store updates; every decision is the machine's.
  *
  * A row is marked relayed only when the cloud's ack names it, so a crash or

@@ -55,7 +55,7 @@ export class StoreEviction {
   /**
    * Deletes up to `rows` of the oldest observations, relayed ones first
    * (the cloud has those), then the oldest unrelayed ones; one transaction.
-   * Also says, for the store's figures (store-tally.ts), what each sensor
+   * Also says, for the store's figures (tally.ts), what each sensor
    * lost and has left: work bounded by the rows deleted, not the store.
    */
   evictOldest(rows: number, newestId: (sensorId: string) => number | undefined): EvictionDetail {

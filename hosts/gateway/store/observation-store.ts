@@ -8,14 +8,14 @@
  * `synchronous=FULL`: in WAL mode NORMAL may lose the last transactions on
  * power loss, and an acknowledged record lost that way is one the device has
  * already deleted from its flash. The cost is one fsync per commit, shared
- * by every publish in a group commit (ingest-queue.ts).
+ * by every publish in a group commit (../ingest/queue.ts).
  *
  * Synchronous and timer-free on purpose: callers decide when to call it.
  *
  * Each commit hands the rows it stored to relay-rows.ts, which gives them
  * to the relay from memory rather than reading back what was just written.
- * The anchors (boot-anchors.ts), what the disk cap needs (store-eviction.ts)
- * and the figures (store-tally.ts: counted once at open and told of every
+ * The anchors (boot-anchors.ts), what the disk cap needs (eviction.ts)
+ * and the figures (tally.ts: counted once at open and told of every
  * change, as counting millions of rows per API call would stall the event
  * loop that sends PUBACKs) live in files of their own too.
  */

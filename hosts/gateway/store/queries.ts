@@ -7,7 +7,7 @@
  * The ones the dashboard polls and /metrics reads cost O(log n) (plus the
  * rows they return) whatever the store holds, because the event loop that
  * runs them also sends every device's PUBACK: the per-sensor figures come
- * from the store's tally (store-tally.ts), each sensor's newest row is read
+ * from the store's tally (tally.ts), each sensor's newest row is read
  * by id, its recent rows walk the (sensor_id, seq) index back. One sensor's
  * page after an id still sorts that sensor's rows past the id (6 ms for
  * 100,000 of them here; bench/api-figures.ts): an index on (sensor_id, id)

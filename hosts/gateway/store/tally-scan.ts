@@ -1,6 +1,6 @@
 /*
  * The one count of the gateway's store, at open, that its in-memory tally
- * (store-tally.ts) starts from. It reads every row once (the untimed rows
+ * (tally.ts) starts from. It reads every row once (the untimed rows
  * have no index) and the (sensor_id, seq) index once: about a quarter of a
  * second per million rows here, several seconds for a full 1 GiB store on a
  * Raspberry Pi. Paid once per start, instead of on every dashboard poll and

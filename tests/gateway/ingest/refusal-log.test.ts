@@ -1,6 +1,6 @@
 /*
  * Refused input is counted and quarantined one by one, but logged at most
- * once per client and reason per interval (refusal-log.ts): the pure
+ * once per client and reason per interval (hosts/gateway/ingest/refusal-log.ts): the pure
  * throttle, then floods of malformed publishes and of bad CONNECTs through
  * the gateway's real broker, with the gateway's clock injected.
  */

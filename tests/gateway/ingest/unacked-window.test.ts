@@ -1,5 +1,5 @@
 /*
- * UnackedWindow (hosts/gateway/unacked-window.ts): how many external-broker
+ * UnackedWindow (hosts/gateway/ingest/unacked-window.ts): how many external-broker
  * messages may await their commit at once, and when reading goes on.
  */
 import { test } from "uvu";

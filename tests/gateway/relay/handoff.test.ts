@@ -1,6 +1,6 @@
 /*
  * The store hands the relay the rows it has just committed from memory
- * (unrelayed-tail.ts) and reads from SQLite only what memory does not hold.
+ * (hosts/gateway/store/unrelayed-tail.ts) and reads from SQLite only what memory does not hold.
  * Whichever way a row comes, the relay must see every unrelayed row once,
  * oldest first, with the time SQLite holds for it.
  */

@@ -1,7 +1,7 @@
 /*
  * The UDP listener: one datagram, one observation (or one of our records),
  * as the Akka Edge sample's devices send them. The decisions live in
- * datagram.ts, postcard-observation.ts, source-limit.ts and ../log-throttle.ts;
+ * datagram.ts, postcard-observation.ts, source-limit.ts and hosts/log/log-throttle.ts;
  * this file owns the socket and applies them.
  *
  * UDP has no acknowledgement, so there is no promise to keep and no

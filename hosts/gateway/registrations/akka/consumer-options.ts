@@ -1,5 +1,5 @@
 /*
- * What the Akka registration consumer (registration-consumer.ts) is given
+ * What the Akka registration consumer (consumer.ts) is given
  * and what it reports, with the limits it runs under.
  */
 import type { ClientTlsFiles } from "../../../grpc/tls.js";

@@ -5,9 +5,9 @@
  * RegistrationProjection together with its position, so a restart resumes
  * from the stored offset and skips what is already in.
  *
- * The decisions are in registration-envelope.ts (what a message says),
- * registration-sequence.ts (which seq_nr comes next, the offset) and
- * registration-backoff.ts (when to reconnect); this file owns the stream, the
+ * The decisions are in envelope.ts (what a message says),
+ * sequence.ts (which seq_nr comes next, the offset) and
+ * backoff.ts (when to reconnect); this file owns the stream, the
  * LoadEvent calls and the timers.
  */
 import * as grpc from "@grpc/grpc-js";

@@ -1,7 +1,7 @@
 /*
  * What the MQTT cloud connector puts on the wire, free of I/O: the topic an
  * observation goes to, its payload, the broker URL as it may be shown, and
- * the words for a broker's refusal codes. connectors/mqtt.ts does the I/O.
+ * the words for a broker's refusal codes. mqtt.ts does the I/O.
  */
 import { SENSOR_ID_PATTERN } from "../../../../modules/observation/record.js";
 import type { RelayedObservation } from "../connector.js";

@@ -3,7 +3,7 @@
  * observations to publish next (at most `limit` awaiting their PUBACK), and
  * what the batch came to. Only a PUBACK acknowledges; a refusal, a timeout,
  * a lost connection or a close leaves the observation for the relay to send
- * again. The shell (connectors/mqtt.ts) publishes, times, and reports back.
+ * again. The shell (mqtt.ts) publishes, times, and reports back.
  */
 
 export type WindowEnd =
