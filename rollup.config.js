@@ -3,9 +3,16 @@
  * into dist/modules) for XS, twice:
  *  - build/moddable/main.js: an ES module that manifest.json names, for
  *    mcconfig; Moddable module specifiers stay imports, resolved by the SDK.
+ *    The simulator's fleet runs this very file: each device's Compartment
+ *    resolves the same specifiers to that device's host modules.
  *  - build/sim/device.js: one script for xsnap-worker, in which the same
- *    specifiers resolve to the simulator's host modules (simulator/xs-host).
- * Either build fails if device code reaches for a Node built-in.
+ *    specifiers resolve to the simulator's host modules (simulator/xs-host):
+ *    the one-worker-per-device engine, kept as the benchmark's baseline.
+ * And the fleet worker's runtime, build/sim/fleet-runtime.js: one script
+ * with simulator/xs-fleet, the register models of the parts
+ * (simulator/sensors) and the NOR flash model (simulator/storage), which
+ * run inside XS beside each device's app.
+ * Every build fails if its code reaches for a Node built-in.
  */
 import { builtinModules } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -15,6 +22,7 @@ const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const APP = here("./dist/modules/app/main.js");
 const SIM_HOST = here("./dist/simulator/xs-host/");
 const SIM_ENTRY = "\0xsedge-sim-entry";
+const FLEET_ENTRY = "\0xsedge-fleet-entry";
 
 /** Moddable module specifiers the device imports, and their simulator stand-ins. */
 const MODDABLE_MODULES = {
@@ -76,6 +84,22 @@ function simulatorHostModules() {
   };
 }
 
+/** The fleet worker's script: its runtime, handed the builder of the parts' models and the NOR model of its chips. */
+function fleetRuntimeEntry() {
+  return {
+    name: "xsedge-fleet-runtime-entry",
+    resolveId: (source) => (source === FLEET_ENTRY ? FLEET_ENTRY : null),
+    load(id) {
+      if (id !== FLEET_ENTRY) return null;
+      return `import { install } from ${JSON.stringify(here("./dist/simulator/xs-fleet/fleet-runtime.js"))};\n`
+        + `import { buildParts } from ${JSON.stringify(here("./dist/simulator/sensors/part-builder.js"))};\n`
+        + `import { NorFlash } from ${JSON.stringify(here("./dist/simulator/storage/nor-flash.js"))};\n`
+        + `install({ buildParts, createChip: (geometry, bytes, wear) => {\n`
+        + `  const chip = new NorFlash(geometry, bytes);\n  chip.eraseCounts.set(wear);\n  return chip;\n} });\n`;
+    },
+  };
+}
+
 const resolve = () => nodeResolve({ browser: false, exportConditions: ["default", "module", "import"], preferBuiltins: false });
 
 // ---- BEGIN desktop simulator stand-ins (hosts/desktop; owner: board manifests) ----
@@ -103,6 +127,11 @@ export default [
     input: SIM_ENTRY,
     plugins: [noNodeBuiltins(), simulatorHostModules(), resolve(), stripSourceMapComments()],
     output: { file: "build/sim/device.js", format: "iife", sourcemap: false },
+  },
+  {
+    input: FLEET_ENTRY,
+    plugins: [noNodeBuiltins(), fleetRuntimeEntry(), resolve(), stripSourceMapComments()],
+    output: { file: "build/sim/fleet-runtime.js", format: "iife", sourcemap: false },
   },
   ...desktopStandIns,
 ];
