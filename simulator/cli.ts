@@ -6,28 +6,37 @@ import { resolve } from "node:path";
 import {
   LOG_OPTIONS, parseFlags, stringFlag, parseInteger, parseLogOptions, parsePort, processIo, runService, UsageError, type CommandIo,
 } from "../hosts/cli/command.js";
-import { startFleet, stopFleet } from "./fleet.js";
+import { fleetEngine, startFleet, stopFleet } from "./fleet.js";
+import { MAX_DEVICES_PER_WORKER } from "./fleet/fleet-engine.js";
+
+/** A fleet of this size takes about 10 GB and, at one sample a second, more than two cores (see npm run bench). */
+const MAX_DEVICES = 20_000;
+/** How often the fleet's cost is logged. */
+const COST_LOG_MS = 30_000;
 
 export const SIM_USAGE = `Usage: xsedge sim [options]
 
-Runs simulated devices: each is the device bundle (build/sim/device.js) on
-the real XS engine, with a simulated TMP117 sensor, sampling and publishing
-to the gateway over MQTT.
+Runs simulated devices: the device's app bundle (build/moddable/main.js, the
+file a board is flashed with) on the real XS engine, many devices per
+xsnap-worker, each in its own Compartment with its own clock, flash,
+preferences, sensor part (TMP117, SHT3x and BME280 in turn) and socket,
+sampling and publishing to the gateway over MQTT. Every 30 s it logs the
+memory per device and the CPU per device-second.
 
 Options:
-  --devices <n>          how many devices (default 3)
+  --devices <n>          how many devices (default 3, at most ${MAX_DEVICES})
   --gateway <addr:port>  the gateway's MQTT address (default 127.0.0.1:1883)
   --period <ms>          sample period (default 1000)
   --id-prefix <prefix>   sensor ids are <prefix>-1, <prefix>-2, ... (default sim)
-  --data-dir <dir>       where devices keep their preferences (default ./data/sim)
+  --app <file>           the app bundle every device runs (default the built-in app)
+  --workers <n>          xsnap-workers to run them in (default: one per core,
+                         more for large fleets: at most ${MAX_DEVICES_PER_WORKER} devices each)
+  --data-dir <dir>       where devices keep their preferences and flash (default ./data/sim)
   --trace                print each device's trace lines
   --log-level <level>    debug, info, warn or error (default info)
   --log-format <format>  json or pretty (default pretty)
   -h, --help             show this help
 `;
-
-/** More workers than this is a load test, which belongs in the benchmark. */
-const MAX_DEVICES = 1000;
 
 function parseGateway(value: string): { address: string; port: number } {
   const match = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(value);
@@ -41,6 +50,8 @@ function parse(argv: string[]) {
     gateway: { type: "string" },
     period: { type: "string" },
     "id-prefix": { type: "string" },
+    app: { type: "string" },
+    workers: { type: "string" },
     "data-dir": { type: "string" },
     trace: { type: "boolean" },
     ...LOG_OPTIONS,
@@ -55,6 +66,8 @@ function parse(argv: string[]) {
     gateway: parseGateway(flag("gateway") ?? "127.0.0.1:1883"),
     periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
     prefix,
+    app: flag("app") === undefined ? undefined : resolve(flag("app")!),
+    workers: flag("workers") === undefined ? undefined : parseInteger("--workers", flag("workers")!, 1, 256),
     dataDir: resolve(flag("data-dir") ?? "./data/sim"),
     trace: values.trace === true,
     log: parseLogOptions(values, "pretty"),
@@ -69,11 +82,31 @@ export function simCommand(argv: string[], io: CommandIo = processIo): Promise<n
       gatewayPort: options.gateway.port,
       samplePeriodMs: options.periodMs,
       idPrefix: options.prefix,
+      app: options.app,
+      workers: options.workers,
       dataDir: options.dataDir,
       logger,
       onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
     });
-    logger.info(`${fleet.length} simulated devices publishing to ${options.gateway.address}:${options.gateway.port}`);
-    return { close: () => stopFleet(fleet) };
+    const engine = fleetEngine(fleet);
+    logger.info(`${fleet.length} simulated devices on ${engine.workers.length} xsnap-workers publishing to ${options.gateway.address}:${options.gateway.port}`);
+    engine.cost();
+    const costs = setInterval(() => {
+      const cost = engine.cost();
+      const late = engine.lateness(true);
+      logger.info("fleet cost", {
+        devices: cost.devices,
+        workers: cost.workers,
+        memoryPerDeviceKiB: Math.round(cost.memoryPerDeviceBytes / 1024),
+        cpuPerDeviceSecondUs: Math.round(cost.cpuPerDeviceSecondUs),
+        timersLateP99Ms: late.quantile(0.99),
+      });
+    }, COST_LOG_MS);
+    return {
+      close: async () => {
+        clearInterval(costs);
+        await stopFleet(fleet);
+      },
+    };
   });
 }
