@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
-import { didYouMean } from "./config/did-you-mean.js";
+import { didYouMean } from "../config-text/did-you-mean.js";
 import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
 import { formatConfig } from "./config/print-config.js";
 import { resolveConfig, type ResolvedConfig } from "./config/resolve.js";

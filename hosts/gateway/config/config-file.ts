@@ -1,11 +1,11 @@
 /*
  * A config file's text → the settings it makes, each with its line and
- * column. YAML or JSON by the file's extension, both through the `yaml`
- * package (JSON with its JSON schema, so YAML-only syntax is refused in a
- * .json file) because it keeps the position of every node.
+ * column. YAML or JSON by the file's extension (hosts/config-text reads
+ * both, keeping the position of every node).
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from "yaml";
-import { didYouMean } from "./did-you-mean.js";
+import { isMap, isScalar, type Node, type Pair, type YAMLMap } from "yaml";
+import { parsePositioned } from "../../config-text/positioned-text.js";
+import { didYouMean } from "../../config-text/did-you-mean.js";
 import { KEY_BY_PATH, SECTIONS } from "./schema.js";
 import { show } from "./value-kinds.js";
 import { where, type Setting, type Source } from "./source.js";
@@ -19,30 +19,9 @@ export interface ConfigFileResult {
 const KNOWN_NAMES = [...KEY_BY_PATH.keys(), ...SECTIONS];
 
 export function readConfigText(fileName: string, text: string): ConfigFileResult {
-  const isJson = /\.json$/i.test(fileName);
-  if (!isJson && !/\.ya?ml$/i.test(fileName)) {
-    return { settings: [], errors: [`${fileName}: a config file must end in .yaml, .yml or .json`] };
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
-  const at = (offset: number): Source => ({ kind: "file", file: fileName, ...lines.linePos(offset) });
-  if (isJson) {
-    // The yaml package reads JSON leniently (trailing commas); a .json file must be JSON to every other tool too.
-    try {
-      JSON.parse(text);
-    } catch (e) {
-      const message = (e as Error).message;
-      const offset = / at position (\d+)/.exec(message)?.[1];
-      const pos = offset !== undefined ? Number(offset) : (doc.errors[0]?.pos[0] ?? 0);
-      return { settings: [], errors: [`${where(at(pos))}: JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}`] };
-    }
-  }
-  if (doc.errors.length > 0) {
-    // One syntax error usually causes the rest; the first is the one to fix.
-    const error = doc.errors[0];
-    const message = error.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
-    return { settings: [], errors: [`${where(at(error.pos[0]))}: ${isJson ? "JSON" : "YAML"} syntax error: ${message}`] };
-  }
+  const parsed = parsePositioned(fileName, text);
+  if (!parsed.ok) return { settings: [], errors: [parsed.error] };
+  const at = (offset: number): Source => ({ kind: "file", ...parsed.text.at(offset) });
   const settings: Setting[] = [];
   const errors: string[] = [];
 
@@ -74,7 +53,7 @@ export function readConfigText(fileName: string, text: string): ConfigFileResult
     }
   }
 
-  const root = doc.contents as Node | null;
+  const root = parsed.text.root;
   if (root === null || (isScalar(root) && root.value === null)) return { settings, errors };
   if (!isMap(root)) return { settings, errors: [`${where(start(root, 0))}: the file must be a mapping of keys, got ${show(root.toJSON())}`] };
   walkMap(root, "");
