@@ -16,6 +16,12 @@ export interface StepHooks {
 }
 
 export interface FleetDriver {
+  /**
+   * Outputs of a step are held and handed on in order of (time, device)
+   * once every worker has stepped (engine.flushOutputs), so how devices are
+   * split between workers changes nothing: virtual time's determinism.
+   */
+  readonly ordersOutputs?: boolean;
   /** The fleet's clock, ms. */
   now(): number;
   attach(engine: FleetEngine, hooks: StepHooks): void;

@@ -79,6 +79,8 @@ export class FleetEngine {
   #closed = false;
   #failure: string | undefined;
   #lastCost: CostReading | undefined;
+  /** Outputs held until flushOutputs, when the driver orders them. */
+  readonly #held: Array<{ at: number; device: number; order: number; run: () => void }> = [];
 
   private constructor(options: FleetEngineOptions) {
     this.#options = options;
@@ -225,6 +227,13 @@ export class FleetEngine {
     return Promise.all(this.workers.map((w) => w.evaluate("gc()")));
   }
 
+  /** Hands on the outputs held since the last flush, in order of (time, device, what the device did first). */
+  flushOutputs(): void {
+    const held = this.#held.splice(0);
+    held.sort((a, b) => a.at - b.at || a.device - b.device || a.order - b.order);
+    for (const output of held) output.run();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -243,7 +252,7 @@ export class FleetEngine {
     this.#snapshotDir = mkdtempSync(join(tmpdir(), "xsedge-fleet-"));
     const snapshot = join(this.#snapshotDir, "fleet.xss");
     await prepareSnapshot(snapshot, this.apps, Math.ceil(specs.length / count));
-    const outputs = this.#outputs();
+    const outputs = this.driver.ordersOutputs ? this.#holding(this.#outputs()) : this.#outputs();
     for (let w = 0; w < count; w++) {
       const worker = new FleetWorker({
         name: `xsedge-fleet-${w + 1}`,
@@ -298,6 +307,33 @@ export class FleetEngine {
     for (const device of booting) if (device.state === "booting") device.state = "running";
     booting.clear();
     this.network.afterStep();
+  }
+
+  /** The same outputs, held (byte views copied) until flushOutputs. */
+  #holding(outputs: FleetOutputs): FleetOutputs {
+    const hold = (device: number, at: number, run: () => void) => this.#held.push({ at, device, order: this.#held.length, run });
+    return {
+      tcpOpen: (d, at, socket, address, port) => hold(d, at, () => outputs.tcpOpen(d, at, socket, address, port)),
+      tcpWrite: (d, at, socket, bytes) => {
+        const copy = bytes.slice();
+        hold(d, at, () => outputs.tcpWrite(d, at, socket, copy));
+      },
+      tcpClose: (d, at, socket) => hold(d, at, () => outputs.tcpClose(d, at, socket)),
+      trace: (d, at, line) => hold(d, at, () => outputs.trace(d, at, line)),
+      uncaught: (d, at, text) => hold(d, at, () => outputs.uncaught(d, at, text)),
+      halted: (d, at, reason) => hold(d, at, () => outputs.halted(d, at, reason)),
+      probed: (d, at, json) => outputs.probed(d, at, json),
+      compiled: (app, error) => outputs.compiled(app, error),
+      flashWrite: (d, at, partition, offset, bytes) => {
+        const copy = bytes.slice();
+        hold(d, at, () => outputs.flashWrite(d, at, partition, offset, copy));
+      },
+      flashErase: (d, at, partition, block, count, bytes) => {
+        const copy = bytes.slice();
+        hold(d, at, () => outputs.flashErase(d, at, partition, block, count, copy));
+      },
+      preference: (d, at, domain, key, value) => hold(d, at, () => outputs.preference(d, at, domain, key, value)),
+    };
   }
 
   #outputs(): FleetOutputs {

@@ -30,6 +30,8 @@ export const MAX_RETRANSMITS = 8;
 export const PARTITION_RESET_MS = 30_000;
 /** A connect during a partition fails after this long, as an unanswered SYN does. */
 export const CONNECT_TIMEOUT_MS = 5_000;
+/** A receiver acknowledges data with its next segment, or alone after this long (Linux's delayed ACK). */
+export const DELAYED_ACK_MS = 40;
 
 export type Delivery = { at: number } | { reset: string };
 
