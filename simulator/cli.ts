@@ -8,6 +8,7 @@ import {
 } from "../hosts/cli/command.js";
 import { fleetEngine, startFleet, stopFleet } from "./fleet.js";
 import { MAX_DEVICES_PER_WORKER } from "./fleet/fleet-engine.js";
+import { scenarioRunCommand } from "./scenario/run-command.js";
 
 /** A fleet of this size takes about 10 GB and, at one sample a second, more than two cores (see npm run bench). */
 const MAX_DEVICES = 20_000;
@@ -15,6 +16,7 @@ const MAX_DEVICES = 20_000;
 const COST_LOG_MS = 30_000;
 
 export const SIM_USAGE = `Usage: xsedge sim [options]
+       xsedge sim run <scenario file> [options]   (see xsedge sim run --help)
 
 Runs simulated devices: the device's app bundle (build/moddable/main.js, the
 file a board is flashed with) on the real XS engine, many devices per
@@ -75,6 +77,7 @@ function parse(argv: string[]) {
 }
 
 export function simCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
+  if (argv[0] === "run") return scenarioRunCommand(argv.slice(1), io);
   return runService("sim", io, SIM_USAGE, () => parse(argv), async (options, logger) => {
     const fleet = await startFleet({
       count: options.devices,
