@@ -18,6 +18,8 @@ import { DEFAULT_APP } from "./fleet/fleet-apps.js";
 import { RealNetwork, RealTimeDriver } from "./fleet/realtime-driver.js";
 import type { LinkConditions } from "./network/link-conditions.js";
 import type { FlashImage } from "./storage/flash-image.js";
+import type { PartSpec } from "./sensors/part-builder.js";
+import type { I2cTarget } from "./engine/i2c-bus.js";
 
 export { DEFAULT_APP, SIM_FLASH };
 
@@ -43,6 +45,13 @@ export interface FleetOptions {
   idPrefix?: string;
   /** The part on device n; by default TMP117, SHT3x and BME280 in turn. */
   sensorFor?: (n: number) => SensorPart;
+  /**
+   * The parts on device n's bus, when they are not just its sensor part:
+   * models in the worker (signals, faults), and `host: true` ones answered
+   * by `hostPartsFor` (a user's own I2cTarget, running in Node).
+   */
+  partsFor?: (n: number) => PartSpec[];
+  hostPartsFor?: (n: number) => ReadonlyMap<number, I2cTarget>;
   /** Where each device keeps its preferences and flash; none means a factory-fresh device every run. */
   dataDir?: string;
   /** Per-device secrets, for a gateway that authenticates devices. */
@@ -90,7 +99,8 @@ export function deviceSpecs(options: FleetOptions): DeviceSpec[] {
       app: options.appFor?.(n) ?? options.app ?? DEFAULT_APP,
       dataDir: options.dataDir ? join(options.dataDir, sensorId) : undefined,
       seed: n,
-      parts: [{ part }],
+      parts: options.partsFor?.(n) ?? [{ part }],
+      hostParts: options.hostPartsFor?.(n),
       config: {
         sensorId,
         sensor: part,
@@ -128,7 +138,7 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
   }
   const sensors = engine.devices.map((device) => ({
     sensorId: device.sensorId,
-    part: device.spec.parts[0].part as SensorPart,
+    part: device.spec.config.sensor as SensorPart,
     device,
     flash: device.flash,
   }));

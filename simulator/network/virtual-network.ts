@@ -145,12 +145,13 @@ export class VirtualNetwork implements FleetNetwork {
     });
   }
 
-  write(device: number, socket: number, bytes: Uint8Array): void {
+  write(device: number, socket: number, bytes: Uint8Array, at: number): void {
     const connection = this.#connections.get(key(device, socket));
     if (!connection?.deviceOpen) return;
     connection.inFlight += bytes.byteLength;
     this.stats.bytesUp += bytes.byteLength;
-    this.#carry(connection, true, bytes.slice());
+    // Sent when the device wrote it, not when the window it wrote it in ended.
+    this.#carry(connection, true, bytes.slice(), at);
   }
 
   close(device: number, socket: number, at: number): void {
@@ -206,9 +207,9 @@ export class VirtualNetwork implements FleetNetwork {
     };
   }
 
-  /** Carries a chunk one way, in order, under the device's conditions now. */
-  #carry(connection: Connection, up: boolean, bytes: Uint8Array): void {
-    const now = this.#driver.now();
+  /** Carries a chunk one way, in order, under the device's conditions, sent at `sentAt` (now by default). */
+  #carry(connection: Connection, up: boolean, bytes: Uint8Array, sentAt = this.#driver.now()): void {
+    const now = sentAt;
     const conditions = this.#effective(connection.device);
     if (conditions.partitioned || connection.held.length > 0) {
       connection.held.push({ up, bytes });

@@ -94,7 +94,9 @@ class SignalSource {
     this.#functions.set(quantity, signal(spec, this.#seed, this.#stream + QUANTITY_STREAM[quantity]));
   }
 
+  /** Stuck: each quantity holds the value it last gave (or, never asked yet, the first it gives). */
   set stuck(on: boolean) {
+    if (on && !this.#stuck) for (const [quantity, value] of Object.entries(this.last)) this.#held.set(quantity as Quantity, value);
     this.#stuck = on;
     if (!on) this.#held.clear();
   }
@@ -125,12 +127,10 @@ function model(part: ModelledPart, source: SignalSource, now: () => number): { m
 
 function buildOne(spec: PartSpec, index: number, context: { now(): number; seed: number }): BuiltPart {
   const known = (MODELLED_PARTS as readonly string[]).includes(spec.part);
+  if (!known && !spec.host) throw new RangeError(`part ${spec.part}: no model of it in the simulator (a part of your own is modelled on the host: host: true)`);
   const address = spec.address ?? (known ? PART_ADDRESSES[spec.part as ModelledPart] : -1);
   if (!Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`part ${spec.part}: invalid I2C address ${String(spec.address)}`);
-  if (spec.host || !known) {
-    if (!spec.host) throw new RangeError(`part ${spec.part}: no model of it in the simulator (a part of your own is modelled on the host: host: true)`);
-    return { address, part: spec.part, values: () => ({}), update: () => {} };
-  }
+  if (spec.host) return { address, part: spec.part, values: () => ({}), update: () => {} };
   const part = spec.part as ModelledPart;
   const stream = (address << 8) | (index << 4);
   const source = new SignalSource(context.now, spec.origin ?? 0, context.seed, stream);

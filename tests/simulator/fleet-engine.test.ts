@@ -13,6 +13,7 @@ import { FleetEngine, workersFor } from "../../simulator/fleet/fleet-engine.js";
 import { RealNetwork, RealTimeDriver } from "../../simulator/fleet/realtime-driver.js";
 import { startPacketBroker, type PacketBroker } from "../support/packet-broker.js";
 import { tempDir, waitFor } from "../support/test-helpers.js";
+import { Tmp117Model } from "../../simulator/sensors/tmp117-model.js";
 import { appDevice, startRecordedFleet, writeBundle } from "../support/fleet.js";
 
 const observations = (broker: PacketBroker, sensorId?: string): Observation[] => broker.publishes.flatMap((p) => {
@@ -193,6 +194,24 @@ test("flash, wear and preferences survive a restart of the simulator when the fl
   } finally {
     await broker.close();
     dir.remove();
+  }
+});
+
+test("a part modelled on the host with today's register-level interface still runs: its transfers cross to it", async () => {
+  const broker = await startPacketBroker();
+  // A user's own model, written against simulator/engine/i2c-bus.ts's I2cTarget, living in Node.
+  const model = new Tmp117Model({ temperature: () => 31.25 });
+  const spec = { ...appDevice("h-1", broker.port, {}, [{ part: "my-tmp117", address: 0x48, host: true }]), hostParts: new Map([[0x48, model]]) };
+  spec.config.sensor = "tmp117";
+  const fleet = await startRecordedFleet([spec], { workers: 1 });
+  try {
+    fleet.engine.powerOn(fleet.device("h-1"));
+    await waitFor("observations from the host's model", () => observations(broker, "h-1").length >= 2);
+    assert.equal(observations(broker, "h-1")[0].readings, [{ quantity: "temperature", value: 31.25 }]);
+    assert.equal([...fleet.uncaught.keys()], []);
+  } finally {
+    await fleet.engine.close();
+    await broker.close();
   }
 });
 
