@@ -9,6 +9,10 @@ import {
 import { fleetEngine, startFleet, stopFleet } from "./fleet.js";
 import { MAX_DEVICES_PER_WORKER } from "./fleet/fleet-engine.js";
 import { scenarioRunCommand } from "./scenario/run-command.js";
+import { startUiServer, type UiServer } from "./ui/ui-server.js";
+
+/** The web UI's port unless told: beside the gateway's dashboard on 8080. */
+export const DEFAULT_UI_PORT = 8090;
 
 /** A fleet of this size takes about 10 GB and, at one sample a second, more than two cores (see npm run bench). */
 const MAX_DEVICES = 20_000;
@@ -34,6 +38,11 @@ Options:
   --workers <n>          xsnap-workers to run them in (default: one per core,
                          more for large fleets: at most ${MAX_DEVICES_PER_WORKER} devices each)
   --data-dir <dir>       where devices keep their preferences and flash (default ./data/sim)
+  --ui-port <port>       the web UI on 127.0.0.1: the fleet, each device's state,
+                         flash and last values, charts, and controls to cut a
+                         device's power or network (default ${DEFAULT_UI_PORT}; 0 any free
+                         port; off: none). Its address, with the token its API
+                         takes, is logged at start.
   --trace                print each device's trace lines
   --log-level <level>    debug, info, warn or error (default info)
   --log-format <format>  json or pretty (default pretty)
@@ -55,6 +64,7 @@ function parse(argv: string[]) {
     app: { type: "string" },
     workers: { type: "string" },
     "data-dir": { type: "string" },
+    "ui-port": { type: "string" },
     trace: { type: "boolean" },
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
@@ -71,6 +81,7 @@ function parse(argv: string[]) {
     app: flag("app") === undefined ? undefined : resolve(flag("app")!),
     workers: flag("workers") === undefined ? undefined : parseInteger("--workers", flag("workers")!, 1, 256),
     dataDir: resolve(flag("data-dir") ?? "./data/sim"),
+    uiPort: flag("ui-port") === "off" ? undefined : parsePort("--ui-port", flag("ui-port") ?? String(DEFAULT_UI_PORT)),
     trace: values.trace === true,
     log: parseLogOptions(values, "pretty"),
   };
@@ -93,9 +104,20 @@ export function simCommand(argv: string[], io: CommandIo = processIo): Promise<n
     });
     const engine = fleetEngine(fleet);
     logger.info(`${fleet.length} simulated devices on ${engine.workers.length} xsnap-workers publishing to ${options.gateway.address}:${options.gateway.port}`);
-    engine.cost();
+    let ui: UiServer | undefined;
+    if (options.uiPort !== undefined) {
+      try {
+        ui = await startUiServer({ engine, port: options.uiPort, logger });
+        logger.info(`simulator UI ${ui.url}`);
+      } catch (error) {
+        // The fleet runs without its UI rather than not at all (another simulator holds the port, say).
+        logger.warn(`simulator UI not started on port ${options.uiPort}: ${(error as Error).message}; pick another with --ui-port`);
+      }
+    }
+    let since = engine.reading();
     const costs = setInterval(() => {
-      const cost = engine.cost();
+      const { cost, reading } = engine.cost(since);
+      since = reading;
       const late = engine.lateness(true);
       logger.info("fleet cost", {
         devices: cost.devices,
@@ -108,6 +130,7 @@ export function simCommand(argv: string[], io: CommandIo = processIo): Promise<n
     return {
       close: async () => {
         clearInterval(costs);
+        await ui?.close();
         await stopFleet(fleet);
       },
     };

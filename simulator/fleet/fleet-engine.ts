@@ -78,7 +78,6 @@ export class FleetEngine {
   #snapshotDir: string | undefined;
   #closed = false;
   #failure: string | undefined;
-  #lastCost: CostReading | undefined;
   /** Outputs held until flushOutputs, when the driver orders them. */
   readonly #held: Array<{ at: number; device: number; order: number; run: () => void }> = [];
 
@@ -198,17 +197,20 @@ export class FleetEngine {
     }
   }
 
-  /** Memory per device and, since the last call, CPU per device-second. */
-  cost(): FleetCost {
+  /** The workers' and this process's CPU time and memory now. */
+  reading(): CostReading {
     const usage = process.cpuUsage();
-    const reading: CostReading = {
+    return {
       at: Date.now(),
       workers: this.workers.map((w) => ({ cpuMs: w.cpuMs(), rssBytes: w.rssBytes() })),
       host: { cpuMs: (usage.user + usage.system) / 1000, rssBytes: process.memoryUsage().rss },
     };
-    const cost = fleetCost(this.devices.length, this.#lastCost, reading);
-    this.#lastCost = reading;
-    return cost;
+  }
+
+  /** Memory per device now and CPU per device-second since `from` (a reading of this fleet's). */
+  cost(from?: CostReading): { cost: FleetCost; reading: CostReading } {
+    const reading = this.reading();
+    return { cost: fleetCost(this.devices.length, from, reading), reading };
   }
 
   /** How late timers fired in real time, all workers together (since the last reset). */

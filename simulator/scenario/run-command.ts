@@ -6,7 +6,8 @@
  */
 import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { basename, extname, resolve } from "node:path";
-import { parseFlags, parseInteger, processIo, stringFlag, UsageError, type CommandIo } from "../../hosts/cli/command.js";
+import { parseFlags, parseInteger, parsePort, processIo, stringFlag, UsageError, type CommandIo } from "../../hosts/cli/command.js";
+import { startUiServer, type UiServer } from "../ui/ui-server.js";
 import { ProgressBar } from "./progress-bar.js";
 import { readScenarioFile } from "./scenario-file.js";
 import { summaryTable } from "./scenario-report.js";
@@ -30,6 +31,7 @@ Options:
   --trace <file>      write what happened, one JSON object a line (the same
                       bytes for the same seed in virtual time)
   --no-progress       no progress bar
+  --ui-port <port>    serve the web UI while it runs (0: any free port)
   -h, --help          show this help
 `;
 
@@ -42,6 +44,7 @@ function parse(argv: string[]) {
     report: { type: "string" },
     trace: { type: "string" },
     "no-progress": { type: "boolean" },
+    "ui-port": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return { help: true as const };
@@ -54,6 +57,7 @@ function parse(argv: string[]) {
     report: resolve(stringFlag(values, "report") ?? `${name}.report.json`),
     trace: stringFlag(values, "trace"),
     progress: values["no-progress"] !== true,
+    uiPort: stringFlag(values, "ui-port") === undefined ? undefined : parsePort("--ui-port", stringFlag(values, "ui-port")!),
   };
 }
 
@@ -78,11 +82,16 @@ export async function scenarioRunCommand(argv: string[], io: CommandIo = process
   let trace: WriteStream | undefined;
   if (options.trace) trace = createWriteStream(resolve(options.trace));
   const bar = options.progress ? new ProgressBar((text) => io.err(text), tty) : undefined;
+  let ui: Promise<UiServer> | undefined;
   try {
     const report = await runScenario(read.scenario, {
       seed: options.seed,
       trace: trace ? (line) => trace!.write(line + "\n") : undefined,
       progress: bar ? (at, total) => bar.update(at, total) : undefined,
+      onFleet: options.uiPort === undefined ? undefined : (engine) => {
+        ui = startUiServer({ engine, port: options.uiPort! });
+        void ui.then((server) => io.err(`simulator UI ${server.url}\n`), (error) => io.err(`simulator UI not started: ${(error as Error).message}\n`));
+      },
     });
     bar?.done();
     writeFileSync(options.report, JSON.stringify(report, null, 2) + "\n");
@@ -94,6 +103,7 @@ export async function scenarioRunCommand(argv: string[], io: CommandIo = process
     io.err(`xsedge sim run: the run failed: ${(error as Error).message}\n`);
     return 1;
   } finally {
+    await ui?.then((server) => server.close(), () => {});
     if (trace) await new Promise<void>((resolveClose) => trace!.end(() => resolveClose()));
   }
 }
