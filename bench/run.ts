@@ -13,6 +13,7 @@ import { storeFloor, type StoreFloor } from "./gateway/store-floor.js";
 import { ingestBudget, TARGET_RATIO, type IngestBudget } from "./ingest-budget.js";
 import { LARGE_ROWS, measureApiFigures, SENSORS, SMALL_ROWS } from "./api-figures.js";
 import { BOARD_SLOT_BYTES, HOST_SLOT_BYTES, flashBytesFigures, flashLifeFigures, heapFigure } from "./device-figures.js";
+import { fleetFigures, fleetFiguresMarkdown } from "./fleet-figures.js";
 
 const RESULTS = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 const DURABLE_PATH = fileURLToPath(new URL("./gateway/durable-path.js", import.meta.url));
@@ -74,6 +75,11 @@ say(`| ${heap.afterBootSlots.toLocaleString("en")} slots (${kib(heap.afterBootSl
 say();
 say("xsnap evaluates the whole bundle into its heap, code and module objects included; on a board mcconfig preloads those into flash, so a board's heap holds less (mcsim measured about 3,800 slots for an earlier build of the app, hosts/esp32/manifest.json).");
 say();
+say("## Simulator: devices sustained in real time, against one worker per device");
+say();
+for (const line of fleetFiguresMarkdown(await fleetFigures())) say(line);
+say();
+
 say("## Gateway: durable ingest against bare aedes");
 say();
 say("Devices publish observation records at QoS 1 as fast as the server acknowledges them, 1,000 publishes in flight in all (1,000 for one device, 10 each for 100, 1 each for 1,000), from a load generator in its own process; 2 s warm-up, 5 s measured. The gateway commits each observation to SQLite (WAL, synchronous=FULL, group commit) before its PUBACK and relays it to a connector that acknowledges at once. Baseline: bare aedes on TCP, QoS 1, in-memory persistence, no hooks, in the same run. The per-device rate limit is raised for these runs (the bench's devices are meant to flood). \"generator CPU\" near 1.0 means the load generator, not the server, set the pace. \"server CPU per observation\" is each server's CPU time (all its threads) while measuring, divided by the observations it acknowledged meanwhile: steadier than the rates when the machine is shared.");

@@ -34,7 +34,8 @@ Options:
   --gateway <addr:port>  the gateway's MQTT address (default 127.0.0.1:1883)
   --period <ms>          sample period (default 1000)
   --id-prefix <prefix>   sensor ids are <prefix>-1, <prefix>-2, ... (default sim)
-  --app <file>           the app bundle every device runs (default the built-in app)
+  --bundle <file>        the app bundle every device runs: one ES module of
+                         build/moddable/main.js's form (default that file)
   --workers <n>          xsnap-workers to run them in (default: one per core,
                          more for large fleets: at most ${MAX_DEVICES_PER_WORKER} devices each)
   --data-dir <dir>       where devices keep their preferences and flash (default ./data/sim)
@@ -61,7 +62,7 @@ function parse(argv: string[]) {
     gateway: { type: "string" },
     period: { type: "string" },
     "id-prefix": { type: "string" },
-    app: { type: "string" },
+    bundle: { type: "string" },
     workers: { type: "string" },
     "data-dir": { type: "string" },
     "ui-port": { type: "string" },
@@ -78,7 +79,7 @@ function parse(argv: string[]) {
     gateway: parseGateway(flag("gateway") ?? "127.0.0.1:1883"),
     periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
     prefix,
-    app: flag("app") === undefined ? undefined : resolve(flag("app")!),
+    app: flag("bundle") === undefined ? undefined : resolve(flag("bundle")!),
     workers: flag("workers") === undefined ? undefined : parseInteger("--workers", flag("workers")!, 1, 256),
     dataDir: resolve(flag("data-dir") ?? "./data/sim"),
     uiPort: flag("ui-port") === "off" ? undefined : parsePort("--ui-port", flag("ui-port") ?? String(DEFAULT_UI_PORT)),

@@ -59,7 +59,7 @@ function parse(argv: string[]) {
   const flag = (name: string) => stringFlag(values, name);
   return {
     help: values.help === true,
-    devices: parseInteger("--devices", flag("devices") ?? "3", 1, 100),
+    devices: parseInteger("--devices", flag("devices") ?? "3", 1, 10_000),
     periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
     batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
