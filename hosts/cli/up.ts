@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { createLogger } from "../log/logger.js";
 import { QUANTITIES } from "../../modules/observation/record.js";
+import { unitOf } from "../../modules/observation/observation-json.js";
 import { DEFAULT_HTTP_PORT, startGateway, type Gateway } from "../gateway/gateway.js";
 import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
@@ -74,7 +75,7 @@ function parse(argv: string[]) {
 
 function describe(observation: CloudObservation): string {
   const time = new Date(observation.time ?? observation.receivedAt ?? observation.storedAt).toISOString().slice(11, 23);
-  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(r.quantity === "pressure" ? 0 : 2)} ${QUANTITIES[r.quantity].unit}`).join(", ");
+  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(Math.max(0, -(QUANTITIES[r.quantity]?.exponent ?? -2)))} ${unitOf(r)}`).join(", ");
   const clock = observation.timeSource ? `${observation.timeSource} clock` : "no clock yet";
   return `${time}  ${observation.sensorId.padEnd(6)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, ${clock})\n`;
 }

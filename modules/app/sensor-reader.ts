@@ -7,7 +7,7 @@ import TMP117 from "../sensors/tmp117.js";
 import SHT3x from "../sensors/sht3x.js";
 import BME280 from "../sensors/bme280.js";
 import type { SensorOptions } from "../sensors/sensor-io.js";
-import type { Quantity, Reading } from "../observation/record.js";
+import type { Reading } from "../observation/record.js";
 import type { SensorPart } from "./settings.js";
 
 export interface SensorReader {
@@ -21,7 +21,7 @@ export interface SensorReader {
 
 type Sample = { temperature?: number; humidity?: number; pressure?: number };
 
-const ORDER: readonly Quantity[] = ["temperature", "humidity", "pressure"];
+const ORDER = ["temperature", "humidity", "pressure"] as const;
 
 export function openSensor(part: SensorPart, sensor: SensorOptions["sensor"], delay: (ms: number) => void, onError: (message: string) => void): SensorReader {
   const options = { sensor, delay, onError };
