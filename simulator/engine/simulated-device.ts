@@ -13,7 +13,7 @@ import { Event, FrameReader, FrameWriter, MAX_FRAME_BYTES, NO_DEADLINE, utf8 } f
 import { RealClock, type HostClock } from "./host-clock.js";
 import { I2cBus } from "./i2c-bus.js";
 import { PreferenceStore } from "./preference-store.js";
-import { HostServices } from "./host-services.js";
+import { HostServices, type ExtraRequests } from "./host-services.js";
 import { TcpBridge } from "./tcp-bridge.js";
 import { XsnapWorker, type Meter } from "./xsnap-worker.js";
 import type { BlockDevice } from "../../modules/storage/block-device.js";
@@ -36,6 +36,8 @@ export interface SimulatedDeviceOptions {
   logger?: Logger;
   /** Each line the device traces. */
   onTrace?: (line: string) => void;
+  /** Requests beyond the board's own: a restart, value-level sensor models (see host-services.ts). */
+  extraRequests?: ExtraRequests;
 }
 
 export interface SimulatedDeviceStats {
@@ -87,6 +89,7 @@ export class SimulatedDevice {
       flash: options.flash ?? {},
       logger: options.logger,
       onTrace: options.onTrace,
+      extraRequests: options.extraRequests,
     });
   }
 

@@ -6,8 +6,8 @@
  * expects (`trace`, a Date that follows the host's clock).
  */
 import { markBoot, now, setHostNow, wallNow } from "./clock.js";
-import { Event, EVENT_HEADER_BYTES, FrameReader, FrameWriter, LogLevel, NO_DEADLINE, fromUtf8 } from "./protocol.js";
-import { log, reportUncaught } from "./bridge.js";
+import { Event, EVENT_HEADER_BYTES, FrameReader, FrameWriter, LogLevel, NO_DEADLINE, Request, Status, fromUtf8 } from "./protocol.js";
+import { frame, log, reportUncaught, request } from "./bridge.js";
 import { fireDueTimers, nextDeadline } from "./timer.js";
 import { socketById } from "./tcp.js";
 import { applyConfig } from "./config.js";
@@ -35,6 +35,13 @@ function installGlobals(): void {
   // The device's wall clock is the host's (possibly virtual) clock, not the machine's.
   RealDate.now = () => Math.floor(wallNow());
   g.Date = RealDate;
+  // The Moddable SDK's io manifest gives boards a global System with restart(); the host power-cycles the device.
+  g.System ??= Object.freeze({
+    restart(): void {
+      const { status } = request(frame(Request.RESTART), [Status.OK, Status.REFUSED]);
+      if (status !== Status.OK) throw new Error("this simulator does not restart devices");
+    },
+  });
 }
 
 function dispatch(type: number, event: FrameReader, main: Main): void {
