@@ -2,12 +2,14 @@
  * The simulator's script of a device app: the app's ES module bundle (the
  * one mcconfig builds for a board) bundled again as one script for
  * xsnap-worker, its Moddable module specifiers resolved to the simulator's
- * host modules (simulator/xs-host), and its sensor drivers to
- *   - a value-level stand-in, where the app's models give a value model for
- *     that driver's specifier;
- *   - else the Moddable SDK's own driver, where $MODDABLE points at an SDK
- *     checkout and the driver is plain JavaScript (its manifest names it);
+ * host modules (simulator/xs-host), and its `embedded:sensor/...` drivers to
+ *   - the Moddable SDK's own driver, where $MODDABLE points at an SDK
+ *     checkout and the driver is plain JavaScript (its manifest names it),
+ *     so the real driver talks to the register model on the simulated bus;
+ *   - else a value-level stand-in, where the app's models give a value model
+ *     for that driver's specifier;
  *   - else an error that says which of the two to give.
+ * A specifier that is not an `embedded:sensor/` one gets its value model only.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -67,10 +69,10 @@ function simulatorModules(esm: string, options: SimulatorScriptOptions): Plugin 
     resolveId(source) {
       if (source === ENTRY || source.startsWith(VALUE_PREFIX)) return source;
       if (Object.hasOwn(SIMULATED_MODULES, source)) return SIMULATOR_HOST + SIMULATED_MODULES[source];
+      const sdk = moddable && source.startsWith("embedded:sensor/") ? sdkSensorDrivers(moddable).get(source) : undefined;
+      if (sdk && !sdk.native) return sdk.file;
       if (values.has(source)) return VALUE_PREFIX + source;
       if (source.startsWith("embedded:sensor/")) {
-        const sdk = moddable ? sdkSensorDrivers(moddable).get(source) : undefined;
-        if (sdk && !sdk.native) return sdk.file;
         const why = sdk?.native ? `the SDK's driver cannot run in the simulator: ${sdk.native}`
           : moddable ? `$MODDABLE (${moddable}) has no driver of that name` : "$MODDABLE is not set to an SDK checkout";
         this.error(`the simulator has no driver for "${source}": ${why}; give a value model for it in the app's simulator models (drivers: { "${source}": ... })`);
