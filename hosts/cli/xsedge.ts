@@ -9,6 +9,7 @@ import { simCommand } from "../../simulator/cli.js";
 import { upCommand } from "./up.js";
 import { newCommand } from "./new-project.js";
 import { bundleCommand } from "./bundle.js";
+import { deviceCommand } from "./device.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   up: upCommand,
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   cloud: cloudCommand,
   new: newCommand,
   bundle: bundleCommand,
+  device: (argv) => deviceCommand(argv),
 };
 
 export const USAGE = `Usage: xsedge <command> [options]
@@ -28,6 +30,7 @@ Commands:
   cloud     the reference cloud registration service
   new       a new device app's project on the xsedge runtime
   bundle    a device app's bundle for mcconfig and the simulator (after tsc)
+  device    change a device's settings, send it commands, see their state
 
 Run "xsedge <command> --help" for a command's options.
 `;
