@@ -91,7 +91,11 @@ export async function deviceCommand(argv: string[], io: CommandIo = processIo, e
     return Number(raw);
   };
   try {
-    new URL(base);
+    try {
+      new URL(base);
+    } catch {
+      throw new UsageError(`--gateway must be a URL, got "${base}"`);
+    }
     const wait = seconds("wait", values.wait);
     const ttl = seconds("ttl", values.ttl);
     if (action === "downlinks") {
@@ -132,7 +136,7 @@ export async function deviceCommand(argv: string[], io: CommandIo = processIo, e
     }
     return record.state === "applied" ? 0 : FINAL.has(record.state) ? 1 : 3;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TypeError) {
+    if (e instanceof UsageError) {
       io.err(`xsedge device: ${(e as Error).message}\nRun "xsedge device --help" for usage.\n`);
       return 2;
     }

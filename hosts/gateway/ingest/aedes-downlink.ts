@@ -68,8 +68,10 @@ export class AedesDownlink implements DeviceDownlink {
     broker.on("ack", (packet, client) => {
       const sensorId = client ? this.#sensorOf(client) : undefined;
       const pending = sensorId ? this.#inFlight.get(sensorId) : undefined;
-      if (!pending || pending.client !== client || !packet || !("topic" in packet) || packet.topic !== downlinkTopic(sensorId!)) return;
-      if (!Buffer.from(packet.payload as Buffer).equals(pending.payload)) return;
+      if (!pending || pending.client !== client) return;
+      // aedes gives the stored packet for a persistent session and none for a clean one; the
+      // session's only QoS 1 deliveries are its downlink messages, one at a time, so either settles it.
+      if (packet && "topic" in packet && (packet.topic !== downlinkTopic(sensorId!) || !Buffer.from(packet.payload as Buffer).equals(pending.payload))) return;
       this.#inFlight.delete(sensorId!);
       pending.resolve();
     });
