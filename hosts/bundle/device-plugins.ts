@@ -12,10 +12,12 @@ import type { Plugin } from "@rollup/wasm-node";
 
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
 
-/** This xsedge's own public modules, for an app built without an xsedge in its node_modules (our examples and tests). */
-const OWN_MODULES: Record<string, string> = {
-  "xsedge/device": fileURLToPath(new URL("../../modules/device/index.js", import.meta.url)),
-};
+/** This xsedge's own public device modules (package.json "exports"), for an app built without an xsedge in its node_modules. */
+function ownModule(source: string): string | undefined {
+  if (source === "xsedge/device") return fileURLToPath(new URL("../../modules/device/index.js", import.meta.url));
+  const sensor = /^xsedge\/sensors\/([a-z0-9-]+)$/.exec(source);
+  return sensor ? fileURLToPath(new URL(`../../modules/sensors/${sensor[1]}.js`, import.meta.url)) : undefined;
+}
 
 /** The simulator's host modules (simulator/xs-host), by the Moddable specifier they stand in for. */
 export const SIMULATOR_HOST = fileURLToPath(new URL("../../simulator/xs-host/", import.meta.url));
@@ -69,8 +71,9 @@ const isBare = (source: string) => !source.startsWith(".") && !source.startsWith
 export function xsedgeModules(): Plugin {
   return {
     name: "xsedge-own-modules",
-    async resolveId(source, importer, options) {
-      if (!Object.hasOwn(OWN_MODULES, source)) return null;
+    resolveId(source, importer) {
+      const own = ownModule(source);
+      if (!own) return null;
       if (importer) {
         try {
           return createRequire(importer).resolve(source);
@@ -78,8 +81,7 @@ export function xsedgeModules(): Plugin {
           // not installed beside the app: fall back to ours
         }
       }
-      void options;
-      return OWN_MODULES[source];
+      return own;
     },
   };
 }
@@ -93,7 +95,7 @@ export function moddableModulesExternal(): Plugin {
   return {
     name: "xsedge-moddable-modules",
     async resolveId(source, importer, options) {
-      if (!isBare(source) || Object.hasOwn(OWN_MODULES, source)) return null;
+      if (!isBare(source) || source.startsWith("xsedge/")) return null;
       if (source.startsWith("embedded:") || source.startsWith("mc/") || Object.hasOwn(SIMULATED_MODULES, source)) return { id: source, external: true };
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
       return resolved ?? { id: source, external: true };
