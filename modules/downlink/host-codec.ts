@@ -46,11 +46,14 @@ export function downlinkProblem(d: Downlink): string | undefined {
   return bytes > MAX_DOWNLINK_BYTES ? `${bytes} bytes encoded, limit ${MAX_DOWNLINK_BYTES}` : undefined;
 }
 
+/** cbor-x writes an integer beyond 32 bits as a float; as a BigInt it is the shortest integer, as the spec says. */
+const wide = (value: unknown): unknown => (typeof value === "number" && Number.isInteger(value) && Math.abs(value) > 0xffffffff ? BigInt(value) : value);
+
 function encodeUnchecked(d: Downlink): Uint8Array {
   const items: unknown[] = d.kind === "set"
     ? [DownlinkKind.SET, d.requestId, ...d.settings.flat()]
     : [DownlinkKind.COMMAND, d.requestId, d.name, ...(d.arg === undefined ? [] : [d.arg])];
-  return new Uint8Array(encode(items));
+  return new Uint8Array(encode(items.map(wide)));
 }
 
 /** The bytes of a message to a device; RangeError names what makes it unsendable. */

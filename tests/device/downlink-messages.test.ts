@@ -38,6 +38,13 @@ test("settings and commands written by the gateway are read back by the device a
   for (const message of messages) assert.equal(readDownlink(encodeDownlink(message)), message);
 });
 
+test("the bytes of modules/SPEC.md's example: a settings message and its report, integers in their shortest form", () => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const message = encodeDownlink({ kind: "set", requestId: 1_795_000_000_123, settings: [["samplePeriodMs", 5000]] });
+  assert.is(hex(message), "84011b000001a1ee565e7b6e73616d706c65506572696f644d73191388");
+  assert.is(hex(writeOutcome(new CborWriter(64), { requestId: 1_795_000_000_123, status: OutcomeStatus.APPLIED, detail: null })), "84101b000001a1ee565e7b00f6");
+});
+
 test("the device's CBOR reader agrees with cbor-x on every kind of value a message uses", () => {
   const values = [0, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -24, -25, -256, -257, -(2 ** 32), -(2 ** 53 - 1),
     0.5, -1.5, 1e-7, 3.141592653589793, 1e300, "", "a", "ü€😀", "x".repeat(300), true, false, null, [], [1, "two", [3]]];
