@@ -58,6 +58,9 @@ test("a request waits while the device is offline, goes out when it subscribes, 
     assert.is((await stateOf(t, id)).state, "applied");
     const stats = t.gateway.stats().downlinks!;
     assert.equal([stats.submitted, stats.sent, stats.delivered, stats.reports, stats.duplicateReports, stats.requests.applied], [1, 1, 1, 2, 1, 1]);
+    const metrics = await (await fetch(`${t.base}/metrics`)).text();
+    assert.match(metrics, /^xsedge_downlinks\{state="applied"\} 1$/m);
+    assert.match(metrics, /^xsedge_downlinks_delivered_total 1$/m);
   } finally {
     await t.done();
   }
