@@ -62,20 +62,22 @@ const xyz = (names: readonly [string, string, string], scale: number): readonly 
   Object.freeze([entry("x", names[0], scale), entry("y", names[1], scale), entry("z", names[2], scale)]);
 
 /**
- * Groups of a combined part. Gyroscopes are not among them: SenML registers
+ * Groups of a combined part, each with its class's properties. Gyroscopes are not among them: SenML registers
  * no unit of angular velocity, so their values are left out unless the app
  * maps them to a quantity it declares.
  */
+const only = (...props: string[]): readonly PlanEntry[] => Object.freeze(FLAT.filter((e) => props.includes(e.prop)));
 const GROUPS: SamplePlan["groups"] = Object.freeze([
-  ["thermometer", FLAT],
-  ["hygrometer", FLAT],
-  ["barometer", FLAT],
-  ["lightmeter", FLAT],
-  ["ambientLight", FLAT],
-  ["carbonDioxideGasSensor", FLAT],
-  ["vocSensor", FLAT],
-  ["proximity", FLAT],
-  ["sample", FLAT],
+  ["thermometer", only("temperature")],
+  ["hygrometer", only("humidity")],
+  ["barometer", only("pressure")],
+  ["lightmeter", only("illuminance")],
+  ["ambientLight", only("illuminance")],
+  ["carbonDioxideGasSensor", only("CO2", "C02")],
+  ["vocSensor", only("tvoc")],
+  ["proximity", only("distance", "near")],
+  // The SDK's PZEM-004T energy meter puts its readings under `sample`.
+  ["sample", only("voltage", "current", "power", "energy", "frequency", "powerFactor")],
   ["accelerometer", xyz(["acceleration_x", "acceleration_y", "acceleration_z"], 1)],
   // The standard's magnetometer reads microtesla; SenML's unit is the tesla.
   ["magnetometer", xyz(["magnetic_flux_x", "magnetic_flux_y", "magnetic_flux_z"], 1e-6)],
@@ -151,11 +153,21 @@ export function mapSample(plan: SamplePlan, sample: unknown, readings: Reading[]
   if (sample === null || typeof sample !== "object") return 0;
   const values = sample as Record<string, unknown>;
   let count = 0;
-  for (const e of plan.flat) count = fill(readings, count, e, values[e.prop]);
-  for (const [group, entries] of plan.groups) {
-    const inner = values[group];
-    if (inner === null || typeof inner !== "object") continue;
-    for (const e of entries) count = fill(readings, count, e, (inner as Record<string, unknown>)[e.prop]);
+  // Indexed loops and the undefined test first: most properties of the plan are absent from a sample.
+  const flat = plan.flat;
+  for (let i = 0; i < flat.length; i++) {
+    const raw = values[flat[i].prop];
+    if (raw !== undefined) count = fill(readings, count, flat[i], raw);
+  }
+  const groups = plan.groups;
+  for (let g = 0; g < groups.length; g++) {
+    const inner = values[groups[g][0]];
+    if (inner === undefined || inner === null || typeof inner !== "object") continue;
+    const entries = groups[g][1];
+    for (let i = 0; i < entries.length; i++) {
+      const raw = (inner as Record<string, unknown>)[entries[i].prop];
+      if (raw !== undefined) count = fill(readings, count, entries[i], raw);
+    }
   }
   return count;
 }

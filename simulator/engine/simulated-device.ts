@@ -47,6 +47,8 @@ export interface SimulatedDeviceStats {
   flashFaults: number;
   hostErrors: number;
   heapSlots: number;
+  /** xsnap's compute meter summed over every event delivered: what a benchmark divides by samples. */
+  compute: number;
   tcp: TcpBridge["stats"];
   i2cNacks: number;
 }
@@ -67,7 +69,7 @@ export class SimulatedDevice {
   private timerAt = NO_DEADLINE;
   private stopped = false;
   private meter: Meter | undefined;
-  private counts = { events: 0, hostErrors: 0 };
+  private counts = { events: 0, hostErrors: 0, compute: 0 };
 
   constructor(options: SimulatedDeviceOptions) {
     this.options = options;
@@ -172,6 +174,7 @@ export class SimulatedDevice {
       try {
         const { reply, meter } = await this.worker.command(event);
         this.meter = meter;
+        this.counts.compute += meter.compute;
         this.arm(new FrameReader(reply).f64());
       } catch (error) {
         if (this.stopped) return;
