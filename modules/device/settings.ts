@@ -49,11 +49,12 @@ export const PROVISIONED_KEYS = ["sensorId", "secret", "gatewayAddress", "gatewa
 export const REMOTE_KEYS = ["samplePeriodMs", "batchMaxAgeMs", "traceSamples"] as const;
 
 export class SettingsError extends RangeError {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "SettingsError";
   readonly key: string;
   /** `where` names the setting and its source: "config gatewayPort", "preference xsedge-config/gatewayPort". */
   constructor(key: string, where: string, message: string) {
     super(`${where}: ${message}`);
-    this.name = "SettingsError";
     this.key = key;
   }
 }

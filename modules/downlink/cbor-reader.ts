@@ -8,9 +8,10 @@
  */
 
 export class CborReadError extends RangeError {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "CborReadError";
   constructor(message: string) {
     super(`CBOR: ${message}`);
-    this.name = "CborReadError";
   }
 }
 

@@ -11,10 +11,11 @@ import {
 
 /** A report the gateway cannot read; `field` names what was wrong. */
 export class ReportError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "ReportError";
   readonly field: string;
   constructor(field: string, message: string) {
     super(`report ${field}: ${message}`);
-    this.name = "ReportError";
     this.field = field;
   }
 }

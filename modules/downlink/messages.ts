@@ -59,10 +59,11 @@ export interface Outcome {
 
 /** A message the device cannot read; `requestId` when the message got that far, so it can still be answered. */
 export class DownlinkError extends RangeError {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "DownlinkError";
   readonly requestId: number | undefined;
   constructor(message: string, requestId?: number) {
     super(`downlink: ${message}`);
-    this.name = "DownlinkError";
     this.requestId = requestId;
   }
 }

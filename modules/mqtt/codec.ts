@@ -46,10 +46,11 @@ const CONNECT_CLEAN_SESSION = 0x02;
  * counters; the message names the packet and what was wrong with it.
  */
 export class MqttProtocolError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "MqttProtocolError";
   readonly fault: string;
   constructor(fault: string, message: string) {
     super(`mqtt protocol error (${fault}): ${message}`);
-    this.name = "MqttProtocolError";
     this.fault = fault;
   }
 }

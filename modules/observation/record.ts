@@ -76,10 +76,11 @@ export interface TimedObservation extends Observation {
 
 /** A value that cannot be a record; `field` names what was wrong. */
 export class ObservationError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "ObservationError";
   readonly field: string;
   constructor(field: string, message: string) {
     super(`record ${field}: ${message}`);
-    this.name = "ObservationError";
     this.field = field;
   }
 }

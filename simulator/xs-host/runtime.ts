@@ -44,6 +44,24 @@ function installGlobals(): void {
   });
 }
 
+/**
+ * A board's XS has its built-ins in ROM, frozen (the SDK preloads them), and
+ * code that assigns over an inherited read-only property, such as an error
+ * class doing `this.name = ...` over Error.prototype's, throws there. The
+ * simulator freezes the built-in prototypes likewise, so such code fails
+ * here first.
+ */
+function freezePrimordials(): void {
+  const g = globalThis as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(g)) {
+    const value = g[name];
+    if (typeof value === "function" && /^[A-Z]/.test(name) && typeof (value as { prototype?: unknown }).prototype === "object") {
+      Object.freeze((value as { prototype: object }).prototype);
+    }
+  }
+  Object.freeze(Object.getPrototypeOf(Int8Array.prototype));
+}
+
 function dispatch(type: number, event: FrameReader, main: Main): void {
   switch (type) {
     case Event.BOOT: {
@@ -77,6 +95,7 @@ function dispatch(type: number, event: FrameReader, main: Main): void {
 
 export function install(main: Main): void {
   installGlobals();
+  freezePrimordials();
   (globalThis as Record<string, unknown>).handleCommand = (bytes: ArrayBuffer) => {
     if (bytes.byteLength < EVENT_HEADER_BYTES) throw new RangeError(`simulator event of ${bytes.byteLength} bytes is too short`);
     const event = new FrameReader(bytes);

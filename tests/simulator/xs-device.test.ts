@@ -91,6 +91,25 @@ test("observations travel in batches that close by age, each one record in flash
   }
 });
 
+test("a batch that fills up before its age closes and the next one opens, with no sample lost (built-ins frozen, as on a board)", async () => {
+  const broker = await startPacketBroker();
+  const { sim, traces } = device(broker.port, { config: { batchMaxAgeMs: 60_000 } });
+  try {
+    await sim.start();
+    // 255 bytes hold about 30 TMP117 samples; at one every 20 ms the first batch fills in under a second.
+    await waitFor("two full batches", () => records(broker).filter((r) => r.kind === "batch").length >= 2, 8000);
+    const batches = records(broker).filter((r) => r.kind === "batch");
+    assert.ok(batches.every((b) => b.kind === "batch" && b.observations.length >= 25), batches.map((b) => (b.kind === "batch" ? b.observations.length : 0)).join(", "));
+    const seqs = observations(broker).map((o) => o.seq);
+    assert.equal(seqs, seqs.map((_, i) => i + 1), "consecutive across the batches");
+    assert.not.ok(traces.some((line) => line.includes("not recorded")), traces.join("\n"));
+    assert.is(sim.stats().uncaught, 0);
+  } finally {
+    await sim.stop();
+    await broker.close();
+  }
+});
+
 test("a device without a synced clock lets the gateway's clock anchor each connection", async () => {
   const broker = await startPacketBroker();
   const { sim } = device(broker.port, { config: { clockSynced: false } });
