@@ -11,18 +11,14 @@
  * device's flash log is the real queue). Messages in the window survive a
  * reconnect and close() hands back whatever was still unacknowledged.
  */
-import { MAX_PACKET_ID, MqttProtocolError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback, encodeSubscribe, publishPacketLength } from "./codec.js";
+import { MqttProtocolError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback, publishPacketLength } from "./codec.js";
 import { InFlightWindow, NOT_IN_FLIGHT } from "./in-flight.js";
 import { MAX_INCOMING_PACKET_BYTES, MqttPacketReader, type MqttPacketHandler } from "./reader.js";
+import { LAST_PUBLISH_ID, Subscriptions } from "./subscriptions.js";
 import {
-  DEFAULT_KEEP_ALIVE_SECONDS, MAX_IN_FLIGHT, MAX_OUTGOING_PACKET_BYTES, MAX_PENDING_PUBACKS, MAX_SUBSCRIPTIONS, backoffDelay, newStats, timings,
+  DEFAULT_KEEP_ALIVE_SECONDS, MAX_IN_FLIGHT, MAX_OUTGOING_PACKET_BYTES, MAX_PENDING_PUBACKS, backoffDelay, newStats, timings,
   type MqttClientOptions, type MqttClientStats, type TcpSocket, type Timers, type Timings,
 } from "./client-options.js";
-
-/** SUBSCRIBE n has packet id FIRST_SUBSCRIBE_ID + n: above every id a publish may take, so they never collide [MQTT-2.3.1-2]. */
-const FIRST_SUBSCRIBE_ID = MAX_PACKET_ID - MAX_SUBSCRIPTIONS + 1;
-/** SUBACK return code for a refused subscription [MQTT-3.9.3-2]. */
-const SUBACK_FAILURE = 0x80;
 
 /** Connect refused return codes, MQTT 3.1.1 table 3.1. */
 const REFUSALS = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad user name or password", "not authorized"];
@@ -41,10 +37,7 @@ export class MqttClient {
   readonly #pubacks = new Uint16Array(MAX_PENDING_PUBACKS);
   readonly #t: Timings;
   readonly #stats: MqttClientStats = newStats();
-  /** SUBSCRIBE packets, encoded once, and which of them still wait to be written on this connection. */
-  readonly #subscribes: Uint8Array[] = [];
-  readonly #topics: readonly string[];
-  #unsent = 0;
+  readonly #subscriptions: Subscriptions;
   #state: State = "connecting";
   #socket: TcpSocket | undefined;
   /** Bumped per socket, so callbacks from a socket already given up are ignored. */
@@ -80,13 +73,8 @@ export class MqttClient {
     });
     this.#connect = scratch.slice(0, length); // encoded once: it never changes
     this.#t = timings(options);
-    this.#window = new InFlightWindow(options.maxInFlight ?? MAX_IN_FLIGHT, options.maxPacketBytes ?? MAX_OUTGOING_PACKET_BYTES, FIRST_SUBSCRIBE_ID - 1);
-    this.#topics = options.subscriptions ?? [];
-    if (this.#topics.length > MAX_SUBSCRIPTIONS) throw new RangeError(`subscriptions: at most ${MAX_SUBSCRIPTIONS}, got ${this.#topics.length}`);
-    this.#topics.forEach((topic, i) => {
-      const packet = new Uint8Array(MAX_OUTGOING_PACKET_BYTES);
-      this.#subscribes.push(packet.slice(0, encodeSubscribe(packet, FIRST_SUBSCRIBE_ID + i, topic, 1)));
-    });
+    this.#window = new InFlightWindow(options.maxInFlight ?? MAX_IN_FLIGHT, options.maxPacketBytes ?? MAX_OUTGOING_PACKET_BYTES, LAST_PUBLISH_ID);
+    this.#subscriptions = new Subscriptions(options.subscriptions ?? []);
     this.#reader = new MqttPacketReader(this.#handler, options.maxIncomingPacketBytes ?? MAX_INCOMING_PACKET_BYTES);
     this.#open();
   }
@@ -224,8 +212,7 @@ export class MqttClient {
     if (this.#t.keepAliveMs > 0) this.#arm(this.#t.keepAliveMs);
     else this.#disarm();
     this.#window.rewind(sessionPresent);
-    // Subscribed again on every connection: a broker that lost the session has lost its subscriptions too.
-    this.#unsent = (1 << this.#subscribes.length) - 1;
+    this.#subscriptions.rewind();
     this.#flush(); // re-sends go out before anything published from onConnect
     this.#call(this.#o.onConnect, sessionPresent);
   }
@@ -243,14 +230,13 @@ export class MqttClient {
 
   #suback(id: number, granted: Uint8Array): void {
     if (!this.#accept("SUBACK")) return;
-    const index = id - FIRST_SUBSCRIBE_ID;
-    if (index < 0 || index >= this.#subscribes.length || granted.length !== 1) {
+    const answer = this.#subscriptions.suback(id, granted);
+    if (!answer) {
       this.#stats.unknownAcks++;
       return;
     }
-    if (granted[0] === SUBACK_FAILURE) this.#stats.subscribeRefused++;
-    else this.#stats.subscribed++;
-    this.#call(this.#o.onSubscribe, this.#topics[index], granted[0] !== SUBACK_FAILURE);
+    this.#stats[answer.granted ? "subscribed" : "subscribeRefused"]++;
+    this.#call(this.#o.onSubscribe, answer.topic, answer.granted);
   }
 
   #incoming(topic: string, payload: Uint8Array, qos: 0 | 1, id: number, retain: boolean): void {
@@ -272,11 +258,7 @@ export class MqttClient {
       if (!this.#write(this.#control.subarray(0, encodePuback(this.#control, this.#pubacks[0])))) return;
       this.#pubacks.copyWithin(0, 1, this.#pubackCount--);
     }
-    for (let i = 0; this.#state === "connected" && this.#unsent !== 0 && i < this.#subscribes.length; i++) {
-      if ((this.#unsent & (1 << i)) === 0) continue;
-      if (this.#subscribes[i].length > this.#writable || !this.#write(this.#subscribes[i])) return;
-      this.#unsent &= ~(1 << i);
-    }
+    if (this.#state === "connected" && !this.#subscriptions.flush((packet) => packet.length <= this.#writable && this.#write(packet))) return;
     if (this.#state === "connected" && this.#pingPending && this.#writable >= 2) {
       if (!this.#write(this.#control.subarray(0, encodePingreq(this.#control)))) return;
       this.#pingPending = false;
