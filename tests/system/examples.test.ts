@@ -106,6 +106,19 @@ test("two-sensors: each part at its own rate, the BME280's temperature as the ap
     await r.run(10_000);
     const after = r.readings().filter((x) => names(x).includes("board_temperature")).length - before;
     assert.ok(after >= 4, `every 2 s after the downlink: ${after} in 10 s`);
+    // The runtime's commands: flush, identify (traced), reboot (a power cycle: a new boot, nothing applied twice).
+    assert.match(String((await r.downlink({ command: "flush" })).detail), /^\d+ records in flash$/);
+    assert.is((await r.downlink({ command: "identify" })).state, "applied");
+    assert.ok(r.traces.some((line) => line.startsWith(`identify: ${r.sensorId}, boot 1`)));
+    assert.equal(await r.downlink({ command: "reboot" }).then((d) => [d.state, d.detail]), ["applied", "restarting"]);
+    await r.run(1000, 100); // the restart waits half a second (device time) for the PUBACK and the report to leave
+    assert.is(r.devices[0].restarts, 1);
+    await r.devices[0].settled();
+    await waitFor("the second boot's session", () => r.t.gateway.stats().mqttClients === 1, 8000);
+    await r.run(5000);
+    const boots = new Set(r.t.gateway.store.queries.recent(1000, r.sensorId).map((row) => row.observation.boot));
+    assert.equal([...boots].sort(), [1, 2]);
+    assert.is(r.devices[0].restarts, 1, "the reboot command is not applied again after the reboot");
     // The API and the dashboard's JSON carry the declared quantity by name and unit.
     const api = (await (await fetch(`${r.t.base}/api/v1/observations?sensorId=${r.sensorId}&limit=50`)).json()) as { observations: Array<{ readings: Array<{ quantity: string; unit: string }> }> };
     assert.ok(api.observations.some((o) => o.readings.some((x) => x.quantity === "board_temperature" && x.unit === "Cel")));
