@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../hosts/log/logger.js";
-import type { SensorPart } from "../modules/app/settings.js";
+import type { SensorPart } from "../modules/app/parts.js";
 import type { BlockDevice } from "../modules/storage/block-device.js";
 import { RealClock, type HostClock } from "./engine/host-clock.js";
 import type { I2cTarget } from "./engine/i2c-bus.js";

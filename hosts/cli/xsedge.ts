@@ -7,12 +7,18 @@ import { gatewayCommand } from "../gateway/cli.js";
 import { cloudCommand } from "../../simulator/cloud/cli.js";
 import { simCommand } from "../../simulator/cli.js";
 import { upCommand } from "./up.js";
+import { newCommand } from "./new-project.js";
+import { bundleCommand } from "./bundle.js";
+import { deviceCommand } from "./device.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   up: upCommand,
   gateway: gatewayCommand,
   sim: simCommand,
   cloud: cloudCommand,
+  new: newCommand,
+  bundle: bundleCommand,
+  device: (argv) => deviceCommand(argv),
 };
 
 export const USAGE = `Usage: xsedge <command> [options]
@@ -22,6 +28,9 @@ Commands:
   gateway   the edge gateway: MQTT ingest, SQLite store, relay to the cloud
   sim       simulated devices running the device bundle on the XS engine
   cloud     the reference cloud registration service
+  new       a new device app's project on the xsedge runtime
+  bundle    a device app's bundle for mcconfig and the simulator (after tsc)
+  device    change a device's settings, send it commands, see their state
 
 Run "xsedge <command> --help" for a command's options.
 `;

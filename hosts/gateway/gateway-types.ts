@@ -18,6 +18,7 @@ import type { SensorRegistry } from "./ingest/sensor-registry.js";
 import type { UdpCounters } from "./ingest/udp/udp-ingest.js";
 import type { SourceLimitOptions } from "./ingest/udp/source-limit.js";
 import type { Logger } from "../log/logger.js";
+import type { DispatcherStats } from "./downlink/dispatcher.js";
 
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
@@ -113,6 +114,8 @@ export interface GatewayStats {
   http: StreamStats;
   /** Only with an external broker. */
   externalBroker?: ExternalBrokerStats;
+  /** Messages to devices and their states; only with the embedded broker. */
+  downlinks?: DispatcherStats & { requests: Record<string, number> };
   /** The cloud transport's own counters (streams, acks, timeouts); absent for HTTP and a given connector. */
   cloudLink?: object;
 }

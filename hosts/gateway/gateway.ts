@@ -24,6 +24,8 @@ import { Outbox } from "./ingest/outbox.js";
 import { Relay } from "./relay/relay.js";
 import type { SensorRegistry } from "./ingest/sensor-registry.js";
 import { startUdpIngest, type UdpIngest } from "./ingest/udp/udp-ingest.js";
+import { PendingStore } from "./downlink/pending-store.js";
+import { DownlinkDispatcher } from "./downlink/dispatcher.js";
 
 export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 
@@ -104,6 +106,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let external: ExternalIngest | undefined;
   let feed: RegistrationSource | undefined;
   let udp: UdpIngest | undefined;
+  let downlinks: DownlinkDispatcher | undefined;
+  let pending: PendingStore | undefined;
   let mqttListening = true;
   const stats = (): GatewayStats => ({
     ingest: ingest.counters(),
@@ -115,6 +119,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+    ...(downlinks && pending?.isOpen ? { downlinks: downlinks.stats() } : {}),
     ...(external ? { externalBroker: external.stats() } : {}),
     ...(cloudLink?.stats ? { cloudLink: cloudLink.stats() } : {}),
   });
@@ -142,6 +147,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       broker = started;
       undo.push(() => started.close());
+      // Messages to devices go through the embedded broker's sessions.
+      const store = PendingStore.open(options.dataDir);
+      pending = store;
+      undo.push(() => store.close());
+      const dispatcher = new DownlinkDispatcher({ store, downlink: started.downlink, registry, logger: log.child("downlink"), now });
+      downlinks = dispatcher;
+      undo.push(() => dispatcher.close());
     }
     if (options.udpPort !== undefined) {
       udp = await startUdpIngest({
@@ -175,6 +187,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,
+        downlinks,
       });
     }
   } catch (e) {
@@ -229,7 +242,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closeStep = "cloud connector";
     await ownConnector?.close();
     closeStep = "MQTT client connections";
+    downlinks?.close();
     await broker?.close();
+    pending?.close();
     closeStep = "store";
     store.close();
     projection?.close();

@@ -232,8 +232,9 @@ export class CloudStore {
           duplicates++;
           continue;
         }
-        // Readings are stored without units: the quantity implies the unit, so a row cannot disagree with QUANTITIES.
-        const readings = JSON.stringify(obs.readings.map(({ quantity, value }) => ({ quantity, value })));
+        // A standard quantity's reading is stored without its unit (the table implies it, so a row cannot
+        // disagree with it); a declared quantity's keeps its own.
+        const readings = JSON.stringify(obs.readings.map(({ quantity, value, unit }) => (unit === undefined ? { quantity, value } : { quantity, value, unit })));
         const { sensorId, seq, boot, uptimeMs } = obs;
         const event = [this.journal.nextMicros(), sliceOf(persistenceIdOf(SENSOR_ENTITY, sensorId)), obs.payload?.type_url ?? null, obs.payload?.value ?? null];
         const result = insert.run(sensorId, seq, boot, uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, obs.receivedAt ?? null, at, ...event);

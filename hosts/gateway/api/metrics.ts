@@ -100,6 +100,12 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("externalBroker.notAcked", "xsedge_external_broker_not_acked_total", "Messages left for the external broker to resend."),
   counter("externalBroker.unregistered", "xsedge_external_broker_unregistered_total", "External-broker messages of unregistered sensors, refused."),
   gauge("externalBroker.awaitingCommit", "xsedge_external_broker_awaiting_commit", "External-broker messages handed to the outbox and not yet committed."),
+  counter("downlinks.submitted", "xsedge_downlinks_submitted_total", "Requests to devices accepted (settings, commands)."),
+  counter("downlinks.refusedRequests", "xsedge_downlinks_refused_requests_total", "Requests to devices refused (unknown sensor, unreadable, queue full)."),
+  counter("downlinks.delivered", "xsedge_downlinks_delivered_total", "Requests a device acknowledged (PUBACK)."),
+  counter("downlinks.interrupted", "xsedge_downlinks_interrupted_total", "Sends a device's session ended before their PUBACK (queued again)."),
+  counter("downlinks.refusedReports", "xsedge_downlinks_refused_reports_total", "Device reports refused, by reason.", "reason"),
+  gauge("downlinks.requests", "xsedge_downlinks", "Requests to devices kept, by state.", "state"),
 ]);
 
 export interface MetricValue {

@@ -8,11 +8,13 @@
  *   GET /api/v1/relay                                     the relay's stats
  *   GET /healthz                                          200 {status: "ok"} or 503 {status: "failing", reasons}
  *   GET /metrics                                          Prometheus text
+ *   POST /api/v1/downlinks, GET /api/v1/downlinks         messages to devices (downlink-routes.ts)
  *   GET /, /app.js, /style.css                            the live dashboard
  *
  * Errors are JSON {error} naming what was wrong: 400 for a bad query
  * parameter, 404 for an unknown path, 405 for a wrong method, 503 while the
- * store is closed. Read-only: nothing here changes what the gateway stores.
+ * store is closed. Read-only but for the downlinks: nothing here changes
+ * what the gateway stores of observations.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "../../log/logger.js";
@@ -27,6 +29,8 @@ import { GatewayMetrics } from "./metrics.js";
 import { ObservationStream, type StreamStats } from "./observation-stream.js";
 import { checkParams, intValue, sensorIdValue } from "./query.js";
 import { apiObservation, sensorTable } from "./views.js";
+import { downlinkRoutes } from "./downlink-routes.js";
+import type { DownlinkDispatcher } from "../downlink/dispatcher.js";
 
 /** The API's port unless configured: a common alternative HTTP port, free of the MQTT 1883 and the cloud's 8101. */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -55,6 +59,8 @@ export interface ApiServerOptions {
   relayFailingThresholdMs?: number;
   /** Default SSE_STALL_MS (hosts/http/sse.ts). */
   sseStallMs?: number;
+  /** Messages to devices; absent with an external broker (the routes answer 503). */
+  downlinks?: DownlinkDispatcher;
 }
 
 export interface ApiServer {
@@ -151,6 +157,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       },
     },
   };
+  Object.assign(routes, downlinkRoutes(() => options.downlinks));
   for (const [path, file] of dashboard) {
     routes[path] = {
       GET: (_req, res) => {

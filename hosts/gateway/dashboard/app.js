@@ -6,8 +6,11 @@
 // One colour per sensor, in order of first appearance. Exposed on the canvas
 // as data-sensor-colors ({sensorId: colour}) so tests and tools read them
 // from here rather than repeating them.
-// Records name units in UCUM ("Cel"); people read °C.
+// Records name units in SenML ("Cel"); people read °C.
 const DISPLAY_UNITS = { Cel: "°C" };
+// Readings whose unit says what they are; any other quantity (an app's own,
+// a CO2 level) is shown with its name, as the API carries it.
+const SELF_EVIDENT = new Set(["temperature", "humidity", "pressure"]);
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#00a3b4", "#f032e6", "#9a6324"];
 // The chart shows this much history.
 const CHART_WINDOW_MS = 5 * 60_000;
@@ -135,7 +138,7 @@ function renderSensors(sensors) {
   const rows = sensors.map((s) => {
     const tr = document.createElement("tr");
     tr.dataset.sensorId = s.sensorId;
-    const values = s.lastReadings.map((r) => `${r.value} ${DISPLAY_UNITS[r.unit] ?? r.unit}`).join(", ") || "–";
+    const values = s.lastReadings.map((r) => `${SELF_EVIDENT.has(r.quantity) ? "" : `${r.quantity} `}${r.value} ${DISPLAY_UNITS[r.unit] ?? r.unit}`).join(", ") || "–";
     for (const text of [s.sensorId, ago(s.lastReceivedAt), values, String(s.observations)]) {
       const td = document.createElement("td");
       td.textContent = text;
