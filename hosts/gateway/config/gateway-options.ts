@@ -1,7 +1,8 @@
 /*
  * The resolved config → startGateway's options. The one place that knows
  * both the file's key paths and the option names, so a renamed option is a
- * one-line change here.
+ * one-line change here. Token files (cloud.tokenFile, ...) are read here, so
+ * an unreadable one is a configuration error (exit 2) naming its key.
  */
 import { resolve as resolvePath } from "node:path";
 import type { Level } from "../../log/logger.js";
@@ -10,6 +11,11 @@ import type { ResolvedConfig } from "./resolve.js";
 import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
 import type { ClientTlsFiles } from "../../grpc/tls.js";
 import { defaultRegistrationLink, type CloudLinkOptions, type RegistrationLinkOptions } from "../cloud-link.js";
+import { readClientToken } from "../../auth/token-file.js";
+import { sendableTokenProblem, TokenError } from "../../auth/bearer.js";
+
+/** Reads a client's token file; `what` names the key and the file in its error (a TokenError). */
+export type TokenReader = (path: string, what: string) => string;
 
 /** Every option the config covers: startGateway's, without the logger (the CLI makes it from log.*). */
 export type ConfiguredGatewayOptions = Omit<GatewayOptions, "logger">;
@@ -25,7 +31,7 @@ function defined<T extends object>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 }
 
-export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptions {
+export function toGatewayOptions(config: ResolvedConfig, readToken: TokenReader = readClientToken): ConfiguredGatewayOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   const path = (key: string) => (config.values.has(key) ? resolvePath(get<string>(key)) : undefined);
   const options: ConfiguredGatewayOptions = defined({
@@ -48,8 +54,8 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     relayRetryInitialMs: get<number | undefined>("relay.retryInitialMs"),
     relayRetryMaxMs: get<number | undefined>("relay.retryMaxMs"),
   });
-  options.cloudLink = cloudLink(config);
-  options.registrationLink = registrationLink(config, options.cloudLink);
+  options.cloudLink = cloudLink(config, readToken);
+  options.registrationLink = registrationLink(config, options.cloudLink, readToken);
   if (config.values.has("mqtt.tls.certFile")) {
     options.mqttTls = defined({
       host: get<string | undefined>("mqtt.tls.host"),
@@ -92,11 +98,21 @@ function grpcTls(config: ResolvedConfig, prefix: string): ClientTlsFiles | undef
   return enabled === true ? files ?? {} : files;
 }
 
-function cloudLink(config: ResolvedConfig): CloudLinkOptions {
+/** `<prefix>.token`, else the token in `<prefix>.tokenFile`, else undefined. */
+function tokenOf(config: ResolvedConfig, prefix: string, readToken: TokenReader): string | undefined {
+  const given = config.values.get(`${prefix}.token`) as string | undefined;
+  const file = config.values.get(`${prefix}.tokenFile`) as string | undefined;
+  const token = given ?? (file === undefined ? undefined : readToken(resolvePath(file), `${prefix}.tokenFile ${file}`));
+  const problem = token === undefined ? undefined : sendableTokenProblem(token);
+  if (problem !== undefined) throw new TokenError(`${given !== undefined ? `${prefix}.token` : `the token in ${prefix}.tokenFile ${file}`} ${problem}`);
+  return token;
+}
+
+function cloudLink(config: ResolvedConfig, readToken: TokenReader): CloudLinkOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   switch (get<CloudLinkOptions["transport"]>("cloud.transport")) {
     case "http":
-      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls") });
+      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls"), token: tokenOf(config, "cloud", readToken) });
     case "mqtt":
       return defined({
         transport: "mqtt" as const,
@@ -112,6 +128,7 @@ function cloudLink(config: ResolvedConfig): CloudLinkOptions {
         transport: "akka-grpc" as const,
         target: get<string>("cloud.target"),
         tls: grpcTls(config, "cloud.tls"),
+        token: tokenOf(config, "cloud", readToken),
         originId: get<string | undefined>("cloud.akka.originId"),
         streamId: get<string | undefined>("cloud.akka.streamId"),
         entityType: get<string | undefined>("cloud.akka.entityType"),
@@ -121,18 +138,21 @@ function cloudLink(config: ResolvedConfig): CloudLinkOptions {
   }
 }
 
-function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): RegistrationLinkOptions {
+function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions, readToken: TokenReader): RegistrationLinkOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   const fallback = defaultRegistrationLink(cloud);
   const transport = get<RegistrationLinkOptions["transport"] | undefined>("registration.transport") ?? fallback.transport;
   const ownTls = [...config.values.keys()].some((key) => key.startsWith("registration.tls."));
+  // The cloud's token goes only where the cloud is: a registration service named apart gets its own, or none.
+  const elsewhere = config.values.has("registration.target") || config.values.has("registration.url");
+  const token = tokenOf(config, "registration", readToken) ?? (elsewhere || fallback.transport !== transport ? undefined : fallback.token);
   if (transport === "http") {
     const tls = ownTls ? tlsFiles(config, "registration.tls") : fallback.transport === "http" ? fallback.tls : undefined;
-    return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls });
+    return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls, token });
   }
   const tls = ownTls ? grpcTls(config, "registration.tls") : fallback.transport === "akka-grpc" ? fallback.tls : undefined;
   const target = get<string | undefined>("registration.target") ?? (fallback.transport === "akka-grpc" ? fallback.target : get<string>("cloud.target"));
-  return defined({ transport, target, tls, streamId: get<string | undefined>("registration.streamId") });
+  return defined({ transport, target, tls, token, streamId: get<string | undefined>("registration.streamId") });
 }
 
 export function toProcessSettings(config: ResolvedConfig): ProcessSettings {

@@ -80,6 +80,12 @@ function cloudLinkErrors(config: ResolvedConfig): string[] {
     errors.push(`${at(path)} has no effect with ${at("cloud.transport")} ${transport}`);
   }
   if (transport === "mqtt" && !has("cloud.mqtt.url")) errors.push(`${at("cloud.transport")} mqtt needs cloud.mqtt.url`);
+  for (const prefix of ["cloud", "registration"]) {
+    if (has(`${prefix}.token`) && has(`${prefix}.tokenFile`)) errors.push(`${at(`${prefix}.token`)} and ${at(`${prefix}.tokenFile`)} are both set; give the token one way`);
+  }
+  if (transport === "mqtt") {
+    for (const path of ["cloud.token", "cloud.tokenFile"].filter(given)) errors.push(`${at(path)} has no effect with ${at("cloud.transport")} mqtt: the broker's credentials are cloud.mqtt.username and cloud.mqtt.password`);
+  }
   for (const prefix of ["cloud.tls", "registration.tls"]) {
     if (has(`${prefix}.certFile`) !== has(`${prefix}.keyFile`)) {
       const present = has(`${prefix}.certFile`) ? `${prefix}.certFile` : `${prefix}.keyFile`;
