@@ -14,7 +14,10 @@
  * stops reading would hold its session (and socket) forever, so one whose
  * queue has not drained within `stallMs` is disconnected (and reported
  * through `onStalled`); it resumes later from its Last-Event-ID like any
- * other. How many subscribers there may be is sse-admission.ts's to say.
+ * other. Subscribers catching up take turns: one page of one of them per
+ * turn of the event loop, so a crowd of them delays a device's PUBACK by a
+ * page's cost at most, not by a page each. How many subscribers there may
+ * be is sse-admission.ts's to say.
  */
 import type { ServerResponse } from "node:http";
 import { DEFAULT_SSE_MAX_BUFFERED_BYTES } from "./sse-admission.js";
@@ -32,6 +35,36 @@ export const SSE_HEARTBEAT_MS = 15_000;
 export const SSE_STALL_MS = 2 * SSE_HEARTBEAT_MS;
 
 export type ReadAfter<T> = (id: number, limit: number) => T[];
+
+/**
+ * Hands out turns, one per turn of the event loop (setImmediate queued from
+ * an immediate runs on the next iteration, after the poll phase's I/O).
+ */
+export class LoopTurns {
+  readonly #waiting: Array<() => void> = [];
+  #scheduled = false;
+
+  /** Resolves on a turn of its own. */
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#waiting.shift()?.();
+      if (this.#waiting.length > 0) this.#schedule();
+    });
+  }
+}
+
+/** Shared by every session in the process: the event loop is one, whoever's sessions they are. */
+const catchUpTurns = new LoopTurns();
 
 export interface SseOptions<T> {
   /** The event id of a row; the row's `offset` by default. */
@@ -137,6 +170,7 @@ export class SseSession<T = any> {
         if (this.#closed) return;
         this.#needsDrain = !this.#res.write(text);
         if (rows.length < PAGE) break;
+        await catchUpTurns.next();
       }
     } while (this.#wokenWhilePumping);
   }
