@@ -127,7 +127,7 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
   };
 }
 
-/** A token file that cannot be read is the configuration's fault: exit 2, naming the key. */
+/** A token file that cannot be read, or a TLS file, is the configuration's fault: exit 2, naming the key. */
 function gatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptions {
   try {
     return toGatewayOptions(config);

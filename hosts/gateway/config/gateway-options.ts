@@ -11,11 +11,10 @@ import type { ResolvedConfig } from "./resolve.js";
 import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
 import type { ClientTlsFiles } from "../../grpc/tls.js";
 import { defaultRegistrationLink, type CloudLinkOptions, type RegistrationLinkOptions } from "../cloud-link.js";
-import { readClientToken } from "../../auth/token-file.js";
-import { sendableTokenProblem, TokenError } from "../../auth/bearer.js";
-
-/** Reads a client's token file; `what` names the key and the file in its error (a TokenError). */
-export type TokenReader = (path: string, what: string) => string;
+import { readClientToken, readTokenFile } from "../../auth/token-file.js";
+import { sendableTokenProblem, TokenError, TokenSet } from "../../auth/bearer.js";
+import type { ApiAccessOptions } from "../api/api-access.js";
+import type { StreamLimits } from "../api/observation-stream.js";
 
 /** Every option the config covers: startGateway's, without the logger (the CLI makes it from log.*). */
 export type ConfiguredGatewayOptions = Omit<GatewayOptions, "logger">;
@@ -31,7 +30,7 @@ function defined<T extends object>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 }
 
-export function toGatewayOptions(config: ResolvedConfig, readToken: TokenReader = readClientToken): ConfiguredGatewayOptions {
+export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   const path = (key: string) => (config.values.has(key) ? resolvePath(get<string>(key)) : undefined);
   const options: ConfiguredGatewayOptions = defined({
@@ -54,8 +53,15 @@ export function toGatewayOptions(config: ResolvedConfig, readToken: TokenReader 
     relayRetryInitialMs: get<number | undefined>("relay.retryInitialMs"),
     relayRetryMaxMs: get<number | undefined>("relay.retryMaxMs"),
   });
-  options.cloudLink = cloudLink(config, readToken);
-  options.registrationLink = registrationLink(config, options.cloudLink, readToken);
+  options.cloudLink = cloudLink(config);
+  options.registrationLink = registrationLink(config, options.cloudLink);
+  options.httpAccess = httpAccess(config);
+  options.sseLimits = defined({
+    maxClients: get<number | undefined>("http.sse.maxClients"),
+    maxClientsPerAddress: get<number | undefined>("http.sse.maxClientsPerAddress"),
+    maxBufferedBytes: get<number | undefined>("http.sse.maxBufferedBytes"),
+    stallMs: get<number | undefined>("http.sse.stallMs"),
+  }) satisfies Partial<StreamLimits>;
   if (config.values.has("mqtt.tls.certFile")) {
     options.mqttTls = defined({
       host: get<string | undefined>("mqtt.tls.host"),
@@ -99,20 +105,35 @@ function grpcTls(config: ResolvedConfig, prefix: string): ClientTlsFiles | undef
 }
 
 /** `<prefix>.token`, else the token in `<prefix>.tokenFile`, else undefined. */
-function tokenOf(config: ResolvedConfig, prefix: string, readToken: TokenReader): string | undefined {
+function tokenOf(config: ResolvedConfig, prefix: string): string | undefined {
   const given = config.values.get(`${prefix}.token`) as string | undefined;
   const file = config.values.get(`${prefix}.tokenFile`) as string | undefined;
-  const token = given ?? (file === undefined ? undefined : readToken(resolvePath(file), `${prefix}.tokenFile ${file}`));
+  const token = given ?? (file === undefined ? undefined : readClientToken(resolvePath(file), `${prefix}.tokenFile ${file}`));
   const problem = token === undefined ? undefined : sendableTokenProblem(token);
   if (problem !== undefined) throw new TokenError(`${given !== undefined ? `${prefix}.token` : `the token in ${prefix}.tokenFile ${file}`} ${problem}`);
   return token;
 }
 
-function cloudLink(config: ResolvedConfig, readToken: TokenReader): CloudLinkOptions {
+/** The local API's tokens (checked as a server's: long enough), its TLS, and whether it may be public. */
+function httpAccess(config: ResolvedConfig): ApiAccessOptions {
+  const get = <T>(path: string) => config.values.get(path) as T;
+  const token = get<string | undefined>("http.token");
+  const file = get<string | undefined>("http.tokenFile");
+  const tokens = token !== undefined ? [token] : file !== undefined ? readTokenFile(resolvePath(file), `http.tokenFile ${file}`) : undefined;
+  if (tokens !== undefined) new TokenSet(tokens, token !== undefined ? "http.token" : `http.tokenFile ${file}`);
+  const tls = tlsFiles(config, "http.tls");
+  return defined({
+    tokens,
+    public: get<boolean | undefined>("http.public"),
+    tls: tls === undefined ? undefined : { certFile: tls.certFile as string, keyFile: tls.keyFile as string, caFile: tls.caFile },
+  });
+}
+
+function cloudLink(config: ResolvedConfig): CloudLinkOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   switch (get<CloudLinkOptions["transport"]>("cloud.transport")) {
     case "http":
-      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls"), token: tokenOf(config, "cloud", readToken) });
+      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls"), token: tokenOf(config, "cloud") });
     case "mqtt":
       return defined({
         transport: "mqtt" as const,
@@ -128,7 +149,7 @@ function cloudLink(config: ResolvedConfig, readToken: TokenReader): CloudLinkOpt
         transport: "akka-grpc" as const,
         target: get<string>("cloud.target"),
         tls: grpcTls(config, "cloud.tls"),
-        token: tokenOf(config, "cloud", readToken),
+        token: tokenOf(config, "cloud"),
         originId: get<string | undefined>("cloud.akka.originId"),
         streamId: get<string | undefined>("cloud.akka.streamId"),
         entityType: get<string | undefined>("cloud.akka.entityType"),
@@ -138,14 +159,14 @@ function cloudLink(config: ResolvedConfig, readToken: TokenReader): CloudLinkOpt
   }
 }
 
-function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions, readToken: TokenReader): RegistrationLinkOptions {
+function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): RegistrationLinkOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   const fallback = defaultRegistrationLink(cloud);
   const transport = get<RegistrationLinkOptions["transport"] | undefined>("registration.transport") ?? fallback.transport;
   const ownTls = [...config.values.keys()].some((key) => key.startsWith("registration.tls."));
   // The cloud's token goes only where the cloud is: a registration service named apart gets its own, or none.
   const elsewhere = config.values.has("registration.target") || config.values.has("registration.url");
-  const token = tokenOf(config, "registration", readToken) ?? (elsewhere || fallback.transport !== transport ? undefined : fallback.token);
+  const token = tokenOf(config, "registration") ?? (elsewhere || fallback.transport !== transport ? undefined : fallback.token);
   if (transport === "http") {
     const tls = ownTls ? tlsFiles(config, "registration.tls") : fallback.transport === "http" ? fallback.tls : undefined;
     return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls, token });

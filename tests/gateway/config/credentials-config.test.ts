@@ -1,8 +1,9 @@
 /*
- * The gateway's credentials at the cloud as settings: cloud.token (file or
+ * The gateway's credentials as settings: at the cloud, cloud.token (file or
  * environment, never a flag, redacted when printed) or cloud.tokenFile,
- * which the links then present; registrations use the same token only when
- * they come from the same place.
+ * which the links then present (registrations use the same token only when
+ * they come from the same place); for the local API, http.token(File),
+ * http.tls, http.public, and the event streams' limits.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -86,6 +87,42 @@ test("conflicting or useless token settings are configuration errors naming the 
   assert.match(errors({ env: { XSEDGE_GATEWAY_CLOUD_TOKEN: TOKEN, XSEDGE_GATEWAY_CLOUD_TOKEN_FILE: "/x" } }), /cloud.token .* and cloud.tokenFile .* are both set/);
   assert.match(errors({ env: { XSEDGE_GATEWAY_CLOUD_TOKEN: TOKEN, XSEDGE_GATEWAY_CLOUD_TRANSPORT: "mqtt", XSEDGE_GATEWAY_CLOUD_MQTT_URL: "mqtt://b" } }), /cloud.token .* has no effect with cloud.transport .* mqtt/);
   assert.not.ok(errors({ env: { XSEDGE_GATEWAY_CLOUD_TOKEN: TOKEN, XSEDGE_GATEWAY_CLOUD_TOKEN_FILE: "/x" } }).includes(TOKEN));
+});
+
+test("the local API off loopback needs a token, a client CA or an explicit http.public", () => {
+  assert.match(errors({ env: { XSEDGE_GATEWAY_HTTP_HOST: "0.0.0.0" } }), /http.host \(XSEDGE_GATEWAY_HTTP_HOST\) 0.0.0.0 is not a loopback address: set http.token or http.tokenFile/);
+  assert.equal(options({ env: { XSEDGE_GATEWAY_HTTP_HOST: "0.0.0.0", XSEDGE_GATEWAY_HTTP_TOKEN: TOKEN } }).options.httpAccess, { tokens: [TOKEN] });
+  assert.equal(options({ env: { XSEDGE_GATEWAY_HTTP_HOST: "0.0.0.0", XSEDGE_GATEWAY_HTTP_PUBLIC: "true" } }).options.httpAccess, { public: true });
+  const tls = options({ file: { name: "gw.yaml", text: "http:\n  host: 0.0.0.0\n  tls: {certFile: /c.pem, keyFile: /k.pem, caFile: /ca.pem}\n" } }).options.httpAccess;
+  assert.equal(tls, { tls: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" } }, "a client CA is a credential");
+  assert.match(errors({ env: { XSEDGE_GATEWAY_HTTP_PUBLIC: "true", XSEDGE_GATEWAY_HTTP_TOKEN: TOKEN } }), /http.public .* serves without credentials, yet http.token .* asks for one/);
+  assert.match(errors({ file: { name: "gw.yaml", text: "http:\n  tls: {caFile: /ca.pem}\n" } }), /http.tls needs http.tls.certFile/);
+  assert.equal(options({}).options.httpAccess, {}, "loopback by default, open");
+  assert.is(options({}).config.values.get("http.host"), "127.0.0.1");
+});
+
+test("the local API's token: redacted when printed, at least 16 characters; a token file may hold several", () => {
+  const { config } = options({ env: { XSEDGE_GATEWAY_HTTP_TOKEN: TOKEN } });
+  assert.not.ok(formatConfig(config).includes(TOKEN));
+  const short = resolveConfig({ env: { XSEDGE_GATEWAY_HTTP_TOKEN: "short" } });
+  if (!short.ok) throw new Error(short.errors.join());
+  assert.throws(() => toGatewayOptions(short.config), (e: Error) => e instanceof TokenError && /http.token: token 1 is 5 characters, at least 16/.test(e.message));
+  const dir = tempDir("token-config");
+  try {
+    const file = join(dir.path, "api.tokens");
+    writeFileSync(file, `# operators\n${TOKEN}\nsecond-api-token-0123456789\n`);
+    assert.equal(options({ env: { XSEDGE_GATEWAY_HTTP_TOKEN_FILE: file } }).options.httpAccess, { tokens: [TOKEN, "second-api-token-0123456789"] });
+  } finally {
+    dir.remove();
+  }
+});
+
+test("the event streams' limits are keys with defaults; one address may not hold more than all", () => {
+  assert.equal(options({}).options.sseLimits, { maxClients: 64, maxClientsPerAddress: 8, maxBufferedBytes: 262_144, stallMs: 30_000 });
+  const set = options({ file: { name: "gw.yaml", text: "http:\n  sse: {maxClients: 10, maxClientsPerAddress: 10, maxBufferedBytes: 1 MiB, stallMs: 5s}\n" } }).options.sseLimits;
+  assert.equal(set, { maxClients: 10, maxClientsPerAddress: 10, maxBufferedBytes: 1_048_576, stallMs: 5000 });
+  assert.match(errors({ file: { name: "gw.yaml", text: "http:\n  sse: {maxClients: 4, maxClientsPerAddress: 5}\n" } }), /http.sse.maxClientsPerAddress .* must be at most http.sse.maxClients .*, got 5 and 4/);
+  assert.match(errors({ env: { XSEDGE_GATEWAY_HTTP_SSE_MAX_BUFFERED_BYTES: "100" } }), /\(http.sse.maxBufferedBytes\) must be a size in bytes from 4096/);
 });
 
 test.run();
