@@ -1,6 +1,6 @@
 /*
  * The reference cloud registration service: sensors register here, gateways
- * relay observations here, and anyone may follow the observation log live.
+ * relay observations here, and consumers follow the observation log live.
  *
  *   POST /api/v1/sensors               {sensorId, secret}     register (or replace the secret)
  *   GET  /api/v1/sensors                                      list, without secrets
@@ -33,8 +33,8 @@
  * reading observations a consumer's (or a gateway's). Refusals are 401 (no
  * or unknown token) and 403 (a role that may not), counted in /healthz's
  * `access` and logged, throttled, without the token. Both event streams
- * together hold at most `sse.maxClients` subscribers, `sse.maxClientsPerAddress`
- * from one address (503 and 429 beyond).
+ * together hold at most `sse.maxClients` subscribers (DEFAULT_SSE_LIMITS:
+ * 64), `sse.maxClientsPerAddress` (8) from one address (503 and 429 beyond).
  *
  * The same service speaks Akka Projection gRPC on its own port (grpcPort,
  * 8101 as the JVM sample's): see grpc/grpc-server.ts. Registrations and
