@@ -7,7 +7,7 @@
  * names what was asked and who asked, never what was presented.
  */
 import type { Logger } from "../log/logger.js";
-import { LogThrottle } from "../log/log-throttle.js";
+import { CappedLogThrottle } from "../log/capped-log-throttle.js";
 
 /** As the gateway's other refusal lines (ingest/refusal-log.ts): one per key per 10 s. */
 export const AUTH_LOG_INTERVAL_MS = 10_000;
@@ -32,37 +32,22 @@ export class AuthRefusals {
   readonly #counts: Record<AuthRefusalReason, number> = { missing: 0, invalid: 0, forbidden: 0 };
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #perKey: LogThrottle;
-  readonly #maxLines: number;
-  #windowStart = Number.NEGATIVE_INFINITY;
-  #lines = 0;
-  #unlogged = 0;
+  readonly #throttle: CappedLogThrottle;
 
   constructor(logger: Logger, now: () => number = Date.now, intervalMs = AUTH_LOG_INTERVAL_MS, maxLines = MAX_AUTH_LINES_PER_INTERVAL) {
     this.#log = logger;
     this.#now = now;
-    this.#perKey = new LogThrottle(intervalMs);
-    this.#maxLines = maxLines;
+    this.#throttle = new CappedLogThrottle(intervalMs, maxLines);
   }
 
   /** Counts one refusal of `what` (e.g. "POST /api/v1/sensors") from `address`, and logs it unless throttled. */
   refuse(reason: AuthRefusalReason, what: string, address: string, detail?: string): void {
     this.#counts[reason]++;
-    const now = this.#now();
-    const line = this.#perKey.note(`${reason}\u0000${address}`, now);
+    const line = this.#throttle.note(`${reason}\u0000${address}`, this.#now());
     if (!line.log) return;
-    if (now < this.#windowStart || now - this.#windowStart >= this.#perKey.intervalMs) {
-      this.#windowStart = now;
-      this.#lines = 0;
-    }
-    if (this.#lines >= this.#maxLines) {
-      this.#unlogged += 1 + line.suppressed;
-      return;
-    }
-    this.#lines++;
-    if (this.#unlogged > 0) {
-      this.#log.warn(`${this.#unlogged} credential refusals not logged: over ${this.#maxLines} lines in ${this.#perKey.intervalMs / 1000} s (the counters have every one)`, { unlogged: this.#unlogged });
-      this.#unlogged = 0;
+    if (line.unlogged > 0) {
+      const { maxLines, intervalMs } = this.#throttle;
+      this.#log.warn(`${line.unlogged} credential refusals not logged: over ${maxLines} lines in ${intervalMs / 1000} s (the counters have every one)`, { unlogged: line.unlogged });
     }
     const more = line.suppressed > 0 ? ` (${line.suppressed} more like this since the last such line)` : "";
     this.#log.warn(`refused ${what.slice(0, 200)} from ${address}: ${WORDS[reason]}${detail ? ` (${detail})` : ""}${more}`, {

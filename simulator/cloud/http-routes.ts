@@ -48,6 +48,14 @@ function parseOffset(name: string, raw: string | null, fallback: number, max = N
   return value;
 }
 
+/** Throws the 401 (counted and logged) unless the request proves some role. */
+export function authenticate(access: CloudAccess, req: IncomingMessage, pathname: string): void {
+  const identity = access.identify({ authorization: req.headers.authorization });
+  if (identity.ok) return;
+  const refusal = access.refuse(identity.reason, `${req.method} ${pathname}`, req.socket.remoteAddress ?? "unknown");
+  throw new HttpError(401, refusal.message, { "www-authenticate": CLOUD_AUTH_CHALLENGE }, true);
+}
+
 /** Throws the 401 or 403 (already counted and logged) unless the request may do `action`. */
 export function authorize(access: CloudAccess, action: CloudAction, req: IncomingMessage, url: URL): void {
   const what = `${req.method} ${url.pathname}`;

@@ -58,7 +58,8 @@ import type { SseSession } from "../../hosts/http/sse.js";
 import { ValidationError } from "./validate.js";
 import type { ServerTlsFiles } from "../../hosts/grpc/tls.js";
 import { CloudAccess, type CloudAccessStats, type CloudCredentials } from "./access.js";
-import { authorize, cloudRoutes } from "./http-routes.js";
+import { authorize, authenticate, cloudRoutes } from "./http-routes.js";
+import { HttpErrorLog } from "../../hosts/http/error-log.js";
 import { DEFAULT_ACCEPTED_STREAMS } from "./grpc/consumer-service.js";
 import type { CloudGrpcStats } from "./grpc/grpc-stats.js";
 import { DEFAULT_CLOUD_GRPC_PORT, startCloudGrpc } from "./grpc/grpc-server.js";
@@ -162,7 +163,11 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     registered,
   });
 
+  const errors = new HttpErrorLog(log);
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Who is asking first (401), so that without a credential an unknown path is no 404; then the route and its role (403).
+    const pathname = new URL(req.url ?? "/", "http://host.invalid").pathname;
+    if (routes[pathname]?.GET?.action !== "public") authenticate(access, req, pathname);
     const { handler, url } = findRoute(routes, req, res);
     if (handler.action !== "public") authorize(access, handler.action, req, url);
     await handler.handle(req, res, url);
@@ -173,7 +178,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       const error = e instanceof ValidationError ? new HttpError(400, e.message) : e;
       if (res.headersSent) return void res.destroy(error as Error);
       if (error instanceof HttpError) {
-        if (!error.logged) log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
+        if (!error.logged) errors.warn(req, error.status, error.message);
         const field = e instanceof ValidationError ? { field: e.field } : {};
         // After a 413, or a refusal before the body arrived, the rest of the body is unread: the connection is not reused.
         const unread = error.status === 413 || !req.complete;

@@ -19,6 +19,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import { readPem } from "../../grpc/tls.js";
+import { HttpErrorLog } from "../../http/error-log.js";
 import type { Logger } from "../../log/logger.js";
 import { HttpError, sendJson } from "../../http/http-json.js";
 import { findRoute } from "../../http/routes.js";
@@ -189,9 +190,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     };
   }
 
+  const errors = new HttpErrorLog(log);
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The credential first: without one, an unknown path is no 404, so the routes are not mapped from outside.
+    access.authorize(req, new URL(req.url ?? "/", "http://host.invalid").pathname);
     const { handler, url } = findRoute(routes, req, res);
-    access.authorize(req, url.pathname);
     await handler(req, res, url.searchParams);
   }
 
@@ -199,7 +202,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     route(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy(error as Error);
       if (error instanceof HttpError) {
-        if (!error.logged) log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
+        if (!error.logged) errors.warn(req, error.status, error.message);
         return sendJson(res, error.status, { error: error.message }, error.headers);
       }
       log.error(`${req.method} ${req.url} failed`, { error });

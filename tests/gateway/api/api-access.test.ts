@@ -43,17 +43,32 @@ test("with a token: every path but /healthz is 401 without it or with a wrong on
       assert.is((await statusOf(t.base + path, { authorization: `Basic ${Buffer.from(`operator:${TOKEN}`).toString("base64")}` })).status, 200, path);
     }
     assert.is((await statusOf(`${t.base}/healthz`)).status, 200, "health probes carry no credential");
+    assert.is((await statusOf(`${t.base}/no/such/path`)).status, 401, "without a credential the routes are not mapped: no 404");
+    assert.is((await statusOf(`${t.base}/no/such/path`, { authorization: `Bearer ${TOKEN}` })).status, 404);
     // A flood of wrong tokens while the device publishes: every publish is acknowledged.
     const flood = Promise.all(Array.from({ length: 200 }, (_, i) => statusOf(`${t.base}/api/v1/sensors`, { authorization: `Bearer guess-${i}-0123456789abc` })));
     await t.publish(device, [1, 2, 3]);
     assert.ok((await flood).every((answer) => answer.status === 401));
     const metrics = await (await fetch(`${t.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
-    assert.match(metrics, new RegExp(`xsedge_http_auth_refused_total\\{reason="missing"\\} ${PATHS.length}\\n`));
+    assert.match(metrics, new RegExp(`xsedge_http_auth_refused_total\\{reason="missing"\\} ${PATHS.length + 1}\\n`));
     assert.match(metrics, new RegExp(`xsedge_http_auth_refused_total\\{reason="invalid"\\} ${2 * PATHS.length + 200}\\n`));
     assert.ok(t.gateway.store.find("s-1", 3));
     const log = JSON.stringify(t.logger.lines);
     assert.not.ok(log.includes(TOKEN) || log.includes("guess-1"), "no token in the log");
     assert.ok(t.logger.lines.filter((l) => /^refused GET \/api\/v1\/sensors from 127\.0\.0\.1/.test(String(l.msg))).length <= 2, "throttled per address");
+  } finally {
+    await t.done();
+  }
+});
+
+test("a flood of bad requests costs answers, not log lines: one line per status and address per interval", async () => {
+  const t = await startApiGateway(["s-1"]);
+  try {
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => statusOf(`${t.base}/api/v1/observations?limit=x${i}`)));
+    assert.ok(answers.every((answer) => answer.status === 400));
+    const lines = t.logger.lines.filter((l) => /-> 400: limit must be/.test(String(l.msg)));
+    assert.is(lines.length, 1);
+    await t.publish(await t.device("s-1"), [1]);
   } finally {
     await t.done();
   }
