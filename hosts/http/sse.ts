@@ -146,8 +146,16 @@ export class SseSession<T = any> {
       .finally(() => (this.#pumping = false));
   }
 
+  /**
+   * Ends the stream (the server is stopping). One with data still queued is
+   * cut off instead: a client that does not read would otherwise hold the
+   * connection, and the server's close, for as long as it likes; it resumes
+   * from its Last-Event-ID like any other.
+   */
   end(): void {
-    if (!this.#closed) this.#res.end();
+    if (this.#closed) return;
+    if (this.#res.writableLength > 0) this.#res.destroy();
+    else this.#res.end();
   }
 
   async #pump(): Promise<void> {

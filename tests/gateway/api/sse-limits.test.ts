@@ -145,4 +145,24 @@ test("300 streams from 30 addresses, half never reading: capped, bounded, non-re
   }
 });
 
+test("a stopping gateway cuts off a stream that does not read rather than wait for it", async () => {
+  const t = await startApiGateway(["s-1"]);
+  let client: Client | undefined;
+  try {
+    t.gateway.store.transaction(() => {
+      for (let seq = 1; seq <= 50_000; seq++) t.gateway.store.append(observation("s-old", seq), Date.now());
+    });
+    client = await openStream(t.gateway.httpPort!, "?after=0", "127.0.0.2", false);
+    // The kernel's buffers are full and the gateway's queue holds the rest: the stall timeout (30 s) is far off.
+    await waitFor("data queued for the client", () => t.gateway.stats().http.sseBufferedBytes > 0, 20_000);
+    await within("the gateway to close", t.gateway.close());
+    // The end is behind the data the kernel still holds for it: it sees it once it reads.
+    client.socket.resume();
+    await within("the client's connection to end", client.closed);
+  } finally {
+    client?.socket.destroy();
+    await t.done();
+  }
+});
+
 test.run();
