@@ -41,6 +41,8 @@ export const DEFAULT_HTTP_PORT = 8080;
 export const DEFAULT_OBSERVATIONS_LIMIT = 100;
 /** Largest `limit`: about 300 kB of JSON, read synchronously from SQLite in a few milliseconds. */
 export const MAX_OBSERVATIONS_LIMIT = 1000;
+/** How long a stop waits for connections to end by themselves: any answer of this API is written well within it. */
+export const API_CLOSE_GRACE_MS = 1000;
 
 export interface ApiServerOptions {
   host: string;
@@ -241,7 +243,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stream.close();
       server.closeIdleConnections();
+      // A request still being answered gets a moment; a client holding a connection open (half a request, say) does not hold the stop.
+      const cutOff = setTimeout(() => server.closeAllConnections(), API_CLOSE_GRACE_MS);
       await closed;
+      clearTimeout(cutOff);
     },
   };
 }

@@ -9,6 +9,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { startGateway } from "../../../hosts/gateway/gateway.js";
 import { ApiExposureError, isLoopbackHost } from "../../../hosts/gateway/api/api-access.js";
@@ -70,6 +71,20 @@ test("a flood of bad requests costs answers, not log lines: one line per status 
     assert.is(lines.length, 1);
     await t.publish(await t.device("s-1"), [1]);
   } finally {
+    await t.done();
+  }
+});
+
+test("a client holding half a request open does not hold the gateway's stop", async () => {
+  const t = await startApiGateway(["s-1"]);
+  const socket = connect(t.gateway.httpPort!, "127.0.0.1");
+  socket.on("error", () => {});
+  try {
+    await within("the connection", new Promise((resolve) => socket.once("connect", resolve)));
+    socket.write("GET /api/v1/sensors HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    await within("the gateway to close", t.gateway.close());
+  } finally {
+    socket.destroy();
     await t.done();
   }
 });
