@@ -10,6 +10,7 @@ import {
 import type { ServerTlsFiles } from "../../hosts/grpc/tls.js";
 import { TokenError } from "../../hosts/auth/bearer.js";
 import { tokenSetsOf } from "./access.js";
+import { isLoopbackHost } from "../../hosts/http/loopback.js";
 import { describeSource, resolveCloudCredentials, TOKEN_ENV } from "./credentials.js";
 import { DEFAULT_ACCEPTED_STREAMS } from "./grpc/consumer-service.js";
 import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud } from "./server.js";
@@ -115,6 +116,11 @@ export function cloudCommand(argv: string[], io: CommandIo = processIo, env: Rea
     // parse() resolves them whenever it returns without help, the only case runService starts.
     const resolved = options.credentials as ReturnType<typeof resolveCloudCredentials>;
     for (const source of resolved.sources) logger.info(describeSource(source), { role: source.role, file: source.path ?? null });
+    if (!isLoopbackHost(host)) {
+      // Bearer tokens over plaintext are readable on the path: the operator should know before a gateway sends one.
+      logger.warn(`HTTP on ${host} carries tokens in the clear: put a TLS reverse proxy in front of it (README, Security)`, { host });
+      if (grpcTls === undefined) logger.warn(`gRPC on ${host} without --grpc-cert carries tokens in the clear`, { host });
+    }
     const cloud = await startCloud({ host, port, grpcPort, grpcTls, acceptedStreams, dataDir, logger, credentials: resolved.credentials });
     cloud.onObservation((obs) => logger.debug("observation stored", { offset: obs.offset, sensorId: obs.sensorId, seq: obs.seq }));
     return cloud;

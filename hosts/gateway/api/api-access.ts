@@ -13,13 +13,15 @@
  * reason and logged throttled (hosts/auth/refusals.ts), never quoting what
  * was presented.
  */
-import { isIP } from "node:net";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { presentedToken, TokenSet } from "../../auth/bearer.js";
 import { AuthRefusals, type AuthRefusalReason } from "../../auth/refusals.js";
 import { HttpError } from "../../http/http-json.js";
 import type { Logger } from "../../log/logger.js";
+import { isLoopbackHost } from "../../http/loopback.js";
+
+export { isLoopbackHost };
 
 /** Paths served without a credential: health probes carry none. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/healthz"]);
@@ -45,15 +47,6 @@ export class ApiExposureError extends Error {
     super(message);
     this.name = "ApiExposureError";
   }
-}
-
-/** 127.0.0.0/8, ::1 (and IPv4-mapped loopback), "localhost". */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  if (bare === "localhost") return true;
-  if (isIP(bare) === 4) return bare.startsWith("127.");
-  if (isIP(bare) === 6) return bare === "::1" || /^::ffff:127\./.test(bare);
-  return false;
 }
 
 /** Throws unless serving `host` with these options is guarded, or explicitly public. */
