@@ -7,6 +7,12 @@
  * stream (devices refused at CONNECT would only retry). Ctrl-C
  * stops the devices first, then the gateway (which drains its relay), then
  * the cloud.
+ *
+ * The cloud is closed, as always: its admin and gateway tokens are files in
+ * <data-dir>/cloud/credentials/ (created 0600 on the first start, see
+ * simulator/cloud/credentials.ts); the gateway is given its token, the
+ * registrations are made with the admin's, and the admin file's path is
+ * printed for whoever wants to call the cloud's API by hand.
  */
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
@@ -15,6 +21,8 @@ import { QUANTITIES } from "../../modules/observation/record.js";
 import { unitOf } from "../../modules/observation/observation-json.js";
 import { DEFAULT_HTTP_PORT, startGateway, type Gateway } from "../gateway/gateway.js";
 import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { resolveCloudCredentials } from "../../simulator/cloud/credentials.js";
+import { bearer } from "../auth/bearer.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../../simulator/fleet.js";
 import { loadApp } from "../../simulator/app/load-app.js";
@@ -95,10 +103,10 @@ function describe(observation: CloudObservation): string {
 /** How long the gateway may take to learn the registrations: one feed reconnect at most, on loopback. */
 const REGISTRATION_WAIT_MS = 15_000;
 
-async function register(cloud: Cloud, sensorId: string, secret: string): Promise<void> {
+async function register(cloud: Cloud, adminToken: string, sensorId: string, secret: string): Promise<void> {
   const response = await fetch(`${cloud.url}/api/v1/sensors`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: bearer(adminToken) },
     body: JSON.stringify({ sensorId, secret }),
   });
   if (!response.ok) throw new Error(`registering ${sensorId} failed: HTTP ${response.status} ${await response.text()}`);
@@ -133,12 +141,17 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
     await gateway?.close();
     await cloud?.close();
   };
+  let adminTokenFile: string | undefined;
   try {
+    const cloudDir = resolve(options.dataDir, "cloud");
+    const { credentials, sources } = resolveCloudCredentials({ dataDir: cloudDir, files: {}, env: {} });
+    adminTokenFile = sources.find((source) => source.role === "admin")?.path;
     cloud = await startCloud({
       host: "127.0.0.1",
       port: options.cloudPort,
       grpcPort: options.cloudGrpcPort,
-      dataDir: resolve(options.dataDir, "cloud"),
+      dataDir: cloudDir,
+      credentials,
       logger: logger.child("cloud"),
     });
     cloud.onObservation((observation) => io.out(describe(observation)));
@@ -148,12 +161,12 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       httpPort: options.httpPort,
       dataDir: resolve(options.dataDir, "gateway"),
       // Both links over Akka Projection gRPC, as beside an Akka cloud; our richer payload, which the reference cloud reads.
-      cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
-      registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+      cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: credentials.gatewayTokens[0] },
+      registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: credentials.gatewayTokens[0] },
       logger: logger.child("gateway"),
     });
     const secrets = new Map(Array.from({ length: options.devices }, (_, i) => [`sim-${i + 1}`, randomBytes(16).toString("hex")]));
-    for (const [id, secret] of secrets) await register(cloud, id, secret);
+    for (const [id, secret] of secrets) await register(cloud, credentials.adminTokens[0], id, secret);
     await untilGatewayAccepts(gateway, secrets);
     const common = {
       count: options.devices,
@@ -185,6 +198,7 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
   const what = options.app ? `running ${options.app}` : `sample every ${options.periodMs ?? 1000} ms`;
   io.out(`cloud http://127.0.0.1:${cloud.port} grpc ${cloud.grpcTarget}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${devices} devices on XS (${what})\n`);
   io.out(`gateway dashboard http://127.0.0.1:${gateway.httpPort}/\n`);
+  io.out(`cloud admin token in ${adminTokenFile} (curl -H "authorization: Bearer $(cat ${adminTokenFile})" ${cloud.url}/api/v1/sensors)\n`);
   io.out(`observations as the cloud receives them (Ctrl-C stops):\n`);
   const why = await untilStopped(io.signal);
   io.out(`stopping (${why})...\n`);

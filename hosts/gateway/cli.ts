@@ -15,6 +15,7 @@ import { CONFIG_FILE_ENV, CONFIG_SCHEMA, flagName, type ConfigKey } from "./conf
 import type { Setting } from "./config/source.js";
 import type { ValueKind } from "./config/value-kinds.js";
 import { startGateway } from "./gateway.js";
+import { TokenError } from "../auth/bearer.js";
 
 const PLACEHOLDER: Record<ValueKind["type"], string> = {
   port: "<port>", integer: "<n>", number: "<n>", size: "<size>", duration: "<ms>", string: "<text>", path: "<path>", url: "<url>", target: "<host:port>", boolean: "<true|false>", enum: "<value>",
@@ -122,8 +123,18 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
     configFile,
     config: result.config,
     ...toProcessSettings(result.config),
-    options: toGatewayOptions(result.config),
+    options: gatewayOptions(result.config),
   };
+}
+
+/** A token file that cannot be read, or a TLS file, is the configuration's fault: exit 2, naming the key. */
+function gatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptions {
+  try {
+    return toGatewayOptions(config);
+  } catch (error) {
+    if (error instanceof TokenError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 export async function gatewayCommand(argv: string[], io: CommandIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {

@@ -7,7 +7,7 @@
  */
 import { createLogger } from "../log/logger.js";
 import { RelayFailureClock, watchConnector } from "./api/health.js";
-import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
+import { DEFAULT_HTTP_PORT, idleApiStats, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./ingest/broker.js";
 import { RegistrationProjection } from "./registrations/projection.js";
 import type { CloudConnector } from "./relay/connector.js";
@@ -118,7 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     auth: broker?.authCounters() ?? { accepted: 0, unregistered: 0, badSecret: 0, wrongSensor: 0, tlsFailed: 0 },
     outbox: outbox.stats(),
     udp: udp?.counters(),
-    http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+    http: api?.stats() ?? idleApiStats(),
     ...(downlinks && pending?.isOpen ? { downlinks: downlinks.stats() } : {}),
     ...(external ? { externalBroker: external.stats() } : {}),
     ...(cloudLink?.stats ? { cloudLink: cloudLink.stats() } : {}),
@@ -188,6 +188,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,
         downlinks,
+        sseLimits: options.sseLimits,
+        access: options.httpAccess,
       });
     }
   } catch (e) {

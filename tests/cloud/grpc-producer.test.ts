@@ -4,6 +4,8 @@
  * with the statuses an Akka consumer expects, and it survives a restart.
  */
 import { test } from "uvu";
+import { TEST_CREDENTIALS } from "../support/cloud-access.js";
+import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import type { StreamOut } from "../../hosts/grpc/messages.js";
@@ -18,7 +20,7 @@ import { freePort, tempDir, waitFor } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, clients: Clients) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-grpc");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger("cloud") });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger("cloud") });
   const clients = cloudClients(cloud.grpcTarget);
   try {
     await run(cloud, clients);
@@ -34,8 +36,11 @@ function event(out: StreamOut) {
   return out.event;
 }
 
+/** What Registered.secret.value carries: the reference cloud sends the secret's digest, never the secret. */
 function secretOf(out: StreamOut): string {
-  return unpackAny<{ secret: { value: string } }>(event(out).payload, [REGISTERED]).message.secret.value;
+  const value = unpackAny<{ secret: { value: string } }>(event(out).payload, [REGISTERED]).message.secret.value;
+  const known = ["first secret", "second secret", "secret one", "secret two", "secret three"].find((secret) => secretDigestText(secret) === value);
+  return known ?? `not a known digest: ${value}`;
 }
 
 test("Register over gRPC lists the sensor over HTTP and streams Registered events live, re-registration as seq_nr 2", async () => {
@@ -191,14 +196,14 @@ test("a subscriber that does not read holds back the cloud (flow control), then 
 test("a restarted cloud keeps the journal: a consumer resumes from its offset, missing and repeating nothing", async () => {
   const dir = tempDir("cloud-grpc-restart");
   const grpcPort = await freePort();
-  let cloud = await startCloud({ port: 0, grpcPort, dataDir: dir.path, logger: createMemoryLogger() });
+  let cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort, dataDir: dir.path, logger: createMemoryLogger() });
   let clients = cloudClients(cloud.grpcTarget);
   for (const id of ["a-1", "a-2", "a-3"]) await register(clients, id, "a long secret");
   const before = EventsStream.init(clients, "registration-events");
   const seen = (await before.next(3)).map(event);
   clients.close();
   await cloud.close();
-  cloud = await startCloud({ port: 0, grpcPort, dataDir: dir.path, logger: createMemoryLogger() });
+  cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort, dataDir: dir.path, logger: createMemoryLogger() });
   clients = cloudClients(cloud.grpcTarget);
   try {
     await register(clients, "a-1", "another secret");

@@ -18,6 +18,7 @@ import { encodeObservation } from "../../modules/observation/record.js";
 import { LAST_QUANTITY_CODE } from "../../modules/observation/quantities.js";
 import { TestMqttClient } from "../support/gateway-mqtt-client.js";
 import { call } from "../support/cloud-http.js";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../support/cloud-access.js";
 import { registerAtCloud, secretFor } from "../support/registrations.js";
 import { tempDir, waitFor } from "../support/test-helpers.js";
 import { pollFor } from "../support/gateway-api.js";
@@ -25,11 +26,11 @@ import { pollFor } from "../support/gateway-api.js";
 test("a declared quantity and a new standard one reach the cloud by name and unit; an unknown code is refused with its reason", async () => {
   const dir = tempDir("quantities-e2e");
   const logger = createMemoryLogger();
-  const cloud = await startCloud({ host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir.path, "cloud"), logger: logger.child("cloud") });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir.path, "cloud"), logger: logger.child("cloud") });
   const gateway = await startGateway({
     mqttPort: 0, httpPort: 0, dataDir: join(dir.path, "gateway"), logger: logger.child("gateway"),
-    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
-    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: GATEWAY_TOKEN },
+    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: GATEWAY_TOKEN },
   });
   let device: TestMqttClient | undefined;
   try {

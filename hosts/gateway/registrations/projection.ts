@@ -8,7 +8,8 @@
  * restart the feed resumes after it, nothing is applied twice and nothing is
  * missed. Only SHA-256 digests of secrets are kept, on disk and in memory
  * (see ../ingest/sensor-registry.ts); a stolen registrations.db does not let anyone
- * connect as a device.
+ * connect as a device. An event may bring the digest itself, "sha256:<hex>"
+ * (hosts/auth/secret-digest.ts), as the reference cloud's do: it is kept as is.
  *
  * Knows nothing of HTTP or gRPC: feed.ts (SSE) or
  * akka/consumer.ts (Akka Projection gRPC) brings the events;
@@ -21,6 +22,7 @@ import { openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { StreamRegistration } from "./akka/envelope.js";
 import type { SeenSeqNr, StreamOffset, StreamStep } from "./akka/sequence.js";
 import type { Registration } from "./event.js";
+import { parseSecretDigest } from "../../auth/secret-digest.js";
 import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "../ingest/sensor-registry.js";
 
 export const REGISTRATION_STORE_FILE = "registrations.db";
@@ -195,9 +197,9 @@ export class RegistrationProjection implements SensorRegistry {
     if (this.#db.open) this.#db.close();
   }
 
-  /** Inside a transaction; the caller puts the entry in memory once it has committed. */
+  /** Inside a transaction; the caller puts the entry in memory once it has committed. `secret` may be its digest. */
   #upsert(sensorId: string, secret: string, registeredAt: number, offset: number): { outcome: "registered" | "replaced"; entry: Entry } {
-    const digest = secretDigest(secret);
+    const digest = parseSecretDigest(secret) ?? secretDigest(secret);
     const receivedAt = this.#now();
     const found = this.#db.prepare("SELECT 1 FROM registrations WHERE sensor_id = ?").get(sensorId) !== undefined;
     this.#db

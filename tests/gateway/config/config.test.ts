@@ -190,13 +190,14 @@ test("the printed config loads back to the same values", () => {
 
 test("the resolved config maps to startGateway's options and the process settings", () => {
   const config = ok({
-    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {transport: http, url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
+    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080, public: true}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {transport: http, url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
     flags: [flag("--log-format", "pretty"), flag("--shutdown-deadline-ms", "2s")],
   });
   const options = toGatewayOptions(config);
   assert.equal(options, {
     dataDir: "/var/lib/xsedge", mqttHost: "127.0.0.1", mqttPort: 1883, udpPort: 5684, httpHost: "0.0.0.0", httpPort: 8080,
     cloudLink: { transport: "akka-grpc", target: "127.0.0.1:8101" }, registrationLink: { transport: "http", url: "http://r" },
+    httpAccess: { public: true }, sseLimits: { maxClients: 64, maxClientsPerAddress: 8, maxBufferedBytes: 262_144, stallMs: 30_000 },
     registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
     rateLimitPerSecond: 2.5, rateLimitBurst: 10, relayBatchSize: DEFAULT_BATCH_SIZE, relayIntervalMs: 1000, relayRetryInitialMs: 500, relayRetryMaxMs: 30_000,
   });
@@ -251,6 +252,7 @@ test("the example config for a Pi is valid and says what the README and the unit
   assert.is(config.values.get("mqtt.host"), "0.0.0.0");
   assert.is(config.values.get("mqtt.port"), 1883);
   assert.is(config.values.get("http.port"), 8080);
+  assert.is(config.values.get("http.host"), "127.0.0.1", "the local API stays on this machine unless given a credential");
   assert.ok(parseYaml(readFileSync(name, "utf8")), "plain YAML");
 });
 

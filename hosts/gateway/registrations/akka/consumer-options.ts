@@ -19,6 +19,8 @@ export interface RegistrationConsumerOptions {
   target: string;
   /** Undefined: plaintext (h2c), as the Akka sample runs. */
   tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>` on every call; never logged. */
+  token?: string;
   projection: RegistrationProjection;
   logger: Logger;
   streamId?: string;

@@ -16,6 +16,7 @@ import type { OffsetIn, StreamOut } from "../../../grpc/messages.js";
 import { SLICE_COUNT } from "../../../grpc/persistence-id.js";
 import { EVENT_PRODUCER_SERVICE, grpcService } from "../../../grpc/protocol.js";
 import { channelCredentials } from "../../../grpc/tls.js";
+import { tokenOptions } from "../../../grpc/bearer-interceptor.js";
 import type { RegistrationProjection } from "../projection.js";
 import type { RegistrationSource } from "../source.js";
 import {
@@ -92,6 +93,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
     this.#state = new RegistrationStreamState(position.offset, position.seqNrs);
     const Client = grpcService(EVENT_PRODUCER_SERVICE);
     this.#client = new Client(options.target, channelCredentials(options.tls, "registration TLS"), {
+      ...tokenOptions(options.token),
       "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
       "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
     }) as unknown as ProducerClient;

@@ -32,7 +32,11 @@ export type EnvelopeReading = { ok: true; envelope: Envelope } | { ok: false; re
 
 export interface StreamRegistration {
   sensorId: string;
-  /** In the clear; the projection keeps only its digest. Never log it. */
+  /**
+   * As Registered.secret.value carries it: the secret in the clear (the Akka
+   * sample's cloud), or its digest "sha256:<hex>" (the reference cloud's,
+   * hosts/auth/secret-digest.ts). The projection keeps only the digest. Never log it.
+   */
   secret: string;
   /** The event's timestamp, milliseconds since the epoch. */
   registeredAt: number;

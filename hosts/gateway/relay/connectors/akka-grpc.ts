@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../../../log/logger.js";
 import type { CloudAck, CloudConnector, ObservationKey, RelayedObservation } from "../connector.js";
 import { EVENT_CONSUMER_SERVICE, grpcService } from "../../../grpc/protocol.js";
 import { channelCredentials, type ClientTlsFiles } from "../../../grpc/tls.js";
+import { tokenOptions } from "../../../grpc/bearer-interceptor.js";
 import { AkkaProducerError, type ProducerFault } from "./akka-grpc-errors.js";
 import { EventEncodingError, encodeObservationEvent, type EncodedEvent, type EventEncoding, type PayloadKind } from "./akka-grpc-event.js";
 import { ConsumeEventStream, type ConsumeEventCall, type StreamContext, type StreamCounters, type StreamSettings } from "./akka-grpc-stream.js";
@@ -56,6 +57,8 @@ export interface AkkaGrpcConnectorOptions {
   target: string;
   /** Absent: plaintext (h2c). */
   tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>` on the stream; never logged. */
+  token?: string;
   originId?: string;
   streamId?: string;
   entityType?: string;
@@ -125,6 +128,7 @@ export function createAkkaGrpcConnector(options: AkkaGrpcConnectorOptions): Akka
   const log = options.logger ?? createLogger({ component: "akka-grpc" });
   const Client = grpcService(EVENT_CONSUMER_SERVICE);
   const client = new Client(target, channelCredentials(options.tls, "cloud gRPC TLS"), {
+    ...tokenOptions(options.token),
     "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_INITIAL_MS,
     "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MAX_MS,
   });
