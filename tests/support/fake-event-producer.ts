@@ -24,7 +24,7 @@ export function registered(entityId: string, seqNr: number, secret: string, micr
   const pid = persistenceIdOf("Registration", entityId);
   return {
     persistence_id: pid, seq_nr: seqNr, slice: sliceOf(pid), source: "",
-    offset: { timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] },
+    offset: [{ timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] }],
     payload: packAny(REGISTERED, { secret: { value: secret } }),
   };
 }
@@ -36,7 +36,7 @@ export function backtracking(event: EventIn): EventIn {
 
 function microsOrNull(event: EventIn): number | null {
   try {
-    return microsOf(event.offset.timestamp);
+    return microsOf(event.offset[0].timestamp);
   } catch {
     return null;
   }

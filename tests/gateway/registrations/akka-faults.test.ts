@@ -22,7 +22,7 @@ test("bad events are counted and logged by pid, seq_nr and fault, without their 
     { ...registered("u", 1, "unused-secret-1", at(1)), payload: { type_url: "type.googleapis.com/other.Thing", value: new Uint8Array([1]) } },
     { ...registered("m", 1, "unused-secret-2", at(1)), payload: { type_url: "type.googleapis.com/iot.registration.Registered", value: Uint8Array.from([0x0a, 0x09, 0x01]) } },
     { ...registered("e", 1, "x", at(1)), payload: packAny(REGISTERED, { secret: { value: "" } }) },
-    { ...registered("t", 1, "bad-time-secret", at(1)), offset: { timestamp: { seconds: 1_700_000_001, nanos: 1_500_000_000 }, seen: [] } },
+    { ...registered("t", 1, "bad-time-secret", at(1)), offset: [{ timestamp: { seconds: 1_700_000_001, nanos: 1_500_000_000 }, seen: [] }] },
     { ...registered("z", 1, "zero-seq-secret", at(3)), seq_nr: 0 },
     { ...registered("h", 1, "huge-seq-secret", at(3)), seq_nr: "9007199254740993" },
     { ...registered("p", 1, "no-pid-secret", at(3)), persistence_id: "" },

@@ -35,7 +35,7 @@ test("a temperature observation is an Event with the pid, seq_nr, slice, offset 
   assert.is(event.seq_nr, 7);
   assert.is(event.slice, sliceOf("Sensor|s-1"));
   assert.is(event.source, "");
-  assert.equal(event.offset, { timestamp: { seconds: 1_795_000_000, nanos: 123_000_000 }, seen: [{ persistence_id: "Sensor|s-1", seq_nr: 7 }] });
+  assert.equal(event.offset, [{ timestamp: { seconds: 1_795_000_000, nanos: 123_000_000 }, seen: [{ persistence_id: "Sensor|s-1", seq_nr: 7 }] }]);
   assert.equal(unpackAny(event.payload, [TEMPERATURE_READ]), { type: TEMPERATURE_READ, message: { temperature: 22 } });
 });
 
@@ -56,7 +56,7 @@ test("without a temperature, the temperature kind sends a FilteredEvent so the s
   assert.is(filtered.seq_nr, 3);
   assert.is(filtered.slice, sliceOf("Sensor|s-1"));
   assert.is(filtered.source, "");
-  assert.equal(filtered.offset.seen, [{ persistence_id: "Sensor|s-1", seq_nr: 3 }]);
+  assert.equal(filtered.offset[0].seen, [{ persistence_id: "Sensor|s-1", seq_nr: 3 }]);
 });
 
 test("the observation kind carries every reading with its unit, the device clock and the receive time", () => {

@@ -25,7 +25,7 @@ import {
 import { ReconnectBackoff } from "./backoff.js";
 import { describePosition, quoteId, readEnvelope, readRegistration, type Envelope } from "./envelope.js";
 import { loadFullEvent, statusText, type ProducerClient } from "./load.js";
-import { initOffsets, RegistrationStreamState, type StreamOffset } from "./sequence.js";
+import { initOffsets, latestTimestamp, RegistrationStreamState, type EventTimestamp, type StreamOffsets } from "./sequence.js";
 
 export {
   DEFAULT_REGISTRATION_STREAM_ID, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_BUFFERED_EVENTS,
@@ -45,12 +45,16 @@ interface Attempt {
   idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
-function describeOffset(offset: StreamOffset | null): string {
-  return offset === null ? "the start" : `${offsetTime(offset)} (${offset.seen.length} seen)`;
+function describeOffset(offsets: StreamOffsets): string {
+  const latest = latestTimestamp(offsets);
+  if (latest === null) return "the start";
+  const slices = [...offsets.keys()].filter((slice) => slice !== null).length;
+  const seen = [...offsets.values()].reduce((n, o) => n + o.seen.length, 0);
+  return `${isoTime(latest)} (${seen} seen${slices > 0 ? `, offsets of ${slices} slices` : ""})`;
 }
 
-function offsetTime(offset: StreamOffset): string {
-  return new Date(offset.timestamp.seconds * 1000 + Math.floor(offset.timestamp.nanos / 1e6)).toISOString();
+function isoTime(timestamp: EventTimestamp): string {
+  return new Date(timestamp.seconds * 1000 + Math.floor(timestamp.nanos / 1e6)).toISOString();
 }
 
 export class AkkaRegistrationConsumer implements RegistrationSource<RegistrationConsumerStats> {
@@ -89,7 +93,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
     this.#now = options.now ?? Date.now;
     this.#backoff = new ReconnectBackoff(options.retryInitialMs, options.retryMaxMs);
     const position = this.#projection.streamPosition(this.#streamId);
-    this.#state = new RegistrationStreamState(position.offset, position.seqNrs);
+    this.#state = new RegistrationStreamState(position.offsets, position.seqNrs);
     const Client = grpcService(EVENT_PRODUCER_SERVICE);
     this.#client = new Client(options.target, channelCredentials(options.tls, "registration TLS"), {
       "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
@@ -104,8 +108,8 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
   }
 
   stats(): RegistrationConsumerStats {
-    const offset = this.#state.offset;
-    return { ...this.#stats, offsetTimestamp: offset === null ? null : offsetTime(offset) };
+    const latest = latestTimestamp(this.#state.offsets);
+    return { ...this.#stats, offsetTimestamp: latest === null ? null : isoTime(latest) };
   }
 
   async close(): Promise<void> {
@@ -123,7 +127,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
   }
 
   #connect(): void {
-    const offset: OffsetIn[] = initOffsets(this.#state.offset);
+    const offset: OffsetIn[] = initOffsets(this.#state.offsets);
     const call = this.#client.EventsBySlices();
     const attempt: Attempt = {
       call, openedAt: this.#now(), delivered: false, ended: false, failure: null, queue: [], draining: null, idleTimer: undefined,
@@ -138,14 +142,14 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
       this.#ended(attempt, new Error(status.code === grpc.status.OK ? "stream ended by the producer" : statusText(status)));
     });
     call.write({ init: { stream_id: this.#streamId, slice_min: this.#sliceMin, slice_max: this.#sliceMax, offset, filter: [], replica_info: null } });
-    this.#log.debug(`registration stream ${this.#streamId} requested from ${this.#target} from ${describeOffset(this.#state.offset)}`);
+    this.#log.debug(`registration stream ${this.#streamId} requested from ${this.#target} from ${describeOffset(this.#state.offsets)}`);
     this.#touch(attempt);
   }
 
   #opened(attempt: Attempt): void {
     if (attempt.ended || this.#stats.connected) return;
     this.#stats.connected = true;
-    this.#log.info(`registration stream ${this.#streamId} (slices ${this.#sliceMin}-${this.#sliceMax}) connected to ${this.#target}, resuming from ${describeOffset(this.#state.offset)}`, {
+    this.#log.info(`registration stream ${this.#streamId} (slices ${this.#sliceMin}-${this.#sliceMax}) connected to ${this.#target}, resuming from ${describeOffset(this.#state.offsets)}`, {
       target: this.#target, streamId: this.#streamId,
     });
   }
@@ -246,7 +250,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
   }
 
   #commit(envelope: Envelope, registration: Parameters<RegistrationProjection["applyStreamEvent"]>[2]) {
-    const step = this.#state.step(envelope.persistenceId, envelope.seqNr, envelope.timestamp);
+    const step = this.#state.step(envelope.persistenceId, envelope.seqNr, envelope.offsets);
     const outcome = this.#projection.applyStreamEvent(this.#streamId, step, registration);
     this.#state.commit(step);
     return outcome;
