@@ -61,7 +61,14 @@ export interface MqttCloudLink {
 export type CloudLinkOptions = AkkaCloudLink | HttpCloudLink | MqttCloudLink;
 
 export type RegistrationLinkOptions =
-  | { transport: "akka-grpc"; target: string; tls?: ClientTlsFiles; streamId?: string }
+  | {
+      transport: "akka-grpc";
+      target: string;
+      tls?: ClientTlsFiles;
+      streamId?: string;
+      /** Request the stream again after it brought nothing this long; 0: never (akka/consumer-options.ts DEFAULT_IDLE_RECYCLE_MS by default). */
+      idleRecycleMs?: number;
+    }
   | { transport: "http"; url: string; tls?: ClientTlsFiles };
 
 /** Registrations follow the cloud link unless told otherwise: the same HTTP cloud, or the same gRPC host. */
@@ -112,5 +119,5 @@ export interface RegistrationSourceOptions {
 
 export function openRegistrationSource(link: RegistrationLinkOptions, options: RegistrationSourceOptions): RegistrationSource {
   if (link.transport === "http") return new RegistrationFeed({ url: link.url, tls: link.tls, ...options });
-  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, streamId: link.streamId, ...options });
+  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, streamId: link.streamId, idleRecycleMs: link.idleRecycleMs, ...options });
 }

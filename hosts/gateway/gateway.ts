@@ -6,7 +6,7 @@
  * registry), and the local HTTP API.
  */
 import { createLogger } from "../log/logger.js";
-import { RelayFailureClock, watchConnector } from "./api/health.js";
+import { RelayFailureClock, watchConnector, type RegistrationStreamHealth } from "./api/health.js";
 import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./ingest/broker.js";
 import { RegistrationProjection } from "./registrations/projection.js";
@@ -28,6 +28,13 @@ import { startUdpIngest, type UdpIngest } from "./ingest/udp/udp-ingest.js";
 export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 
 export const DEFAULT_MQTT_PORT = 1883;
+
+/** What /healthz shows of the registration source: the Akka consumer's stream state (the SSE feed has none). */
+function registrationStreamHealth(stats: object | undefined): RegistrationStreamHealth | null {
+  if (stats === undefined || !("state" in stats) || !("downForMs" in stats)) return null;
+  const s = stats as RegistrationStreamHealth;
+  return { state: s.state, streamAgeMs: s.streamAgeMs, idleMs: s.idleMs, downForMs: s.downForMs, lastError: s.lastError };
+}
 export { DEFAULT_HTTP_PORT };
 
 /** The cloud link the options ask for: cloudLink, else cloudUrl's HTTP, else Akka gRPC on this host. */
@@ -172,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         cloudLink: () => cloudLink?.stats?.(),
         relayFailingSince: () => relayFailures.failingSince,
         mqttListening: () => mqttListening,
+        healthFacts: () => ({ registrationStream: registrationStreamHealth(feed?.stats()) }),
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,

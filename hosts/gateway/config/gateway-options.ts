@@ -132,7 +132,8 @@ function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): Regi
   }
   const tls = ownTls ? grpcTls(config, "registration.tls") : fallback.transport === "akka-grpc" ? fallback.tls : undefined;
   const target = get<string | undefined>("registration.target") ?? (fallback.transport === "akka-grpc" ? fallback.target : get<string>("cloud.target"));
-  return defined({ transport, target, tls, streamId: get<string | undefined>("registration.streamId") });
+  const idleRecycle = get<number | null | undefined>("registration.idleRecycleMs");
+  return defined({ transport, target, tls, streamId: get<string | undefined>("registration.streamId"), idleRecycleMs: idleRecycle === null ? 0 : idleRecycle });
 }
 
 export function toProcessSettings(config: ResolvedConfig): ProcessSettings {

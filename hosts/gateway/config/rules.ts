@@ -87,7 +87,7 @@ function cloudLinkErrors(config: ResolvedConfig): string[] {
     }
   }
   const registration = (values.get("registration.transport") as string | undefined) ?? (transport === "http" ? "http" : "akka-grpc");
-  const wrongRegistrationKey = registration === "http" ? ["registration.target", "registration.streamId", "registration.tls.enabled"] : ["registration.url"];
+  const wrongRegistrationKey = registration === "http" ? ["registration.target", "registration.streamId", "registration.tls.enabled", "registration.idleRecycleMs"] : ["registration.url"];
   for (const path of wrongRegistrationKey.filter(given)) {
     errors.push(`${at(path)} has no effect: registrations come over ${registration}${given("registration.transport") ? ` (${at("registration.transport")})` : ` (the default with cloud.transport ${transport})`}`);
   }

@@ -121,6 +121,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "registration.tls.caFile", kind: path, description: "PEM CA of the registration service (default: cloud.tls.caFile)" },
   { path: "registration.tls.certFile", kind: path, description: "PEM client certificate for the registration service (default: cloud.tls.certFile)" },
   { path: "registration.tls.keyFile", kind: path, description: "PEM client key for the registration service (default: cloud.tls.keyFile)" },
+  { path: "registration.idleRecycleMs", kind: duration(1000, 24 * HOUR_MS), nullable: true, description: "request the Akka registration stream again, from the stored offset, after it brought nothing for this long (default 10 min; null/off: never)" },
   { path: "registration.retryInitialMs", kind: duration(10, HOUR_MS), description: "first wait after a failed registration fetch" },
   { path: "registration.retryMaxMs", kind: duration(10, HOUR_MS), description: "longest wait between registration fetches that fail" },
 

@@ -160,7 +160,7 @@ async function refresh() {
   $("relay-relayed").textContent = String(relay.relayed);
   $("relay-failures").textContent = String(relay.failures);
   $("relay-error").textContent = relay.lastError ?? "";
-  $("health").textContent = health.status === "ok" ? "healthy" : `unhealthy: ${health.reasons.join("; ")}`;
+  $("health").textContent = health.status === "ok" ? "healthy" : `${health.status === "degraded" ? "degraded" : "unhealthy"}: ${health.reasons.join("; ")}`;
   $("health").className = `badge ${health.status}`;
 }
 

@@ -132,19 +132,6 @@ test("LoadEvent failures: NOT_FOUND or an answer for another event skips it (cou
   dir.remove();
 });
 
-test("with an idle timeout, a stream that brings nothing for that long is restarted from the stored offset", async () => {
-  const dir = tempDir("akka-reg-idle");
-  const producer = await FakeEventProducer.start();
-  const under = startConsumer(dir.path, producer.target, { idleTimeoutMs: 150 });
-  await waitFor("two restarts", () => producer.inits.length >= 3);
-  assert.is(under.consumer.stats().lastError, "no event for 150 ms");
-  producer.append(registered("1", 1, "secret-one", at(1)));
-  await untilVerified(under, { "1": "secret-one" });
-  await within("close", under.close());
-  await producer.close();
-  dir.remove();
-});
-
 test("mutual TLS: the client certificate is accepted; a rogue certificate, no certificate, or the wrong CA show in lastError", async () => {
   const certs = makeTestCertificates("akka-reg-tls");
   const dir = tempDir("akka-reg-tls");

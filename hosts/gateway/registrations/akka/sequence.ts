@@ -165,3 +165,16 @@ export class RegistrationStreamState {
     for (const [slice, offset] of step.offsets) this.#offsets.set(slice, offset);
   }
 }
+
+export function isoTime(timestamp: EventTimestamp): string {
+  return new Date(timestamp.seconds * 1000 + Math.floor(timestamp.nanos / 1e6)).toISOString();
+}
+
+/** "2023-11-14T22:13:20.000Z (2 seen, offsets of 3 slices)", for log lines. */
+export function describeOffsets(offsets: StreamOffsets): string {
+  const latest = latestTimestamp(offsets);
+  if (latest === null) return "the start";
+  const slices = [...offsets.keys()].filter((slice) => slice !== null).length;
+  const seen = [...offsets.values()].reduce((n, o) => n + o.seen.length, 0);
+  return `${isoTime(latest)} (${seen} seen${slices > 0 ? `, offsets of ${slices} slices` : ""})`;
+}
