@@ -38,6 +38,8 @@ export interface AkkaCloudLink {
   entityType?: string;
   payload?: AkkaPayload;
   maxInFlight?: number;
+  /** Where the adaptive ack timeout starts (relay/connectors/akka-grpc.ts DEFAULT_ACK_TIMEOUT_MS). */
+  ackTimeoutMs?: number;
 }
 
 export interface HttpCloudLink {

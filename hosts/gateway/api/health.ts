@@ -115,6 +115,7 @@ export function watchConnector(connector: CloudConnector, clock: RelayFailureClo
         throw e;
       }
     },
+    ...(connector.onLinkUp ? { onLinkUp: (listener: () => void) => connector.onLinkUp?.(listener) } : {}),
     close: () => connector.close(),
   };
 }

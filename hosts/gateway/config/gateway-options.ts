@@ -117,6 +117,7 @@ function cloudLink(config: ResolvedConfig): CloudLinkOptions {
         entityType: get<string | undefined>("cloud.akka.entityType"),
         payload: get<"temperature" | "observation" | undefined>("cloud.akka.payload"),
         maxInFlight: get<number | undefined>("cloud.akka.maxInFlight"),
+        ackTimeoutMs: get<number | undefined>("cloud.akka.ackTimeoutMs"),
       });
   }
 }

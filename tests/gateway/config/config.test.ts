@@ -226,6 +226,16 @@ test("cloud links: Akka gRPC by default, registrations follow the cloud's transp
   assert.equal(mqtt.registrationLink, { transport: "akka-grpc", target: "127.0.0.1:8101" });
 });
 
+test("the Akka link's ack timeout and the registration stream's idle recycle are settings; off turns the recycle off", () => {
+  const options = toGatewayOptions(ok({ file: yaml("cloud:\n  akka:\n    ackTimeoutMs: 15s\nregistration:\n  idleRecycleMs: 5m\n") }));
+  assert.is(options.cloudLink?.transport === "akka-grpc" && options.cloudLink.ackTimeoutMs, 15_000);
+  assert.is(options.registrationLink?.transport === "akka-grpc" && options.registrationLink.idleRecycleMs, 300_000);
+  const off = toGatewayOptions(ok({ env: { XSEDGE_GATEWAY_REGISTRATION_IDLE_RECYCLE_MS: "off" } }));
+  assert.is(off.registrationLink?.transport === "akka-grpc" && off.registrationLink.idleRecycleMs, 0);
+  assert.match(errors({ flags: [flag("--cloud-akka-ack-timeout-ms", "5")] })[0], /--cloud-akka-ack-timeout-ms must be a duration in ms from 100 to 600000, got "5"/);
+  assert.match(errors({ flags: [flag("--cloud-transport", "http"), flag("--registration-idle-recycle-ms", "1m")] }).join(), /registration.idleRecycleMs \(--registration-idle-recycle-ms\) has no effect: registrations come over http/);
+});
+
 test("cloud link settings that cannot work are refused by name", () => {
   assert.equal(errors({ file: yaml("cloud: {target: 'cloud.example'}\n") }), [
     'gw.yaml:1:17: cloud.target must be host:port (e.g. "127.0.0.1:8101" or "[::1]:8101"), got "cloud.example"',

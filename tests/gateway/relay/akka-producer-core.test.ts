@@ -9,7 +9,7 @@ import { status } from "@grpc/grpc-js";
 import type { RelayedObservation } from "../../../hosts/gateway/relay/connector.js";
 import { EventEncodingError, encodeObservationEvent, wholeDegrees, type EncodedEvent } from "../../../hosts/gateway/relay/connectors/akka-grpc-event.js";
 import { InFlightWindow } from "../../../hosts/gateway/relay/connectors/akka-grpc-window.js";
-import { nextStreamTimer, waitingSinceAfter } from "../../../hosts/gateway/relay/connectors/akka-grpc-timing.js";
+import { AdaptiveAckTimeout, MAX_ACK_TIMEOUT_MS, nextStreamTimer, waitingSinceAfter } from "../../../hosts/gateway/relay/connectors/akka-grpc-timing.js";
 import { errorOfStatus, faultOfStatus, readServerMessage } from "../../../hosts/gateway/relay/connectors/akka-grpc-errors.js";
 import { createAkkaGrpcConnector } from "../../../hosts/gateway/relay/connectors/akka-grpc.js";
 import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../../../hosts/grpc/payload.js";
@@ -133,6 +133,18 @@ test("keep-alive after keepAliveMs without a write; ack timeout after ackTimeout
   assert.is(waitingSinceAfter(10, 4, false, 20), 10, "more sends do not reset it");
   assert.is(waitingSinceAfter(10, 3, true, 30), 30);
   assert.is(waitingSinceAfter(30, 0, true, 40), null);
+});
+
+test("the ack timeout doubles on each timeout up to its cap, and halves after a batch acked within a quarter of it, never below its base", () => {
+  const timeout = new AdaptiveAckTimeout(1000, 5000);
+  assert.equal([timeout.timedOut(), timeout.timedOut(), timeout.timedOut(), timeout.timedOut()], [2000, 4000, 5000, 5000]);
+  assert.is(timeout.batchAcked(1500), 5000, "a batch as slow as the cloud has been keeps it");
+  assert.is(timeout.batchAcked(1250), 2500);
+  assert.is(timeout.batchAcked(10), 1250);
+  assert.is(timeout.batchAcked(10), 1000);
+  assert.is(timeout.batchAcked(10), 1000, "never below the base");
+  assert.is(new AdaptiveAckTimeout(10_000).maxMs, MAX_ACK_TIMEOUT_MS);
+  assert.throws(() => new AdaptiveAckTimeout(0), RangeError);
 });
 
 test("statuses map to named faults; refusals name the stream id", () => {
