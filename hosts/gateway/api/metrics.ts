@@ -111,6 +111,9 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   gauge("externalBroker.awaitingCommit", "xsedge_external_broker_awaiting_commit", "External-broker messages handed to the outbox and not yet committed."),
 ]);
 
+/** prom-client default metrics that are gauges named like counters (`promtool check metrics` refuses them). */
+export const MISNAMED_DEFAULT_METRICS: readonly string[] = Object.freeze(["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]);
+
 export interface MetricValue {
   labels: Record<string, string>;
   value: number;
@@ -139,6 +142,9 @@ export class GatewayMetrics {
     this.#snapshot = snapshot;
     // Resident memory, CPU, heap, event-loop lag, open file descriptors...
     collectDefaultMetrics({ register: this.#registry });
+    // prom-client names these gauges with a counter's _total suffix, which Prometheus's own
+    // checker refuses; their per-type series (nodejs_active_handles{type}, ...) say the same.
+    for (const name of MISNAMED_DEFAULT_METRICS) this.#registry.removeSingleMetric(name);
     const current = () => this.#current;
     for (const spec of specs) {
       const common = { name: spec.name, help: spec.help, labelNames: spec.label ? [spec.label] : [], registers: [this.#registry] };
