@@ -87,21 +87,37 @@ export function parseOrReport<T>(command: string, io: CommandIo, parse: () => T)
 
 /** Resolves on SIGINT, SIGTERM or the io's abort signal, removing its handlers. */
 export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolveStop) => {
-    const stop = (why: string) => {
+  return stopRequests(signal).requested;
+}
+
+/**
+ * SIGINT, SIGTERM or the io's abort signal, heard from now on: `requested`
+ * resolves with which; `dispose` removes the handlers without waiting.
+ * Listening before a service starts means a stop sent while it starts is a
+ * clean stop once it has, not Node's default death by signal.
+ */
+export function stopRequests(signal: AbortSignal | undefined): { requested: Promise<string>; dispose(): void } {
+  let dispose = () => {};
+  const requested = new Promise<string>((resolveStop) => {
+    const remove = () => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       signal?.removeEventListener("abort", onAbort);
+    };
+    const stop = (why: string) => {
+      remove();
       resolveStop(why);
     };
     const onInt = () => stop("SIGINT");
     const onTerm = () => stop("SIGTERM");
     const onAbort = () => stop("abort");
+    dispose = remove;
     process.once("SIGINT", onInt);
     process.once("SIGTERM", onTerm);
     if (signal?.aborted) return stop("abort");
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+  return { requested, dispose: () => dispose() };
 }
 
 /** What a long-running subcommand starts and, on SIGINT or SIGTERM, stops. */
@@ -113,7 +129,8 @@ export interface Service {
 
 /**
  * The life of a long-running subcommand: parse (usage errors exit 2), --help
- * (exit 0), start (a failure to start is logged, exit 1), run until SIGINT,
+ * (exit 0), start (a failure to start is logged, exit 1; 2 for an error that
+ * carries exitCode 2, such as a damaged store), run until SIGINT,
  * SIGTERM or the io's abort signal, close, exit 0. With `stopDeadlineMs`, a
  * close that takes longer is abandoned: exit 1, with what was still running
  * logged (a supervisor would otherwise kill it without a word).
@@ -132,14 +149,17 @@ export async function runService<O extends { help: boolean; log: { level: Level;
     return 0;
   }
   const logger = createLogger({ component: command, ...options.log, write: (line) => io.err(line + "\n") });
+  const stop = stopRequests(io.signal);
   let service: Service;
   try {
     service = await start(options, logger);
   } catch (e) {
+    stop.dispose();
     logger.error(`${command} could not start: ${(e as Error).message}`, { error: e });
-    return 1;
+    // A data error (a damaged or too new store) is not fixed by a restart: 2, as a config error.
+    return (e as { exitCode?: unknown })?.exitCode === 2 ? 2 : 1;
   }
-  const why = await untilStopped(io.signal);
+  const why = await stop.requested;
   logger.info(`stopping (${why})`);
   if (options.stopDeadlineMs === undefined) {
     await service.close();

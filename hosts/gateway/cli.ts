@@ -3,7 +3,8 @@
  * Settings come from defaults, a config file (--config), XSEDGE_GATEWAY_*
  * variables and flags, in rising precedence (see config/schema.ts).
  * Returns the exit code: 0 after a clean stop, 1 if the gateway could not
- * start or its stop overran the deadline, 2 for a usage or config error.
+ * start or its stop overran the deadline, 2 for a usage or config error or a
+ * damaged store (restarting cannot fix those).
  */
 import { readFileSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";

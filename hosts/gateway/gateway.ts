@@ -179,7 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         cloudLink: () => cloudLink?.stats?.(),
         relayFailingSince: () => relayFailures.failingSince,
         mqttListening: () => mqttListening,
-        healthFacts: () => ({ registrationStream: registrationStreamHealth(feed?.stats()) }),
+        healthFacts: () => ({ registrationStream: registrationStreamHealth(feed?.stats()), storeCommitFailure: ingest.commitFailure() }),
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,
