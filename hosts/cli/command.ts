@@ -4,6 +4,7 @@
  * SIGINT/SIGTERM so each command can stop cleanly.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { didYouMean } from "../gateway/config/did-you-mean.js";
 import { createLogger, isLevel, type Level, type Logger } from "../log/logger.js";
 
 /** Where a command writes; tests pass their own, and a signal to stop it. */
@@ -28,12 +29,23 @@ export const LOG_OPTIONS = {
 
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
-/** parseArgs in strict mode, its errors (which name the flag) turned into usage errors. */
+/**
+ * parseArgs in strict mode, its errors turned into usage errors worded the
+ * same way by every command: "unknown option --x (did you mean --y?)",
+ * "--x needs a value", "unexpected argument y".
+ */
 export function parseFlags(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): FlagValues {
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values as FlagValues;
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(options).map((name) => `--${name}`))}`);
+    const missing = /^Option '(?:-\w, )?(--[^ ']+)[^']*' argument missing/.exec(message);
+    if (missing) throw new UsageError(`${missing[1]} needs a value`);
+    const positional = /^Unexpected argument '([^']*)'/.exec(message);
+    if (positional) throw new UsageError(`unexpected argument ${JSON.stringify(positional[1])}: this command takes options only`);
+    throw new UsageError(message);
   }
 }
 

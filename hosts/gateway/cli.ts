@@ -8,7 +8,6 @@
  */
 import { readFileSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
-import { didYouMean } from "./config/did-you-mean.js";
 import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
 import { formatConfig } from "./config/print-config.js";
 import { resolveConfig, type ResolvedConfig } from "./config/resolve.js";
@@ -66,13 +65,7 @@ const FLAG_OPTIONS = {
 } as const;
 
 function parseArgv(argv: string[]): FlagValues {
-  try {
-    return parseFlags(argv, FLAG_OPTIONS);
-  } catch (e) {
-    const unknown = /Unknown option '(--[^']+)'/.exec((e as Error).message);
-    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(FLAG_OPTIONS).map((n) => `--${n}`))}`);
-    throw e;
-  }
+  return parseFlags(argv, FLAG_OPTIONS);
 }
 
 function flagSettings(values: FlagValues): Setting[] {
