@@ -6,7 +6,7 @@
  * start or its stop overran the deadline, 2 for a usage or config error or a
  * damaged store (restarting cannot fix those).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
 import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
 import { formatConfig } from "./config/print-config.js";
@@ -21,6 +21,8 @@ const PLACEHOLDER: Record<ValueKind["type"], string> = {
 };
 
 const USAGE_COLUMN = 40;
+/** A config file larger than this is not a config file (the example is 3 kB); it is refused before it is read. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 const usageLine = (left: string, text: string) => `${left.padEnd(USAGE_COLUMN)} ${text}`;
 
 function optionLines(): string {
@@ -98,10 +100,13 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
   const configFile = stringFlag(values, "config") ?? (env[CONFIG_FILE_ENV] || undefined);
   let file: { name: string; text: string } | undefined;
   if (configFile !== undefined) {
+    const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
     try {
+      const size = statSync(configFile).size;
+      if (size > MAX_CONFIG_FILE_BYTES) throw new UsageError(`${via}: ${configFile} has ${size} bytes, more than a config file's ${MAX_CONFIG_FILE_BYTES}`);
       file = { name: configFile, text: readFileSync(configFile, "utf8") };
     } catch (e) {
-      const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`${via}: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
