@@ -34,7 +34,7 @@ export function installCommand(packages: readonly string[]): string {
 }
 
 export class MissingPeerProgram extends Error {
-  constructor(readonly program: PeerProgram) {
+  constructor(program: PeerProgram) {
     super(`${program.name} is not installed (Debian package ${program.debianPackage}, for ${program.usedFor}): ${installCommand([program.debianPackage])}`);
     this.name = "MissingPeerProgram";
     // The message is the whole story; a stack would only bury it.
