@@ -14,21 +14,10 @@ import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation,
 import type { Logger } from "../../log/logger.js";
 import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "../store/clock-map.js";
 import type { ObservationStore } from "../store/observation-store.js";
-import { LogThrottle } from "../../log/log-throttle.js";
+import { CommitFailures, type CommitFailure } from "./commit-failures.js";
 import { RefusalLog } from "./refusal-log.js";
 
-/**
- * A store that cannot commit (a full disk) fails every publish, and devices
- * retry each: one line per kind of failure per 10 s, with the count of the
- * rest, as for refusals. The counter has every one.
- */
-export const COMMIT_FAILURE_LOG_INTERVAL_MS = 10_000;
-
-/** The store's latest commit failed and none has succeeded since: since when, and why. */
-export interface CommitFailure {
-  since: number;
-  error: string;
-}
+export { COMMIT_FAILURE_LOG_INTERVAL_MS, type CommitFailure } from "./commit-failures.js";
 
 /**
  * Devices publish every record, observations and clock anchors alike, on
@@ -158,8 +147,7 @@ export class Ingest {
   readonly #now: () => number;
   // One line per client and reason per interval: a flood of bad publishes is counted, not written out one by one.
   readonly #refusals: RefusalLog;
-  readonly #commitFailureLog = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
-  #commitFailure: CommitFailure | null = null;
+  readonly #commitFailures: CommitFailures;
   readonly #counters: IngestCounters = {
     stored: 0,
     duplicate: 0,
@@ -177,6 +165,7 @@ export class Ingest {
     this.#log = options.logger;
     this.#now = options.now ?? Date.now;
     this.#refusals = new RefusalLog(this.#log, this.#now);
+    this.#commitFailures = new CommitFailures(this.#log);
   }
 
   /** The one-publish path: stages it in its own transaction, then counts and logs it. */
@@ -194,12 +183,12 @@ export class Ingest {
 
   /** A transaction of publishes committed: the store takes commits again. */
   committed(): void {
-    this.#commitFailure = null;
+    this.#commitFailures.committed();
   }
 
   /** Since when the store has been failing to commit, or null. */
   commitFailure(): CommitFailure | null {
-    return this.#commitFailure;
+    return this.#commitFailures.current;
   }
 
   /**
@@ -223,18 +212,7 @@ export class Ingest {
   fail(input: PublishInput, cause: unknown): IngestOutcome {
     const error = cause instanceof Error ? cause : new Error(String(cause));
     this.#counters.failed++;
-    const now = this.#now();
-    this.#commitFailure ??= { since: now, error: error.message };
-    this.#commitFailure.error = error.message;
-    // Keyed by the store's error code (SQLITE_FULL, SQLITE_IOERR_WRITE...), not by client: a full disk is one fault.
-    const kind = String((error as { code?: unknown }).code ?? error.message).slice(0, 64);
-    const { log, suppressed } = this.#commitFailureLog.note(kind, now);
-    if (log) {
-      const more = suppressed > 0 ? ` (${suppressed} more like this since the last such line)` : "";
-      this.#log.error(`could not commit publish (${error.message}); not acknowledging it, the device keeps it${more}`, {
-        clientId: input.clientId, topic: input.topic.slice(0, 256), error, suppressed,
-      });
-    }
+    this.#commitFailures.failed(error, input, this.#now());
     return { kind: "failed", error };
   }
 

@@ -15,7 +15,7 @@
  */
 import type { Logger } from "../../log/logger.js";
 import { LogThrottle } from "../../log/log-throttle.js";
-import { COMMIT_FAILURE_LOG_INTERVAL_MS } from "./ingest.js";
+import { COMMIT_FAILURE_LOG_INTERVAL_MS } from "./commit-failures.js";
 import type { Ingest, IngestOutcome, PublishInput, StagedPublish } from "./ingest.js";
 import type { ObservationStore } from "../store/observation-store.js";
 

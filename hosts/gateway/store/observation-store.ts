@@ -20,7 +20,6 @@
  * loop that sends PUBACKs) live in files of their own too.
  */
 import Database from "better-sqlite3";
-import { statSync } from "node:fs";
 import { join } from "node:path";
 import { asStoreFileError, openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { TimedObservation } from "../../../modules/observation/record.js";
@@ -33,7 +32,7 @@ import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type R
 import { RelayRows } from "./relay-rows.js";
 import { StoreQuarantine } from "./quarantine.js";
 import type { StoreChange, StoreTally } from "./tally.js";
-import { scanTally } from "./tally-scan.js";
+import { reportContents, scanTally } from "./tally-scan.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -133,23 +132,7 @@ export class ObservationStore {
     this.#timedUnrelayed = db.prepare(
       "SELECT COUNT(*) AS n FROM observations WHERE id IN (SELECT value FROM json_each(?)) AND relayed_at IS NULL AND time IS NOT NULL",
     );
-    this.#reportContents(logger);
-  }
-
-  /** One line at open saying what the store holds, so an operator sees a start on the wrong (or an emptied) store. */
-  #reportContents(logger: Logger | undefined): void {
-    if (logger === undefined) return;
-    const counts = this.#tally.counts();
-    const lastId = this.queries.latestId();
-    let walBytes = 0;
-    try {
-      walBytes = statSync(`${this.path}-wal`).size;
-    } catch {
-      // no WAL file yet
-    }
-    logger.info(`${this.path} holds ${counts.observations} observations (${counts.unrelayed} not yet relayed), last id ${lastId}; WAL ${walBytes} bytes`, {
-      path: this.path, ...counts, lastId, walBytes,
-    });
+    if (logger) reportContents(logger, path, this.#tally.counts(), this.queries.latestId());
   }
 
   /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */
