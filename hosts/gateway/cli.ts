@@ -3,11 +3,11 @@
  * Settings come from defaults, a config file (--config), XSEDGE_GATEWAY_*
  * variables and flags, in rising precedence (see config/schema.ts).
  * Returns the exit code: 0 after a clean stop, 1 if the gateway could not
- * start or its stop overran the deadline, 2 for a usage or config error.
+ * start or its stop overran the deadline, 2 for a usage or config error or a
+ * damaged store (restarting cannot fix those).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
-import { didYouMean } from "./config/did-you-mean.js";
 import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
 import { formatConfig } from "./config/print-config.js";
 import { resolveConfig, type ResolvedConfig } from "./config/resolve.js";
@@ -22,6 +22,8 @@ const PLACEHOLDER: Record<ValueKind["type"], string> = {
 };
 
 const USAGE_COLUMN = 40;
+/** A config file larger than this is not a config file (the example is 3 kB); it is refused before it is read. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 const usageLine = (left: string, text: string) => `${left.padEnd(USAGE_COLUMN)} ${text}`;
 
 function optionLines(): string {
@@ -66,13 +68,7 @@ const FLAG_OPTIONS = {
 } as const;
 
 function parseArgv(argv: string[]): FlagValues {
-  try {
-    return parseFlags(argv, FLAG_OPTIONS);
-  } catch (e) {
-    const unknown = /Unknown option '(--[^']+)'/.exec((e as Error).message);
-    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(FLAG_OPTIONS).map((n) => `--${n}`))}`);
-    throw e;
-  }
+  return parseFlags(argv, FLAG_OPTIONS);
 }
 
 function flagSettings(values: FlagValues): Setting[] {
@@ -105,10 +101,13 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
   const configFile = stringFlag(values, "config") ?? (env[CONFIG_FILE_ENV] || undefined);
   let file: { name: string; text: string } | undefined;
   if (configFile !== undefined) {
+    const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
     try {
+      const size = statSync(configFile).size;
+      if (size > MAX_CONFIG_FILE_BYTES) throw new UsageError(`${via}: ${configFile} has ${size} bytes, more than a config file's ${MAX_CONFIG_FILE_BYTES}`);
       file = { name: configFile, text: readFileSync(configFile, "utf8") };
     } catch (e) {
-      const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`${via}: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }

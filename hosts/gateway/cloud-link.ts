@@ -40,6 +40,8 @@ export interface AkkaCloudLink {
   entityType?: string;
   payload?: AkkaPayload;
   maxInFlight?: number;
+  /** Where the adaptive ack timeout starts (relay/connectors/akka-grpc.ts DEFAULT_ACK_TIMEOUT_MS). */
+  ackTimeoutMs?: number;
 }
 
 export interface HttpCloudLink {
@@ -64,7 +66,15 @@ export interface MqttCloudLink {
 export type CloudLinkOptions = AkkaCloudLink | HttpCloudLink | MqttCloudLink;
 
 export type RegistrationLinkOptions =
-  | { transport: "akka-grpc"; target: string; tls?: ClientTlsFiles; token?: string; streamId?: string }
+  | {
+      transport: "akka-grpc";
+      target: string;
+      tls?: ClientTlsFiles;
+      token?: string;
+      streamId?: string;
+      /** Request the stream again after it brought nothing this long; 0: never (akka/consumer-options.ts DEFAULT_IDLE_RECYCLE_MS by default). */
+      idleRecycleMs?: number;
+    }
   | { transport: "http"; url: string; tls?: ClientTlsFiles; token?: string };
 
 /** Registrations follow the cloud link unless told otherwise: the same HTTP cloud, or the same gRPC host, with the same credential. */
@@ -115,5 +125,5 @@ export interface RegistrationSourceOptions {
 
 export function openRegistrationSource(link: RegistrationLinkOptions, options: RegistrationSourceOptions): RegistrationSource {
   if (link.transport === "http") return new RegistrationFeed({ url: link.url, tls: link.tls, token: link.token, ...options });
-  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, token: link.token, streamId: link.streamId, ...options });
+  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, token: link.token, streamId: link.streamId, idleRecycleMs: link.idleRecycleMs, ...options });
 }

@@ -6,7 +6,7 @@
  * registry), and the local HTTP API.
  */
 import { createLogger } from "../log/logger.js";
-import { RelayFailureClock, watchConnector } from "./api/health.js";
+import { RelayFailureClock, watchConnector, type RegistrationStreamHealth } from "./api/health.js";
 import { DEFAULT_HTTP_PORT, idleApiStats, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./ingest/broker.js";
 import { RegistrationProjection } from "./registrations/projection.js";
@@ -30,6 +30,13 @@ import { DownlinkDispatcher } from "./downlink/dispatcher.js";
 export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 
 export const DEFAULT_MQTT_PORT = 1883;
+
+/** What /healthz shows of the registration source: the Akka consumer's stream state (the SSE feed has none). */
+function registrationStreamHealth(stats: object | undefined): RegistrationStreamHealth | null {
+  if (stats === undefined || !("state" in stats) || !("downForMs" in stats)) return null;
+  const s = stats as RegistrationStreamHealth;
+  return { state: s.state, streamAgeMs: s.streamAgeMs, idleMs: s.idleMs, downForMs: s.downForMs, lastError: s.lastError };
+}
 export { DEFAULT_HTTP_PORT };
 
 /** The cloud link the options ask for: cloudLink, else cloudUrl's HTTP, else Akka gRPC on this host. */
@@ -184,6 +191,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         cloudLink: () => cloudLink?.stats?.(),
         relayFailingSince: () => relayFailures.failingSince,
         mqttListening: () => mqttListening,
+        healthFacts: () => ({ registrationStream: registrationStreamHealth(feed?.stats()), storeCommitFailure: ingest.commitFailure() }),
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,

@@ -12,16 +12,48 @@ import Database from "better-sqlite3";
 import { join } from "node:path";
 import { ensurePrivateDir, preparePrivateFile, tightenFileMode } from "../auth/private-file.js";
 
+/**
+ * A store file the program will not run on: restarting cannot fix it, so a
+ * command exits with `exitCode` 2 (configuration or data error), which
+ * systemd's unit does not restart (RestartPreventExitStatus=2).
+ */
+export class StoreFileError extends Error {
+  readonly exitCode = 2;
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = "StoreFileError";
+  }
+}
+
 /** The file was written by a newer program; refusing beats guessing at its schema. */
-export class StoreVersionError extends Error {
+export class StoreVersionError extends StoreFileError {
   constructor(path: string, found: number, supported: number) {
-    super(`${path}: schema version ${found} is newer than this program's ${supported}`);
+    super(path, `${path}: schema version ${found} is newer than this program's ${supported}`);
     this.name = "StoreVersionError";
   }
 }
 
 /** SQLite's companions of a database in WAL mode (and of a rollback journal, left by an older program). */
 export const COMPANION_SUFFIXES: readonly string[] = ["-wal", "-shm", "-journal"];
+
+
+/** What SQLite says of a file that is not a database, or a damaged one. */
+const CORRUPTION_CODES = /^SQLITE_(CORRUPT|NOTADB)/;
+
+/** The file is damaged or not a database: named, with where the way out is written down. */
+export class StoreCorruptError extends StoreFileError {
+  constructor(path: string, cause: Error) {
+    super(path, `${path} is damaged or not an SQLite database (${cause.message}); the gateway will not start on it. Keep a copy, then recover what is readable or start empty: see "A damaged store" in the README`);
+    this.name = "StoreCorruptError";
+    this.cause = cause;
+  }
+}
+
+/** `error` as a StoreCorruptError when SQLite says the file at `path` is damaged; otherwise itself. */
+export function asStoreFileError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && CORRUPTION_CODES.test(code) ? new StoreCorruptError(path, error as Error) : error;
+}
 
 /**
  * `migrations[n]` takes the schema from version n to n + 1. `setup` runs
@@ -48,7 +80,7 @@ export function openDurableDatabase(dataDir: string, file: string, migrations: r
     }
   } catch (e) {
     db.close();
-    throw e;
+    throw asStoreFileError(path, e);
   }
   return db;
 }

@@ -7,6 +7,7 @@
  * the same app on the same flash and preferences.
  */
 import { join } from "node:path";
+import { loginEventOf, type LoginEvent } from "../login-report.js";
 import type { Logger } from "../../hosts/log/logger.js";
 import type { BlockDevice } from "../../modules/storage/block-device.js";
 import { Request, Status } from "../xs-host/protocol.js";
@@ -28,6 +29,8 @@ export interface AppFleetOptions {
   /** The devices' samplePeriodMs; the app's manifest default when absent. */
   samplePeriodMs?: number;
   idPrefix?: string;
+  /** The devices' sensor ids, in order (count of them); by default `${idPrefix}-${n}`. */
+  sensorIds?: readonly string[];
   dataDir?: string;
   secretFor?: (sensorId: string) => string | undefined;
   /** More mc/config values, over the app's models' own. */
@@ -35,6 +38,8 @@ export interface AppFleetOptions {
   clock?: HostClock;
   logger?: Logger;
   onTrace?: (sensorId: string, line: string) => void;
+  /** Each login the device's trace reports: accepted, or refused with its CONNACK code. */
+  onLogin?: (sensorId: string, event: LoginEvent) => void;
 }
 
 export class AppDevice {
@@ -95,12 +100,13 @@ export class AppDevice {
 
 export async function startAppFleet(options: AppFleetOptions): Promise<AppDevice[]> {
   if (!Number.isInteger(options.count) || options.count < 1) throw new RangeError(`device count must be a positive integer, got ${options.count}`);
+  if (options.sensorIds !== undefined && options.sensorIds.length !== options.count) throw new RangeError(`${options.sensorIds.length} sensor ids for ${options.count} devices`);
   const { app } = options;
   const prefix = options.idPrefix ?? "sim";
   const devices: AppDevice[] = [];
   try {
     for (let n = 1; n <= options.count; n++) {
-      const sensorId = `${prefix}-${n}`;
+      const sensorId = options.sensorIds?.[n - 1] ?? `${prefix}-${n}`;
       const geometry = { blockSize: SIM_FLASH.blockSize, blocks: SIM_FLASH.blocks };
       const flash = options.dataDir ? new FileFlash(join(options.dataDir, sensorId, "flash.bin"), geometry) : new NorFlash(geometry);
       const preferences = new PreferenceStore(options.dataDir ? join(options.dataDir, sensorId, "preferences.json") : undefined);
@@ -126,7 +132,11 @@ export async function startAppFleet(options: AppFleetOptions): Promise<AppDevice
             traceSamples: options.onTrace !== undefined,
             ...options.config,
           },
-          onTrace: (line) => options.onTrace?.(sensorId, line),
+          onTrace: (line) => {
+            const login = options.onLogin && loginEventOf(line.trimEnd());
+            if (login) options.onLogin!(sensorId, login);
+            options.onTrace?.(sensorId, line);
+          },
           extraRequests: (op, request, out) => {
             if (op === Request.RESTART) {
               out.u8(Status.OK);

@@ -149,7 +149,7 @@ test("consumed observations are in the log, on the SSE stream, and on EventsBySl
     assert.equal(out.map((e) => `${e.persistence_id}#${e.seq_nr}`), ["Sensor|http-1#1", "Sensor|s-1#7", "Sensor|s-2#9"]);
     assert.is(unpackAny<{ sensor_id: string }>(out[0].payload, [OBSERVATION_RECORDED]).message.sensor_id, "http-1", "HTTP ones as ObservationRecorded");
     assert.equal(unpackAny(out[1].payload, [TEMPERATURE_READ]).message, { temperature: 19 }, "gRPC ones with the payload they came in");
-    const resumed = EventsStream.init(clients, "temperature-events", out[1].offset as never);
+    const resumed = EventsStream.init(clients, "temperature-events", out[1].offset[0] as never);
     stream.send(temperatureRead("s-1", 8, 18));
     await resumed.next(2);
     assert.equal(resumed.pairs(), ["Sensor|s-2#9", "Sensor|s-1#8"], "after the offset, then live");

@@ -109,7 +109,7 @@ export function eventOf(sensorId: string, seq: number, payload: EventIn["payload
   return {
     event: {
       persistence_id, seq_nr: seq, slice: sliceOf(persistence_id), source: "", payload,
-      offset: { timestamp: timestampFromMillis(receivedAt), seen: [{ persistence_id, seq_nr: seq }] },
+      offset: [{ timestamp: timestampFromMillis(receivedAt), seen: [{ persistence_id, seq_nr: seq }] }],
     },
   };
 }

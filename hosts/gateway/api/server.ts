@@ -6,7 +6,7 @@
  *   GET /api/v1/observations/stream?after=                Server-Sent Events, id = row id, resumes from Last-Event-ID
  *   GET /api/v1/outbox                                    what waits for the cloud
  *   GET /api/v1/relay                                     the relay's stats
- *   GET /healthz                                          200 {status: "ok"} or 503 {status: "failing", reasons}
+ *   GET /healthz                                          200 {status: "ok"} or 503 {status: "degraded" | "failing", reasons}
  *   GET /metrics                                          Prometheus text
  *   POST /api/v1/downlinks, GET /api/v1/downlinks         messages to devices (downlink-routes.ts)
  *   GET /, /app.js, /style.css                            the live dashboard
@@ -28,7 +28,7 @@ import type { ObservationStore } from "../store/observation-store.js";
 import type { RelayStats } from "../relay/relay.js";
 import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { loadDashboard } from "./dashboard-files.js";
-import { assessHealth, RELAY_FAILING_THRESHOLD_MS } from "./health.js";
+import { assessHealth, RELAY_FAILING_THRESHOLD_MS, type HealthFacts } from "./health.js";
 import { GatewayMetrics } from "./metrics.js";
 import { DEFAULT_STREAM_LIMITS, ObservationStream, type StreamLimits, type StreamStats } from "./observation-stream.js";
 import { ApiAccess, checkApiExposure, type ApiAccessOptions } from "./api-access.js";
@@ -62,6 +62,8 @@ export interface ApiServerOptions {
   /** Gateway clock of the relay's first failure since its last success; null when not failing. */
   relayFailingSince(): number | null;
   mqttListening(): boolean;
+  /** What else /healthz weighs: the store's commit failures, the registration stream. */
+  healthFacts?: () => Pick<HealthFacts, "storeCommitFailure" | "registrationStream">;
   now?: () => number;
   /** Default RELAY_FAILING_THRESHOLD_MS. */
   relayFailingThresholdMs?: number;
@@ -122,7 +124,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
 
   function health() {
-    const facts = { storeOpen: store.isOpen, mqttListening: options.mqttListening(), relayFailingSince: options.relayFailingSince(), now: now() };
+    const facts = { storeOpen: store.isOpen, mqttListening: options.mqttListening(), relayFailingSince: options.relayFailingSince(), now: now(), ...options.healthFacts?.() };
     return assessHealth(facts, options.relayFailingThresholdMs ?? RELAY_FAILING_THRESHOLD_MS);
   }
 

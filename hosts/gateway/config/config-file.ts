@@ -18,13 +18,86 @@ export interface ConfigFileResult {
 
 const KNOWN_NAMES = [...KEY_BY_PATH.keys(), ...SECTIONS];
 
+/**
+ * Nesting a config file may have: the deepest key has three levels
+ * (mqtt.tls.certFile), so anything near this is a mistake, and the parser
+ * (recursive) must never see the thousands of levels a hostile or broken
+ * file can hold in a few kilobytes.
+ */
+export const MAX_CONFIG_DEPTH = 32;
+
+/**
+ * Where `text` first nests deeper than MAX_CONFIG_DEPTH, counting flow
+ * brackets outside quotes and comments, and (YAML) block indentation and
+ * compact "- - -" sequences; null if it never does. Cheap and iterative.
+ */
+export function tooDeep(text: string, isJson: boolean): number | null {
+  let flow = 0;
+  const indents: number[] = [];
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") {
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart && flow === 0 && !isJson) {
+      if (c === " ") {
+        indent++;
+        continue;
+      }
+      lineStart = false;
+      if (c === "#") {
+        while (i + 1 < text.length && text[i + 1] !== "\n") i++;
+        continue;
+      }
+      while (indents.length > 0 && indents[indents.length - 1] >= indent) indents.pop();
+      indents.push(indent);
+      let dashes = 0;
+      while (text[i + dashes * 2] === "-" && text[i + dashes * 2 + 1] === " ") dashes++;
+      if (indents.length + dashes > MAX_CONFIG_DEPTH) return i;
+    }
+    lineStart = false;
+    if (c === '"' || (c === "'" && !isJson)) {
+      // A quoted string: skip to its end (\" in double quotes, '' in single).
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === "\\") i++;
+      continue;
+    }
+    if (c === "#" && !isJson && (i === 0 || /\s/.test(text[i - 1]))) {
+      while (i + 1 < text.length && text[i + 1] !== "\n") i++;
+      continue;
+    }
+    if (c === "[" || c === "{") {
+      flow++;
+      if (flow + indents.length > MAX_CONFIG_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && flow > 0) flow--;
+  }
+  return null;
+}
+
 export function readConfigText(fileName: string, text: string): ConfigFileResult {
   const isJson = /\.json$/i.test(fileName);
   if (!isJson && !/\.ya?ml$/i.test(fileName)) {
     return { settings: [], errors: [`${fileName}: a config file must end in .yaml, .yml or .json`] };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
+  const deep = tooDeep(text, isJson);
+  if (deep !== null) {
+    lines.addNewLine(0);
+    for (let i = text.indexOf("\n"); i !== -1 && i < deep; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
+    const { line, col } = lines.linePos(deep);
+    return { settings: [], errors: [`${fileName}:${line}:${col}: nested deeper than ${MAX_CONFIG_DEPTH} levels; a config's keys are at most 3 deep (mqtt.tls.certFile)`] };
+  }
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
+  } catch (error) {
+    // The depth check above should leave nothing for this; a parser that recurses anyway must not kill the gateway.
+    if (error instanceof RangeError) return { settings: [], errors: [`${fileName}: too deeply nested to read (${error.message})`] };
+    throw error;
+  }
   const at = (offset: number): Source => ({ kind: "file", file: fileName, ...lines.linePos(offset) });
   if (isJson) {
     // The yaml package reads JSON leniently (trailing commas); a .json file must be JSON to every other tool too.

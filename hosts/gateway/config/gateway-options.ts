@@ -155,6 +155,7 @@ function cloudLink(config: ResolvedConfig): CloudLinkOptions {
         entityType: get<string | undefined>("cloud.akka.entityType"),
         payload: get<"temperature" | "observation" | undefined>("cloud.akka.payload"),
         maxInFlight: get<number | undefined>("cloud.akka.maxInFlight"),
+        ackTimeoutMs: get<number | undefined>("cloud.akka.ackTimeoutMs"),
       });
   }
 }
@@ -173,7 +174,8 @@ function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): Regi
   }
   const tls = ownTls ? grpcTls(config, "registration.tls") : fallback.transport === "akka-grpc" ? fallback.tls : undefined;
   const target = get<string | undefined>("registration.target") ?? (fallback.transport === "akka-grpc" ? fallback.target : get<string>("cloud.target"));
-  return defined({ transport, target, tls, token, streamId: get<string | undefined>("registration.streamId") });
+  const idleRecycle = get<number | null | undefined>("registration.idleRecycleMs");
+  return defined({ transport, target, tls, token, streamId: get<string | undefined>("registration.streamId"), idleRecycleMs: idleRecycle === null ? 0 : idleRecycle });
 }
 
 export function toProcessSettings(config: ResolvedConfig): ProcessSettings {

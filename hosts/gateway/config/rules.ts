@@ -46,9 +46,14 @@ export function crossKeyErrors(config: ResolvedConfig): string[] {
       const present = has("externalBroker.certFile") ? "externalBroker.certFile" : "externalBroker.keyFile";
       errors.push(`${at(present)} needs ${present.endsWith("certFile") ? "externalBroker.keyFile" : "externalBroker.certFile"} too`);
     }
-    // The embedded broker is not started then: its settings would be silently ignored.
-    for (const path of [...anyUnder("mqtt.")]) {
-      errors.push(`${at(path)} has no effect with externalBroker.url: the embedded MQTT broker is not started`);
+    // The embedded broker is not started then: its settings would be silently ignored. Only
+    // with a url (without one the error above says what is missing), and not for what agrees
+    // with that: mqtt.port off, or a default repeated (a printed config repeats defaults).
+    const inEffect = (path: string) => values.get(path) !== null && values.get(path) !== KEY_BY_PATH.get(path)?.default;
+    if (has("externalBroker.url")) {
+      for (const path of anyUnder("mqtt.").filter(inEffect)) {
+        errors.push(`${at(path)} has no effect with ${at("externalBroker.url")}: the embedded MQTT broker is not started`);
+      }
     }
   } else if (values.get("mqtt.port") === null && tls.length === 0 && !has("udp.port")) {
     errors.push(`${at("mqtt.port")} is off, and neither mqtt.tls, externalBroker nor udp is configured: devices could not reach the gateway`);
@@ -117,7 +122,7 @@ function cloudLinkErrors(config: ResolvedConfig): string[] {
     }
   }
   const registration = (values.get("registration.transport") as string | undefined) ?? (transport === "http" ? "http" : "akka-grpc");
-  const wrongRegistrationKey = registration === "http" ? ["registration.target", "registration.streamId", "registration.tls.enabled"] : ["registration.url"];
+  const wrongRegistrationKey = registration === "http" ? ["registration.target", "registration.streamId", "registration.tls.enabled", "registration.idleRecycleMs"] : ["registration.url"];
   for (const path of wrongRegistrationKey.filter(given)) {
     errors.push(`${at(path)} has no effect: registrations come over ${registration}${given("registration.transport") ? ` (${at("registration.transport")})` : ` (the default with cloud.transport ${transport})`}`);
   }

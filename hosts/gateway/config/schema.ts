@@ -119,8 +119,9 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "cloud.akka.originId", kind: text, description: "origin id the gateway announces in ConsumerEventInit" },
   { path: "cloud.akka.streamId", kind: text, description: "stream id of the observation events (the sample's temperature-events)" },
   { path: "cloud.akka.entityType", kind: text, description: "entity type of the persistence ids, <entityType>|<sensorId>" },
-  { path: "cloud.akka.payload", kind: { type: "enum", values: AKKA_PAYLOADS }, description: "temperature: the sample's iot.temperature.TemperatureRead (whole degrees); observation: xsedge.observation.v1.ObservationRecorded (every reading)" },
+  { path: "cloud.akka.payload", kind: { type: "enum", values: AKKA_PAYLOADS }, description: "observation (default): xsedge.observation.v1.ObservationRecorded, every reading; temperature: the Akka sample's iot.temperature.TemperatureRead, whole degrees only (drops the rest, logged at start)" },
   { path: "cloud.akka.maxInFlight", kind: { type: "integer", min: 1, max: MAX_IN_FLIGHT }, description: "events sent and not yet acknowledged, at most" },
+  { path: "cloud.akka.ackTimeoutMs", kind: duration(100, 10 * 60_000), description: "a stream with events in flight and no ack for this long is given up and its events sent again; doubles after each such timeout, up to 2 min (default 10 s)" },
   { path: "cloud.mqtt.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "upstream broker (mqtt)" },
   { path: "cloud.mqtt.username", kind: text, description: "user name on the upstream broker" },
   { path: "cloud.mqtt.password", kind: text, secret: true, flag: false, description: "password on the upstream broker (file or environment only)" },
@@ -141,6 +142,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "registration.tls.caFile", kind: path, description: "PEM CA of the registration service (default: cloud.tls.caFile)" },
   { path: "registration.tls.certFile", kind: path, description: "PEM client certificate for the registration service (default: cloud.tls.certFile)" },
   { path: "registration.tls.keyFile", kind: path, description: "PEM client key for the registration service (default: cloud.tls.keyFile)" },
+  { path: "registration.idleRecycleMs", kind: duration(1000, 24 * HOUR_MS), nullable: true, description: "request the Akka registration stream again, from the stored offset, after it brought nothing for this long (default 10 min; null/off: never)" },
   { path: "registration.retryInitialMs", kind: duration(10, HOUR_MS), description: "first wait after a failed registration fetch" },
   { path: "registration.retryMaxMs", kind: duration(10, HOUR_MS), description: "longest wait between registration fetches that fail" },
 

@@ -49,19 +49,19 @@ test("a malformed secretDigest is skipped by name, without quoting it", () => {
 });
 
 const registered = (value: string): StreamOut =>
-  ({ message: "event", event: { persistence_id: "Registration|s-2", seq_nr: "1", slice: 0, offset: { timestamp: { seconds: "1700000000", nanos: 0 }, seen: [] }, payload: packAny(REGISTERED, { secret: { value } }), source: "", metadata: null, tags: [] } }) as StreamOut;
+  ({ message: "event", event: { persistence_id: "Registration|s-2", seq_nr: "1", slice: 0, offset: [{ timestamp: { seconds: "1700000000", nanos: 0 }, seen: [], slice: 0 }], payload: packAny(REGISTERED, { secret: { value } }), source: "", metadata: null, tags: [] } }) as StreamOut;
 
 test("Akka's Registered: a sha256: digest is kept as the digest, a plain secret (the Akka sample's cloud) is hashed; both verify the device", () => {
   const dir = tempDir("digest");
   const projection = RegistrationProjection.open(dir.path);
   try {
-    const state = new RegistrationStreamState(null, new Map());
+    const state = new RegistrationStreamState(new Map(), new Map());
     for (const [value, secret] of [[DIGEST, SECRET], ["plain secret of the sample", "plain secret of the sample"]]) {
       const reading = readEnvelope(registered(value));
       if (!reading.ok) throw new Error(reading.reason);
       const registration = readRegistration(reading.envelope);
       if (!registration.ok) throw new Error(registration.reason);
-      projection.applyStreamEvent("registration-events", state.step("Registration|s-2", 1, reading.envelope.timestamp), registration.registration);
+      projection.applyStreamEvent("registration-events", state.step("Registration|s-2", 1, reading.envelope.offsets), registration.registration);
       assert.is(projection.verify("s-2", secret), "ok", value);
     }
     projection.close();

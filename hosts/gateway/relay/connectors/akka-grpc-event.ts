@@ -97,7 +97,7 @@ export function encodeObservationEvent(observation: RelayedObservation, encoding
   const receivedAt = timestamp(key, "receivedAt", observation.receivedAt);
   // The cloud stores this offset; `seen` tells it which event of that timestamp it has.
   const offset: OffsetIn = { timestamp: receivedAt, seen: [{ persistence_id: persistenceId, seq_nr: observation.seq }] };
-  const head = { persistence_id: persistenceId, seq_nr: observation.seq, slice: sliceOf(persistenceId), offset, source: "" };
+  const head = { persistence_id: persistenceId, seq_nr: observation.seq, slice: sliceOf(persistenceId), offset: [offset], source: "" };
   let payload;
   try {
     if (encoding.payload === "observation") {
