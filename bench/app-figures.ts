@@ -34,6 +34,7 @@ import { loadDeviceBundle, SIM_FLASH } from "../simulator/fleet.js";
 import { NorFlash } from "../simulator/storage/nor-flash.js";
 import { Tmp117Model } from "../simulator/sensors/tmp117-model.js";
 import { loadApp } from "../simulator/app/load-app.js";
+import { peerProgram } from "../tests/support/peer-programs.js";
 import { startAppFleet, stopAppFleet } from "../simulator/app/app-fleet.js";
 
 /** The last commit before the device runtime: the built-in app as one fixed application. */
@@ -59,8 +60,8 @@ export interface AppFigures {
 /** The baseline's ES module and simulator script, built from git history; throws saying why it cannot be. */
 async function baselineBundles(dir: string): Promise<{ esm: string; script: string }> {
   const paths = ["modules", "simulator/xs-host", "rollup.config.js", "tsconfig.base.json", "package.json"];
-  const archive = execFileSync("git", ["-C", REPO, "archive", BASELINE_COMMIT, ...paths], { maxBuffer: 64 * 1024 * 1024 });
-  execFileSync("tar", ["x", "-C", dir], { input: archive });
+  const archive = execFileSync(peerProgram("git"), ["-C", REPO, "archive", BASELINE_COMMIT, ...paths], { maxBuffer: 64 * 1024 * 1024 });
+  execFileSync(peerProgram("tar"), ["x", "-C", dir], { input: archive });
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
   for (const project of ["modules", "simulator/xs-host"]) execFileSync(process.execPath, [tsc, "-p", join(dir, project)], { cwd: dir, stdio: "pipe" });

@@ -26,7 +26,7 @@ export const SIM_USAGE = `Usage: xsedge sim [options]
 
 Runs simulated devices: each is a device app on the real XS engine, sampling
 and publishing to the gateway over MQTT. By default the built-in app
-(build/sim/device.js) with a simulated TMP117, SHT3x or BME280 in turn; with
+(build/sim/device.js) with a simulated TMP117, SHT3x and BME280 in turn; with
 --app, the app of a project made by "xsedge new": built (its tsc, then its
 bundle) and run with the register and value models of its simulator models.
 A gateway lets

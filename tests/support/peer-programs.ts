@@ -26,6 +26,8 @@ export const PEER_PROGRAMS: readonly PeerProgram[] = Object.freeze([
   { name: "sqlite3", debianPackage: "sqlite3", usedFor: "the README's store recovery steps" },
   { name: "prlimit", debianPackage: "util-linux", usedFor: "the full-disk test" },
   { name: "sh", debianPackage: "dash", usedFor: "the full-disk test" },
+  { name: "git", debianPackage: "git", usedFor: "the bench's baseline app, built from history" },
+  { name: "tar", debianPackage: "tar", usedFor: "the bench's baseline app, built from history" },
 ]);
 
 /** The command that installs `packages` on Debian. */

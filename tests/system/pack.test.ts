@@ -60,7 +60,7 @@ test("xsedge new, installed against the packed repository, builds and runs on XS
     assert.not.match(bundle, /sourceMappingURL/);
 
     const http = await freePort();
-    up = spawn(join(app, "node_modules/.bin/xsedge"), ["up", "--app", ".", "--no-build", "--devices", "1", "--mqtt-port", "0", "--http-port", String(http), "--cloud-port", "0", "--cloud-grpc-port", "0", "--data-dir", join(dir.path, "data"), "--batch-age", "0"], {
+    up = spawn(process.execPath, [join(app, "node_modules/.bin/xsedge"), "up", "--app", ".", "--no-build", "--devices", "1", "--mqtt-port", "0", "--http-port", String(http), "--cloud-port", "0", "--cloud-grpc-port", "0", "--data-dir", join(dir.path, "data"), "--batch-age", "0"], {
       cwd: app, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MODDABLE: "" },
     });
     let stdout = "";

@@ -6,6 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { peerProgram } from "../../support/peer-programs.js";
 import { chromium, type Browser } from "playwright-core";
 import { startApiGateway } from "../../support/gateway-api.js";
 import { within } from "../../support/test-helpers.js";
@@ -18,7 +19,7 @@ test("a browser with the token as its Basic password gets the dashboard and its 
   const t = await startApiGateway(["greenhouse-1"], { httpAccess: { tokens: [TOKEN] } });
   let browser: Browser | undefined;
   try {
-    browser = await within("Chromium to start", chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: BROWSER_WAIT_MS }), BROWSER_WAIT_MS);
+    browser = await within("Chromium to start", chromium.launch({ executablePath: peerProgram("chromium"), args: CHROMIUM_ARGS, timeout: BROWSER_WAIT_MS }), BROWSER_WAIT_MS);
     // A headless browser cancels the prompt it would show, so the refusal is read without one.
     const refused = await fetch(t.base + "/");
     assert.is(refused.status, 401);
