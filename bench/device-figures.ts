@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatchWriter } from "../modules/observation/batch-writer.js";
-import { QUANTITIES, type Observation, type Quantity } from "../modules/observation/record.js";
+import { QUANTITIES, type Observation } from "../modules/observation/record.js";
+
+type Quantity = "temperature" | "humidity" | "pressure";
 import { FlashLog } from "../modules/storage/flash-log.js";
 import { startGateway } from "../hosts/gateway/gateway.js";
 import { createLogger } from "../hosts/log/logger.js";

@@ -14,6 +14,7 @@ import { ingestBudget, TARGET_RATIO, type IngestBudget } from "./ingest-budget.j
 import { LARGE_ROWS, measureApiFigures, SENSORS, SMALL_ROWS } from "./api-figures.js";
 import { BOARD_SLOT_BYTES, HOST_SLOT_BYTES, flashBytesFigures, flashLifeFigures, heapFigure } from "./device-figures.js";
 import { fleetFigures, fleetFiguresMarkdown } from "./fleet-figures.js";
+import { appFigures, BASELINE_COMMIT, type AppFigure } from "./app-figures.js";
 
 const RESULTS = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 const DURABLE_PATH = fileURLToPath(new URL("./gateway/durable-path.js", import.meta.url));
@@ -74,6 +75,20 @@ say("|---|---|---|---|");
 say(`| ${heap.afterBootSlots.toLocaleString("en")} slots (${kib(heap.afterBootSlots, BOARD_SLOT_BYTES)} at 16 B) | ${heap.afterSamplesSlots.toLocaleString("en")} slots (${kib(heap.afterSamplesSlots, BOARD_SLOT_BYTES)}) | **${fixed(heap.ratio, 3)}** | ≤ 1.0 (no growth) ${heap.ratio <= 1.01 ? "✓" : "✗"} |`);
 say();
 say("xsnap evaluates the whole bundle into its heap, code and module objects included; on a board mcconfig preloads those into flash, so a board's heap holds less (mcsim measured about 3,800 slots for an earlier build of the app, hosts/esp32/manifest.json).");
+say();
+say("## Device: what the runtime costs an app");
+say();
+const apps = await appFigures();
+say(`Each app on XS (xsnap-worker), one device with a TMP117, a sample a virtual second, publishing to a real gateway on 127.0.0.1: the live heap after boot (10 samples, then a full collection; slots of ${HOST_SLOT_BYTES} bytes here, ${BOARD_SLOT_BYTES} on a 32-bit board), the bytes of its ES module bundle (what mcconfig compiles, comments included), and xsnap's compute meter over 100 samples divided by 100. Baseline: the built-in app of commit ${BASELINE_COMMIT.slice(0, 7)}, before the device runtime, checked out of git history, compiled and bundled with that commit's own configuration in this run (bench/app-figures.ts). The template's TMP117 driver is the Moddable SDK's, which runs in the simulator only with $MODDABLE: its value-level stand-in runs here.`);
+say();
+say("| app | heap after boot | bundle | compute per sample | each vs. baseline (heap, bundle, compute) |");
+say("|---|---|---|---|---|");
+const base = "unavailable" in apps.baseline ? undefined : apps.baseline;
+const ratioOf = (f: AppFigure) => (base ? `${fixed(f.heapAfterBootSlots / base.heapAfterBootSlots, 2)}×, ${fixed(f.bundleBytes / base.bundleBytes, 2)}×, ${fixed(f.computePerSample / base.computePerSample, 2)}×` : "no baseline");
+for (const f of [...(base ? [base] : []), apps.builtin, apps.template]) {
+  say(`| ${f.app} | ${f.heapAfterBootSlots.toLocaleString("en")} slots (${kib(f.heapAfterBootSlots, BOARD_SLOT_BYTES)} at 16 B) | ${(f.bundleBytes / 1024).toFixed(1)} KiB | ${Math.round(f.computePerSample).toLocaleString("en")} | ${f === base ? "baseline" : `**${ratioOf(f)}**`} |`);
+}
+if (!base && "unavailable" in apps.baseline) say(`| ${apps.baseline.app} | not measured: ${apps.baseline.unavailable} | | | |`);
 say();
 say("## Simulator: devices sustained in real time, against one worker per device");
 say();

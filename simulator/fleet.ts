@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../hosts/log/logger.js";
-import type { SensorPart } from "../modules/app/settings.js";
+import type { SensorPart } from "../modules/app/parts.js";
 import { FleetEngine } from "./fleet/fleet-engine.js";
 import { FleetDevice, SIM_FLASH, type DeviceSpec } from "./fleet/fleet-device.js";
 import { DEFAULT_APP } from "./fleet/fleet-apps.js";
@@ -20,6 +20,7 @@ import type { LinkConditions } from "./network/link-conditions.js";
 import type { FlashImage } from "./storage/flash-image.js";
 import type { PartSpec } from "./sensors/part-builder.js";
 import type { I2cTarget } from "./engine/i2c-bus.js";
+import { loginEventOf, type LoginEvent } from "./login-report.js";
 
 export { DEFAULT_APP, SIM_FLASH };
 
@@ -38,6 +39,8 @@ export const SENSOR_ROTATION: readonly SensorPart[] = ["tmp117", "sht3x", "bme28
 
 export interface FleetOptions {
   count: number;
+  /** The devices' sensor ids, in order (count of them); by default `${idPrefix}-${n}`. */
+  sensorIds?: readonly string[];
   gatewayAddress: string;
   gatewayPort: number;
   samplePeriodMs: number;
@@ -68,6 +71,10 @@ export interface FleetOptions {
   network?: LinkConditions;
   logger?: Logger;
   onTrace?: (sensorId: string, line: string) => void;
+  /** Each device traces every sample it takes; by default only when onTrace is given. */
+  traceSamples?: boolean;
+  /** A device's login outcome, as it traces it: connected, or refused with the CONNACK code. */
+  onLogin?: (sensorId: string, event: LoginEvent) => void;
 }
 
 export interface SimulatedSensor {
@@ -88,10 +95,11 @@ export function fleetEngine(sensors: readonly SimulatedSensor[]): FleetEngine {
 
 export function deviceSpecs(options: FleetOptions): DeviceSpec[] {
   if (!Number.isInteger(options.count) || options.count < 1) throw new RangeError(`device count must be a positive integer, got ${options.count}`);
+  if (options.sensorIds !== undefined && options.sensorIds.length !== options.count) throw new RangeError(`${options.sensorIds.length} sensor ids for ${options.count} devices`);
   const prefix = options.idPrefix ?? "sim";
   return Array.from({ length: options.count }, (_, i) => {
     const n = i + 1;
-    const sensorId = `${prefix}-${n}`;
+    const sensorId = options.sensorIds?.[i] ?? `${prefix}-${n}`;
     const part = options.sensorFor?.(n) ?? SENSOR_ROTATION[i % SENSOR_ROTATION.length];
     const secret = options.secretFor?.(sensorId);
     return {
@@ -109,7 +117,7 @@ export function deviceSpecs(options: FleetOptions): DeviceSpec[] {
         samplePeriodMs: options.samplePeriodMs,
         ...(secret === undefined ? {} : { secret }),
         flashPartition: SIM_FLASH.partition,
-        traceSamples: options.onTrace !== undefined,
+        traceSamples: options.traceSamples ?? options.onTrace !== undefined,
         ...options.config,
       },
     };
@@ -126,7 +134,11 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
     network,
     workers: options.workers,
     logger: options.logger,
-    events: options.onTrace ? { trace: (device, line) => options.onTrace!(device.sensorId, line) } : undefined,
+    events: options.onTrace || options.onLogin ? { trace: (device, line) => {
+      const login = options.onLogin && loginEventOf(line.trimEnd());
+      if (login) options.onLogin!(device.sensorId, login);
+      options.onTrace?.(device.sensorId, line);
+    } } : undefined,
   });
   network.bind(engine);
   try {

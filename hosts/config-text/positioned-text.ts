@@ -6,6 +6,7 @@
  * because it keeps the position of every node.
  */
 import { LineCounter, parseDocument, type Node } from "yaml";
+import { tooDeep } from "./nesting-depth.js";
 
 export interface Position {
   file: string;
@@ -28,13 +29,34 @@ export function where(position: Position): string {
   return `${position.file}:${position.line}:${position.col}`;
 }
 
+export interface ParseOptions {
+  /** What the file is, for the error about its extension ("a config file"). */
+  what?: string;
+  /** Nesting refused before parsing (see nesting-depth.ts), and why so little is enough, for the error. */
+  maxDepth: number;
+  depthHint: string;
+}
+
 /** Parses `text` by `fileName`'s extension; a syntax error comes back as one message naming the file, line and column. */
-export function parsePositioned(fileName: string, text: string, what = "a config file"): ParsedText {
+export function parsePositioned(fileName: string, text: string, options: ParseOptions): ParsedText {
   const isJson = /\.json$/i.test(fileName);
-  if (!isJson && !/\.ya?ml$/i.test(fileName)) return { ok: false, error: `${fileName}: ${what} must end in .yaml, .yml or .json` };
+  if (!isJson && !/\.ya?ml$/i.test(fileName)) return { ok: false, error: `${fileName}: ${options.what ?? "a config file"} must end in .yaml, .yml or .json` };
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
   const at = (offset: number): Position => ({ file: fileName, ...lines.linePos(offset) });
+  const deep = tooDeep(text, isJson, options.maxDepth);
+  if (deep !== null) {
+    lines.addNewLine(0);
+    for (let i = text.indexOf("\n"); i !== -1 && i < deep; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
+    return { ok: false, error: `${where(at(deep))}: nested deeper than ${options.maxDepth} levels; ${options.depthHint}` };
+  }
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
+  } catch (error) {
+    // The depth check above should leave nothing for this; a parser that recurses anyway must not kill the process.
+    if (error instanceof RangeError) return { ok: false, error: `${fileName}: too deeply nested to read (${error.message})` };
+    throw error;
+  }
   if (isJson) {
     // The yaml package reads JSON leniently (trailing commas); a .json file must be JSON to every other tool too.
     try {

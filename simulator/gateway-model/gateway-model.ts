@@ -2,7 +2,8 @@
  * The gateway in virtual time, modelled on what hosts/gateway promises:
  * devices log in with their registered secret; each PUBLISH is decoded
  * (the real record decoder), kept once per (sensor, seq) and acknowledged
- * only after its commit; above a high-water mark of unrelayed observations
+ * only after its commit (a report on the device's report topic is
+ * acknowledged and counted: the model sends no downlink to answer); above a high-water mark of unrelayed observations
  * acknowledgements are held until the relay drains below the low-water
  * mark; the relay sends the oldest unrelayed in batches to the cloud and
  * marks them only on the cloud's ack, backing off through outages. What was
@@ -43,6 +44,8 @@ export interface GatewayModelStats {
   stored: number;
   duplicates: number;
   refused: number;
+  /** Publishes on the device's report topic (answers to downlinks). */
+  reports: number;
   anchors: number;
   heldAcks: number;
   relayed: number;
@@ -66,7 +69,7 @@ const HIGH_WATER = 500_000;
 
 export class GatewayModel implements VirtualEndpoint {
   readonly stats: GatewayModelStats = {
-    logins: 0, refusedLogins: 0, publishes: 0, stored: 0, duplicates: 0, refused: 0, anchors: 0, heldAcks: 0, relayed: 0, relayFailures: 0, restarts: 0, takeovers: 0,
+    logins: 0, refusedLogins: 0, publishes: 0, stored: 0, duplicates: 0, refused: 0, reports: 0, anchors: 0, heldAcks: 0, relayed: 0, relayFailures: 0, restarts: 0, takeovers: 0,
   };
   readonly #options: GatewayModelOptions;
   readonly #rows = new Map<string, Row>();
@@ -171,6 +174,13 @@ export class GatewayModel implements VirtualEndpoint {
     this.stats.publishes++;
     const generation = this.#generation;
     const stored: number[] = [];
+    if (topic === `xsedge/v1/${session.clientId}/report`) {
+      this.stats.reports++;
+      this.#driver.schedule(this.#driver.now() + (this.#options.commitMs ?? COMMIT_MS), () => {
+        if (generation === this.#generation && session.open) ack();
+      });
+      return;
+    }
     if (topic !== `xsedge/v1/${session.clientId}/up`) {
       this.stats.refused++;
       this.#event("gw.refused", { sensorId: session.clientId, reason: "topic", topic });

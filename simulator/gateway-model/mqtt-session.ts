@@ -3,7 +3,9 @@
  * answered with mqtt-packet (an implementation independent of the
  * device's): CONNECT checked against the registry (CONNACK 5 for an
  * unregistered sensor, 4 for a wrong secret, as the gateway answers),
- * PUBLISH handed to the gateway and acknowledged when it says so, PINGREQ,
+ * PUBLISH handed to the gateway and acknowledged when it says so,
+ * SUBSCRIBE granted for the device's own downlink topic only (at QoS 1 at
+ * most; anything else 0x80, as the gateway's broker answers), PINGREQ,
  * DISCONNECT, and a keep-alive: a connection silent for one and a half
  * times its keep-alive is closed (MQTT-3.1.2-24).
  */
@@ -27,6 +29,7 @@ export interface SessionHost {
 
 const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 const CONNACK_NOT_AUTHORIZED = 5;
+const SUBACK_FAILURE = 0x80;
 
 export class MqttSession implements VirtualSession {
   clientId: string | undefined;
@@ -90,6 +93,12 @@ export class MqttSession implements VirtualSession {
           if (publish.qos === 1) this.#send({ cmd: "puback", messageId });
         });
         return;
+      }
+      case "subscribe": {
+        const subscribe = packet as mqttPacket.ISubscribePacket;
+        const own = `xsedge/v1/${this.clientId}/down`;
+        const granted = subscribe.subscriptions.map((s) => (s.topic === own ? Math.min(s.qos, 1) : SUBACK_FAILURE));
+        return this.#send({ cmd: "suback", messageId: subscribe.messageId, granted });
       }
       case "pingreq":
         return this.#send({ cmd: "pingresp" });

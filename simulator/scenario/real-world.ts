@@ -6,7 +6,8 @@
  * running (gateway: external), which it only publishes to.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +51,8 @@ export class RealWorld implements World {
   readonly #scenario: Scenario;
   readonly #options: RealWorldOptions;
   readonly #dir = mkdtempSync(join(tmpdir(), "xsedge-scenario-"));
+  /** The world's own cloud tokens, made for this run: an admin's to register the devices, the gateway's in a 0600 file. */
+  readonly #tokens = { admin: randomBytes(24).toString("hex"), gateway: randomBytes(24).toString("hex") };
   readonly #entries = new Map<string, { firstAt: number; copies: number; readings: Record<string, number> }>();
   #start = Date.now();
   #engine: FleetEngine | undefined;
@@ -156,7 +159,7 @@ export class RealWorld implements World {
     const spec = this.#scenario.gateway;
     const args = [
       CLI, "gateway", "--data-dir", join(this.#dir, "gateway"), "--mqtt-port", String(this.gatewayPort), "--http-port", String(this.#httpPort),
-      "--cloud-target", `127.0.0.1:${this.#cloudPorts.grpc}`, "--cloud-akka-payload", "observation",
+      "--cloud-target", `127.0.0.1:${this.#cloudPorts.grpc}`, "--cloud-token-file", this.#gatewayTokenFile(), "--cloud-akka-payload", "observation",
       "--relay-interval-ms", "200", "--relay-retry-max-ms", "2000", "--registration-retry-max-ms", "1000", "--log-level", "error",
       ...(spec.rateLimitPerSecond === undefined ? [] : ["--rate-limit-per-second", String(spec.rateLimitPerSecond)]),
       ...(spec.rateLimitBurst === undefined ? [] : ["--rate-limit-burst", String(spec.rateLimitBurst)]),
@@ -213,8 +216,15 @@ export class RealWorld implements World {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
+  #gatewayTokenFile(): string {
+    const file = join(this.#dir, "gateway.token");
+    writeFileSync(file, `${this.#tokens.gateway}\n`, { mode: 0o600 });
+    return file;
+  }
+
   async #startCloud(): Promise<void> {
     this.#cloud = await startCloud({
+      credentials: { adminTokens: [this.#tokens.admin], gatewayTokens: [this.#tokens.gateway] },
       host: "127.0.0.1",
       port: this.#cloudPorts.http,
       grpcPort: this.#cloudPorts.grpc,
@@ -230,7 +240,7 @@ export class RealWorld implements World {
   }
 
   async #register(sensorId: string, secret: string): Promise<void> {
-    const response = await fetch(`${this.#cloud!.url}/api/v1/sensors`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sensorId, secret }) });
+    const response = await fetch(`${this.#cloud!.url}/api/v1/sensors`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${this.#tokens.admin}` }, body: JSON.stringify({ sensorId, secret }) });
     if (!response.ok) throw new Error(`registering ${sensorId} at the cloud: HTTP ${response.status} ${await response.text()}`);
   }
 

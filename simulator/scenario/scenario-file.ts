@@ -22,6 +22,9 @@ const NAME = /^[A-Za-z0-9._:-]{1,24}$/;
 export const MAX_SCENARIO_DEVICES = 20_000;
 const ADDRESS = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
 
+/** Nesting refused before parsing: a hostile or broken file must not recurse the parser out of stack. */
+export const MAX_SCENARIO_DEPTH = 16;
+
 export function readScenarioFile(path: string): ScenarioResult {
   let text: string;
   try {
@@ -35,7 +38,7 @@ export function readScenarioFile(path: string): ScenarioResult {
 export function readScenarioText(fileName: string, text: string, loadTrace: TraceLoader = () => {
   throw new Error("no trace files here");
 }): ScenarioResult {
-  const parsed = parsePositioned(fileName, text, "a scenario file");
+  const parsed = parsePositioned(fileName, text, { what: "a scenario file", maxDepth: MAX_SCENARIO_DEPTH, depthHint: "a scenario nests at most 6 levels (devices[].parts[].faults[].field)" });
   if (!parsed.ok) return { ok: false, errors: [parsed.error] };
   const r = new FieldReader(parsed.text);
   const fields = r.object(r.root(), ROOT);

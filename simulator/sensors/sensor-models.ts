@@ -6,7 +6,7 @@
  * drifting pressure.
  */
 import type { I2cBus, I2cTarget } from "../engine/i2c-bus.js";
-import type { SensorPart } from "../../modules/app/settings.js";
+import type { SensorPart } from "../../modules/app/parts.js";
 import { buildParts, PART_ADDRESSES } from "./part-builder.js";
 
 export const SENSOR_ADDRESSES: Readonly<Record<SensorPart, number>> = PART_ADDRESSES;

@@ -24,7 +24,7 @@ export function registered(entityId: string, seqNr: number, secret: string, micr
   const pid = persistenceIdOf("Registration", entityId);
   return {
     persistence_id: pid, seq_nr: seqNr, slice: sliceOf(pid), source: "",
-    offset: { timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] },
+    offset: [{ timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] }],
     payload: packAny(REGISTERED, { secret: { value: secret } }),
   };
 }
@@ -36,7 +36,7 @@ export function backtracking(event: EventIn): EventIn {
 
 function microsOrNull(event: EventIn): number | null {
   try {
-    return microsOf(event.offset.timestamp);
+    return microsOf(event.offset[0].timestamp);
   } catch {
     return null;
   }
@@ -46,6 +46,8 @@ export interface FakeProducerOptions {
   port?: number;
   tls?: ServerTlsFiles;
   streamId?: string;
+  /** false: no response header until the first event, as grpc-js servers (and stand-ins on them) do by default. */
+  headersOnInit?: boolean;
 }
 
 export class FakeEventProducer {
@@ -59,18 +61,20 @@ export class FakeEventProducer {
   readonly #server: grpc.Server;
   readonly #streams = new Set<Stream>();
   readonly #streamId: string;
+  readonly #headersOnInit: boolean;
   port = 0;
 
   static async start(options: FakeProducerOptions = {}): Promise<FakeEventProducer> {
-    const producer = new FakeEventProducer(options.streamId ?? "registration-events");
+    const producer = new FakeEventProducer(options.streamId ?? "registration-events", options.headersOnInit ?? true);
     producer.port = await new Promise<number>((resolve, reject) =>
       producer.#server.bindAsync(`127.0.0.1:${options.port ?? 0}`, serverCredentials(options.tls), (error, port) => (error ? reject(error) : resolve(port))),
     );
     return producer;
   }
 
-  private constructor(streamId: string) {
+  private constructor(streamId: string, headersOnInit: boolean) {
     this.#streamId = streamId;
+    this.#headersOnInit = headersOnInit;
     this.#server = new grpc.Server();
     this.#server.addService(grpcService(EVENT_PRODUCER_SERVICE).service, {
       EventsBySlices: (stream: Stream) => this.#eventsBySlices(stream),
@@ -126,7 +130,7 @@ export class FakeEventProducer {
         stream.emit("error", { code: grpc.status.NOT_FOUND, details: `stream id ${first.init.stream_id} is not known` });
         return;
       }
-      stream.sendMetadata(new grpc.Metadata());
+      if (this.#headersOnInit) stream.sendMetadata(new grpc.Metadata());
       this.#streams.add(stream);
       stream.on("cancelled", () => this.#streams.delete(stream));
       stream.on("end", () => this.#streams.delete(stream));

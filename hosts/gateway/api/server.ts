@@ -6,15 +6,21 @@
  *   GET /api/v1/observations/stream?after=                Server-Sent Events, id = row id, resumes from Last-Event-ID
  *   GET /api/v1/outbox                                    what waits for the cloud
  *   GET /api/v1/relay                                     the relay's stats
- *   GET /healthz                                          200 {status: "ok"} or 503 {status: "failing", reasons}
+ *   GET /healthz                                          200 {status: "ok"} or 503 {status: "degraded" | "failing", reasons}
  *   GET /metrics                                          Prometheus text
+ *   POST /api/v1/downlinks, GET /api/v1/downlinks         messages to devices (downlink-routes.ts)
  *   GET /, /app.js, /style.css                            the live dashboard
  *
  * Errors are JSON {error} naming what was wrong: 400 for a bad query
- * parameter, 404 for an unknown path, 405 for a wrong method, 503 while the
- * store is closed. Read-only: nothing here changes what the gateway stores.
+ * parameter, 401 without a credential where one is needed (api-access.ts),
+ * 404 for an unknown path, 405 for a wrong method, 429 and 503 for an event
+ * stream over its limits, 503 while the store is closed. Read-only but for the
+ * downlinks: nothing here changes what the gateway stores of observations. Over TLS when `access.tls` is given.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import { readPem } from "../../grpc/tls.js";
+import { HttpErrorLog } from "../../http/error-log.js";
 import type { Logger } from "../../log/logger.js";
 import { HttpError, sendJson } from "../../http/http-json.js";
 import { findRoute } from "../../http/routes.js";
@@ -22,11 +28,15 @@ import type { ObservationStore } from "../store/observation-store.js";
 import type { RelayStats } from "../relay/relay.js";
 import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { loadDashboard } from "./dashboard-files.js";
-import { assessHealth, RELAY_FAILING_THRESHOLD_MS } from "./health.js";
+import { assessHealth, RELAY_FAILING_THRESHOLD_MS, type HealthFacts } from "./health.js";
 import { GatewayMetrics } from "./metrics.js";
-import { ObservationStream, type StreamStats } from "./observation-stream.js";
+import { DEFAULT_STREAM_LIMITS, ObservationStream, type StreamLimits, type StreamStats } from "./observation-stream.js";
+import { ApiAccess, checkApiExposure, type ApiAccessOptions } from "./api-access.js";
+import type { AuthRefusalReason } from "../../auth/refusals.js";
 import { checkParams, intValue, sensorIdValue } from "./query.js";
 import { apiObservation, sensorTable } from "./views.js";
+import { downlinkRoutes } from "./downlink-routes.js";
+import type { DownlinkDispatcher } from "../downlink/dispatcher.js";
 
 /** The API's port unless configured: a common alternative HTTP port, free of the MQTT 1883 and the cloud's 8101. */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -34,6 +44,8 @@ export const DEFAULT_HTTP_PORT = 8080;
 export const DEFAULT_OBSERVATIONS_LIMIT = 100;
 /** Largest `limit`: about 300 kB of JSON, read synchronously from SQLite in a few milliseconds. */
 export const MAX_OBSERVATIONS_LIMIT = 1000;
+/** How long a stop waits for connections to end by themselves: any answer of this API is written well within it. */
+export const API_CLOSE_GRACE_MS = 1000;
 
 export interface ApiServerOptions {
   host: string;
@@ -50,11 +62,26 @@ export interface ApiServerOptions {
   /** Gateway clock of the relay's first failure since its last success; null when not failing. */
   relayFailingSince(): number | null;
   mqttListening(): boolean;
+  /** What else /healthz weighs: the store's commit failures, the registration stream. */
+  healthFacts?: () => Pick<HealthFacts, "storeCommitFailure" | "registrationStream">;
   now?: () => number;
   /** Default RELAY_FAILING_THRESHOLD_MS. */
   relayFailingThresholdMs?: number;
   /** Default SSE_STALL_MS (hosts/http/sse.ts). */
   sseStallMs?: number;
+  /** Messages to devices; absent with an external broker (the routes answer 503). */
+  downlinks?: DownlinkDispatcher;
+  /** Caps on the event streams; DEFAULT_STREAM_LIMITS (observation-stream.ts) for what is not given. */
+  sseLimits?: Partial<StreamLimits>;
+  /** Credentials, TLS, and whether a non-loopback host may go without them (api-access.ts). */
+  access?: ApiAccessOptions;
+}
+
+export interface ApiStats extends StreamStats {
+  /** Requests refused for want of a valid credential, by reason. */
+  authRefused: Record<AuthRefusalReason, number>;
+  /** The event streams' limits, for /metrics. */
+  sseLimits: StreamLimits;
 }
 
 export interface ApiServer {
@@ -62,9 +89,17 @@ export interface ApiServer {
   readonly port: number;
   /** Rows were committed to the store: wakes the SSE streams. */
   stored(): void;
-  stats(): StreamStats;
+  stats(): ApiStats;
   /** Ends the streams and closes the listener. */
   close(): Promise<void>;
+}
+
+/** What an API that is off (http.port null) reports. */
+export function idleApiStats(): ApiStats {
+  return {
+    sseClients: 0, sseStalled: 0, sseRefused: { maxClients: 0, maxClientsPerAddress: 0 }, sseBufferedBytes: 0,
+    authRefused: { missing: 0, invalid: 0, forbidden: 0 }, sseLimits: { ...DEFAULT_STREAM_LIMITS },
+  };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
@@ -76,7 +111,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { store, logger: log } = options;
   const now = options.now ?? Date.now;
   const dashboard = loadDashboard();
-  const stream = new ObservationStream(store, options.sseStallMs);
+  const accessOptions = options.access ?? {};
+  // Before anything listens: a LAN address without a credential is refused, not served.
+  checkApiExposure(options.host, accessOptions);
+  const access = new ApiAccess(accessOptions, log);
+  const stream = new ObservationStream(store, { ...(options.sseStallMs === undefined ? {} : { stallMs: options.sseStallMs }), ...options.sseLimits });
   const metrics = new GatewayMetrics(options.stats);
 
   function openStore(): ObservationStore {
@@ -85,7 +124,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
 
   function health() {
-    const facts = { storeOpen: store.isOpen, mqttListening: options.mqttListening(), relayFailingSince: options.relayFailingSince(), now: now() };
+    const facts = { storeOpen: store.isOpen, mqttListening: options.mqttListening(), relayFailingSince: options.relayFailingSince(), now: now(), ...options.healthFacts?.() };
     return assessHealth(facts, options.relayFailingThresholdMs ?? RELAY_FAILING_THRESHOLD_MS);
   }
 
@@ -151,6 +190,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       },
     },
   };
+  Object.assign(routes, downlinkRoutes(() => options.downlinks));
   for (const [path, file] of dashboard) {
     routes[path] = {
       GET: (_req, res) => {
@@ -160,22 +200,34 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     };
   }
 
+  const errors = new HttpErrorLog(log);
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The credential first: without one, an unknown path is no 404, so the routes are not mapped from outside.
+    access.authorize(req, new URL(req.url ?? "/", "http://host.invalid").pathname);
     const { handler, url } = findRoute(routes, req, res);
     await handler(req, res, url.searchParams);
   }
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy(error as Error);
       if (error instanceof HttpError) {
-        log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
-        return sendJson(res, error.status, { error: error.message });
+        if (!error.logged) errors.warn(req, error.status, error.message);
+        return sendJson(res, error.status, { error: error.message }, error.headers);
       }
       log.error(`${req.method} ${req.url} failed`, { error });
       sendJson(res, 500, { error: "internal error; see the gateway's log" });
     });
-  });
+  };
+  const tls = accessOptions.tls;
+  // Client certificates are asked for, not required: /healthz stays open, and a token still serves without one.
+  const server: Server =
+    tls === undefined
+      ? createServer(handle)
+      : createTlsServer(
+          { cert: readPem("http.tls.certFile", tls.certFile), key: readPem("http.tls.keyFile", tls.keyFile), ...(tls.caFile === undefined ? {} : { ca: readPem("http.tls.caFile", tls.caFile), requestCert: true, rejectUnauthorized: false }) },
+          handle,
+        );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -186,18 +238,23 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   server.on("error", (error) => log.error("http listener error", { error }));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
-  log.info(`http api listening on http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`, { host: options.host, port });
+  const scheme = tls === undefined ? "http" : "https";
+  const guard = access.guarded ? "credentials required" : accessOptions.public === true ? "public" : "loopback, no credentials";
+  log.info(`http api listening on ${scheme}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port} (${guard})`, { host: options.host, port });
 
   return {
     host: options.host,
     port,
     stored: () => stream.stored(),
-    stats: () => stream.stats(),
+    stats: () => ({ ...stream.stats(), authRefused: access.refused(), sseLimits: { ...stream.limits } }),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stream.close();
       server.closeIdleConnections();
+      // A request still being answered gets a moment; a client holding a connection open (half a request, say) does not hold the stop.
+      const cutOff = setTimeout(() => server.closeAllConnections(), API_CLOSE_GRACE_MS);
       await closed;
+      clearTimeout(cutOff);
     },
   };
 }

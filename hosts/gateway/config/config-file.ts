@@ -18,8 +18,16 @@ export interface ConfigFileResult {
 
 const KNOWN_NAMES = [...KEY_BY_PATH.keys(), ...SECTIONS];
 
+/**
+ * Nesting a config file may have: the deepest key has three levels
+ * (mqtt.tls.certFile), so anything near this is a mistake, and the parser
+ * (recursive) must never see the thousands of levels a hostile or broken
+ * file can hold in a few kilobytes.
+ */
+export const MAX_CONFIG_DEPTH = 32;
+
 export function readConfigText(fileName: string, text: string): ConfigFileResult {
-  const parsed = parsePositioned(fileName, text);
+  const parsed = parsePositioned(fileName, text, { maxDepth: MAX_CONFIG_DEPTH, depthHint: "a config's keys are at most 3 deep (mqtt.tls.certFile)" });
   if (!parsed.ok) return { settings: [], errors: [parsed.error] };
   const at = (offset: number): Source => ({ kind: "file", ...parsed.text.at(offset) });
   const settings: Setting[] = [];
