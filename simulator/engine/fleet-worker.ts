@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "../../hosts/log/logger.js";
 import { FrameReader, fromUtf8 } from "../xs-host/protocol.js";
 import {
-  Input, MAX_STEP_INPUT_BYTES, NO_DEADLINE, OUTPUT_REQUEST, Output, RecordWriter, STEP, STEP_HEADER_BYTES, StepFlags,
+  Input, MAX_STEP_INPUT_BYTES, NO_DEADLINE, Output, RecordWriter, STEP, STEP_HEADER_BYTES, StepFlags, WORKER,
 } from "../xs-fleet/fleet-protocol.js";
 import { XsnapWorker } from "./xsnap-worker.js";
 
@@ -25,6 +25,8 @@ export interface FleetOutputs {
   trace(device: number, at: number, line: string): void;
   uncaught(device: number, at: number, text: string): void;
   halted(device: number, at: number, reason: string): void;
+  /** The app called System.restart(): the device is off in its worker, for the host to boot again. */
+  restart(device: number, at: number): void;
   probed(device: number, at: number, json: string): void;
   compiled(app: number, error: string): void;
   /** The device's flash partition now holds `bytes` at `offset`. */
@@ -39,8 +41,8 @@ export interface FleetWorkerOptions {
   name: string;
   snapshot: string;
   outputs: FleetOutputs;
-  /** A device's synchronous request ([op][payload], as ../xs-host/protocol.ts frames it): the reply frame. */
-  onRequest(device: number, request: Uint8Array): Uint8Array;
+  /** A device's synchronous request, made at `at` on its clock ([op][payload], as ../xs-host/protocol.ts frames it): the reply frame. */
+  onRequest(device: number, at: number, request: Uint8Array): Uint8Array;
   logger?: Logger;
 }
 
@@ -177,12 +179,13 @@ export class FleetWorker {
   }
 
   #answer(request: Uint8Array): Uint8Array {
-    const device = new DataView(request.buffer, request.byteOffset, request.byteLength).getUint32(0, true);
-    if (request[4] === OUTPUT_REQUEST) {
-      this.#parse(new FrameReader(request.subarray(5)));
+    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+    const device = view.getUint32(0, true);
+    if (device === WORKER) {
+      this.#parse(new FrameReader(request.subarray(4)));
       return OK;
     }
-    return this.#options.onRequest(device, request.subarray(4)) ?? EMPTY;
+    return this.#options.onRequest(device, view.getFloat64(4, true), request.subarray(12)) ?? EMPTY;
   }
 
   #parse(reader: FrameReader): void {
@@ -214,6 +217,9 @@ export class FleetWorker {
           break;
         case Output.HALTED:
           out.halted(device, at, fromUtf8(reader.bytes(reader.u32())));
+          break;
+        case Output.RESTART:
+          out.restart(device, at);
           break;
         case Output.PROBED:
           out.probed(device, at, fromUtf8(reader.bytes(reader.u32())));

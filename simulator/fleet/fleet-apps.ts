@@ -25,9 +25,17 @@ function readBuilt(path: string, what: string): string {
   }
 }
 
+/** The modules an app links, as a device's boot names them: compiled ids by specifier, and the value stand-ins. */
+export interface AppLinks {
+  modules: Record<string, number>;
+  values: readonly string[];
+}
+
+/** Every ES module the fleet compiles, each once: app bundles by path, and the modules they link. */
 export class AppCatalog {
   readonly #ids = new Map<string, number>();
   readonly #sources: string[] = [];
+  readonly #names: string[] = [];
 
   /** The id of the bundle at `path` (read now, once). */
   idOf(path: string = DEFAULT_APP): number {
@@ -37,9 +45,29 @@ export class AppCatalog {
       const source = readBuilt(absolute, "app bundle");
       if (!/\bexport\s*(default\b|\{[^}]*\bas\s+default\b)/.test(source)) throw new Error(`app bundle ${absolute} has no default export (the function the simulator calls to start the app)`);
       id = this.#sources.push(source) - 1;
+      this.#names.push(absolute);
       this.#ids.set(absolute, id);
     }
     return id;
+  }
+
+  /** The id of a module an app links under `specifier`, by its source. */
+  moduleId(specifier: string, source: string): number {
+    const key = `\0${specifier}\0${source}`;
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.#sources.push(source) - 1;
+      this.#names.push(`module "${specifier}"`);
+      this.#ids.set(key, id);
+    }
+    return id;
+  }
+
+  /** The ids of what a device's app links. */
+  linksOf(modules: Readonly<Record<string, string>> | undefined, values: readonly string[] | undefined): AppLinks {
+    const ids: Record<string, number> = {};
+    for (const [specifier, source] of Object.entries(modules ?? {})) ids[specifier] = this.moduleId(specifier, source);
+    return { modules: ids, values: values ?? [] };
   }
 
   source(id: number): string {
@@ -47,8 +75,7 @@ export class AppCatalog {
   }
 
   pathOf(id: number): string {
-    for (const [path, known] of this.#ids) if (known === id) return path;
-    return `app ${id}`;
+    return this.#names[id] ?? `app ${id}`;
   }
 
   get size(): number {
@@ -75,7 +102,7 @@ function compileErrors(reply: Uint8Array, apps: AppCatalog): string[] {
     reader.f64();
     const app = kind === Output.COMPILED ? reader.u16() : -1;
     const text = fromUtf8(reader.bytes(reader.u32()));
-    if (kind === Output.COMPILED && text) errors.push(`app bundle ${apps.pathOf(app)} does not compile in XS: ${text}`);
+    if (kind === Output.COMPILED && text) errors.push(`${apps.pathOf(app).startsWith("module ") ? "" : "app bundle "}${apps.pathOf(app)} does not compile in XS: ${text}`);
     else if (device === WORKER && kind === Output.UNCAUGHT) errors.push(`fleet runtime: ${text}`);
   }
   return errors;

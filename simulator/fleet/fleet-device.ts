@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import type { Logger } from "../../hosts/log/logger.js";
 import { FlashLog } from "../../modules/storage/flash-log.js";
-import { HostServices } from "../engine/host-services.js";
+import { HostServices, type ExtraRequests } from "../engine/host-services.js";
 import { I2cBus, type I2cTarget } from "../engine/i2c-bus.js";
 import { PreferenceStore } from "../engine/preference-store.js";
 import type { PartSpec } from "../sensors/part-builder.js";
@@ -26,11 +26,24 @@ export interface DeviceSpec {
   sensorId: string;
   /** The app bundle (an ES module of build/moddable/main.js's form); the fleet's default app when left out. */
   app?: string;
+  /**
+   * Modules the app imports beside the Moddable ones, by specifier: the
+   * source of one ES module each (a Moddable SDK driver, its own Moddable
+   * imports left as imports), compiled once per worker like the bundle.
+   */
+  modules?: Readonly<Record<string, string>>;
+  /**
+   * Drivers the app imports that value-level models on the host stand in
+   * for: their specifiers, and a maker of the answers to the stand-ins'
+   * requests (simulator/app/value-models.ts), called at every boot since the
+   * stand-ins open their models anew.
+   */
+  valueDrivers?: { specifiers: readonly string[]; requests(): ExtraRequests };
   /** What the device's `mc/config` holds. */
   config: Record<string, unknown>;
   /** The parts on its I2C bus, modelled in the worker (and `host: true` ones by `hostParts`). */
   parts: PartSpec[];
-  /** Register-level models of the user's own parts, run on the host, by address. */
+  /** Register-level models of the user's own parts, run on the host, by address (see `hostNow` for their clock). */
   hostParts?: ReadonlyMap<number, I2cTarget>;
   /** Where it keeps its flash and preferences; none: a factory-fresh device every run. */
   dataDir?: string;
@@ -43,6 +56,8 @@ export interface DeviceCounters {
   traces: number;
   uncaught: number;
   halts: number;
+  /** Reboots the app asked for (System.restart). */
+  restarts: number;
   connects: number;
   socketErrors: number;
   bytesOut: number;
@@ -72,13 +87,16 @@ export class FleetDevice {
   readonly i2c = new I2cBus();
   /** Answers the worker's requests for the parts modelled on the host. */
   readonly services: HostServices;
-  readonly counters: DeviceCounters = { boots: 0, traces: 0, uncaught: 0, halts: 0, connects: 0, socketErrors: 0, bytesOut: 0, bytesIn: 0, flashWrites: 0, flashErases: 0 };
+  readonly counters: DeviceCounters = { boots: 0, traces: 0, uncaught: 0, halts: 0, restarts: 0, connects: 0, socketErrors: 0, bytesOut: 0, bytesIn: 0, flashWrites: 0, flashErases: 0 };
   state: DeviceState = "off";
   /** Whether its network is cut (a control of the UI or a scenario). */
   networkDown = false;
   lastTrace: string | undefined;
   lastUncaught: string | undefined;
   lastHalt: string | undefined;
+  /** The device's clock as of its latest request to the host: the time its host-modelled parts answer at. */
+  hostNow = 0;
+  #values: ExtraRequests | undefined;
   #flashCache: { changes: number; figures: FlashFigures } | undefined;
 
   constructor(index: number, worker: number, spec: DeviceSpec, logger?: Logger) {
@@ -90,7 +108,15 @@ export class FleetDevice {
     this.partitions = [{ name: SIM_FLASH.partition, image: new FlashImage(geometry, spec.dataDir ? join(spec.dataDir, "flash.bin") : undefined) }];
     this.preferences = new PreferenceStore(spec.dataDir ? join(spec.dataDir, "preferences.json") : undefined);
     for (const [address, target] of spec.hostParts ?? []) this.i2c.attach(address, target);
-    this.services = new HostServices({ name: spec.sensorId, i2c: this.i2c, preferences: this.preferences, flash: {}, logger });
+    this.services = new HostServices({
+      name: spec.sensorId, i2c: this.i2c, preferences: this.preferences, flash: {}, logger,
+      extraRequests: (op, request, out) => this.#values?.(op, request, out) ?? false,
+    });
+  }
+
+  /** A new boot: value models are opened anew by the app's stand-ins. */
+  booting(): void {
+    this.#values = this.spec.valueDrivers?.requests();
   }
 
   /** The flash log's partition. */

@@ -116,10 +116,12 @@ export class FleetEngine {
   powerOn(device: FleetDevice): void {
     if (device.state === "booting" || device.state === "running") return;
     const worker = this.workers[device.worker];
-    const app = this.apps.idOf(device.spec.app);
-    if (!this.#compiled[device.worker].has(app)) {
-      this.#compiled[device.worker].add(app);
-      worker.compile(app, this.apps.source(app), this.driver.now());
+    const compiled = this.#compiled[device.worker];
+    const links = this.apps.linksOf(device.spec.modules, device.spec.valueDrivers?.specifiers);
+    for (const id of [this.apps.idOf(device.spec.app), ...Object.values(links.modules)]) {
+      if (compiled.has(id)) continue;
+      compiled.add(id);
+      worker.compile(id, this.apps.source(id), this.driver.now());
     }
     device.state = "booting";
     device.counters.boots++;
@@ -250,7 +252,10 @@ export class FleetEngine {
     const specs = this.#options.devices;
     if (specs.length === 0) throw new RangeError("a fleet needs at least one device");
     const count = Math.max(1, Math.min(specs.length, this.#options.workers ?? workersFor(specs.length)));
-    for (const spec of specs) this.apps.idOf(spec.app);
+    for (const spec of specs) {
+      this.apps.idOf(spec.app);
+      this.apps.linksOf(spec.modules, undefined);
+    }
     this.#snapshotDir = mkdtempSync(join(tmpdir(), "xsedge-fleet-"));
     const snapshot = join(this.#snapshotDir, "fleet.xss");
     await prepareSnapshot(snapshot, this.apps, Math.ceil(specs.length / count));
@@ -260,7 +265,11 @@ export class FleetEngine {
         name: `xsedge-fleet-${w + 1}`,
         snapshot,
         outputs,
-        onRequest: (device, request) => this.devices[device].services.handle(request),
+        onRequest: (index, at, request) => {
+          const device = this.devices[index];
+          device.hostNow = at;
+          return device.services.handle(request);
+        },
         logger: this.#options.logger,
       });
       this.workers.push(worker);
@@ -292,12 +301,14 @@ export class FleetEngine {
     for (let n = 0; n < this.#bootsPerStep && queue.length > 0; n++) {
       const device = queue.shift()!;
       const app = this.apps.idOf(device.spec.app);
+      device.booting();
       const boot = this.workers[worker].input(Input.BOOT, device.index, now).u16(app).u32(seedOf(device))
         .text(JSON.stringify(device.spec.config)).text(JSON.stringify(device.spec.parts)).text(device.bootPreferences())
         .u8(device.partitions.length);
       for (const { name, image } of device.partitions) {
         boot.text(name).u32(image.blockSize).u32(image.blocks).sized(image.bytes).sized(new Uint8Array(image.eraseCounts.buffer, image.eraseCounts.byteOffset, image.eraseCounts.byteLength));
       }
+      boot.text(JSON.stringify(this.apps.linksOf(device.spec.modules, device.spec.valueDrivers?.specifiers)));
       this.#booting[worker].add(device);
     }
     // More to boot: the next step comes as soon as it may.
@@ -324,6 +335,7 @@ export class FleetEngine {
       trace: (d, at, line) => hold(d, at, () => outputs.trace(d, at, line)),
       uncaught: (d, at, text) => hold(d, at, () => outputs.uncaught(d, at, text)),
       halted: (d, at, reason) => hold(d, at, () => outputs.halted(d, at, reason)),
+      restart: (d, at) => hold(d, at, () => outputs.restart(d, at)),
       probed: (d, at, json) => outputs.probed(d, at, json),
       compiled: (app, error) => outputs.compiled(app, error),
       flashWrite: (d, at, partition, offset, bytes) => {
@@ -376,6 +388,16 @@ export class FleetEngine {
         this.network.closeDevice(index, at);
         this.#options.logger?.info("simulated device halted", { device: d.sensorId, reason });
         events.halted?.(d, reason, at);
+      },
+      restart: (index, at) => {
+        const d = device(index);
+        d.counters.restarts++;
+        this.#options.logger?.info("simulated device restarts", { device: d.sensorId });
+        // Off in its worker already; power comes back at once, as after a board's reset.
+        if (d.state !== "booting" && d.state !== "running") return;
+        d.state = "off";
+        this.network.closeDevice(index, at);
+        this.powerOn(d);
       },
       probed: (index, _at, json) => {
         const waiting = this.#probes.get(index);

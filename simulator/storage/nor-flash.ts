@@ -24,9 +24,10 @@
 import type { BlockDevice } from "../../modules/storage/block-device.js";
 
 export class PowerCut extends Error {
+  // Defined, not assigned: the fleet's XS freezes Error.prototype, as a board's ROM does.
+  override readonly name = "PowerCut";
   constructor(what: string) {
     super(`power cut during ${what}`);
-    this.name = "PowerCut";
   }
 }
 

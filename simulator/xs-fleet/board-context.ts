@@ -14,9 +14,10 @@ export interface BoardContext {
 }
 
 export class PowerOff extends Error {
+  // Defined, not assigned: Error.prototype is frozen, as on a board, and assigning over its name throws.
+  override readonly name = "PowerOff";
   constructor(reason: string) {
     super(`device powered off: ${reason}`);
-    this.name = "PowerOff";
   }
 }
 

@@ -2,13 +2,18 @@
  * One simulated device of a fleet: its app bundle instantiated in a
  * Compartment of its own, whose module map resolves the Moddable specifiers
  * to this board's host modules (its own timers, clock, sockets, flash,
- * preferences, config and I2C parts) and whose globals are its own (trace,
- * a Date on its clock, a Math whose random() is seeded per device). The
- * bundle's compiled code (a ModuleSource) is shared by every device that
- * runs it; module instances and state are not.
+ * preferences, config, I2C and SMBus to its parts, value-level stand-ins
+ * for drivers whose models run on the host) and whose globals are its own
+ * (trace, a Date on its clock, a Math whose random() is seeded per device,
+ * a System whose restart() power-cycles it). The compiled code of the
+ * bundle and of the modules it links (a Moddable SDK driver) is shared by
+ * every device that runs it; module instances and state are not.
  */
 /// <reference path="./xs-compartment.d.ts" />
 import { SimulatedI2C, type I2COptions } from "../xs-host/simulated-i2c.js";
+import { smbusOver } from "../xs-host/simulated-smbus.js";
+import { CRC8, CRC16 } from "../xs-host/crc.js";
+import { valueSensorOver } from "../xs-host/value-sensor-driver.js";
 import { DeviceClock, type FleetTime } from "./device-clock.js";
 import { DeviceTimers } from "./device-timers.js";
 import { DeviceSockets, FleetSocket, type TCPOptions } from "./device-socket.js";
@@ -16,11 +21,15 @@ import { FleetFlash, type Partition } from "./device-flash.js";
 import { devicePreference } from "./device-preference.js";
 import { deviceBus, type BuiltPart, type PartBuilder } from "./parts.js";
 import { Output } from "./fleet-protocol.js";
-import { flushOutputIfFull, output } from "./host-link.js";
-import type { BoardContext } from "./board-context.js";
+import { flushOutputIfFull, hostRequest, output, sendRequest } from "./host-link.js";
+import { checkPowered, PowerOff, type BoardContext } from "./board-context.js";
 
 export interface BoardOptions {
   app: ModuleSource;
+  /** Further modules the app imports, compiled, by specifier (a Moddable SDK driver). */
+  modules: ReadonlyMap<string, ModuleSource>;
+  /** Specifiers the app imports that value-level models on the host stand in for. */
+  values: readonly string[];
   config: Record<string, unknown>;
   parts: unknown;
   /** Its preferences at boot, [domain, key, value]. */
@@ -37,6 +46,8 @@ export interface BoardOptions {
 const APP_SPECIFIER = "xsedge:app";
 /** Trace lines longer than this are cut: a runaway trace must not fill the step's output. */
 const MAX_TRACE_CHARS = 4096;
+/** The SDK's crc module: pure classes, the same for every device (frozen, as built-ins are). */
+const CRC = harden({ default: CRC8, CRC8, CRC16 });
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}${error.stack ? "\n" + error.stack : ""}` : String(error);
@@ -91,6 +102,7 @@ export class DeviceBoard implements BoardContext {
         super(bus, options);
       }
     }
+    const SMBus = smbusOver(I2C);
     const partitions = this.#options.partitions;
     class Flash extends FleetFlash {
       constructor(partition: string) {
@@ -119,6 +131,8 @@ export class DeviceBoard implements BoardContext {
       dst: 0,
     });
     const trace = (...values: unknown[]) => {
+      // A board without power prints nothing (code unwinding from System.restart(), say).
+      if (board.halted) return;
       let text = "";
       for (const value of values) text += String(value);
       // Moddable's trace writes exactly what it is given; a trailing newline ends a line.
@@ -127,15 +141,29 @@ export class DeviceBoard implements BoardContext {
       flushOutputIfFull();
     };
     const builtin = Object.freeze({
-      io: Object.freeze({ I2C }),
+      io: Object.freeze({ I2C, SMBus }),
       I2C: Object.freeze({ default: Object.freeze({ data: 21, clock: 22, hz: 400_000 }) }),
       pin: Object.freeze({ sda: 21, scl: 22 }),
     });
     const math = Object.freeze(Object.create(Math, { random: { value: mulberry32(this.#options.seed) } }));
     const ns = (value: unknown) => ({ namespace: { default: value } });
+    // The Moddable SDK's io manifest gives boards a global System; its restart() does not come back, so nothing runs after it here either.
+    const system = Object.freeze({ restart: () => board.restart() });
+    const linked: Record<string, unknown> = {};
+    for (const [specifier, source] of this.#options.modules) linked[specifier] = { source };
+    for (const specifier of this.#options.values) {
+      linked[specifier] = ns(valueSensorOver(specifier, (op, handle, payload, accept) => {
+        checkPowered(board);
+        const request = hostRequest(board.index, clock.now(), op);
+        if (handle !== undefined) request.u16(handle);
+        if (payload !== undefined) request.tail(payload);
+        return sendRequest(accept);
+      }));
+    }
     const compartment = new Compartment({
-      globals: { trace: Object.assign(trace, { left: trace, center: trace, right: trace }), Date: DeviceDate, Math: math },
+      globals: { trace: Object.assign(trace, { left: trace, center: trace, right: trace }), Date: DeviceDate, Math: math, System: system },
       modules: {
+        ...linked,
         [APP_SPECIFIER]: { source: this.#options.app },
         timer: ns(this.timers.module),
         time: ns(time),
@@ -143,6 +171,8 @@ export class DeviceBoard implements BoardContext {
         preference: ns(devicePreference(this, this.#options.preferences)),
         "mc/config": ns(Object.freeze({ ...this.#options.config })),
         "embedded:io/i2c": ns(I2C),
+        "embedded:io/smbus": ns(SMBus),
+        crc: { namespace: CRC },
         "embedded:io/socket/tcp": ns(TCP),
         "embedded:provider/builtin": ns(builtin),
       },
@@ -163,6 +193,20 @@ export class DeviceBoard implements BoardContext {
     if (this.halted) return;
     this.powerOff();
     this.#output(Output.HALTED).text(reason);
+  }
+
+  /**
+   * System.restart(): off now, and the host boots it again with the same
+   * flash and preferences. It does not return, as a board's reset does not:
+   * the PowerOff it throws unwinds the app to its event, which a halted
+   * board does not report.
+   */
+  restart(): never {
+    if (!this.halted) {
+      this.powerOff();
+      this.#output(Output.RESTART);
+    }
+    throw new PowerOff("restart");
   }
 
   /** Power off, as the host ordered it: timers and sockets are gone, every host module refuses. */

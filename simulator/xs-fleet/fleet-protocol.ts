@@ -17,9 +17,10 @@
  * Input record: [u8 kind][u32 device][f64 at][payload]
  * Reply: [f64 next deadline, or NO_DEADLINE][f64 reached] then output records
  * Output record: [u8 kind][u32 device][f64 at][payload]
- * Synchronous request (worker → host, issueCommand): [u32 device][u8 op][payload],
- *   op from ../xs-host/protocol.ts's Request, or OUTPUT (records follow) when
- *   the worker's output buffer is full mid-step.
+ * Synchronous request (worker → host, issueCommand): [u32 device][f64 at, the
+ *   device's clock][u8 op][payload], op from ../xs-host/protocol.ts's Request;
+ *   or [u32 WORKER] then output records, when the worker's output buffer is
+ *   full mid-step.
  *
  * Shared by both sides: keep it pure (XS built-ins only).
  */
@@ -35,7 +36,8 @@ export const Input = Object.freeze({
   COMPILE: 1, // device 0; u16 app, u32 length, UTF-8 source of an app bundle (an ES module)
   BOOT: 2, // u16 app, u32 seed, then (each u32 length, UTF-8 JSON) mc/config, the parts, the preferences
   //         ([domain, key, value], a buffer as an array of bytes), then u8 partitions, each: u32 length, UTF-8
-  //         name, u32 block size, u32 blocks, u32 length, bytes, u32 length, erase counts (u32 each)
+  //         name, u32 block size, u32 blocks, u32 length, bytes, u32 length, erase counts (u32 each), then
+  //         u32 length, UTF-8 JSON of the app's links: {modules: {specifier: compiled id}, values: [specifier]}
   HALT: 3, // no payload: power off, the device stops where it is
   TCP_WRITABLE: 4, // u16 socket, u32 bytes the socket may take now
   TCP_DATA: 5, // u16 socket, u32 length, bytes
@@ -57,12 +59,10 @@ export const Output = Object.freeze({
   PREFERENCE: 9, // u32 length, UTF-8 JSON [domain, key, value]: a preference set (value null: deleted); a buffer is an array of bytes
   FLASH_WRITE: 10, // u8 partition, u32 offset, u32 length, the bytes the chip holds there now
   FLASH_ERASE: 11, // u8 partition, u32 block, u32 the block's erase count, u32 length, the bytes the block holds now
+  RESTART: 12, // no payload: the app called System.restart(); the device is off, and the host boots it again
 });
 
 export const CUT_KINDS = ["any", "write", "erase"] as const;
-
-/** The synchronous request that carries output records when the reply buffer is full mid-step. */
-export const OUTPUT_REQUEST = 0x70;
 
 export const NO_DEADLINE = -1;
 /** The device index of records about the worker itself (a fault in its runtime, a compiled bundle). */

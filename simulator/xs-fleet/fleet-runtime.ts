@@ -106,14 +106,20 @@ function boot(index: number, event: FrameReader): void {
   const parts = json(event);
   const preferences = json(event) as Array<[string, string, unknown]>;
   const partitions = readPartitions(event, seed);
+  const links = json(event) as { modules?: Record<string, number>; values?: string[] };
   boards[index]?.powerOff();
-  if (!app) {
-    output.record(Output.HALTED, index, fleet.now).text("no such app bundle compiled in this worker");
+  const modules = new Map<string, ModuleSource>();
+  for (const [specifier, id] of Object.entries(links.modules ?? {})) {
+    const source = apps[id];
+    if (source) modules.set(specifier, source);
+  }
+  if (!app || modules.size !== Object.keys(links.modules ?? {}).length) {
+    output.record(Output.HALTED, index, fleet.now).text("no such app bundle or module compiled in this worker");
     return;
   }
   let board: DeviceBoard | undefined;
   try {
-    board = new DeviceBoard(index, fleet, { app, config, parts, preferences, partitions, seed, buildParts, changed });
+    board = new DeviceBoard(index, fleet, { app, modules, values: links.values ?? [], config, parts, preferences, partitions, seed, buildParts, changed });
     boards[index] = board;
     booted++;
     board.boot();
@@ -235,34 +241,11 @@ function installModdableExtensions(): void {
 }
 
 /**
- * Properties of the shared prototypes that code commonly sets on its own
- * objects (`this.name = "PowerCut"` in an Error subclass, a class's own
- * toString). Once a prototype is frozen, such an assignment would throw
- * (JavaScript's "override mistake"), so each becomes an accessor whose
- * setter defines the property on the object assigned to, as SES does.
- */
-const OVERRIDABLE = ["name", "message", "constructor", "toString", "valueOf"];
-
-function enableOverride(prototype: object): void {
-  for (const key of OVERRIDABLE) {
-    const descriptor = Object.getOwnPropertyDescriptor(prototype, key);
-    if (!descriptor || !("value" in descriptor) || !descriptor.configurable) continue;
-    const value: unknown = descriptor.value;
-    Object.defineProperty(prototype, key, {
-      get: () => value,
-      set(this: object, next: unknown) {
-        if (this === prototype) throw new TypeError(`${key} of a built-in prototype is frozen`);
-        Object.defineProperty(this, key, { value: next, writable: true, enumerable: true, configurable: true });
-      },
-      enumerable: descriptor.enumerable,
-      configurable: false,
-    });
-  }
-}
-
-/**
  * The built-ins every compartment shares are frozen, as they are in a
- * board's ROM: one device cannot change what another's Array or JSON does.
+ * board's ROM: one device cannot change what another's Array or JSON does,
+ * and code that assigns over an inherited read-only property (an error
+ * class doing `this.name = ...` over Error.prototype's) throws here as it
+ * does there.
  */
 function freezeIntrinsics(): void {
   const g = globalThis as Record<string, unknown>;
@@ -272,12 +255,6 @@ function freezeIntrinsics(): void {
     const value = g[name];
     if ((typeof value === "function" || (typeof value === "object" && value !== null)) && value !== g) shared.push(value as object);
   }
-  const prototypes = new Set<object>([Object.prototype, Function.prototype]);
-  for (const value of shared) {
-    const prototype = (value as { prototype?: unknown }).prototype;
-    if (typeof prototype === "object" && prototype !== null) prototypes.add(prototype);
-  }
-  for (const prototype of prototypes) enableOverride(prototype);
   for (const value of shared) harden(value);
 }
 

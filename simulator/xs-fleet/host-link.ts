@@ -6,15 +6,16 @@
  * reads when the step ends (or mid-step, when it is full).
  */
 import { FrameReader, MAX_FRAME_BYTES, Status } from "../xs-host/protocol.js";
-import { OUTPUT_FLUSH_BYTES, OUTPUT_REQUEST, REPLY_HEADER_BYTES, RecordWriter } from "./fleet-protocol.js";
+import { OUTPUT_FLUSH_BYTES, REPLY_HEADER_BYTES, RecordWriter, WORKER } from "./fleet-protocol.js";
 
 declare function issueCommand(request: ArrayBuffer): ArrayBuffer;
 
 export class HostRequestError extends Error {
+  // Defined, not assigned: Error.prototype is frozen, as on a board.
+  override readonly name = "HostRequestError";
   readonly status: number;
   constructor(status: number, message: string) {
     super(message);
-    this.name = "HostRequestError";
     this.status = status;
   }
 }
@@ -22,9 +23,9 @@ export class HostRequestError extends Error {
 /** One writer for every request: requests never nest. */
 const request = new RecordWriter(1024, MAX_FRAME_BYTES + 16);
 
-/** Starts a request of device `device`. */
-export function hostRequest(device: number, op: number): RecordWriter {
-  return request.reset().u32(device).u8(op);
+/** Starts a request of device `device`, made at `at` on its clock (what the host's models of its parts see as now). */
+export function hostRequest(device: number, at: number, op: number): RecordWriter {
+  return request.reset().u32(device).f64(at).u8(op);
 }
 
 /** Sends the request built with hostRequest; the reply after its status byte. Throws on a status not accepted. */
@@ -46,9 +47,9 @@ export function resetOutput(): void {
 export function flushOutputIfFull(): void {
   if (output.at < OUTPUT_FLUSH_BYTES) return;
   const records = output.view8().subarray(REPLY_HEADER_BYTES);
-  const frame = new Uint8Array(5 + records.byteLength);
-  frame[4] = OUTPUT_REQUEST;
-  frame.set(records, 5);
+  const frame = new Uint8Array(4 + records.byteLength);
+  new DataView(frame.buffer).setUint32(0, WORKER, true);
+  frame.set(records, 4);
   issueCommand(frame.buffer);
   resetOutput();
 }

@@ -52,7 +52,7 @@ export function deviceBus(board: BoardContext, parts: readonly BuiltPart[]): I2c
       const target = local.get(address);
       if (target) return target.write(bytes, stop);
       if (!bridged.has(address)) return false;
-      hostRequest(board.index, Request.I2C_WRITE).u8(address).u8(stop ? 1 : 0).tail(bytes);
+      hostRequest(board.index, board.clock.now(), Request.I2C_WRITE).u8(address).u8(stop ? 1 : 0).tail(bytes);
       return sendRequest([Status.OK, Status.NACK]).status === Status.OK;
     },
     read(address, count, stop) {
@@ -60,7 +60,7 @@ export function deviceBus(board: BoardContext, parts: readonly BuiltPart[]): I2c
       const target = local.get(address);
       if (target) return target.read(count, stop);
       if (!bridged.has(address)) return undefined;
-      hostRequest(board.index, Request.I2C_READ).u8(address).u8(stop ? 1 : 0).u16(count);
+      hostRequest(board.index, board.clock.now(), Request.I2C_READ).u8(address).u8(stop ? 1 : 0).u16(count);
       const { status, reply } = sendRequest([Status.OK, Status.NACK]);
       return status === Status.OK ? reply.tail() : undefined;
     },
