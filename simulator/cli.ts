@@ -16,7 +16,7 @@ import { parseDevicesFile, type DeviceCredentials } from "./devices-file.js";
 import { fleetEngine, startFleet, stopFleet } from "./fleet.js";
 import { MAX_DEVICES_PER_WORKER } from "./fleet/fleet-engine.js";
 import { loadApp } from "./app/load-app.js";
-import { startAppFleet, stopAppFleet } from "./app/app-fleet.js";
+import { fleetApp } from "./app/app-on-fleet.js";
 import { LoginTally, type LoginEvent } from "./login-report.js";
 import { createRegistrar, parseCloudAddress } from "./registrar.js";
 import { scenarioRunCommand } from "./scenario/run-command.js";
@@ -45,8 +45,9 @@ default the built-in app's bundle (build/moddable/main.js, the file a board
 is flashed with), many devices per xsnap-worker, each in its own Compartment
 with its own clock, flash, preferences, sensor part (TMP117, SHT3x and BME280
 in turn) and socket; with --app, the app of a project made by "xsedge new":
-built (its tsc, then its bundle) and run with the register and value models
-of its simulator models. A gateway lets in registered devices only: use
+built (its tsc, then its bundle) and run the same way, many devices per
+worker, with the register and value models of its simulator models (and the
+Moddable SDK's JavaScript drivers it imports, where $MODDABLE has them). A gateway lets in registered devices only: use
 --cloud or --devices-file (or provision secrets in each device's preferences
 under --data-dir). Every refused login is reported with its CONNACK code and
 counted. Every 30 s it logs the memory per device and the CPU per
@@ -196,37 +197,15 @@ export function simCommand(argv: string[], io: CommandIo = processIo, env: Reado
       }
       summarize();
     };
-    if (options.app) {
-      const app = await loadApp(options.app, { build: options.build });
-      const devices = await startAppFleet({
-        app,
-        count: ids.length,
-        sensorIds: ids,
-        gatewayAddress: options.gateway.address,
-        gatewayPort: options.gateway.port,
-        samplePeriodMs: options.periodMs,
-        dataDir: options.dataDir,
-        secretFor: (id) => secrets.get(id),
-        logger,
-        onTrace,
-        onLogin,
-      });
-      logger.info(`${devices.length} devices of ${app.project.name} publishing to ${options.gateway.address}:${options.gateway.port}`);
-      return {
-        close: async () => {
-          clearTimeout(summaryTimer);
-          await stopAppFleet(devices);
-          logger.info(`stopped; ${tally.summary()}`);
-        },
-      };
-    }
+    const app = options.app ? await loadApp(options.app, { build: options.build }) : undefined;
     const fleet = await startFleet({
       count: ids.length,
       sensorIds: ids,
       gatewayAddress: options.gateway.address,
       gatewayPort: options.gateway.port,
-      samplePeriodMs: options.periodMs ?? 1000,
+      samplePeriodMs: options.periodMs ?? (app ? undefined : 1000),
       app: options.bundle,
+      project: app ? fleetApp(app) : undefined,
       workers: options.workers,
       dataDir: options.dataDir,
       secretFor: (id) => secrets.get(id),
@@ -236,7 +215,7 @@ export function simCommand(argv: string[], io: CommandIo = processIo, env: Reado
       onLogin,
     });
     const engine = fleetEngine(fleet);
-    logger.info(`${fleet.length} simulated devices on ${engine.workers.length} xsnap-workers publishing to ${options.gateway.address}:${options.gateway.port}`);
+    logger.info(`${fleet.length} simulated devices${app ? ` of ${app.project.name}` : ""} on ${engine.workers.length} xsnap-workers publishing to ${options.gateway.address}:${options.gateway.port}`);
     let ui: UiServer | undefined;
     if (options.uiPort !== undefined) {
       try {

@@ -21,6 +21,7 @@ import type { FlashImage } from "./storage/flash-image.js";
 import type { PartSpec } from "./sensors/part-builder.js";
 import type { I2cTarget } from "./engine/i2c-bus.js";
 import { loginEventOf, type LoginEvent } from "./login-report.js";
+import type { FleetApp } from "./app/app-on-fleet.js";
 
 export { DEFAULT_APP, SIM_FLASH };
 
@@ -43,7 +44,8 @@ export interface FleetOptions {
   sensorIds?: readonly string[];
   gatewayAddress: string;
   gatewayPort: number;
-  samplePeriodMs: number;
+  /** The devices' samplePeriodMs; with `project`, the app's own default when left out. */
+  samplePeriodMs?: number;
   /** Sensor ids are `${prefix}-${n}`, n from 1. */
   idPrefix?: string;
   /** The part on device n; by default TMP117, SHT3x and BME280 in turn. */
@@ -63,6 +65,13 @@ export interface FleetOptions {
   config?: Record<string, unknown>;
   /** The app bundle every device runs (an ES module of build/moddable/main.js's form); the built-in app by default. */
   app?: string;
+  /**
+   * A user's app (app/app-on-fleet.ts) every device runs, with its models'
+   * parts and config, instead of the built-in app and its sensor parts.
+   */
+  project?: FleetApp;
+  /** The app device n runs, when the devices' apps differ (undefined: `project`'s, else the bundle's). */
+  projectFor?: (n: number) => FleetApp | undefined;
   /** The app bundle device n runs, when they differ. */
   appFor?: (n: number) => string | undefined;
   /** Fleet workers; by default as many as the cores and the fleet's size call for. */
@@ -93,28 +102,35 @@ export function fleetEngine(sensors: readonly SimulatedSensor[]): FleetEngine {
   return engine;
 }
 
-export function deviceSpecs(options: FleetOptions): DeviceSpec[] {
+/** The devices' specs; `hostNow(i)`: device i's clock, for the models a project's devices ask on the host. */
+export function deviceSpecs(options: FleetOptions, hostNow: (index: number) => number = () => 0): DeviceSpec[] {
   if (!Number.isInteger(options.count) || options.count < 1) throw new RangeError(`device count must be a positive integer, got ${options.count}`);
   if (options.sensorIds !== undefined && options.sensorIds.length !== options.count) throw new RangeError(`${options.sensorIds.length} sensor ids for ${options.count} devices`);
   const prefix = options.idPrefix ?? "sim";
   return Array.from({ length: options.count }, (_, i) => {
     const n = i + 1;
+    const project = options.projectFor?.(n) ?? options.project;
     const sensorId = options.sensorIds?.[i] ?? `${prefix}-${n}`;
     const part = options.sensorFor?.(n) ?? SENSOR_ROTATION[i % SENSOR_ROTATION.length];
     const secret = options.secretFor?.(sensorId);
+    const ofProject = project?.partsFor(n, sensorId, () => hostNow(i));
     return {
       sensorId,
-      app: options.appFor?.(n) ?? options.app ?? DEFAULT_APP,
+      app: options.appFor?.(n) ?? project?.bundle ?? options.app ?? DEFAULT_APP,
+      modules: project?.modules,
+      valueDrivers: ofProject?.valueDrivers,
       dataDir: options.dataDir ? join(options.dataDir, sensorId) : undefined,
       seed: n,
-      parts: options.partsFor?.(n) ?? [{ part }],
-      hostParts: options.hostPartsFor?.(n),
+      parts: ofProject?.parts ?? options.partsFor?.(n) ?? [{ part }],
+      hostParts: ofProject?.hostParts ?? options.hostPartsFor?.(n),
       config: {
+        ...project?.config,
         sensorId,
-        sensor: part,
+        // The built-in app's setting: which of its parts it samples.
+        ...(project ? {} : { sensor: part }),
         gatewayAddress: options.gatewayAddress,
         gatewayPort: options.gatewayPort,
-        samplePeriodMs: options.samplePeriodMs,
+        ...(options.samplePeriodMs === undefined ? {} : { samplePeriodMs: options.samplePeriodMs }),
         ...(secret === undefined ? {} : { secret }),
         flashPartition: SIM_FLASH.partition,
         traceSamples: options.traceSamples ?? options.onTrace !== undefined,
@@ -126,9 +142,10 @@ export function deviceSpecs(options: FleetOptions): DeviceSpec[] {
 
 /** Starts the fleet and resolves once every device has booted (run main()). */
 export async function startFleet(options: FleetOptions): Promise<SimulatedSensor[]> {
-  const specs = deviceSpecs(options);
+  let engine: FleetEngine | undefined;
+  const specs = deviceSpecs(options, (i) => engine?.devices[i].hostNow ?? 0);
   const network = new RealNetwork(options.network);
-  const engine = await FleetEngine.start({
+  engine = await FleetEngine.start({
     devices: specs,
     driver: new RealTimeDriver(),
     network,

@@ -26,7 +26,7 @@ import { bearer } from "../auth/bearer.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../../simulator/fleet.js";
 import { loadApp } from "../../simulator/app/load-app.js";
-import { startAppFleet, stopAppFleet } from "../../simulator/app/app-fleet.js";
+import { fleetApp } from "../../simulator/app/app-on-fleet.js";
 import {
   LOG_OPTIONS, parseFlags, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, UsageError, type CommandIo,
 } from "./command.js";
@@ -180,16 +180,11 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       logger: logger.child("sim"),
       onTrace: options.trace ? (id: string, line: string) => io.out(`${id}: ${line}\n`) : undefined,
     };
-    if (options.app) {
-      const app = await loadApp(options.app, { build: options.build });
-      const fleet = await startAppFleet({ ...common, app, samplePeriodMs: options.periodMs });
-      stopDevices = () => stopAppFleet(fleet);
-      devices = fleet.length;
-    } else {
-      const fleet = await startFleet({ ...common, samplePeriodMs: options.periodMs ?? 1000 });
-      stopDevices = () => stopFleet(fleet);
-      devices = fleet.length;
-    }
+    // A project's app runs on the fleet engine as the built-in one does: many devices per worker.
+    const project = options.app ? fleetApp(await loadApp(options.app, { build: options.build })) : undefined;
+    const fleet = await startFleet({ ...common, project, samplePeriodMs: options.periodMs ?? (project ? undefined : 1000) });
+    stopDevices = () => stopFleet(fleet);
+    devices = fleet.length;
   } catch (error) {
     io.err(`xsedge up: could not start: ${(error as Error).message}\n`);
     await stop();
