@@ -28,6 +28,15 @@ function exact(value: unknown): unknown {
   return Number.isSafeInteger(n) ? n : value;
 }
 
+/** A decoded value as an error message shows it: numbers and strings as they are, anything else by its type (never "[object Object]"). */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean" || value == null) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return "a byte string";
+  return `a ${typeof value === "object" ? (value.constructor?.name ?? "tagged value") : typeof value}`;
+}
+
 function isUint(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -63,7 +72,7 @@ function batch(raw: unknown[]): Observation[] {
     throw new ObservationError("quantities", `must be an array of 1 to ${MAX_READINGS} quantity codes`);
   }
   codes.forEach((code, i) => {
-    if (typeof code !== "number" || !QUANTITY_BY_CODE[code]) throw new ObservationError(`quantities[${i}]`, `unknown quantity code ${String(code)}`);
+    if (typeof code !== "number" || !QUANTITY_BY_CODE[code]) throw new ObservationError(`quantities[${i}]`, `unknown quantity code ${shown(code)}`);
   });
   const stride = 2 + codes.length;
   const rest = raw.length - 4;
@@ -96,7 +105,7 @@ function readings(raw: unknown[]): Reading[] {
   for (let at = 5, i = 0; at < raw.length; at += 2, i++) {
     const code = raw[at];
     const info = typeof code === "number" ? QUANTITY_BY_CODE[code] : undefined;
-    if (!info) throw new ObservationError(`readings[${i}].quantity`, `unknown quantity code ${String(code)}`);
+    if (!info) throw new ObservationError(`readings[${i}].quantity`, `unknown quantity code ${shown(code)}`);
     const mantissa = exact(raw[at + 1]);
     if (typeof mantissa !== "number" || !Number.isSafeInteger(mantissa)) throw new ObservationError(`readings[${i}].value`, "must be an integer");
     // Dividing by a power of ten rounds correctly where multiplying by 10^-n does not.
@@ -138,7 +147,7 @@ export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
     if (wallMs !== null && !isUint(wallMs)) throw new ObservationError("wallMs", "must be null or milliseconds since the epoch");
     return { kind: "clock", anchor: { sensorId: sensorIdAt(raw), boot: uintAt(raw, 2, "boot"), uptimeMs: uintAt(raw, 3, "uptimeMs"), wallMs } };
   }
-  throw new ObservationError("kind", `unknown record kind ${String(raw[0])}`);
+  throw new ObservationError("kind", `unknown record kind ${shown(raw[0])}`);
 }
 
 /** Decodes a record that must be an observation. */
