@@ -6,7 +6,8 @@
  * for an hour by default; meanwhile the gateway is killed with SIGKILL and
  * restarted, and the cloud is killed and kept down for a while (an outage).
  * The resident memory of every process (cloud, gateway, the fleet's host,
- * each xsnap-worker) is sampled from /proc and judged by its trend
+ * each xsnap-worker) is sampled from /proc, the gateway's JS heap from its
+ * /metrics, and each is judged by its trend
  * (memory-trend.ts), each run of a restarted process on its own and all its
  * runs together (each after its warm-up); at the end
  * the cloud must hold every device's observations without a gap.
@@ -88,13 +89,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A process the soak starts, kills and restarts; each run (incarnation) has its own memory series. */
 class Managed {
   child: ChildProcess | undefined;
-  runs: Array<{ pid: number; startedAt: number; samples: MemorySample[]; endedBy?: string }> = [];
-  constructor(readonly name: string, readonly launch: () => ChildProcess, readonly ready: () => Promise<void>) {}
+  runs: Array<{ pid: number; startedAt: number; samples: MemorySample[]; heap: MemorySample[]; endedBy?: string }> = [];
+  /**
+   * @param metricsUrl where the process serves Prometheus metrics: its JS heap in use is sampled
+   *   too, which tells a leak in JavaScript from the allocator keeping pages (RSS alone cannot).
+   */
+  constructor(readonly name: string, readonly launch: () => ChildProcess, readonly ready: () => Promise<void>, readonly metricsUrl?: string) {}
 
   async start(): Promise<void> {
     const child = this.launch();
     this.child = child;
-    const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [] };
+    const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [], heap: [] };
     this.runs.push(run);
     child.once("exit", (code, signal) => {
       if (this.child === child) this.child = undefined;
@@ -115,8 +120,18 @@ class Managed {
   sample(): void {
     const run = this.runs[this.runs.length - 1];
     if (!this.child || !run) return;
+    const t = Date.now() - run.startedAt;
     const bytes = residentBytes(run.pid);
-    if (bytes !== undefined) run.samples.push({ t: Date.now() - run.startedAt, bytes });
+    if (bytes !== undefined) run.samples.push({ t, bytes });
+    if (this.metricsUrl) {
+      fetch(this.metricsUrl)
+        .then((res) => res.text())
+        .then((text) => {
+          const used = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
+          if (used) run.heap.push({ t, bytes: Number(used[1]) });
+        })
+        .catch(() => {});
+    }
   }
 }
 
@@ -144,6 +159,7 @@ const gateway = new Managed(
     "--cloud-target", `127.0.0.1:${grpcPort}`, "--cloud-akka-payload", "observation", "--log-level", "error",
   ], { stdio: "inherit" }),
   () => until("the gateway", answers(`http://127.0.0.1:${apiPort}/healthz`), 30_000),
+  `http://127.0.0.1:${apiPort}/metrics`,
 );
 let fleetStarted: () => void = () => {};
 const fleet = new Managed(
@@ -204,8 +220,9 @@ interface Report {
   dataDir: string;
   minutes: number;
   faults: typeof faults;
-  processes: Array<{ name: string; pid: number; endedBy?: string; verdict: TrendVerdict }>;
-  workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict };
+  /** Each run of each process (resident memory; the gateway's JS heap too), and the restarted ones over all their runs. */
+  processes: Array<{ name: string; pid: number; endedBy?: string; verdict: TrendVerdict; samples: MemorySample[] }>;
+  workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict; totalSamples: MemorySample[] };
   cloud: { sensors: number; observations: number; missing: number; gapsBySensor: Record<string, number> };
   outboxAtEnd: number;
   ok: boolean;
@@ -253,13 +270,17 @@ try {
   db.close();
   const gapsBySensor: Record<string, number> = {};
   for (const r of rows) if (r.hi - r.lo + 1 !== r.n || r.lo !== 1) gapsBySensor[r.id] = r.hi - r.n;
-  const processes = [cloud, gateway, fleet].flatMap((p) => p.runs.map((run, i) => ({ name: `${p.name}${p.runs.length > 1 ? ` run ${i + 1}` : ""}`, pid: run.pid, endedBy: run.endedBy, verdict: judgeTrend(run.samples, trend) })));
+  const processes: Report["processes"] = [cloud, gateway, fleet].flatMap((p) => p.runs.flatMap((run, i) => {
+    const name = `${p.name}${p.runs.length > 1 ? ` run ${i + 1}` : ""}`;
+    const rss = { name, pid: run.pid, endedBy: run.endedBy, verdict: judgeTrend(run.samples, trend), samples: run.samples };
+    return p.metricsUrl ? [rss, { name: `${name} JS heap`, pid: run.pid, verdict: judgeTrend(run.heap, trend), samples: run.heap }] : [rss];
+  }));
   // A restarted process across its runs, each after its own warm-up, on the soak's clock: memory
   // must not creep up from one run to the next either (a store that grows, a cache rebuilt larger).
   for (const p of [cloud, gateway]) {
     if (p.runs.length < 2) continue;
     const pooled = p.runs.flatMap((run) => run.samples.filter((x) => x.t >= trend.warmupMs).map((x) => ({ t: run.startedAt - started + x.t, bytes: x.bytes })));
-    processes.push({ name: `${p.name} all runs`, pid: 0, endedBy: undefined, verdict: judgeTrend(pooled, { ...trend, warmupMs: 0 }) });
+    processes.push({ name: `${p.name} all runs`, pid: 0, verdict: judgeTrend(pooled, { ...trend, warmupMs: 0 }), samples: pooled });
   }
   const workerVerdicts = [...workers.entries()].map(([pid, w]) => ({ pid, verdict: judgeTrend(w.samples, trend) }));
   const judgedWorkers = workerVerdicts.filter((w) => w.verdict.judged);
@@ -268,10 +289,11 @@ try {
   const totals = new Map<number, number>();
   for (const w of workers.values()) for (const s of w.samples) totals.set(Math.round((w.firstSeen + s.t - started) / 1000), (totals.get(Math.round((w.firstSeen + s.t - started) / 1000)) ?? 0) + s.bytes);
   const fleetStart = fleet.runs[0] ? fleet.runs[0].startedAt - started : 0;
-  const total = judgeTrend([...totals.entries()].sort((a, b) => a[0] - b[0]).map(([t, bytes]) => ({ t: t * 1000 - fleetStart, bytes })), trend);
+  const totalSamples = [...totals.entries()].sort((a, b) => a[0] - b[0]).map(([t, bytes]) => ({ t: t * 1000 - fleetStart, bytes }));
+  const total = judgeTrend(totalSamples, trend);
   const report: Report = {
     settings, dataDir, minutes: (Date.now() - started) / 60_000, faults, processes,
-    workers: { count: workers.size, judged: judgedWorkers.length, flat: judgedWorkers.filter((w) => (w.verdict as { flat: boolean }).flat).length, worst, total },
+    workers: { count: workers.size, judged: judgedWorkers.length, flat: judgedWorkers.filter((w) => (w.verdict as { flat: boolean }).flat).length, worst, total, totalSamples },
     cloud: { sensors: rows.length, observations: rows.reduce((n, r) => n + r.n, 0), missing: Object.values(gapsBySensor).reduce((a, b) => a + b, 0), gapsBySensor },
     outboxAtEnd: depth,
     ok: false,
@@ -296,11 +318,11 @@ function printReport(r: Report): void {
   const out = [
     "",
     `soak: ${r.settings.devices} devices, ${r.minutes.toFixed(1)} min, ${r.faults.gatewayKills} gateway kills, ${r.faults.cloudOutages} cloud outages`,
-    ...r.processes.map((p) => `  ${p.name.padEnd(16)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
+    ...r.processes.map((p) => `  ${p.name.padEnd(22)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
     `  xsnap-workers  ${r.workers.count} seen, ${r.workers.judged} judged, ${r.workers.flat} flat${r.workers.worst ? `; most growth: pid ${r.workers.worst.pid}, ${verdict(r.workers.worst.verdict)}` : ""}`,
     `  all workers    ${verdict(r.workers.total)}`,
     `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}`,
-    `  ${r.ok ? "OK" : "FAILED"}; report in ${join(r.dataDir, "soak-report.json")}`,
+    `  ${r.ok ? "OK" : "FAILED"}; report (with every sample) in ${join(r.dataDir, "soak-report.json")}`,
     "",
   ];
   process.stdout.write(out.join("\n"));
