@@ -166,7 +166,7 @@ test("regression: a value expanding to more aliases than the bound is refused as
 });
 
 test("any config file: options the gateway can start with, or errors that each say something; no throw, no hang", async () => {
-  await fuzz("config file", file, resolvesOrRefuses, { budgetMs: 4000, minRuns: 200, runTimeoutMs: 1000, examples: REGRESSIONS });
+  await fuzz("config file", file, resolvesOrRefuses, { budgetMs: 4000, minRuns: 20, runTimeoutMs: 1000, examples: REGRESSIONS });
   assert.ok(reached.ok > 0 && reached.refused > 0 && reached.aliases > 0, `every outcome reached: ${JSON.stringify(reached)}`);
 });
 

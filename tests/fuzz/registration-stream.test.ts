@@ -118,7 +118,15 @@ test("any message on the registration stream: accounted for, never registering w
       // Only a Registered payload registers a sensor.
       if (fuzzed.kind === "message" && !payloadIsRegistered(fuzzed.message)) assert.is(under.projection.size, sizeBefore, "a message without a Registered payload registered a sensor");
       if (sentinels * 20 < reached.events + reached.badEvents + reached.reconnects) await sentinel();
-    }, { budgetMs: 6000, minRuns: 30, runTimeoutMs: 5000 });
+    }, {
+      budgetMs: 6000, minRuns: 15, runTimeoutMs: 5000,
+      // Run first, so every outcome is reached however few runs the budget allows: an event applied, a bad one, bytes that end the stream.
+      examples: [
+        { kind: "message", message: { event: registered("fz-example", 1, `${SECRET_MARK}-0000`, 1_700_000_000_000_000) as unknown as Record<string, unknown> } },
+        { kind: "message", message: { event: { ...registered("fz-example-2", 1, "x", 1_700_000_000_000_000), payload: null } as unknown as Record<string, unknown> } },
+        { kind: "bytes", bytes: Buffer.from([0x12, 0x05, 0x0a]) },
+      ],
+    });
     await sentinel();
     assert.ok(reached.events > 0 && reached.badEvents > 0 && reached.reconnects > 0, `every outcome reached: ${JSON.stringify(reached)}`);
     console.log(`  outcomes: ${JSON.stringify({ ...reached, sentinels })}`);

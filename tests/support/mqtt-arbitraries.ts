@@ -89,6 +89,23 @@ export function session(login: Login): fc.Arbitrary<Session> {
   });
 }
 
+/**
+ * One session for each way a session can end, run before the generated
+ * ones, so that every outcome is reached however few sessions the time
+ * budget allows: a QoS 1 observation acknowledged, a wrong password, a
+ * packet whose length field never ends, a second CONNECT.
+ */
+export function sessionExamples(login: Login, observation: Uint8Array): Session[] {
+  const publish = mqtt.generate({ cmd: "publish", topic: uplinkTopic(login.sensorId), payload: Buffer.from(observation), qos: 1, messageId: 1, retain: false, dup: false });
+  const wrongPassword = mqtt.generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId: login.sensorId, keepalive: 60, username: login.sensorId, password: Buffer.from("not-the-secret") });
+  return [
+    { loggedIn: true, chunks: [publish], writeSizes: [512] },
+    { loggedIn: false, chunks: [wrongPassword], writeSizes: [512] },
+    { loggedIn: true, chunks: [Uint8Array.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f])], writeSizes: [3] },
+    { loggedIn: true, chunks: [connectBytes(login)], writeSizes: [7] },
+  ];
+}
+
 export function sessionBytes(s: Session, login: Login): Uint8Array {
   return Buffer.concat([...(s.loggedIn ? [connectBytes(login)] : []), ...s.chunks]);
 }
