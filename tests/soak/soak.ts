@@ -21,15 +21,17 @@
  * and nothing is missing; the report is printed and written as JSON.
  */
 import Database from "better-sqlite3";
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { freemem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CLOUD_STORE_FILE } from "../../simulator/cloud/cloud-store.js";
 import { freePort } from "../support/test-helpers.js";
-import { DEFAULT_TREND, judgeTrend, type MemorySample, type TrendVerdict } from "./memory-trend.js";
+import { DEFAULT_TREND, judgeTrend, type MemorySample } from "./memory-trend.js";
+import { answers, Managed, sleep, until } from "./managed-process.js";
+import { printReport, type Report } from "./soak-report.js";
 import { childrenOf, residentBytes } from "./proc-memory.js";
 
 const XSEDGE = fileURLToPath(new URL("../../hosts/cli/xsedge.js", import.meta.url));
@@ -81,69 +83,17 @@ const settings = {
   killEveryS: num("kill-every"), killDownS: num("kill-down"), outageEveryS: num("outage-every"), outageS: num("outage"),
   sampleEveryS: num("sample-every"), warmupS: num("warmup"),
 };
+/** What one simulated device takes today (an xsnap-worker, measured in the soak), and the rest of the system. */
+const BYTES_PER_DEVICE = 50 * MiB;
+const BYTES_BESIDE = 1024 * MiB;
+const needed = settings.devices * BYTES_PER_DEVICE + BYTES_BESIDE;
+if (needed > freemem()) {
+  process.stderr.write(`soak: ${settings.devices} devices need about ${(needed / 2 ** 30).toFixed(1)} GiB (an xsnap-worker each), and ${(freemem() / 2 ** 30).toFixed(1)} GiB is free; run fewer (--devices ${Math.max(1, Math.floor((freemem() - BYTES_BESIDE) / BYTES_PER_DEVICE))})\n`);
+  process.exit(2);
+}
 const dataDir = values["data-dir"] ?? mkdtempSync(join(tmpdir(), "xsedge-soak-"));
 const started = Date.now();
 const log = (line: string) => process.stdout.write(`[soak ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A process the soak starts, kills and restarts; each run (incarnation) has its own memory series. */
-class Managed {
-  child: ChildProcess | undefined;
-  runs: Array<{ pid: number; startedAt: number; samples: MemorySample[]; heap: MemorySample[]; endedBy?: string }> = [];
-  /**
-   * @param metricsUrl where the process serves Prometheus metrics: its JS heap in use is sampled
-   *   too, which tells a leak in JavaScript from the allocator keeping pages (RSS alone cannot).
-   */
-  constructor(readonly name: string, readonly launch: () => ChildProcess, readonly ready: () => Promise<void>, readonly metricsUrl?: string) {}
-
-  async start(): Promise<void> {
-    const child = this.launch();
-    this.child = child;
-    const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [], heap: [] };
-    this.runs.push(run);
-    child.once("exit", (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      run.endedBy ??= `exit ${code ?? signal}`;
-    });
-    await this.ready();
-  }
-
-  async stop(signal: NodeJS.Signals, why: string): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    this.runs[this.runs.length - 1].endedBy = why;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill(signal);
-    await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
-  }
-
-  sample(): void {
-    const run = this.runs[this.runs.length - 1];
-    if (!this.child || !run) return;
-    const t = Date.now() - run.startedAt;
-    const bytes = residentBytes(run.pid);
-    if (bytes !== undefined) run.samples.push({ t, bytes });
-    if (this.metricsUrl) {
-      fetch(this.metricsUrl)
-        .then((res) => res.text())
-        .then((text) => {
-          const used = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
-          if (used) run.heap.push({ t, bytes: Number(used[1]) });
-        })
-        .catch(() => {});
-    }
-  }
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`soak: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-const answers = (url: string) => async () => (await fetch(url)).status > 0;
 
 const [mqttPort, apiPort, cloudPort, grpcPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 const cloudUrl = `http://127.0.0.1:${cloudPort}`;
@@ -213,19 +163,6 @@ async function cloudOutage(): Promise<void> {
   await sleep(settings.outageS * 1000);
   await cloud.start();
   log("the cloud is back");
-}
-
-interface Report {
-  settings: typeof settings;
-  dataDir: string;
-  minutes: number;
-  faults: typeof faults;
-  /** Each run of each process (resident memory; the gateway's JS heap too), and the restarted ones over all their runs. */
-  processes: Array<{ name: string; pid: number; endedBy?: string; verdict: TrendVerdict; samples: MemorySample[] }>;
-  workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict; totalSamples: MemorySample[] };
-  cloud: { sensors: number; observations: number; missing: number; gapsBySensor: Record<string, number> };
-  outboxAtEnd: number;
-  ok: boolean;
 }
 
 const trend = { ...DEFAULT_TREND, warmupMs: settings.warmupS * 1000 };
@@ -310,20 +247,3 @@ try {
   if (!values.keep && !values["data-dir"]) rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(exitCode);
-
-function printReport(r: Report): void {
-  const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
-  const verdict = (v: TrendVerdict) =>
-    v.judged ? `${v.flat ? "flat" : "GROWING"}: median ${mib(v.medianBytes)}, slope ${v.slopeMiBPerHour.toFixed(1)} MiB/h, rise ${mib(v.riseBytes)} (${(100 * v.growth).toFixed(1)}%) over ${(v.windowMs / 60_000).toFixed(1)} min, ${v.samples} samples` : `not judged (${v.reason})`;
-  const out = [
-    "",
-    `soak: ${r.settings.devices} devices, ${r.minutes.toFixed(1)} min, ${r.faults.gatewayKills} gateway kills, ${r.faults.cloudOutages} cloud outages`,
-    ...r.processes.map((p) => `  ${p.name.padEnd(22)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
-    `  xsnap-workers  ${r.workers.count} seen, ${r.workers.judged} judged, ${r.workers.flat} flat${r.workers.worst ? `; most growth: pid ${r.workers.worst.pid}, ${verdict(r.workers.worst.verdict)}` : ""}`,
-    `  all workers    ${verdict(r.workers.total)}`,
-    `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}`,
-    `  ${r.ok ? "OK" : "FAILED"}; report (with every sample) in ${join(r.dataDir, "soak-report.json")}`,
-    "",
-  ];
-  process.stdout.write(out.join("\n"));
-}

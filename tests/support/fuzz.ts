@@ -123,7 +123,10 @@ export async function fuzz<T>(
   const ms = Date.now() - started;
   if (details.failed) {
     const input = details.counterexample ? fc.stringify((details.counterexample as unknown as [T])[0]) : "(none)";
-    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const error = details.errorInstance as (Error & { actual?: unknown }) | undefined;
+    // uvu's assertions keep what was found apart from their message.
+    const found = error && "actual" in error && error.actual !== undefined ? ` (found: ${String(typeof error.actual === "string" ? error.actual : JSON.stringify(error.actual)).slice(0, 600)})` : "";
+    const cause = (error instanceof Error ? error.message : String(error)) + found;
     throw new Error(
       `fuzz "${name}" failed after ${details.numRuns} runs on ${input}: ${cause}\n` +
         `  replay: XSEDGE_FUZZ_SEED=${details.seed} XSEDGE_FUZZ_PATH=${details.counterexamplePath ?? ""} (seed ${details.seed}, shrink path "${details.counterexamplePath ?? ""}")`,
@@ -134,7 +137,8 @@ export async function fuzz<T>(
   if (heapGrowthBytes > maxGrowth) {
     throw new Error(`fuzz "${name}": the heap grew by ${(heapGrowthBytes / 2 ** 20).toFixed(1)} MiB over ${details.numRuns} runs (limit ${(maxGrowth / 2 ** 20).toFixed(1)} MiB; seed ${details.seed})`);
   }
-  if (details.numRuns < minRuns) {
+  // A replay of one shrunk case (XSEDGE_FUZZ_PATH) runs it alone.
+  if (details.numRuns < minRuns && replay.path === undefined) {
     throw new Error(`fuzz "${name}": only ${details.numRuns} runs within ${budgetMs} ms (at least ${minRuns} expected; seed ${details.seed})`);
   }
   const report = { name, runs: details.numRuns, seed: details.seed, ms, heapGrowthBytes };

@@ -23,7 +23,7 @@ import {
   type RegistrationConsumerOptions, type RegistrationConsumerStats,
 } from "./consumer-options.js";
 import { ReconnectBackoff } from "./backoff.js";
-import { describePosition, quoteId, readEnvelope, readRegistration, type Envelope } from "./envelope.js";
+import { describePosition, quoteId, readEnvelope, readRegistration, shownId, type Envelope } from "./envelope.js";
 import { loadFullEvent, statusText, type ProducerClient } from "./load.js";
 import { initOffsets, RegistrationStreamState, type StreamOffset } from "./sequence.js";
 
@@ -205,7 +205,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
       if (loaded.outcome !== "loaded") this.#stats.loadFailures++;
       if (loaded.outcome === "skip") return this.#skip(envelope, loaded.reason);
       if (loaded.outcome === "retry") {
-        this.#log.warn(`${loaded.reason}; restarting the stream`, { persistenceId, seqNr, error: loaded.reason });
+        this.#log.warn(`${loaded.reason}; restarting the stream`, { persistenceId: shownId(persistenceId), seqNr, error: loaded.reason });
         throw new Error(loaded.reason);
       }
       this.#stats.loaded++;
@@ -214,7 +214,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
     if (decision.missed > 0) {
       this.#stats.gaps++;
       this.#log.warn(`registration events of ${quoteId(persistenceId)}: expected seq_nr ${seqNr - decision.missed}, got ${seqNr}; accepted (a later registration replaces the missed ones)`, {
-        persistenceId, seqNr, missed: decision.missed,
+        persistenceId: shownId(persistenceId), seqNr, missed: decision.missed,
       });
     }
     this.#record(envelope);
@@ -234,7 +234,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
     // The fields are named one by one: the registration holds the secret.
     const { sensorId } = reading.registration;
     this.#log.info(`sensor ${quoteId(sensorId)} ${outcome === "registered" ? "registered" : "re-registered (new secret)"}`, {
-      sensorId, persistenceId: envelope.persistenceId, seqNr: envelope.seqNr,
+      sensorId: shownId(sensorId), persistenceId: shownId(envelope.persistenceId), seqNr: envelope.seqNr,
     });
   }
 
@@ -242,7 +242,7 @@ export class AkkaRegistrationConsumer implements RegistrationSource<Registration
   #skip(envelope: Envelope, reason: string): void {
     this.#commit(envelope, null);
     this.#stats.badEvents++;
-    this.#log.warn(`skipped registration event ${reason}`, { persistenceId: envelope.persistenceId, seqNr: envelope.seqNr, reason });
+    this.#log.warn(`skipped registration event ${reason}`, { persistenceId: shownId(envelope.persistenceId), seqNr: envelope.seqNr, reason });
   }
 
   #commit(envelope: Envelope, registration: Parameters<RegistrationProjection["applyStreamEvent"]>[2]) {
