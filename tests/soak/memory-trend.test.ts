@@ -11,13 +11,20 @@ const options = { warmupMs: 60_000, toleranceBytes: 8 * MiB, maxGrowth: 0.1, min
 
 test("a steady process with GC saw-teeth is flat", () => {
   const verdict = judgeTrend(series(360, (i) => 100 * MiB + (i % 7) * 3 * MiB), options);
-  assert.ok(verdict.judged && verdict.flat, JSON.stringify(verdict));
+  assert.ok(verdict.judged && verdict.state === "flat", JSON.stringify(verdict));
 });
 
 test("a slow leak (20% over the hour) is not flat, though each sample moves less than the noise", () => {
   const verdict = judgeTrend(series(360, (i) => 100 * MiB + i * (20 * MiB / 360) + (i % 7) * 3 * MiB), options);
   assert.ok(verdict.judged && !verdict.flat, JSON.stringify(verdict));
   assert.ok(verdict.judged && verdict.slopeMiBPerHour > 15 && verdict.slopeMiBPerHour < 25);
+});
+
+test("a step up that stays (a high-water mark) is settled, not growing; a rise that goes on in the second half is growing", () => {
+  const step = judgeTrend(series(120, (i) => (i < 50 ? 100 * MiB : 140 * MiB) + (i % 5) * MiB), options);
+  assert.ok(step.judged && step.state === "settled" && step.flat, JSON.stringify(step));
+  const ramp = judgeTrend(series(120, (i) => 100 * MiB + i * (40 * MiB / 120)), options);
+  assert.ok(ramp.judged && ramp.state === "growing" && !ramp.flat, JSON.stringify(ramp));
 });
 
 test("growth during the warm-up is not judged", () => {

@@ -6,6 +6,13 @@
  * tolerance and a fraction of the typical size. A line, not first against
  * last sample: one garbage collection or allocator return moves a single
  * sample by more than a slow leak moves the trend.
+ *
+ * Memory that rose and then stopped (a reconnect storm raised a
+ * high-water mark that stays) is told apart from memory that keeps
+ * rising: the second half of the window is fitted on its own, and a rise
+ * there within the same bounds is "settled", not "growing". Only growing
+ * fails the soak; settled is reported, since a longer run is what shows
+ * whether it stays settled.
  */
 
 export interface MemorySample {
@@ -41,6 +48,10 @@ export type TrendVerdict =
       riseBytes: number;
       /** riseBytes / medianBytes. */
       growth: number;
+      /** The second half's own fitted rise over that half, as a fraction of the median. */
+      lateGrowth: number;
+      state: "flat" | "settled" | "growing";
+      /** Not growing: flat, or settled. */
       flat: boolean;
     };
 
@@ -71,7 +82,10 @@ export function judgeTrend(series: readonly MemorySample[], options: TrendOption
   const perMs = slope(judged);
   const medianBytes = median(judged.map((s) => s.bytes));
   const riseBytes = perMs * windowMs;
-  const growth = riseBytes / medianBytes;
+  const allowed = Math.max(options.toleranceBytes, options.maxGrowth * medianBytes);
+  const late = judged.slice(Math.floor(judged.length / 2));
+  const lateRise = late.length >= 2 ? slope(late) * (late[late.length - 1].t - late[0].t) : 0;
+  const state = riseBytes <= allowed ? "flat" : lateRise <= allowed / 2 ? "settled" : "growing";
   return {
     judged: true,
     samples: judged.length,
@@ -79,7 +93,9 @@ export function judgeTrend(series: readonly MemorySample[], options: TrendOption
     medianBytes,
     slopeMiBPerHour: (perMs * 3_600_000) / 2 ** 20,
     riseBytes,
-    growth,
-    flat: riseBytes <= Math.max(options.toleranceBytes, options.maxGrowth * medianBytes),
+    growth: riseBytes / medianBytes,
+    lateGrowth: lateRise / medianBytes,
+    state,
+    flat: state !== "growing",
   };
 }

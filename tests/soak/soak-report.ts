@@ -35,7 +35,7 @@ const MiB = 2 ** 20;
 export function printReport(r: Report): void {
   const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
   const verdict = (v: TrendVerdict) =>
-    v.judged ? `${v.flat ? "flat" : "GROWING"}: median ${mib(v.medianBytes)}, slope ${v.slopeMiBPerHour.toFixed(1)} MiB/h, rise ${mib(v.riseBytes)} (${(100 * v.growth).toFixed(1)}%) over ${(v.windowMs / 60_000).toFixed(1)} min, ${v.samples} samples` : `not judged (${v.reason})`;
+    v.judged ? `${v.state === "growing" ? "GROWING" : v.state}: median ${mib(v.medianBytes)}, slope ${v.slopeMiBPerHour.toFixed(1)} MiB/h, rise ${mib(v.riseBytes)} (${(100 * v.growth).toFixed(1)}%; second half ${(100 * v.lateGrowth).toFixed(1)}%) over ${(v.windowMs / 60_000).toFixed(1)} min, ${v.samples} samples` : `not judged (${v.reason})`;
   const out = [
     "",
     `soak: ${r.settings.devices} devices, ${r.minutes.toFixed(1)} min, ${r.faults.gatewayKills} gateway kills, ${r.faults.cloudOutages} cloud outages`,

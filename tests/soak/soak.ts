@@ -17,8 +17,9 @@
  *
  * Linux only (/proc). Each xsnap-worker takes some 45 MB, so 1,000 devices
  * need about 45 GB; the fleet engine for 10,000 devices will take
- * fleet-process.ts's place. Exit code 0 when every judged process is flat
- * and nothing is missing; the report is printed and written as JSON.
+ * fleet-process.ts's place. Exit code 0 when no judged process is growing
+ * (flat, or settled after a step) and nothing is missing at the cloud; the
+ * report is printed and written as JSON.
  */
 import Database from "better-sqlite3";
 import { fork, spawn } from "node:child_process";
