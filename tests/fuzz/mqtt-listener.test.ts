@@ -4,6 +4,8 @@
  * writes. Only the socket is used (whichever listener the gateway runs), so
  * this survives a rewrite of it. Every session:
  * - everything the listener sends back is well-formed MQTT a server may send;
+ * - a whole CONNECT is answered, and once accepted each QoS 1 PUBLISH, or
+ *   the connection is closed (no hang);
  * - it closes the connection (within a bound) where the protocol says so:
  *   malformed bytes, a first packet that is not CONNECT, a second CONNECT, a
  *   refused CONNECT;
@@ -33,6 +35,8 @@ const PROBE: Login = { sensorId: "probe-1", secret: "probe-secret-0123456789" };
 const FROM_SERVER = new Set(["connack", "puback", "pubrec", "pubrel", "pubcomp", "suback", "unsuback", "pingresp", "publish", "disconnect"]);
 /** How long the listener may take to close a connection the protocol says it must close. */
 const CLOSE_WITHIN_MS = 1500;
+/** How long a CONNACK and the PUBACKs of a session may take (PUBACKs wait for a group commit). */
+const ANSWER_WITHIN_MS = 3000;
 const PROBE_EVERY = 15;
 
 interface Reply {
@@ -87,8 +91,7 @@ async function play(port: number, s: Session): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
   const sent = oracle(bytes);
-  // The replies to a whole session arrive within a group commit or two.
-  await Promise.race([reply.closed, new Promise((r) => setTimeout(r, 20))]);
+  await answered(sent, reply);
   const why = mustClose(sent, reply);
   if (sent.malformed) reached.malformed++;
   else if (why?.startsWith("a refused")) reached.refusedConnect++;
@@ -103,6 +106,33 @@ async function play(port: number, s: Session): Promise<void> {
   await within("the listener to close once the client has", reply.closed, 3000);
   assert.is(reply.malformed, undefined, "the listener sent bytes that are not MQTT");
   for (const p of reply.packets) assert.ok(FROM_SERVER.has(p.cmd), `the listener sent a ${p.cmd} packet`);
+}
+
+/**
+ * Waits until the listener has answered what the protocol says it must, or
+ * closed: a whole CONNECT gets a CONNACK; once accepted, each QoS 1 PUBLISH
+ * its PUBACK (after its group commit, which a loaded machine may take a
+ * while over). An answer missing past ANSWER_WITHIN_MS with the connection
+ * still open is a hang.
+ */
+async function answered(sent: ReturnType<typeof oracle>, reply: Reply): Promise<void> {
+  const [first, ...rest] = sent.packets;
+  if (first?.cmd !== "connect") return void (await Promise.race([reply.closed, new Promise((r) => setTimeout(r, 20))]));
+  const qos1 = rest.filter((p) => p.cmd === "publish" && p.qos === 1).length;
+  const done = () => {
+    if (reply.isClosed()) return true;
+    const connack = reply.packets.find((p) => p.cmd === "connack");
+    if (!connack || connack.cmd !== "connack") return false;
+    return (connack.returnCode ?? 0) !== 0 || reply.packets.filter((p) => p.cmd === "puback").length >= qos1;
+  };
+  const deadline = Date.now() + ANSWER_WITHIN_MS;
+  while (!done()) {
+    if (Date.now() > deadline) {
+      const got = reply.packets.map((p) => p.cmd).join(", ") || "nothing";
+      assert.unreachable(`the listener neither answered (a CONNECT, then ${qos1} QoS 1 publishes; got ${got}) nor closed within ${ANSWER_WITHIN_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 let probeSeq = 0;
