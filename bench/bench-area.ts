@@ -22,20 +22,36 @@
  *   headings included) from the median measurement.
  */
 
+/** A goal for a figure's ratio. */
+export type Goal = { atMost: number } | { atLeast: number };
+
 /** One headline figure and the baseline it is judged against. */
 export interface Figure {
-  /** Unique within the area, e.g. "durable ingest / bare aedes, 100 devices". */
+  /** Unique within the area, e.g. "durable ingest, 100 devices". */
   name: string;
   value: number;
   /** "obs/s", "µs", "B", "slots", "years", ... */
   unit: string;
   baseline: { name: string; value: number };
-  /** How the figure is judged: usually value / baseline.value. */
+  /**
+   * value / baseline.value. In results.json and RESULTS.md it is the median
+   * of the runs' own ratios (run.ts puts it there), not the ratio of the
+   * medians: a figure and its baseline belong to the same run.
+   */
   ratio: number;
-  /** The goal, as text ("≥ 0.8", "≤ 1.0"), when there is one. */
+  goal?: Goal;
+  /** The goal as text ("≤ 0.25"). */
   target?: string;
-  /** Whether the median meets the target. */
+  /** Whether the ratio meets the goal. */
   met?: boolean;
+}
+
+export function goalText(goal: Goal): string {
+  return "atMost" in goal ? `≤ ${goal.atMost}` : `≥ ${goal.atLeast}`;
+}
+
+export function meets(goal: Goal, ratio: number): boolean {
+  return "atMost" in goal ? ratio <= goal.atMost : ratio >= goal.atLeast;
 }
 
 /** What run.ts tells an area about the run it is in. */
@@ -63,14 +79,8 @@ export interface BenchArea<M = unknown> {
   report(median: M, context: { runs: number }): string[];
 }
 
-/** A figure whose ratio is value / baseline, judged against `target` when given. */
-export function figure(
-  name: string,
-  value: number,
-  unit: string,
-  baseline: { name: string; value: number },
-  target?: { text: string; met: (ratio: number) => boolean },
-): Figure {
+/** A figure whose ratio is value / baseline, judged against `goal` when given. */
+export function figure(name: string, value: number, unit: string, baseline: { name: string; value: number }, goal?: Goal): Figure {
   const ratio = value / baseline.value;
-  return { name, value, unit, baseline, ratio, ...(target ? { target: target.text, met: target.met(ratio) } : {}) };
+  return { name, value, unit, baseline, ratio, ...(goal ? { goal, target: goalText(goal), met: meets(goal, ratio) } : {}) };
 }

@@ -14,9 +14,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type { BenchArea, Figure } from "./bench-area.js";
+import { goalText, meets, type BenchArea, type Figure } from "./bench-area.js";
 import { describeMachine, machineLine, type Machine } from "./machine.js";
-import { medianOfRuns, spread } from "./median.js";
+import { median, medianOfRuns, spread } from "./median.js";
 
 const AREAS = fileURLToPath(new URL("./areas/", import.meta.url));
 const RESULTS_JSON = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
@@ -66,10 +66,24 @@ async function measureArea(area: BenchArea, runs: number, machine: string): Prom
     measured.push(await area.measure({ run, runs, cores: availableParallelism(), log: (line) => process.stdout.write(`[${area.id}] ${line}\n`) }));
     process.stdout.write(`[${area.id}] run ${run + 1} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   }
-  const median = medianOfRuns(measured);
-  const perRun = measured.map((m) => area.figures(m));
-  const figures = area.figures(median).map((f) => ({ ...f, ratioRange: spread(perRun.map((r) => r.find((g) => g.name === f.name)?.ratio ?? NaN).filter((x) => !Number.isNaN(x))) }));
-  return { title: area.title, order: area.order, measuredAt: started, runs, machine, figures, perRun, median, markdown: area.report(median, { runs }) };
+  const middle = medianOfRuns(measured);
+  return written(area, { title: area.title, order: area.order, measuredAt: started, runs, machine, perRun: measured.map((m) => area.figures(m)), median: middle });
+}
+
+/**
+ * The figures and Markdown of an area's median measurement: each figure's
+ * ratio is the median of the runs' own ratios (a figure and its baseline
+ * belong to the same run), with the range they spanned.
+ */
+function written(area: BenchArea, result: AreaResult): AreaResult {
+  const perRun = result.perRun ?? [];
+  const figures = area.figures(result.median).map((f) => {
+    const ratios = perRun.map((run) => run.find((g) => g.name === f.name)?.ratio).filter((r): r is number => typeof r === "number" && !Number.isNaN(r));
+    const ratio = ratios.length > 0 ? median(ratios) : f.ratio;
+    const judged = f.goal ? { target: goalText(f.goal), met: meets(f.goal, ratio) } : {};
+    return { ...f, ratio, ...judged, ratioRange: ratios.length > 0 ? spread(ratios) : { min: ratio, max: ratio } };
+  });
+  return { ...result, figures, markdown: area.report(result.median, { runs: result.runs }) };
 }
 
 const fixed = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(n === 0 ? 0 : 2));
@@ -102,10 +116,21 @@ function markdown(results: Results): string {
   return lines.join("\n") + "\n";
 }
 
-const { values } = parseArgs({ options: { runs: { type: "string" }, only: { type: "string" }, list: { type: "boolean" } } });
+const { values } = parseArgs({ options: { runs: { type: "string" }, only: { type: "string" }, list: { type: "boolean" }, rewrite: { type: "boolean" } } });
 const areas = await loadAreas();
 if (values.list) {
   for (const area of areas) process.stdout.write(`${area.id.padEnd(10)} ${area.title}\n`);
+  process.exit(0);
+}
+if (values.rewrite) {
+  const stored = JSON.parse(readFileSync(RESULTS_JSON, "utf8")) as Results;
+  for (const area of areas) {
+    const kept = stored.areas[area.id];
+    if (kept && !kept.error && kept.median !== undefined) stored.areas[area.id] = written(area, kept);
+  }
+  writeFileSync(RESULTS_JSON, JSON.stringify(stored, null, 2) + "\n");
+  writeFileSync(RESULTS_MD, markdown(stored));
+  process.stdout.write("bench/results.json and bench/RESULTS.md written again from the stored medians\n");
   process.exit(0);
 }
 const runs = values.runs === undefined ? undefined : Number(values.runs);

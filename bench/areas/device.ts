@@ -37,9 +37,9 @@ const device: BenchArea<DeviceMeasurement> = {
   figures(m) {
     const [batched, single] = m.flashLife;
     return [
-      ...m.flashBytes.map((f) => figure(`flash bytes per observation, ${f.part}, batched`, f.flashBytes, "B", { name: "the same as JSON", value: f.jsonBytes }, { text: "≤ 0.25", met: (r) => r <= 0.25 })),
+      ...m.flashBytes.map((f) => figure(`flash bytes per observation, ${f.part}, batched`, f.flashBytes, "B", { name: "the same as JSON", value: f.jsonBytes }, { atMost: 0.25 })),
       figure("projected flash life, batches of 10", batched.years, "years", { name: "one record per sample", value: single.years }),
-      figure("XS heap after 10,000 samples", m.heap.afterSamplesSlots, "slots", { name: "after boot", value: m.heap.afterBootSlots }, { text: "≤ 1.01", met: (r) => r <= 1.01 }),
+      figure("XS heap after 10,000 samples", m.heap.afterSamplesSlots, "slots", { name: "after boot", value: m.heap.afterBootSlots }, { atMost: 1.01 }),
       ...m.bundles.map((b) => figure(`bundle ${b.file}`, b.bytes, "B", { name: "its modules as tsc emitted them", value: b.sourceBytes })),
     ];
   },
@@ -48,7 +48,7 @@ const device: BenchArea<DeviceMeasurement> = {
     const say = (line = "") => lines.push(line);
     say("## Device: bytes per observation in flash");
     say();
-    say("Samples one second apart, batches closed after 10 samples (the default `batchMaxAgeMs` of 10 s), written to the FlashLog on the NOR model: space used per sample, framing and block headers included. Baseline: the same observation as JSON (with units named), its values at the resolution the record carries (runs before this bench's restructuring printed them with every digit of a double, which made JSON look about 40% larger).");
+    say("Samples one second apart, batches closed after 10 samples (the default `batchMaxAgeMs` of 10 s), written to the FlashLog on the NOR model: space used per sample, framing and block headers included. Baseline: the same observation as JSON (with units named), its values at the resolution the record carries (runs before this bench's restructuring printed them with every digit of a double, which made JSON 9–16% larger).");
     say();
     say("| part | flash, batched | flash, one record per sample | JSON | batched / JSON | target |");
     say("|---|---|---|---|---|---|");

@@ -48,9 +48,10 @@ const ingest: BenchArea<IngestMeasurement> = {
     return { cores: context.cores, ingest: figures, budgets, latency: await latencyFigure() };
   },
   figures(m) {
+    const devices = (n: number) => `${n.toLocaleString("en")} device${n === 1 ? "" : "s"}`;
     return [
-      ...m.ingest.map((f) => figure(`durable ingest, ${f.devices.toLocaleString("en")} devices`, f.gateway.ackedPerSecond, "obs/s", { name: "bare aedes", value: f.aedes.ackedPerSecond }, { text: `≥ ${TARGET_RATIO}`, met: (r) => r >= TARGET_RATIO })),
-      ...m.ingest.map((f) => figure(`server CPU per observation, ${f.devices.toLocaleString("en")} devices`, f.gatewayCpuPerObservation, "µs", { name: "bare aedes", value: f.aedesCpuPerObservation })),
+      ...m.ingest.map((f) => figure(`durable ingest, ${devices(f.devices)}`, f.gateway.ackedPerSecond, "obs/s", { name: "bare aedes", value: f.aedes.ackedPerSecond }, { atLeast: TARGET_RATIO })),
+      ...m.ingest.map((f) => figure(`server CPU per observation, ${devices(f.devices)}`, f.gatewayCpuPerObservation, "µs", { name: "bare aedes", value: f.aedesCpuPerObservation })),
       figure("publish → cloud ack p99", m.latency.cloudP99, "ms", { name: "publish → PUBACK p99, bare aedes", value: m.latency.aedesPubackP99 }),
     ];
   },
