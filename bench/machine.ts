@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem, version } from "node:os";
-import { xsnapWorkerPath } from "../simulator/engine/xsnap-worker.js";
+import { xsnapWorkerVersion } from "../simulator/engine/xsnap-worker.js";
+import { peerProgram } from "../tests/support/peer-programs.js";
 
 export interface Machine {
   platform: string;
@@ -38,8 +39,9 @@ function packageVersion(name: string): string {
   }
 }
 
-function firstLine(command: string, args: string[]): string {
+function firstLine(name: string, args: string[]): string {
   try {
+    const command = peerProgram(name);
     return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 }).split("\n")[0].trim();
   } catch (error) {
     // mosquitto -h exits non-zero after printing its version.
@@ -59,7 +61,13 @@ export function describeMachine(): Machine {
     cpu: { model: cpu?.model ?? "unknown", logical: availableParallelism(), mhz: cpu?.speed ?? 0 },
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
-    xsnap: firstLine(xsnapWorkerPath(), ["-v"]),
+    xsnap: (() => {
+      try {
+        return xsnapWorkerVersion();
+      } catch (error) {
+        return `not available (${(error as Error).message.split("\n")[0]})`;
+      }
+    })(),
     sqlite,
     betterSqlite3: packageVersion("better-sqlite3"),
     aedes: packageVersion("aedes"),

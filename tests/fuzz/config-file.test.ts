@@ -12,6 +12,7 @@ import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isScalar, parseDocument, stringify, visit } from "yaml";
+import { TokenError } from "../../hosts/auth/bearer.js";
 import { toGatewayOptions, toProcessSettings } from "../../hosts/gateway/config/gateway-options.js";
 import { resolveConfig, type ConfigResult } from "../../hosts/gateway/config/resolve.js";
 import { MAX_CONFIG_ALIASES } from "../../hosts/gateway/config/config-file.js";
@@ -88,7 +89,7 @@ const file = fc.oneof(
   { weight: 1, arbitrary: yamlText.map((text) => ({ name: "gateway.conf", text })) },
 );
 
-const reached = { ok: 0, refused: 0, aliases: 0 };
+const reached = { ok: 0, refused: 0, aliases: 0, tokenFiles: 0 };
 
 /** What a result means, whatever line and column its errors give. */
 function meaning(result: ConfigResult): unknown {
@@ -128,8 +129,16 @@ function resolvesOrRefuses(input: { name: string; text: string }): void {
   sameWithAliasesExpanded(input, result);
   if (result.ok) {
     reached.ok++;
-    // A configuration that resolves is one the gateway can be started with.
-    toGatewayOptions(result.config);
+    // A configuration that resolves is one the gateway can be started with,
+    // but for the token files it names: those are read at start, and a
+    // missing or bad one is refused there in one line (the CLI's usage error).
+    try {
+      toGatewayOptions(result.config);
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      assert.match(error.message, /^(cloud|registration|http)\.tokenFile |^the token in /, `a token error names its file: ${error.message}`);
+      reached.tokenFiles++;
+    }
     toProcessSettings(result.config);
     return;
   }
@@ -148,6 +157,7 @@ const REGRESSIONS = [
   { name: "gateway.yaml", text: "mqtt:\n  port: &p 1883\nhttp:\n  port: *p\n" },
   { name: "gateway.yaml", text: "mqtt: &m\n  port: 1883\nhttp: *m\n" },
   { name: "gateway.yaml", text: `${BOMB}\ndataDir: *l8\n` },
+  { name: "gateway.json", text: '{"http":{"token":"512 MiB"}}' },
 ];
 
 test("regression: an alias stands for the value it names, a key's or a section's", () => {
@@ -163,6 +173,12 @@ test("regression: a value expanding to more aliases than the bound is refused as
   const result = resolveConfig({ file: REGRESSIONS[2] });
   assert.not.ok(result.ok);
   assert.ok(!result.ok && result.errors.includes(`gateway.yaml:10:10: dataDir expands to more than ${MAX_CONFIG_ALIASES} aliases`), JSON.stringify(result));
+});
+
+test("regression: a weak token given inline is a config error at its key, not a throw at start", () => {
+  const result = resolveConfig({ file: REGRESSIONS[3] });
+  assert.not.ok(result.ok);
+  assert.ok(!result.ok && result.errors.some((e) => /http\.token \(gateway\.json.*\) is 7 characters, at least 16 are needed/.test(e)), JSON.stringify(result));
 });
 
 test("any config file: options the gateway can start with, or errors that each say something; no throw, no hang", async () => {
