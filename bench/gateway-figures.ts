@@ -116,7 +116,7 @@ export interface IngestFigure {
   gatewayStats: unknown;
 }
 
-async function measureIngest(kind: "aedes" | "gateway", devices: number, window: number) {
+export async function measureIngest(kind: "aedes" | "mosquitto" | "gateway", devices: number, window: number) {
   const prefix = `bench${devices}`;
   const server = await startServer({ kind, prefix, devices, secret: SECRET });
   let rss = 0;

@@ -26,9 +26,10 @@ import { startGateway } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { startCloud } from "../../simulator/cloud/server.js";
+import { startMosquitto } from "./mosquitto-server.js";
 
 export interface ServerPlan {
-  kind: "aedes" | "gateway" | "cloud";
+  kind: "aedes" | "mosquitto" | "gateway" | "cloud";
   /** gateway: the bench devices' ids are `${prefix}-1..devices`, all with `secret`. */
   prefix?: string;
   devices?: number;
@@ -78,7 +79,16 @@ function timedConnector(inner: CloudConnector, latencies: number[]): CloudConnec
   };
 }
 
-async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<void>; latencies?: number[]; stats?: () => unknown }> {
+interface Started {
+  port: number;
+  stop(): Promise<void>;
+  latencies?: number[];
+  stats?: () => unknown;
+  /** For a server in a process of its own (mosquitto): its CPU (ms) and resident memory, instead of this process's. */
+  usage?: () => { cpuMs: number; rss: number };
+}
+
+async function start(plan: ServerPlan): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), `xsedge-bench-${plan.kind}-`));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   if (plan.kind === "aedes") {
@@ -94,6 +104,12 @@ async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<
         cleanup();
       },
     };
+  }
+  if (plan.kind === "mosquitto") {
+    cleanup();
+    const users = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ username: `${plan.prefix}-${i + 1}`, password: plan.secret ?? "" }));
+    const mosquitto = await startMosquitto(users);
+    return { port: mosquitto.port, stop: () => mosquitto.stop(), usage: () => ({ cpuMs: mosquitto.cpuMs(), rss: mosquitto.rss() }) };
   }
   if (plan.kind === "cloud") {
     const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
@@ -132,10 +148,11 @@ if (process.send) {
           if (message.type === "stats") {
             const memory = process.memoryUsage();
             const { user, system } = process.cpuUsage();
+            const own = server.usage?.();
             const reply: ServerStats = {
-              rss: memory.rss,
+              rss: own?.rss ?? memory.rss,
               heapUsed: memory.heapUsed,
-              cpuMs: (user + system) / 1000,
+              cpuMs: own?.cpuMs ?? (user + system) / 1000,
               latencies: message.latencies ? server.latencies : undefined,
               stats: message.gateway ? server.stats?.() : undefined,
             };

@@ -45,7 +45,7 @@ export interface IngestQueueOptions {
 
 interface Pending {
   input: PublishInput;
-  resolve: (outcome: IngestOutcome) => void;
+  done: (outcome: IngestOutcome, input: PublishInput) => void;
 }
 
 export class IngestQueue {
@@ -69,11 +69,14 @@ export class IngestQueue {
 
   /** Resolves (never rejects) once the publish is committed, or with "failed" if it could not be. */
   submit(input: PublishInput): Promise<IngestOutcome> {
-    return new Promise((resolve) => {
-      this.#pending.push({ input, resolve });
-      if (this.#pending.length >= this.#maxGroup) this.flush();
-      else this.#scheduled ??= setImmediate(() => this.flush());
-    });
+    return new Promise((resolve) => this.enqueue(input, resolve));
+  }
+
+  /** As `submit`, without a promise: `done` is called once, with the outcome and the input, after the commit. */
+  enqueue<T extends PublishInput>(input: T, done: (outcome: IngestOutcome, input: T) => void): void {
+    this.#pending.push({ input, done: done as Pending["done"] });
+    if (this.#pending.length >= this.#maxGroup) this.flush();
+    else this.#scheduled ??= setImmediate(() => this.flush());
   }
 
   /** Commits everything submitted so far, now. */
@@ -91,7 +94,7 @@ export class IngestQueue {
         // The group is committed whatever its observer did; throwing here would crash the gateway from a setImmediate.
         this.#log.error(`after a group commit: ${(e as Error).message}`, { error: e });
       }
-      group.forEach((p, i) => p.resolve(outcomes[i]));
+      for (let i = 0; i < group.length; i++) group[i].done(outcomes[i], group[i].input);
     }
   }
 
