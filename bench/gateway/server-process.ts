@@ -127,6 +127,8 @@ async function start(plan: ServerPlan): Promise<Started> {
     registry: new StaticRegistry(sensors),
     // The bench's devices flood on purpose; the limit that protects a gateway from one would cap the figure.
     rateLimitPerSecond: Infinity,
+    // One host plays every device, with up to 1,000 publishes in flight each, and connects them 100 at a time.
+    mqttLimits: { maxInFlight: 1000, maxConnectionsPerAddress: 2000, maxUnauthenticatedPerAddress: 256 },
   });
   return {
     port: gateway.mqttPort!,

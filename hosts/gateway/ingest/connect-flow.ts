@@ -52,7 +52,7 @@ export class ConnectFlow {
   /** Connections whose CONNECT has arrived (the CONNECT deadline no longer applies). */
   readonly #received = new WeakSet<DeviceConnection>();
   /** Logins held back by the throttle, until their turn. */
-  readonly #waiting = new Map<DeviceConnection, ReturnType<typeof setTimeout>>();
+  readonly #waiting = new Map<DeviceConnection, { timer: ReturnType<typeof setTimeout>; username: string }>();
 
   constructor(host: ConnectHost) {
     this.#host = host;
@@ -75,10 +75,11 @@ export class ConnectFlow {
 
   /** The connection went: a login waiting for its turn is dropped. */
   closed(connection: DeviceConnection): void {
-    const timer = this.#waiting.get(connection);
-    if (timer === undefined) return;
-    clearTimeout(timer);
+    const waiting = this.#waiting.get(connection);
+    if (waiting === undefined) return;
+    clearTimeout(waiting.timer);
     this.#waiting.delete(connection);
+    this.#host.throttle.abandoned(connection.address, waiting.username);
   }
 
   #connect(c: DeviceConnection, first: number, bytes: Buffer, start: number, end: number): void {
@@ -113,17 +114,24 @@ export class ConnectFlow {
       host.refuse("identifier-rejected", login.clientId, `refused CONNECT from client ${quoted(login.clientId)}: ${idFault}`);
       return this.#answer(c, CONNACK_IDENTIFIER_REJECTED);
     }
-    const check = host.throttle.check(c.address, login.username ?? "", host.now());
+    const username = login.username ?? "";
+    const check = host.throttle.check(c.address, username, host.now());
     if (check.kind === "refuse") {
-      host.refuse("login-locked-out", login.clientId, `refused CONNECT from client ${quoted(login.clientId)} at ${c.address}: too many failed logins for this sensor from this address; try again after a quiet while`);
+      if (check.why === "locked") {
+        host.refuse("login-locked-out", login.clientId, `refused CONNECT from client ${quoted(login.clientId)} at ${c.address}: too many failed logins for this sensor from this address, the secret is not checked until mqtt.login.forgetAfterMs after the last`);
+      } else {
+        host.refuse("login-busy", login.clientId, `refused CONNECT from client ${quoted(login.clientId)} at ${c.address}: another login for this sensor from this address is being slowed after failed ones`);
+      }
       return this.#answer(c, CONNACK_NOT_AUTHORIZED);
     }
     if (check.kind === "go") return this.#verify(c, login);
     host.stats.loginsDelayed++;
-    this.#waiting.set(c, setTimeout(() => {
+    const timer = setTimeout(() => {
       this.#waiting.delete(c);
-      if (!c.closed) this.#verify(c, login);
-    }, check.ms));
+      if (c.closed) host.throttle.abandoned(c.address, username);
+      else this.#verify(c, login);
+    }, check.ms);
+    this.#waiting.set(c, { timer, username });
   }
 
   #verify(c: DeviceConnection, login: Login): void {

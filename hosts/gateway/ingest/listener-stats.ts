@@ -18,6 +18,7 @@ export const LISTENER_REFUSALS = [
   "protocol-version",
   "identifier-rejected",
   "login-locked-out",
+  "login-busy",
   // After CONNECT.
   "qos2",
   "subscribe-denied",

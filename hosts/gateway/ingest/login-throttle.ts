@@ -5,11 +5,13 @@
  * the unauthenticated caps), then reports the verdict.
  *
  * After each failure the key's next attempt waits twice as long as the
- * last (`initialDelayMs`, doubling, at most `maxDelayMs`), and attempts
- * made together queue behind each other, so opening many connections at
- * once does not guess faster. After `maxFailures` failures, attempts are
- * refused without a look at the password until the key has been quiet
- * (no attempt at all) for `forgetAfterMs`. A success clears the key.
+ * last (`initialDelayMs`, doubling, at most `maxDelayMs`), and while one
+ * attempt waits its turn, others for the same key are refused ("busy"), so
+ * opening many connections at once does not guess faster. After
+ * `maxFailures` failures, attempts are refused without a look at the
+ * password ("locked") until `forgetAfterMs` after the last failure: refused
+ * attempts do not prolong it, so a device that kept retrying an old secret
+ * gets in soon after it is given the new one. A success clears the key.
  *
  * The key includes the source address on purpose: an attacker guessing a
  * sensor's secret from one host never delays or locks out the sensor
@@ -25,7 +27,7 @@ export interface LoginThrottleLimits {
   maxDelayMs: number;
   /** Failures after which attempts are refused outright. */
   maxFailures: number;
-  /** A key with no attempt for this long is forgotten. */
+  /** A key's failures are forgotten this long after the last one. */
   forgetAfterMs: number;
   maxKeys: number;
 }
@@ -36,7 +38,7 @@ export const DEFAULT_LOGIN_DELAY_MS = 250;
 export const DEFAULT_LOGIN_MAX_DELAY_MS = 8_000;
 /** 10 failures (about 40 s of delays) before attempts from that address for that sensor are refused. */
 export const DEFAULT_LOGIN_MAX_FAILURES = 10;
-/** 15 min of quiet lifts the refusal. */
+/** 15 min after the last failure, the refusal lifts. */
 export const DEFAULT_LOGIN_FORGET_AFTER_MS = 15 * 60_000;
 /** 10,000 keys of about 100 bytes: 1 MB at most. */
 export const DEFAULT_LOGIN_MAX_KEYS = 10_000;
@@ -51,14 +53,21 @@ export const DEFAULT_LOGIN_THROTTLE: Readonly<LoginThrottleLimits> = Object.free
   maxKeys: DEFAULT_LOGIN_MAX_KEYS,
 });
 
-/** "go": verify now; "wait": verify once `ms` have passed; "refuse": too many failures, do not verify. */
-export type LoginCheck = { kind: "go" } | { kind: "wait"; ms: number } | { kind: "refuse" };
+/**
+ * "go": verify now; "wait": verify once `ms` have passed; "refuse": do not
+ * verify, because of too many failures ("locked") or another attempt
+ * waiting its turn ("busy"). After "go" or "wait", report the attempt's end
+ * with `failed`, `succeeded` or `abandoned`.
+ */
+export type LoginCheck = { kind: "go" } | { kind: "wait"; ms: number } | { kind: "refuse"; why: "locked" | "busy" };
 
 interface KeyState {
   failures: number;
   /** When the next attempt may be verified. */
   nextAt: number;
-  lastAttemptAt: number;
+  lastFailureAt: number;
+  /** An attempt was let through and has not ended yet. */
+  pending: boolean;
   address: string;
 }
 
@@ -81,43 +90,51 @@ export class LoginThrottle {
     if (!(Number.isInteger(maxKeys) && maxKeys >= 1)) throw new RangeError(`mqtt login max keys must be a positive integer, got ${maxKeys}`);
   }
 
-  /** Before verifying a password for `sensorId` from `address`: whether to, and when. Reserves the attempt's turn. */
+  /** Before verifying a password for `sensorId` from `address`: whether to, and when. */
   check(address: string, sensorId: string, now: number): LoginCheck {
-    const state = this.#state(address, sensorId, now);
-    if (state === undefined) return { kind: "go" };
-    state.lastAttemptAt = now;
-    if (state.failures >= this.limits.maxFailures) return { kind: "refuse" };
-    const at = Math.max(now, state.nextAt);
-    // The next attempt queues behind this one, by the same delay.
-    state.nextAt = at + this.#delay(state.failures);
-    return at <= now ? { kind: "go" } : { kind: "wait", ms: at - now };
+    const found = this.#find(address, sensorId);
+    if (found === undefined) return { kind: "go" };
+    const { key, state } = found;
+    // A clock stepped back counts as the time passed, rather than a refusal that never ends.
+    if (!state.pending && (now - state.lastFailureAt >= this.limits.forgetAfterMs || now < state.lastFailureAt)) {
+      this.#evict(key);
+      return { kind: "go" };
+    }
+    if (state.failures >= this.limits.maxFailures) return { kind: "refuse", why: "locked" };
+    if (state.pending) return { kind: "refuse", why: "busy" };
+    state.pending = true;
+    return state.nextAt <= now ? { kind: "go" } : { kind: "wait", ms: state.nextAt - now };
   }
 
   /** The password was wrong (or the sensor unknown). */
   failed(address: string, sensorId: string, now: number): void {
-    let key = this.#key(address, sensorId);
-    let state = this.#keys.get(key);
-    if (state === undefined) {
-      if ((this.#keysPerAddress.get(address) ?? 0) >= MAX_KEYS_PER_ADDRESS) {
-        key = address + ANY_SENSOR;
-        state = this.#keys.get(key);
-      }
-    }
-    if (state === undefined) {
-      state = { failures: 0, nextAt: now, lastAttemptAt: now, address };
+    let found = this.#find(address, sensorId);
+    if (found === undefined) {
+      const key = (this.#keysPerAddress.get(address) ?? 0) >= MAX_KEYS_PER_ADDRESS ? address + ANY_SENSOR : this.#key(address, sensorId);
+      found = { key, state: { failures: 0, nextAt: now, lastFailureAt: now, pending: false, address } };
       this.#keysPerAddress.set(address, (this.#keysPerAddress.get(address) ?? 0) + 1);
-    } else this.#keys.delete(key);
+    } else this.#keys.delete(found.key);
+    const { key, state } = found;
     state.failures++;
-    state.lastAttemptAt = now;
-    state.nextAt = Math.max(state.nextAt, now + this.#delay(state.failures));
+    state.lastFailureAt = now;
+    state.pending = false;
+    state.nextAt = now + this.#delay(state.failures);
     this.#keys.set(key, state);
     while (this.#keys.size > this.limits.maxKeys) this.#evict(this.#keys.keys().next().value as string);
   }
 
-  /** The right password: the key starts afresh. */
+  /** The right password: the sensor's key starts afresh (a shared key only lets its next attempt through). */
   succeeded(address: string, sensorId: string): void {
-    const key = this.#key(address, sensorId);
-    if (this.#keys.has(key)) this.#evict(key);
+    const found = this.#find(address, sensorId);
+    if (found === undefined) return;
+    if (found.key === this.#key(address, sensorId)) this.#evict(found.key);
+    else found.state.pending = false;
+  }
+
+  /** An attempt let through by `check` ended without a verdict (its connection closed while it waited). */
+  abandoned(address: string, sensorId: string): void {
+    const found = this.#find(address, sensorId);
+    if (found !== undefined) found.state.pending = false;
   }
 
   /** Keys held (at most limits.maxKeys). */
@@ -125,21 +142,15 @@ export class LoginThrottle {
     return this.#keys.size;
   }
 
-  /** The key's state, if it has one and it is not stale (a stale one is dropped). */
-  #state(address: string, sensorId: string, now: number): KeyState | undefined {
-    let key = this.#key(address, sensorId);
-    let state = this.#keys.get(key);
-    if (state === undefined && (this.#keysPerAddress.get(address) ?? 0) >= MAX_KEYS_PER_ADDRESS) {
-      key = address + ANY_SENSOR;
-      state = this.#keys.get(key);
-    }
-    if (state === undefined) return undefined;
-    // A clock stepped back counts as quiet time passed, rather than a refusal that never ends.
-    if (now - state.lastAttemptAt >= this.limits.forgetAfterMs || now < state.lastAttemptAt) {
-      this.#evict(key);
-      return undefined;
-    }
-    return state;
+  /** The key that holds this sensor's failures from this address: its own, else the address's shared one once it has too many. */
+  #find(address: string, sensorId: string): { key: string; state: KeyState } | undefined {
+    const own = this.#key(address, sensorId);
+    const state = this.#keys.get(own);
+    if (state !== undefined) return { key: own, state };
+    if ((this.#keysPerAddress.get(address) ?? 0) < MAX_KEYS_PER_ADDRESS) return undefined;
+    const shared = address + ANY_SENSOR;
+    const sharedState = this.#keys.get(shared);
+    return sharedState === undefined ? undefined : { key: shared, state: sharedState };
   }
 
   #delay(failures: number): number {
