@@ -31,6 +31,8 @@ export class DeviceConnection implements SessionIo {
   readonly #events: ConnectionEvents;
   readonly #now: () => number;
   #closed = false;
+  /** Chunks that arrived while the reader was paused. */
+  #waiting: Buffer[] = [];
   /** The listener closed it (for a reason it has logged), rather than the device or the network. */
   #closedHere = false;
 
@@ -43,8 +45,12 @@ export class DeviceConnection implements SessionIo {
     this.#now = now;
     this.acceptedAt = this.lastActivity = now();
     socket.on("data", (chunk: Buffer) => {
+      // After our close (a DISCONNECT, a refusal) the device may still be sending: nothing more is read.
+      if (this.#closed) return;
       this.lastActivity = this.#now();
-      this.#handle(this.reader.read(chunk, this.#sink));
+      // Paused readers keep their place; a chunk that was already on its way waits behind it (one at most: the socket is paused too).
+      if (this.reader.holding) this.#waiting.push(chunk);
+      else this.#handle(this.reader.read(chunk, this.#sink));
     });
     // Errors (a reset, a TLS failure) end in "close"; the listener counts what it needs to there.
     socket.on("error", () => {});
@@ -92,7 +98,10 @@ export class DeviceConnection implements SessionIo {
   }
 
   readKept(): void {
-    if (!this.closed) this.#handle(this.reader.resume(this.#sink));
+    if (this.closed) return;
+    let read = this.reader.resume(this.#sink);
+    while (read === "done" && this.#waiting.length > 0 && !this.closed) read = this.reader.read(this.#waiting.shift()!, this.#sink);
+    this.#handle(read);
   }
 
   #handle(read: FrameRead): void {

@@ -120,6 +120,11 @@ export class FrameReader {
     return "done";
   }
 
+  /** True while the reader is paused with part of a chunk unread: `resume` before the next `read`. */
+  get holding(): boolean {
+    return this.#chunk !== undefined;
+  }
+
   /** True while a body or header is only partly read (a packet is on its way). */
   get midPacket(): boolean {
     return this.#body !== undefined || this.#headBytes > 0;

@@ -8,7 +8,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import mqtt from "mqtt-packet";
-import { startGateway, type Gateway } from "../../../hosts/gateway/gateway.js";
+import { startGateway, type Gateway, type GatewayOptions } from "../../../hosts/gateway/gateway.js";
 import { downlinkTopic } from "../../../hosts/gateway/ingest/downlink.js";
 import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
 import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js";
@@ -21,11 +21,11 @@ import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 const secretOf = (sensorId: string) => `secret-of-${sensorId}`;
 const login = (sensorId: string) => ({ username: sensorId, password: secretOf(sensorId) });
 
-async function withGateway(run: (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
+async function withGateway(run: (gateway: Gateway, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>, options: Partial<GatewayOptions> = {}): Promise<void> {
   const dir = tempDir("listener-protocol");
   const logger = createMemoryLogger("gateway");
   const registry = new StaticRegistry(["s-1", "s-2"].map((sensorId) => ({ sensorId, secret: secretOf(sensorId) })));
-  const gateway = await startGateway({ mqttPort: 0, httpPort: 0, dataDir: dir.path, connector: memoryConnector(), logger, registry });
+  const gateway = await startGateway({ mqttPort: 0, httpPort: 0, dataDir: dir.path, connector: memoryConnector(), logger, registry, ...options });
   try {
     await run(gateway, logger);
   } finally {
@@ -130,6 +130,33 @@ test("clean session 0 keeps the downlink subscription: CONNACK says session pres
     assert.equal([clean.returnCode, clean.sessionPresent], [0, false]);
     assert.not.ok(gateway.downlink!.isReady("s-1"), "a clean session starts without the subscription");
     await clean.client.end();
+  });
+});
+
+test("a device over its in-flight limit is read no further until acknowledged: all of a 60-publish write is stored and acknowledged, in order", async () => {
+  await withGateway(async (gateway) => {
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", login("s-1"));
+    const ids = device.publishAll(Array.from({ length: 60 }, (_, i) => ({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", i + 1) })));
+    await device.puback(ids.at(-1)!);
+    const acked = device.received.filter((p) => p.cmd === "puback").map((p) => (p.cmd === "puback" ? p.messageId : 0));
+    assert.equal(acked, ids, "every PUBACK, in the order of the publishes [MQTT-4.6.0-2]");
+    assert.is(gateway.store.counts().observations, 60);
+    assert.ok(gateway.stats().outbox.commits >= 60 / 3, "at most 3 in flight, so at most 3 per group commit");
+    await device.end();
+  }, { mqttLimits: { maxInFlight: 3 }, rateLimitPerSecond: Infinity });
+});
+
+test("bytes after DISCONNECT are not read: a publish behind it is not stored, and the gateway keeps serving", async () => {
+  await withGateway(async (gateway) => {
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", login("s-1"));
+    const publish = mqtt.generate({ cmd: "publish", topic: uplinkTopic("s-1"), payload: Buffer.from(obsPayload("s-1", 7)), qos: 1, dup: false, retain: false, messageId: 7 });
+    device.write(Buffer.concat([mqtt.generate({ cmd: "disconnect" }), publish, Buffer.from([0xff, 0xff])]));
+    device.write(publish);
+    await within("the device to be closed", device.closed);
+    assert.is(gateway.store.find("s-1", 7), undefined);
+    const other = await TestMqttClient.connect(gateway.mqttPort!, "s-2", login("s-2"));
+    await other.puback(other.publish(uplinkTopic("s-2"), obsPayload("s-2", 1)));
+    await other.end();
   });
 });
 
