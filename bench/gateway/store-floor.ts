@@ -9,8 +9,8 @@
  * checking a record costs (ingest.ts `classify`).
  *
  * Rows go in the order the gateway sees them with `devices` devices taking
- * turns, in transactions of GROUP_ROWS at synchronous=FULL in WAL mode, as
- * the group commit does; every variant gets each group in turn, so a busy
+ * turns, in transactions of GROUP_ROWS at synchronous=FULL in WAL mode (one
+ * fsync of the WAL per commit, as the group commit's sync does); every variant gets each group in turn, so a busy
  * moment of a shared machine costs them all alike.
  */
 import Database from "better-sqlite3";
