@@ -24,20 +24,21 @@
  * Every way in is bounded before anything is buffered (listener-limits.ts):
  * packets by size, connections in all, per address and before login, the
  * time to CONNECT, and failed logins (login-throttle.ts). The pieces:
- * device-connection.ts (a socket), device-session.ts (after CONNACK),
- * connect-flow.ts (CONNECT to CONNACK), device-downlink.ts.
+ * listener-servers.ts (the TCP and TLS servers), device-connection.ts (a
+ * socket), connect-flow.ts (CONNECT to CONNACK), device-session.ts (after
+ * CONNACK), device-downlink.ts.
  */
-import { createServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import type { Socket } from "node:net";
 import type { Logger } from "../../log/logger.js";
 import { ConnectFlow, type ConnectHost } from "./connect-flow.js";
 import { DeviceAuth, type AuthCounters } from "./device-auth.js";
-import { DeviceConnection } from "./device-connection.js";
+import { DeviceConnection, type ConnectionEvents } from "./device-connection.js";
 import { ListenerDownlink } from "./device-downlink.js";
 import { DeviceSession, type PublishIntake, type SessionHost, type SessionState } from "./device-session.js";
 import type { DeviceDownlink } from "./downlink.js";
 import { ConnectionGuard, listenerLimits, type AdmissionRefusal, type ListenerLimits } from "./listener-limits.js";
 import { emptyListenerStats, type ListenerRefusal, type ListenerStats } from "./listener-stats.js";
+import { openServers, type ListenerServers } from "./listener-servers.js";
 import { LoginThrottle, type LoginThrottleLimits } from "./login-throttle.js";
 import { loadTlsServerOptions, type MqttTlsOptions } from "./mqtt-tls.js";
 import { RefusalLog } from "./refusal-log.js";
@@ -180,14 +181,15 @@ export async function startDeviceListener(options: DeviceListenerOptions): Promi
     live.session.end(false);
   });
 
-  function accept(socket: Socket, tls: boolean): void {
+  /** A new raw connection: refused at once over a cap, else given its CONNECT deadline and, once there is a device socket, a connection. */
+  function admit(socket: Socket): ((device: Socket) => void) | undefined {
     const address = socket.remoteAddress;
     if (address === undefined) return void socket.destroy(); // already gone
     const refusal = guard.admit(address);
     if (refusal !== null) {
       refuse(refusal, address, `refused a connection from ${address}: ${ADMISSION_TEXT[refusal]}`);
       socket.destroy();
-      return;
+      return undefined;
     }
     let connection: DeviceConnection | undefined;
     const deadline = setTimeout(() => {
@@ -200,75 +202,50 @@ export async function startDeviceListener(options: DeviceListenerOptions): Promi
       clearTimeout(deadline);
       guard.released(address, connection?.authenticated ?? false);
     });
-    const open = (device: Socket) => {
-      connection = new DeviceConnection(device, address, limits.maxPacketBytes, connectFlow.sinkFor(() => connection!), {
-        fault: (c, fault) => {
-          if (fault.fault === "too-large") refuse("packet-too-large", c.address, `closing a connection from ${c.address}: a packet of ${fault.packetBytes} bytes (type ${fault.first >> 4}) exceeds mqtt.maxPacketBytes (${limits.maxPacketBytes})`);
-          else refuse("malformed", c.address, `closing a connection from ${c.address}: ${fault.detail}`);
-          closeConnection(c);
-        },
-        closed: (c) => {
-          connections.delete(c);
-          connectFlow.closed(c);
-          if (!c.closedHere && !connectFlow.hasConnect(c)) {
-            stats.closedBeforeConnect++;
-            refusals.warn(c.address, "before-connect", `connection from ${c.address} closed before CONNECT`, { remote: c.address });
-          }
-          const session = sessionOf.get(c);
-          if (session === undefined) return;
-          if (sessions.get(session.sensorId)?.session === session) sessions.delete(session.sensorId);
-          session.ended();
-        },
-      }, now);
+    return (device) => {
+      connection = new DeviceConnection(device, address, limits.maxPacketBytes, connectFlow.sinkFor(() => connection!), connectionEvents, now);
       connections.add(connection);
     };
-    if (!tls) return open(socket);
-    // The TLS socket comes later ("secureConnection"); it has the raw socket's address and port.
-    const key = `${address}|${socket.remotePort}`;
-    pendingTls.set(key, { raw: socket, open });
-    socket.once("close", () => pendingTls.delete(key));
   }
 
-  function closeConnection(connection: DeviceConnection): void {
-    const session = sessionOf.get(connection);
-    if (session) session.end(false);
-    else connection.close(false);
-  }
+  const connectionEvents: ConnectionEvents = {
+    fault: (c, fault) => {
+      if (fault.fault === "too-large") refuse("packet-too-large", c.address, `closing a connection from ${c.address}: a packet of ${fault.packetBytes} bytes (type ${fault.first >> 4}) exceeds mqtt.maxPacketBytes (${limits.maxPacketBytes})`);
+      else refuse("malformed", c.address, `closing a connection from ${c.address}: ${fault.detail}`);
+      const session = sessionOf.get(c);
+      if (session) session.end(false);
+      else c.close(false);
+    },
+    closed: (c) => {
+      connections.delete(c);
+      connectFlow.closed(c);
+      if (!c.closedHere && !connectFlow.hasConnect(c)) {
+        stats.closedBeforeConnect++;
+        refusals.warn(c.address, "before-connect", `connection from ${c.address} closed before CONNECT`, { remote: c.address });
+      }
+      const session = sessionOf.get(c);
+      if (session === undefined) return;
+      if (sessions.get(session.sensorId)?.session === session) sessions.delete(session.sensorId);
+      session.ended();
+    },
+  };
 
-  const pendingTls = new Map<string, { raw: Socket; open: (device: Socket) => void }>();
-  const listeners: Listener[] = [];
-  if (options.port !== null) {
-    const plain: Server = createServer({ noDelay: true }, (socket) => accept(socket, false));
-    listeners.push({ server: plain, port: options.port, host: options.host, what: "mqtt" });
-  }
-  if (options.tls && tlsOptions) {
-    const tlsServer = createTlsServer({ ...tlsOptions, handshakeTimeout: limits.connectTimeoutMs }, (device) => {
-      const key = `${device.remoteAddress}|${device.remotePort}`;
-      const pending = pendingTls.get(key);
-      if (pending === undefined) return void device.destroy();
-      pendingTls.delete(key);
-      device.setNoDelay(true);
-      pending.open(device);
-    });
-    // "connection" is the raw TCP socket, before (and whatever becomes of) the handshake: the caps apply there.
-    tlsServer.on("connection", (raw: Socket) => accept(raw, true));
-    tlsServer.on("tlsClientError", (error, socket) => {
-      auth.countTlsFailure();
-      refusals.warn(socket.remoteAddress ?? null, "tls-failed", `TLS connection from ${socket.remoteAddress ?? "?"} failed: ${error.message}`, { remote: socket.remoteAddress, error });
-    });
-    listeners.push({ server: tlsServer, port: options.tls.port, host: options.tls.host ?? options.host, what: "mqtt over TLS", tls: true });
-  }
-  if (listeners.length === 0) throw new RangeError("no MQTT listener: give a plain port, TLS, or both");
+  let servers: ListenerServers;
   try {
-    for (const listener of listeners) await listen(listener);
+    servers = await openServers({
+      host: options.host,
+      port: options.port,
+      tls: options.tls && tlsOptions ? { host: options.tls.host, port: options.tls.port, options: tlsOptions, handshakeTimeoutMs: limits.connectTimeoutMs } : undefined,
+      admit,
+      tlsFailed(error, raw) {
+        auth.countTlsFailure();
+        refusals.warn(raw.remoteAddress ?? null, "tls-failed", `TLS connection from ${raw.remoteAddress ?? "?"} failed: ${error.message}`, { remote: raw.remoteAddress, error });
+      },
+      log,
+    });
   } catch (e) {
-    for (const { server } of listeners) if (server.listening) server.close();
     stopRevocations?.();
     throw e;
-  }
-  for (const { server, host, port, what } of listeners) {
-    server.on("error", (error) => log.error(`${what} listener error`, { error }));
-    log.info(`${what} listening on ${host}:${port}`, { host, port });
   }
 
   const sweep = setInterval(() => {
@@ -282,54 +259,24 @@ export async function startDeviceListener(options: DeviceListenerOptions): Promi
   }, KEEP_ALIVE_SWEEP_MS);
   sweep.unref();
 
-  const serversClosed = Promise.all(listeners.map(({ server }) => new Promise<void>((resolve) => server.once("close", resolve))));
-  let accepting = true;
-  function stopAccepting(): void {
-    if (!accepting) return;
-    accepting = false;
-    for (const { server } of listeners) server.close();
-  }
-
   return {
     host: options.host,
-    port: listeners.find((l) => !l.tls)?.port ?? null,
-    tlsPort: listeners.find((l) => l.tls)?.port,
+    port: servers.port,
+    tlsPort: servers.tlsPort,
     downlink,
     limits,
     connectedClients: () => sessions.size,
     authCounters: () => auth.counters(),
     stats: () => ({ ...stats, connections: guard.connections, unauthenticated: guard.unauthenticated, sessions: sessions.size, refusedByReason: { ...stats.refusedByReason }, downlink: { ...stats.downlink }, reports: { ...stats.reports } }),
-    stopAccepting,
+    stopAccepting: () => servers.stopAccepting(),
     async close() {
-      stopAccepting();
+      servers.stopAccepting();
       clearInterval(sweep);
       stopRevocations?.();
       for (const { session } of sessions.values()) session.end(false);
       for (const connection of connections) connection.close(false);
-      for (const { raw } of pendingTls.values()) raw.destroy();
-      await serversClosed;
+      servers.destroyPending();
+      await servers.closed;
     },
   };
-}
-
-interface Listener {
-  server: Server;
-  host: string;
-  /** As requested until listening; then the port really bound (0 picks one). */
-  port: number;
-  what: string;
-  tls?: boolean;
-}
-
-async function listen(listener: Listener): Promise<void> {
-  const { server } = listener;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listener.port, listener.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (typeof address === "object" && address) listener.port = address.port;
 }
