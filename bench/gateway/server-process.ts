@@ -145,7 +145,7 @@ async function start(plan: ServerPlan): Promise<Started> {
     return { port: listener.port!, stop: async () => (await listener.close(), cleanup()) };
   }
   if (plan.kind === "cloud") {
-    const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
+    const cloud = await startCloud({ host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: dir, logger: quiet });
     return { port: cloud.port, stop: async () => (await cloud.close(), cleanup()) };
   }
   const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
