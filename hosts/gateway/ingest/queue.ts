@@ -25,6 +25,7 @@
  * committed again on its own: one bad publish costs the others a commit,
  * not their acknowledgement. One that fails alone resolves as "failed".
  */
+import { LogThrottle } from "../../log/log-throttle.js";
 import type { Logger } from "../../log/logger.js";
 import type { Ingest, IngestOutcome, PublishInput, StagedPublish } from "./ingest.js";
 import type { ObservationStore } from "../store/observation-store.js";
@@ -35,6 +36,9 @@ import type { ObservationStore } from "../store/observation-store.js";
  * packets in memory, without saving fsyncs worth having.
  */
 export const MAX_GROUP_COMMIT = 1000;
+
+/** A failing disk fails every sync: one line per 10 s, with the count of the rest. */
+const SYNC_FAILURE_LOG_INTERVAL_MS = 10_000;
 
 export interface GroupCommitStats {
   /** Transactions committed (a group, or one publish committed alone after its group failed). */
@@ -73,6 +77,7 @@ export class IngestQueue {
   readonly #stats: GroupCommitStats = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0, failedSyncs: 0 };
   /** Groups committed and waiting for their sync. */
   #syncing = 0;
+  readonly #syncFailureLog = new LogThrottle(SYNC_FAILURE_LOG_INTERVAL_MS);
 
   constructor(options: IngestQueueOptions) {
     this.#ingest = options.ingest;
@@ -138,7 +143,11 @@ export class IngestQueue {
       (error: Error) => {
         synced();
         this.#stats.failedSyncs++;
-        this.#log.error(`could not sync ${group.length} committed publishes to disk (${error.message}); not acknowledging them`, { publishes: group.length, error });
+        const line = this.#syncFailureLog.note("sync", Date.now());
+        if (line.log) {
+          const more = line.suppressed > 0 ? ` (${line.suppressed} more failed syncs since the last such line)` : "";
+          this.#log.error(`could not sync ${group.length} committed publishes to disk (${error.message}); not acknowledging them${more}`, { publishes: group.length, error, suppressed: line.suppressed });
+        }
         const failed: IngestOutcome = { kind: "failed", error };
         for (let i = 0; i < group.length; i++) group[i].done(failed, group[i].input);
       },
