@@ -25,9 +25,10 @@ import type { IngestOutcome, PublishInput } from "./ingest.js";
 import { uplinkTopic } from "./ingest.js";
 import type { ListenerRefusal, ListenerStats } from "./listener-stats.js";
 import {
-  DISCONNECT, PINGREQ, PINGRESP_BYTES, PUBACK, PUBLISH, SUBACK_FAILURE, SUBSCRIBE, UNSUBSCRIBE, downlinkPublishBytes, frameBytes,
-  hasRequiredFlags, parseWhole, readPublishHeader, subackBytes, unsubackBytes, writePuback, type PublishHeader,
+  DISCONNECT, PINGREQ, PINGRESP_BYTES, PUBACK, PUBLISH, SUBACK_FAILURE, SUBSCRIBE, UNSUBSCRIBE, downlinkPublishBytes,
+  readPublishHeader, subackBytes, unsubackBytes, writePuback, type PublishHeader,
 } from "./mqtt-wire.js";
+import { grantSubscriptions, readSubscription } from "./subscriptions.js";
 import { OutboxRefusal } from "./outbox.js";
 import type { RefusalLog } from "./refusal-log.js";
 
@@ -144,9 +145,8 @@ export class DeviceSession {
         this.#io.write(PINGRESP_BYTES);
         return true;
       case SUBSCRIBE:
-        return this.#subscribe(first, bytes, start, end);
       case UNSUBSCRIBE:
-        return this.#unsubscribe(first, bytes, start, end);
+        return this.#subscribe(first, bytes, start, end);
       case DISCONNECT:
         // The will, had there been one, is discarded [MQTT-3.14.4-3]; we never keep wills anyway.
         this.end(true);
@@ -295,31 +295,23 @@ export class DeviceSession {
   }
 
   #subscribe(first: number, bytes: Buffer, start: number, end: number): boolean {
-    if (!hasRequiredFlags(first)) return this.#violation("malformed", "SUBSCRIBE without its reserved flags 0010 [MQTT-3.8.1-1]");
-    const packet = parseWhole(frameBytes(first, bytes, start, end));
-    if (packet instanceof Error || packet.cmd !== "subscribe") return this.#violation("malformed", `unreadable SUBSCRIBE (${packet instanceof Error ? packet.message : packet.cmd})`);
-    const wasSubscribed = this.state.subscribed;
-    const granted = packet.subscriptions.map(({ topic, qos }) => {
-      if (topic === this.#downlinkTopic) {
-        this.state.subscribed = true;
-        return Math.min(qos, 1);
-      }
-      // Only the device's own downlink topic is readable by it (issue 2.3).
+    const packet = readSubscription(first, bytes, start, end);
+    if (typeof packet === "string") return this.#violation("malformed", packet);
+    if (packet.cmd === "unsubscribe") {
+      if (packet.unsubscriptions.includes(this.#downlinkTopic)) this.state.subscribed = false;
+      this.#io.write(unsubackBytes(packet.messageId ?? 0));
+      return true;
+    }
+    const { granted, denied } = grantSubscriptions(packet.subscriptions, this.#downlinkTopic);
+    for (const topic of denied) {
       this.#host.stats.refusedByReason["subscribe-denied"]++;
       this.#host.refusals.warn(this.sensorId, "subscribe-denied", `subscribe denied for ${this.sensorId}: ${topic.slice(0, 256)}`, { clientId: this.sensorId, topic: topic.slice(0, 256) });
-      return SUBACK_FAILURE;
-    });
+    }
     this.#io.write(subackBytes(packet.messageId ?? 0, granted));
-    if (this.state.subscribed && (!wasSubscribed || granted.some((code) => code !== SUBACK_FAILURE))) this.#host.downlinkReady(this);
-    return true;
-  }
-
-  #unsubscribe(first: number, bytes: Buffer, start: number, end: number): boolean {
-    if (!hasRequiredFlags(first)) return this.#violation("malformed", "UNSUBSCRIBE without its reserved flags 0010 [MQTT-3.10.1-1]");
-    const packet = parseWhole(frameBytes(first, bytes, start, end));
-    if (packet instanceof Error || packet.cmd !== "unsubscribe") return this.#violation("malformed", `unreadable UNSUBSCRIBE (${packet instanceof Error ? packet.message : packet.cmd})`);
-    if (packet.unsubscriptions.includes(this.#downlinkTopic)) this.state.subscribed = false;
-    this.#io.write(unsubackBytes(packet.messageId ?? 0));
+    if (granted.some((code) => code !== SUBACK_FAILURE)) {
+      this.state.subscribed = true;
+      this.#host.downlinkReady(this);
+    }
     return true;
   }
 
