@@ -110,7 +110,8 @@ test("5,000 sockets that never log in: at most the per-address cap are held, the
     await within("every half-open socket to be closed", Promise.all(sockets.map(closed)), 10_000);
     clearInterval(sample);
     const mqttStats = gateway.stats().mqtt!;
-    assert.ok(most <= 50, `at most ${most} unauthenticated connections held`);
+    // 50 from the attacker's address, plus the one device from 127.0.0.2 while it logs in.
+    assert.ok(most <= 50 + 1, `at most ${most} unauthenticated connections held`);
     const refused = mqttStats.refusedByReason["too-many-unauthenticated-from-address"];
     assert.ok(refused >= 4000, `${refused} refused at accept`);
     assert.is(refused + mqttStats.refusedByReason["connect-timeout"], 5000, "every one was refused at accept or closed at the deadline");
