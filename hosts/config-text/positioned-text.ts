@@ -5,7 +5,7 @@
  * with its JSON schema, so YAML-only syntax is refused in a .json file)
  * because it keeps the position of every node.
  */
-import { LineCounter, parseDocument, type Node } from "yaml";
+import { LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { tooDeep } from "./nesting-depth.js";
 
 export interface Position {
@@ -17,6 +17,8 @@ export interface Position {
 export interface PositionedText {
   /** The document's top node; null for an empty file. */
   root: Node | null;
+  /** The parsed document: what its aliases resolve against. */
+  document: Document;
   /** Where a character offset of the text is. */
   at(offset: number): Position;
   /** Where a node starts, or `fallback` (an offset) for a node with no text of its own. */
@@ -78,6 +80,7 @@ export function parsePositioned(fileName: string, text: string, options: ParseOp
     ok: true,
     text: {
       root: doc.contents as Node | null,
+      document: doc,
       at,
       start: (node, fallback) => at(node?.range?.[0] ?? fallback),
     },

@@ -29,6 +29,15 @@ function exact(value: unknown): unknown {
   return Number.isSafeInteger(n) ? n : value;
 }
 
+/** A decoded value as an error message shows it: numbers and strings as they are, anything else by its type (never "[object Object]"). */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean" || value == null) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return "a byte string";
+  return `a ${typeof value === "object" ? (value.constructor?.name ?? "tagged value") : typeof value}`;
+}
+
 function isUint(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -73,7 +82,7 @@ function quantityAt(raw: unknown, field: string): WireQuantity {
     if (problem) throw new ObservationError(field, `declared quantity: ${problem}`);
     return { name: name as string, unit: unit as string, exponent: exponent as number };
   }
-  throw new ObservationError(field, `must be a quantity code or [name, unit, exponent], got ${JSON.stringify(typeof raw === "bigint" ? String(raw) : raw)}`);
+  throw new ObservationError(field, `must be a quantity code or [name, unit, exponent], got ${shown(raw)}`);
 }
 
 /** One name, one meaning: a quantity twice in an observation could only be read one way by accident. */
@@ -168,7 +177,7 @@ export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
     if (wallMs !== null && !isUint(wallMs)) throw new ObservationError("wallMs", "must be null or milliseconds since the epoch");
     return { kind: "clock", anchor: { sensorId: sensorIdAt(raw), boot: uintAt(raw, 2, "boot"), uptimeMs: uintAt(raw, 3, "uptimeMs"), wallMs } };
   }
-  throw new ObservationError("kind", `unknown record kind ${String(raw[0])}`);
+  throw new ObservationError("kind", `unknown record kind ${shown(raw[0])}`);
 }
 
 /** Decodes a record that must be an observation. */

@@ -12,6 +12,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { flagName, KEY_BY_PATH } from "../../hosts/gateway/config/schema.js";
+import { oneAddressFleetLimits } from "../../hosts/gateway/ingest/listener-limits.js";
 import { createLogger } from "../../hosts/log/logger.js";
 import { startCloud, type Cloud } from "../cloud/server.js";
 import { FleetEngine, type FleetEvents } from "../fleet/fleet-engine.js";
@@ -161,6 +163,8 @@ export class RealWorld implements World {
       CLI, "gateway", "--data-dir", join(this.#dir, "gateway"), "--mqtt-port", String(this.gatewayPort), "--http-port", String(this.#httpPort),
       "--cloud-target", `127.0.0.1:${this.#cloudPorts.grpc}`, "--cloud-token-file", this.#gatewayTokenFile(), "--cloud-akka-payload", "observation",
       "--relay-interval-ms", "200", "--relay-retry-max-ms", "2000", "--registration-retry-max-ms", "1000", "--log-level", "error",
+      // Every simulated device connects from 127.0.0.1: the per-address caps would otherwise hold the fleet back.
+      ...Object.entries(oneAddressFleetLimits(this.#scenario.groups.reduce((n, g) => n + g.count, 0))).flatMap(([key, value]) => [flagName(KEY_BY_PATH.get(`mqtt.${key}`)!)!, String(value)]),
       ...(spec.rateLimitPerSecond === undefined ? [] : ["--rate-limit-per-second", String(spec.rateLimitPerSecond)]),
       ...(spec.rateLimitBurst === undefined ? [] : ["--rate-limit-burst", String(spec.rateLimitBurst)]),
     ];

@@ -10,7 +10,7 @@ import { OBSERVATION_RECORDED, packAny, TEMPERATURE_READ } from "../../hosts/grp
 import { persistenceIdOf, sliceOf } from "../../hosts/grpc/persistence-id.js";
 import { EVENT_CONSUMER_SERVICE, EVENT_PRODUCER_SERVICE, grpcService, REGISTRATION_SERVICE, SENSOR_TWIN_SERVICE } from "../../hosts/grpc/protocol.js";
 import { timestampFromMillis } from "../../hosts/grpc/timestamp.js";
-import { waitFor, within } from "./test-helpers.js";
+import { WAIT_MS, waitFor, within } from "./test-helpers.js";
 import { ADMIN_TOKEN } from "./cloud-access.js";
 import { tokenOptions } from "../../hosts/grpc/bearer-interceptor.js";
 
@@ -49,8 +49,9 @@ class Collected<Out> {
     call.on("error", (error: grpc.ServiceError) => (this.error = error));
   }
 
-  async next(count: number): Promise<Out[]> {
-    await waitFor(`${count} messages (have ${this.messages.length})`, () => this.messages.length >= count || this.error);
+  /** The first `count` messages, once they are in (bounded by `timeoutMs`). */
+  async next(count: number, timeoutMs = WAIT_MS): Promise<Out[]> {
+    await waitFor(() => `${count} messages (have ${this.messages.length})`, () => this.messages.length >= count || this.error, timeoutMs);
     if (this.messages.length < count) throw new Error(`stream ended: ${this.error?.message}`);
     return this.messages.slice(0, count);
   }

@@ -93,6 +93,13 @@ export class FakeEventConsumer {
     return this.#streams.size;
   }
 
+  /** Events received on the open streams and not yet acked (autoAck off). */
+  get held(): number {
+    let n = 0;
+    for (const stream of this.#streams) n += stream.held.length;
+    return n;
+  }
+
   /** Acks up to `count` held events (all by default), oldest first, on their own streams. */
   releaseAcks(count = Infinity): void {
     for (const stream of this.#streams) {

@@ -3,7 +3,7 @@
  * from our protos on a real grpc-js server (127.0.0.1): a journal of events
  * replayed to each stream from its InitReq offset (timestamp, minus the
  * seen pairs) and then streamed live, LoadEvent from the journal, and knobs
- * for the faults: raw messages outside the journal, a refused stream, a
+ * for the faults: raw messages (or bytes) outside the journal, a refused stream, a
  * reset, a failing LoadEvent. It records every InitReq and LoadEventRequest.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -17,7 +17,7 @@ import { serverCredentials, type ServerTlsFiles } from "../../hosts/grpc/tls.js"
 /** What the fake sends: an event or filtered event, as grpc-js serialises it (just the oneof's field). */
 export type Outgoing = { event: Record<string, unknown> } | { filtered_event: Record<string, unknown> };
 
-type Stream = grpc.ServerDuplexStream<StreamIn, Outgoing>;
+type Stream = grpc.ServerDuplexStream<StreamIn, Outgoing | Buffer>;
 
 /** A Registered event of `Registration|<entityId>` at `micros` (µs since the epoch). */
 export function registered(entityId: string, seqNr: number, secret: string, micros: number): EventIn {
@@ -76,7 +76,11 @@ export class FakeEventProducer {
     this.#streamId = streamId;
     this.#headersOnInit = headersOnInit;
     this.#server = new grpc.Server();
-    this.#server.addService(grpcService(EVENT_PRODUCER_SERVICE).service, {
+    const definition = grpcService(EVENT_PRODUCER_SERVICE).service;
+    const method = definition.EventsBySlices;
+    // A Buffer goes out as is: how the tests send bytes that are no StreamOut.
+    const raw = { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : method.responseSerialize(value)) };
+    this.#server.addService({ ...definition, EventsBySlices: raw }, {
       EventsBySlices: (stream: Stream) => this.#eventsBySlices(stream),
       LoadEvent: (call: grpc.ServerUnaryCall<LoadEventRequest, Outgoing>, callback: grpc.sendUnaryData<Outgoing>) => this.#loadEvent(call.request, callback),
       EventTimestamp: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED, details: "not in the fake" }),
@@ -99,8 +103,8 @@ export class FakeEventProducer {
     }
   }
 
-  /** Sends a message to every open stream without journaling it (bad input, backtracking copies). */
-  send(message: Outgoing): void {
+  /** Sends a message (or raw bytes) to every open stream without journaling it (bad input, backtracking copies). */
+  send(message: Outgoing | Buffer): void {
     for (const stream of this.#streams) stream.write(message);
   }
 

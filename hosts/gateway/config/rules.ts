@@ -6,6 +6,7 @@ import type { ResolvedConfig } from "./resolve.js";
 import { KEY_BY_PATH } from "./schema.js";
 import { where } from "./source.js";
 import { isLoopbackHost } from "../api/api-access.js";
+import { sendableTokenProblem, tokenProblem } from "../../auth/bearer.js";
 
 /** The port MQTT over TLS listens on when only its certificate and key are given (IANA "secure-mqtt"). */
 export const DEFAULT_MQTT_TLS_PORT = 8883;
@@ -27,6 +28,7 @@ export function crossKeyErrors(config: ResolvedConfig): string[] {
   ordered("outbox.lowWater", "outbox.highWater", "<");
   ordered("relay.retryInitialMs", "relay.retryMaxMs", "<=");
   ordered("registration.retryInitialMs", "registration.retryMaxMs", "<=");
+  ordered("mqtt.login.delayMs", "mqtt.login.maxDelayMs", "<=");
 
   const tls = anyUnder("mqtt.tls.");
   if (tls.length > 0) {
@@ -71,6 +73,9 @@ function httpErrors(config: ResolvedConfig): string[] {
   const at = (path: string) => `${path} (${where(sources.get(path) ?? { kind: "default" })})`;
   if (values.get("http.port") === null) return errors;
   if (has("http.token") && has("http.tokenFile")) errors.push(`${at("http.token")} and ${at("http.tokenFile")} are both set; give the tokens one way`);
+  // A token given inline is judged here, where its line can be named (a token file's at start).
+  const weak = has("http.token") ? tokenProblem(values.get("http.token") as string) : undefined;
+  if (weak !== undefined) errors.push(`${at("http.token")} ${weak}`);
   const credential = ["http.token", "http.tokenFile", "http.tls.caFile"].find(has);
   const open = values.get("http.public") === true;
   if (open && credential !== undefined) errors.push(`${at("http.public")} serves without credentials, yet ${at(credential)} asks for one: choose one`);
@@ -111,6 +116,9 @@ function cloudLinkErrors(config: ResolvedConfig): string[] {
   if (transport === "mqtt" && !has("cloud.mqtt.url")) errors.push(`${at("cloud.transport")} mqtt needs cloud.mqtt.url`);
   for (const prefix of ["cloud", "registration"]) {
     if (has(`${prefix}.token`) && has(`${prefix}.tokenFile`)) errors.push(`${at(`${prefix}.token`)} and ${at(`${prefix}.tokenFile`)} are both set; give the token one way`);
+    // A client only needs a token it can send; the server judges its strength.
+    const unsendable = has(`${prefix}.token`) ? sendableTokenProblem(values.get(`${prefix}.token`) as string) : undefined;
+    if (unsendable !== undefined) errors.push(`${at(`${prefix}.token`)} ${unsendable}`);
   }
   if (transport === "mqtt") {
     for (const path of ["cloud.token", "cloud.tokenFile"].filter(given)) errors.push(`${at(path)} has no effect with ${at("cloud.transport")} mqtt: the broker's credentials are cloud.mqtt.username and cloud.mqtt.password`);

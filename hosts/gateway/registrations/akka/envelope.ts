@@ -52,8 +52,22 @@ export interface StreamRegistration {
 
 export type RegistrationReading = { ok: true; registration: StreamRegistration } | { ok: false; reason: string };
 
+/**
+ * A persistence id as log lines and their fields show it: up to its first
+ * control character and at most MAX_LOGGED_ID_CHARS, "…" marking a cut.
+ * What follows a control character is no id but the bytes of a message
+ * whose framing is broken (a length that swallowed the fields after it),
+ * and those fields may be the payload, whose secret a log must never hold.
+ */
+export function shownId(id: string): string {
+  const control = id.search(/[\u0000-\u001f\u007f-\u009f]/);
+  const shown = control >= 0 ? id.slice(0, control) : id;
+  const cut = shown.length > MAX_LOGGED_ID_CHARS ? shown.slice(0, MAX_LOGGED_ID_CHARS) : shown;
+  return cut.length < id.length ? `${cut}…` : cut;
+}
+
 export function quoteId(id: string): string {
-  return JSON.stringify(id.length > MAX_LOGGED_ID_CHARS ? `${id.slice(0, MAX_LOGGED_ID_CHARS)}…` : id);
+  return JSON.stringify(shownId(id));
 }
 
 /** "Registration|7 seq_nr 3", for log lines. */
