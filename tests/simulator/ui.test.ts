@@ -14,6 +14,7 @@ import { PNG } from "pngjs";
 import { startUiServer, MAX_UI_STREAMS } from "../../simulator/ui/ui-server.js";
 import { startPacketBroker } from "../support/packet-broker.js";
 import { appDevice, startRecordedFleet } from "../support/fleet.js";
+import { peerProgram } from "../support/peer-programs.js";
 import { tempDir, waitFor, within } from "../support/test-helpers.js";
 
 const BROWSER_WAIT_MS = 20_000;
@@ -90,7 +91,7 @@ test("the page shows each device's state, flash and last values and charts them;
   const shots = tempDir("sim-ui");
   let browser: Browser | undefined;
   try {
-    browser = await within("Chromium to start", chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: BROWSER_WAIT_MS }), BROWSER_WAIT_MS);
+    browser = await within("Chromium to start", chromium.launch({ executablePath: peerProgram("chromium"), args: CHROMIUM_ARGS, timeout: BROWSER_WAIT_MS }), BROWSER_WAIT_MS);
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 }, deviceScaleFactor: 1 });
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
