@@ -51,7 +51,12 @@ Moddable SDK's JavaScript drivers it imports, where $MODDABLE has them). A gatew
 --cloud or --devices-file (or provision secrets in each device's preferences
 under --data-dir). Every refused login is reported with its CONNACK code and
 counted. Every 30 s it logs the memory per device and the CPU per
-device-second.
+device-second. Every device connects from this machine's address, and a
+gateway holds at most 256 connections from one address (64 not yet logged
+in): past a few hundred devices, raise the gateway's
+mqtt.maxConnectionsPerAddress and mqtt.maxUnauthenticatedPerAddress (and
+mqtt.maxConnections, 2,000) to the fleet's size (xsedge up and the gateway
+xsedge sim run spawns do).
 
 Options:
   --app <dir>            run the app of the project in <dir>

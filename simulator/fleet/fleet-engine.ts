@@ -14,13 +14,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../hosts/log/logger.js";
-import { FleetWorker, Input, type FleetOutputs } from "../engine/fleet-worker.js";
+import { FleetWorker, Input } from "../engine/fleet-worker.js";
 import { CUT_KINDS } from "../xs-fleet/fleet-protocol.js";
 import type { PartChange } from "../sensors/part-builder.js";
 import type { LinkConditions } from "../network/link-conditions.js";
 import { AppCatalog, prepareSnapshot } from "./fleet-apps.js";
 import { FleetDevice, type DeviceSpec } from "./fleet-device.js";
 import { fleetCost, Lateness, type CostReading, type FleetCost } from "./fleet-stats.js";
+import { deviceOutputs, heldOutputs, type HeldOutput } from "./device-outputs.js";
 import type { FleetDriver, FleetNetwork } from "./fleet-driver.js";
 
 /** A worker holds at least this many devices before another is started. */
@@ -79,7 +80,7 @@ export class FleetEngine {
   #closed = false;
   #failure: string | undefined;
   /** Outputs held until flushOutputs, when the driver orders them. */
-  readonly #held: Array<{ at: number; device: number; order: number; run: () => void }> = [];
+  readonly #held: HeldOutput[] = [];
 
   private constructor(options: FleetEngineOptions) {
     this.#options = options;
@@ -259,7 +260,11 @@ export class FleetEngine {
     this.#snapshotDir = mkdtempSync(join(tmpdir(), "xsedge-fleet-"));
     const snapshot = join(this.#snapshotDir, "fleet.xss");
     await prepareSnapshot(snapshot, this.apps, Math.ceil(specs.length / count));
-    const outputs = this.driver.ordersOutputs ? this.#holding(this.#outputs()) : this.#outputs();
+    const direct = deviceOutputs({
+      devices: this.devices, network: this.network, events: this.#options.events ?? {}, logger: this.#options.logger,
+      probes: this.#probes, apps: this.apps, powerOn: (device) => this.powerOn(device),
+    });
+    const outputs = this.driver.ordersOutputs ? heldOutputs(direct, this.#held) : direct;
     for (let w = 0; w < count; w++) {
       const worker = new FleetWorker({
         name: `xsedge-fleet-${w + 1}`,
@@ -320,109 +325,5 @@ export class FleetEngine {
     for (const device of booting) if (device.state === "booting") device.state = "running";
     booting.clear();
     this.network.afterStep();
-  }
-
-  /** The same outputs, held (byte views copied) until flushOutputs. */
-  #holding(outputs: FleetOutputs): FleetOutputs {
-    const hold = (device: number, at: number, run: () => void) => this.#held.push({ at, device, order: this.#held.length, run });
-    return {
-      tcpOpen: (d, at, socket, address, port) => hold(d, at, () => outputs.tcpOpen(d, at, socket, address, port)),
-      tcpWrite: (d, at, socket, bytes) => {
-        const copy = bytes.slice();
-        hold(d, at, () => outputs.tcpWrite(d, at, socket, copy));
-      },
-      tcpClose: (d, at, socket) => hold(d, at, () => outputs.tcpClose(d, at, socket)),
-      trace: (d, at, line) => hold(d, at, () => outputs.trace(d, at, line)),
-      uncaught: (d, at, text) => hold(d, at, () => outputs.uncaught(d, at, text)),
-      halted: (d, at, reason) => hold(d, at, () => outputs.halted(d, at, reason)),
-      restart: (d, at) => hold(d, at, () => outputs.restart(d, at)),
-      probed: (d, at, json) => outputs.probed(d, at, json),
-      compiled: (app, error) => outputs.compiled(app, error),
-      flashWrite: (d, at, partition, offset, bytes) => {
-        const copy = bytes.slice();
-        hold(d, at, () => outputs.flashWrite(d, at, partition, offset, copy));
-      },
-      flashErase: (d, at, partition, block, count, bytes) => {
-        const copy = bytes.slice();
-        hold(d, at, () => outputs.flashErase(d, at, partition, block, count, copy));
-      },
-      preference: (d, at, domain, key, value) => hold(d, at, () => outputs.preference(d, at, domain, key, value)),
-    };
-  }
-
-  #outputs(): FleetOutputs {
-    const device = (index: number) => this.devices[index];
-    const events = this.#options.events ?? {};
-    return {
-      tcpOpen: (index, at, socket, address, port) => {
-        device(index).counters.connects++;
-        this.network.open(index, socket, address, port, at);
-      },
-      tcpWrite: (index, at, socket, bytes) => {
-        device(index).counters.bytesOut += bytes.byteLength;
-        this.network.write(index, socket, bytes, at);
-      },
-      tcpClose: (index, at, socket) => this.network.close(index, socket, at),
-      trace: (index, at, line) => {
-        const d = device(index);
-        d.counters.traces++;
-        d.lastTrace = line;
-        events.trace?.(d, line, at);
-      },
-      uncaught: (index, at, text) => {
-        const d = this.devices[index];
-        if (!d) {
-          this.#options.logger?.error("fleet runtime failed", { error: text });
-          return;
-        }
-        d.counters.uncaught++;
-        d.lastUncaught = text;
-        this.#options.logger?.error("uncaught exception on device", { device: d.sensorId, error: text });
-        events.uncaught?.(d, text, at);
-      },
-      halted: (index, at, reason) => {
-        const d = device(index);
-        d.state = "halted";
-        d.counters.halts++;
-        d.lastHalt = reason;
-        this.network.closeDevice(index, at);
-        this.#options.logger?.info("simulated device halted", { device: d.sensorId, reason });
-        events.halted?.(d, reason, at);
-      },
-      restart: (index, at) => {
-        const d = device(index);
-        d.counters.restarts++;
-        this.#options.logger?.info("simulated device restarts", { device: d.sensorId });
-        // Off in its worker already; power comes back at once, as after a board's reset.
-        if (d.state !== "booting" && d.state !== "running") return;
-        d.state = "off";
-        this.network.closeDevice(index, at);
-        this.powerOn(d);
-      },
-      probed: (index, _at, json) => {
-        const waiting = this.#probes.get(index);
-        this.#probes.delete(index);
-        const result = JSON.parse(json) as ProbeResult;
-        for (const resolve of waiting ?? []) resolve(result);
-      },
-      flashWrite: (index, _at, partition, offset, bytes) => {
-        const d = device(index);
-        d.counters.flashWrites++;
-        d.partitions[partition].image.apply(offset, bytes);
-      },
-      flashErase: (index, _at, partition, block, count, bytes) => {
-        const d = device(index);
-        d.counters.flashErases++;
-        d.partitions[partition].image.erased(block, count, bytes);
-      },
-      preference: (index, _at, domain, key, value) => {
-        const preferences = device(index).preferences;
-        if (value === undefined) preferences.delete(domain, key);
-        else preferences.set(domain, key, value);
-      },
-      compiled: (app, error) => {
-        if (error) this.#options.logger?.error("app bundle does not compile in XS", { app: this.apps.pathOf(app), error });
-      },
-    };
   }
 }
