@@ -23,6 +23,13 @@ import type { ServerStats } from "./gateway/server-process.js";
 const LEVEL = fileURLToPath(new URL("./fleet/fleet-level.js", import.meta.url));
 const SERVER = fileURLToPath(new URL("./gateway/server-process.js", import.meta.url));
 const SECRET = "bench-fleet-secret-0123";
+/**
+ * Devices of both designs are switched on evenly over one batch age (the
+ * built-in app's 10 s): their batches then reach the gateway spread over
+ * time, as a real fleet's do, rather than all in one instant, which would
+ * make the stored count of a window depend on where its ends fall.
+ */
+export const BOOT_SPREAD_MS = 10_000;
 /** Stored over sampled for a level to count as sustained. */
 export const SUSTAINED_SHARE = 0.95;
 /** Timers may fire this late (99th percentile) in a sustained fleet. */
@@ -120,7 +127,7 @@ export async function measureLevel(design: "fleet" | "baseline", devices: number
     };
     level = fork(LEVEL, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const booted = next(level, `${design} ${devices} boot`, (m) => (m?.booted ? true : undefined));
-    const plan: LevelPlan = { design, devices, port, prefix, secret: SECRET };
+    const plan: LevelPlan = { design, devices, port, prefix, secret: SECRET, bootSpreadMs: BOOT_SPREAD_MS };
     level.send(plan);
     await booted;
     const measure = async () => {
@@ -209,7 +216,7 @@ export function fleetFiguresMarkdown(f: FleetFigures): string[] {
   const us = (n: number) => `${n.toLocaleString("en", { maximumFractionDigits: 0 })} µs`;
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : "–");
   return [
-    `Simulated devices sampling once a second (TMP117, SHT3x and BME280 in turn, the built-in app, batches of 10 s) against the real gateway in a process of its own, each level in a fresh process beside a fresh gateway; a level is sustained when the gateway stored ${SUSTAINED_SHARE * 100}% of what was sampled over a ${WINDOW_MS / 1000} s window (and, for the fleet, timers fired less than ${SUSTAINED_LATENESS_MS} ms late at the 99th percentile). Levels climb until one is not sustained. Baseline: one xsnap-worker per device, the design before the fleet. Load average at the end: ${loadavg()[0].toFixed(1)} on ${f.cores} cores (other work shares them; the ratios are the figures to read).`,
+    `Simulated devices sampling once a second (TMP117, SHT3x and BME280 in turn, the built-in app, batches of 10 s) against the real gateway in a process of its own, each level in a fresh process beside a fresh gateway, its devices switched on evenly over ${BOOT_SPREAD_MS / 1000} s (so their batches do not all land at once); a level is sustained when the gateway stored ${SUSTAINED_SHARE * 100}% of what was sampled over a ${WINDOW_MS / 1000} s window (and, for the fleet, timers fired less than ${SUSTAINED_LATENESS_MS} ms late at the 99th percentile). Levels climb until one is not sustained. Baseline: one xsnap-worker per device, the design before the fleet. Load average at the end: ${loadavg()[0].toFixed(1)} on ${f.cores} cores (other work shares them; the ratios are the figures to read).`,
     "",
     "| design | devices | workers | stored / sampled | timers late, p99 | memory per device | CPU per device-second | gateway's share of CPU | sustained |",
     "|---|---|---|---|---|---|---|---|---|",

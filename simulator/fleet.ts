@@ -74,6 +74,12 @@ export interface FleetOptions {
   projectFor?: (n: number) => FleetApp | undefined;
   /** The app bundle device n runs, when they differ. */
   appFor?: (n: number) => string | undefined;
+  /**
+   * Power the devices on evenly over this long rather than all at once, so
+   * that their samples and batches do not all fall in the same instant (a
+   * real fleet's boards were not switched on together); 0 by default.
+   */
+  bootSpreadMs?: number;
   /** Fleet workers; by default as many as the cores and the fleet's size call for. */
   workers?: number;
   /** Latency, loss and partitions between the devices and the gateway; none by default. */
@@ -159,7 +165,13 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
   });
   network.bind(engine);
   try {
-    for (const device of engine.devices) engine.powerOn(device);
+    const spread = options.bootSpreadMs ?? 0;
+    const started = Date.now();
+    for (const [i, device] of engine.devices.entries()) {
+      const due = started + (spread * i) / engine.devices.length - Date.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+      engine.powerOn(device);
+    }
     await engine.booted();
   } catch (error) {
     await engine.close();

@@ -25,6 +25,8 @@ export interface LevelPlan {
   port: number;
   prefix: string;
   secret: string;
+  /** The devices are switched on evenly over this long (fleet-figures.ts's BOOT_SPREAD_MS says why). */
+  bootSpreadMs: number;
 }
 
 export interface LevelReading {
@@ -53,7 +55,10 @@ function self(): { cpuMs: number; rssBytes: number } {
 async function startLevel(plan: LevelPlan): Promise<{ read(): LevelReading; stop(): Promise<void> }> {
   const config = { sensorId: "", gatewayAddress: "127.0.0.1", gatewayPort: plan.port, samplePeriodMs: 1000, secret: plan.secret, flashPartition: SIM_FLASH.partition };
   if (plan.design === "fleet") {
-    const fleet: SimulatedSensor[] = await startFleet({ count: plan.devices, gatewayAddress: "127.0.0.1", gatewayPort: plan.port, samplePeriodMs: 1000, idPrefix: plan.prefix, secretFor: () => plan.secret });
+    const fleet: SimulatedSensor[] = await startFleet({
+      count: plan.devices, gatewayAddress: "127.0.0.1", gatewayPort: plan.port, samplePeriodMs: 1000, idPrefix: plan.prefix, secretFor: () => plan.secret,
+      bootSpreadMs: plan.bootSpreadMs,
+    });
     const engine = fleetEngine(fleet);
     return {
       read: () => {
@@ -65,7 +70,10 @@ async function startLevel(plan: LevelPlan): Promise<{ read(): LevelReading; stop
   }
   const bundle = loadDeviceBundle();
   const devices: SimulatedDevice[] = [];
+  const started = Date.now();
   for (let n = 1; n <= plan.devices; n++) {
+    const due = started + (plan.bootSpreadMs * (n - 1)) / plan.devices - Date.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     const sensorId = `${plan.prefix}-${n}`;
     const part = SENSOR_ROTATION[(n - 1) % SENSOR_ROTATION.length];
     const clock = new RealClock();
