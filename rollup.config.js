@@ -6,6 +6,8 @@
  *  - build/sim/device.js: one script for xsnap-worker, in which the same
  *    specifiers resolve to the simulator's host modules (simulator/xs-host).
  * Either build fails if device code reaches for a Node built-in.
+ * And the gateway's rule host (hosts/gateway/rules/xs), the script each
+ * rules xsnap-worker evaluates: build/rules/rule-host.js.
  */
 import { builtinModules } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -105,4 +107,9 @@ export default [
     output: { file: "build/sim/device.js", format: "iife", sourcemap: false },
   },
   ...desktopStandIns,
+  {
+    input: here("./dist/hosts/gateway/rules/xs/rule-host.js"),
+    plugins: [noNodeBuiltins(), stripSourceMapComments()],
+    output: { file: "build/rules/rule-host.js", format: "iife", sourcemap: false },
+  },
 ];

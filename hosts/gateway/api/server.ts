@@ -9,10 +9,12 @@
  *   GET /healthz                                          200 {status: "ok"} or 503 {status: "failing", reasons}
  *   GET /metrics                                          Prometheus text
  *   GET /, /app.js, /style.css                            the live dashboard
+ *   /api/v1/rules...                                      the gateway rules (rule-routes.ts)
  *
  * Errors are JSON {error} naming what was wrong: 400 for a bad query
  * parameter, 404 for an unknown path, 405 for a wrong method, 503 while the
- * store is closed. Read-only: nothing here changes what the gateway stores.
+ * store is closed. Read-only but for the rule routes, which deploy and
+ * switch rules (never what devices sent).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "../../log/logger.js";
@@ -25,6 +27,9 @@ import { loadDashboard } from "./dashboard-files.js";
 import { assessHealth, RELAY_FAILING_THRESHOLD_MS } from "./health.js";
 import { GatewayMetrics } from "./metrics.js";
 import { ObservationStream, type StreamStats } from "./observation-stream.js";
+import { AlertStream } from "./alert-stream.js";
+import { ruleRoutes } from "./rule-routes.js";
+import type { RuleEngine } from "../rules/rule-engine.js";
 import { checkParams, intValue, sensorIdValue } from "./query.js";
 import { apiObservation, sensorTable } from "./views.js";
 
@@ -55,6 +60,8 @@ export interface ApiServerOptions {
   relayFailingThresholdMs?: number;
   /** Default SSE_STALL_MS (hosts/http/sse.ts). */
   sseStallMs?: number;
+  /** The gateway's rules; their routes answer 503 without. */
+  rules?: RuleEngine;
 }
 
 export interface ApiServer {
@@ -62,6 +69,8 @@ export interface ApiServer {
   readonly port: number;
   /** Rows were committed to the store: wakes the SSE streams. */
   stored(): void;
+  /** Rules' alerts were committed: wakes the alert streams. */
+  alertsStored(): void;
   stats(): StreamStats;
   /** Ends the streams and closes the listener. */
   close(): Promise<void>;
@@ -78,6 +87,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const dashboard = loadDashboard();
   const stream = new ObservationStream(store, options.sseStallMs);
   const metrics = new GatewayMetrics(options.stats);
+  const alertStream = new AlertStream(store, options.sseStallMs);
 
   function openStore(): ObservationStore {
     if (!store.isOpen) throw new HttpError(503, "the store is closed (the gateway is stopping or has failed)");
@@ -151,6 +161,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       },
     },
   };
+  Object.assign(routes, ruleRoutes(() => options.rules, store, alertStream));
   for (const [path, file] of dashboard) {
     routes[path] = {
       GET: (_req, res) => {
@@ -192,10 +203,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     host: options.host,
     port,
     stored: () => stream.stored(),
+    alertsStored: () => alertStream.stored(),
     stats: () => stream.stats(),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stream.close();
+      alertStream.close();
       server.closeIdleConnections();
       await closed;
     },

@@ -31,6 +31,8 @@ import { StoreEviction, type Eviction } from "./eviction.js";
 import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 import { RelayRows } from "./relay-rows.js";
 import { StoreQuarantine } from "./quarantine.js";
+import { RuleRows } from "./rule-rows.js";
+import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { scanTally } from "./tally-scan.js";
 import type { Logger } from "../../log/logger.js";
@@ -40,6 +42,8 @@ export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
 export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./eviction.js";
 export { StoreVersionError } from "../../sqlite/durable-database.js";
 export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./quarantine.js";
+export type { RuleInputRow, RuleRow, VersionRow, VersionStatus } from "./rule-rows.js";
+export type { AlertRecord, NewAlert } from "./rule-alerts.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";
@@ -80,6 +84,10 @@ export class ObservationStore {
   readonly path: string;
   /** Read-only queries for the local API, on this connection. */
   readonly queries: ObservationQueries;
+  /** The gateway rules' versions, offsets and state (hosts/gateway/rules/). */
+  readonly rules: RuleRows;
+  /** The rules' alert outbox. */
+  readonly alerts: RuleAlerts;
   readonly #db: Database.Database;
   readonly #anchors: BootAnchors;
   readonly #eviction: StoreEviction;
@@ -88,6 +96,8 @@ export class ObservationStore {
   /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
+  readonly #insertDerived: Statement<[string, number, number, string, number]>;
+  readonly #markDerived: Statement<[number, string]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
@@ -96,6 +106,8 @@ export class ObservationStore {
   #staged: StoredObservation[] = [];
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
   #retimedInTransaction = false;
+  /** The open transaction took rows out of the outbox (keepLocal): a rollback puts them back. */
+  #keptInTransaction = false;
 
   /** Opens (creating if needed) the store in `dataDir`, migrating its schema and counting its rows once; `logger` hears if that was slow. */
   static open(dataDir: string, logger?: Logger): ObservationStore {
@@ -121,6 +133,12 @@ export class ObservationStore {
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
+    this.#insertDerived = db.prepare(
+      "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at) VALUES (?, ?, 0, 0, ?, 'gateway', ?, ?)",
+    );
+    this.#markDerived = db.prepare("INSERT INTO rule_derived (id, rule) VALUES (?, ?)");
+    this.rules = new RuleRows(db);
+    this.alerts = new RuleAlerts(db);
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#quarantine = new StoreQuarantine(db);
@@ -142,7 +160,8 @@ export class ObservationStore {
       this.#staged.length = staged;
       this.#tally.rollbackTo(changes);
       this.#anchors.forgetCached();
-      if (outermost) this.#retimedInTransaction = false;
+      if (this.#keptInTransaction) this.#relayRows.rolledBack();
+      if (outermost) this.#retimedInTransaction = this.#keptInTransaction = false;
       throw e;
     }
     if (outermost) this.#committed();
@@ -169,6 +188,39 @@ export class ObservationStore {
     // have been filled in (or not, once relayed) since the first receipt.
     const same = existing !== undefined && existing.boot === obs.boot && existing.uptime_ms === obs.uptimeMs && existing.readings === readings;
     return same ? "duplicate" : "conflict";
+  }
+
+  /**
+   * Stores an observation a gateway rule derived (a virtual sensor has no
+   * boot: boot and uptime are 0, its time is the gateway's), numbered after
+   * the sensor's highest seq. For the rules' transaction: the caller
+   * checked the sensor is the rule's.
+   */
+  appendDerived(obs: { sensorId: string; readings: TimedObservation["readings"]; time: number }, receivedAt: number, rule: string): StoredObservation {
+    const seq = this.highestSeq(obs.sensorId) + 1;
+    const result = this.#insertDerived.run(obs.sensorId, seq, obs.time, JSON.stringify(obs.readings), receivedAt);
+    const id = Number(result.lastInsertRowid);
+    this.#markDerived.run(id, rule);
+    const timed: TimedObservation = { sensorId: obs.sensorId, seq, boot: 0, uptimeMs: 0, readings: obs.readings, time: obs.time, timeSource: "gateway" };
+    const row = this.#relayRows.row(id, timed, receivedAt);
+    this.#staged.push(row);
+    this.#count({ kind: "stored", sensorId: obs.sensorId, seq, id, untimed: false });
+    if (!this.#db.inTransaction) this.#committed();
+    return row;
+  }
+
+  /**
+   * Takes unrelayed rows out of the outbox without relaying them: a rule
+   * kept them at the gateway. Rows already relayed are left as they are.
+   * Returns the ids it took.
+   */
+  keepLocal(ids: readonly number[], at: number): number[] {
+    const kept = this.#relayRows.keepLocal(ids, at);
+    if (kept.length > 0) {
+      this.#count({ kind: "relayed", rows: kept.length, untimedAgain: 0 });
+      if (this.#db.inTransaction) this.#keptInTransaction = true;
+    }
+    return kept;
   }
 
   /** The anchor a boot's times come from, if one has arrived. */
@@ -295,6 +347,7 @@ export class ObservationStore {
     const staged = this.#staged;
     this.#staged = [];
     this.#tally.commit();
+    this.#keptInTransaction = false;
     if (this.#retimedInTransaction) this.#retimedInTransaction = false;
     else this.#relayRows.committed(staged);
   }
