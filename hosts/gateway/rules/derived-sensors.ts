@@ -15,6 +15,8 @@ export class DerivedSensors {
   readonly #store: ObservationStore;
   readonly #registry: SensorRegistry | undefined;
   readonly #owners = new Map<string, string>();
+  /** Sensor ids seen to be devices' (for isDerived; bounded like #owners). */
+  readonly #devices = new Set<string>();
 
   constructor(store: ObservationStore, registry: SensorRegistry | undefined) {
     this.#store = store;
@@ -35,6 +37,26 @@ export class DerivedSensors {
     }
     this.#remember(sensorId, rule);
     return null;
+  }
+
+  /**
+   * Whether a sensor's rows are a rule's (the relay's gate does not hold
+   * them: no rule gives verdicts on derived rows). One indexed read the
+   * first time a sensor is asked about, then from memory.
+   */
+  isDerived(sensorId: string): boolean {
+    if (this.#owners.has(sensorId)) return true;
+    if (this.#devices.has(sensorId)) return false;
+    const owner = this.#store.rules.ownerOf(sensorId);
+    if (typeof owner === "string") {
+      this.#remember(sensorId, owner);
+      return true;
+    }
+    if (owner === null) {
+      if (this.#devices.size >= MAX_REMEMBERED) this.#devices.delete(this.#devices.values().next().value as string);
+      this.#devices.add(sensorId);
+    }
+    return false;
   }
 
   #remember(sensorId: string, rule: string): void {

@@ -45,14 +45,17 @@ export interface VerdictStats {
 
 export class RelayVerdicts implements RelayGate {
   readonly #rules: () => readonly DecidingRule[];
+  readonly #isDerived: (sensorId: string) => boolean;
   readonly #waitMs: number;
   readonly #late = new Set<number>();
   #timeouts = 0;
   #lateVerdicts = 0;
   #held = 0;
 
-  constructor(rules: () => readonly DecidingRule[], waitMs = DEFAULT_VERDICT_WAIT_MS) {
+  /** `isDerived`: a rule's virtual sensor (rules see only devices' rows, so none gives verdicts on those). */
+  constructor(rules: () => readonly DecidingRule[], isDerived: (sensorId: string) => boolean, waitMs = DEFAULT_VERDICT_WAIT_MS) {
     this.#rules = rules;
+    this.#isDerived = isDerived;
     this.#waitMs = waitMs;
   }
 
@@ -68,7 +71,7 @@ export class RelayVerdicts implements RelayGate {
         this.#held++;
         continue;
       }
-      const waiting = deciding.some((rule) => rule.committedPosition < row.id && rule.selector.matches(sensorId, readings));
+      const waiting = deciding.some((rule) => rule.committedPosition < row.id && rule.selector.matches(sensorId, readings)) && !this.#isDerived(sensorId);
       if (!waiting) admitted.push(row);
       else if (now - row.receivedAt >= this.#waitMs) {
         // A row read again (its send failed) is one timeout, not two.

@@ -107,7 +107,8 @@ export class RuleEngine {
       maxima: { ...MAX_LIMITS, ...options.maxima },
     };
     const workerMemoryBytes = options.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES;
-    this.verdicts = new RelayVerdicts(() => [...this.#runners.values()], options.verdictWaitMs ?? DEFAULT_VERDICT_WAIT_MS);
+    const derived = new DerivedSensors(this.#store, options.registry);
+    this.verdicts = new RelayVerdicts(() => [...this.#runners.values()], (sensorId) => derived.isDerived(sensorId), options.verdictWaitMs ?? DEFAULT_VERDICT_WAIT_MS);
     this.#pool = new WorkerPool({
       workers: options.workers ?? 1,
       memoryCapBytes: workerMemoryBytes,
@@ -122,7 +123,7 @@ export class RuleEngine {
       store: this.#store,
       pool: this.#pool,
       commits: this.#commits,
-      derived: new DerivedSensors(this.#store, options.registry),
+      derived,
       log: this.#log,
       now: this.#now,
       limits,

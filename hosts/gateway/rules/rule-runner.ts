@@ -65,6 +65,8 @@ export interface RuleStats {
   /** The last observation id finished, and the last one committed. */
   position: number;
   committedPosition: number;
+  /** Work done but not committed yet (a commit is at most COMMIT_INTERVAL_MS away). */
+  uncommitted: boolean;
   /** Devices' observations not yet handled (counted up to MAX_COUNTED_LAG), and how long the oldest has waited. */
   lagObservations: number;
   lagMs: number;
@@ -265,6 +267,7 @@ export class RuleRunner {
       worker: this.#worker,
       position: this.#position,
       committedPosition: this.#committed.position,
+      uncommitted: this.#pending.position > this.#committed.position,
       lagObservations: lag,
       lagMs: first ? Math.max(0, this.#env.now() - first.received_at) : 0,
       events: this.#counts.events,
