@@ -16,7 +16,7 @@ export const RETRY_DELAYS_MS: readonly number[] = Object.freeze([1000, 5000]);
 
 export type FaultDecision = { disable: true } | { disable: false; retryInMs: number };
 
-export function afterFault(consecutiveFailures: number): FaultDecision {
+export function afterFault(consecutiveFailures: number, delays: readonly number[] = RETRY_DELAYS_MS): FaultDecision {
   if (consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) return { disable: true };
-  return { disable: false, retryInMs: RETRY_DELAYS_MS[Math.min(consecutiveFailures, RETRY_DELAYS_MS.length) - 1] ?? RETRY_DELAYS_MS[0] };
+  return { disable: false, retryInMs: delays[Math.min(consecutiveFailures, delays.length) - 1] ?? delays[0] };
 }

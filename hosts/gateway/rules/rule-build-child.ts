@@ -76,6 +76,8 @@ async function bundle(dir: string, file: string): Promise<{ code: string; map: s
   const entry = join(dir, "out", file.replace(/\.ts$/, ".js"));
   const build = await rollup({
     input: entry,
+    // What the author wrote runs: tree-shaking would drop code it judges without effect (an empty endless loop among it).
+    treeshake: false,
     plugins: [{
       name: "xsedge-rule-imports",
       resolveId(source, importer) {

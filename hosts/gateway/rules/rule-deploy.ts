@@ -205,7 +205,7 @@ export class RuleInstaller {
     const old = runner.version;
     // Beside the running version, in its worker (a disabled rule has none: it loads when it runs).
     let loaded = false;
-    let loadedInto: unknown;
+    let loadedInto: RuleWorker | undefined;
     if (runner.workerIndex >= 0) {
       const worker = await pool.worker(runner.workerIndex);
       loadedInto = worker;
@@ -229,7 +229,7 @@ export class RuleInstaller {
         loaded = adopted;
       }
       runner.unloadSlot(old.slot);
-      runner.useVersion(version, loaded);
+      runner.useVersion(version, loaded ? loadedInto : undefined);
       return position;
     } catch (e) {
       if (loaded) runner.unloadSlot(version.slot);

@@ -14,6 +14,7 @@ import type { Logger } from "../../log/logger.js";
 import type { ObservationStore, VersionRow } from "../store/observation-store.js";
 import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { CommitQueue } from "./rule-commits.js";
+import { RETRY_DELAYS_MS } from "./fault-policy.js";
 import { DerivedSensors } from "./derived-sensors.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_MEMORY_BYTES, DEFAULT_WORKER_RECYCLE_BYTES, MAX_LIMITS } from "./rule-limits.js";
 import { RuleRunner, type RuleStats, type RunnerEnv } from "./rule-runner.js";
@@ -39,6 +40,8 @@ export interface RulesOptions {
   /** Defaults and ceilings of the rules' limits; rule-limits.ts by default. */
   defaults?: Partial<ResolvedLimits>;
   maxima?: Partial<ResolvedLimits>;
+  /** Waits before retrying a rule after a fault; fault-policy.ts RETRY_DELAYS_MS by default. */
+  retryDelaysMs?: readonly number[];
 }
 
 export interface RuleEngineOptions extends RulesOptions {
@@ -128,6 +131,7 @@ export class RuleEngine {
       now: this.#now,
       limits,
       workerRecycleBytes: Math.min(DEFAULT_WORKER_RECYCLE_BYTES, workerMemoryBytes),
+      retryDelaysMs: options.retryDelaysMs ?? RETRY_DELAYS_MS,
     };
     this.#installer = new RuleInstaller({
       env: this.#env,

@@ -21,7 +21,7 @@ import { afterFault, MAX_CONSECUTIVE_FAILURES } from "./fault-policy.js";
 import { describeFault, faultLine, type FaultContext } from "./fault-report.js";
 import type { RuleVersion } from "./rule-version.js";
 import { RuleTrace } from "./rule-trace.js";
-import { WorkerDiedError, type WorkerDeath } from "./rule-worker.js";
+import { WorkerDiedError, type RuleWorker, type WorkerDeath } from "./rule-worker.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { DeliverReply, EventResult, Fault, FaultKind, LoadReply, ResolvedLimits, SimpleReply, WireEvent } from "./xs/protocol.js";
 
@@ -48,6 +48,8 @@ export interface RunnerEnv {
   limits: { defaults: ResolvedLimits; maxima: ResolvedLimits };
   /** A worker whose engine holds more than this is recycled after the delivery that grew it. */
   workerRecycleBytes: number;
+  /** Waits before retrying a rule after its 1st, 2nd, ... fault (fault-policy.ts). */
+  retryDelaysMs: readonly number[];
 }
 
 export interface RuleStats {
@@ -120,7 +122,8 @@ export class RuleRunner {
   #nextTimerAt: number | null = null;
   #inFlight: Promise<void> | undefined;
   #draining = false;
-  #needsLoad = true;
+  /** The worker process the rule's slot is loaded in; none (or another) means it must be loaded first. */
+  #loadedIn: RuleWorker | undefined;
   #wakeAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
@@ -177,7 +180,7 @@ export class RuleRunner {
 
   /** Its worker died: the slot is gone, to be loaded again (the rule that caused it is told through its own request). */
   workerLost(): void {
-    this.#needsLoad = true;
+    this.#loadedIn = undefined;
     if (!this.#inFlight) this.#pump();
   }
 
@@ -198,10 +201,10 @@ export class RuleRunner {
     return { position: this.#position, state: this.#pending.state };
   }
 
-  /** The next version takes over at `position` with `state`, already loaded in slot `slot` of this rule's worker (or to be loaded). */
-  useVersion(version: RuleVersion, loaded: boolean): void {
+  /** The next version takes over, already loaded (with the state handed over) in `loadedIn`, or to be loaded when it runs. */
+  useVersion(version: RuleVersion, loadedIn: RuleWorker | undefined): void {
     this.#version = version;
-    this.#needsLoad = !loaded;
+    this.#loadedIn = loadedIn;
     this.#consecutive = 0;
     this.#cautiousThrough = null;
     if (this.#status !== "running") {
@@ -230,7 +233,7 @@ export class RuleRunner {
     this.#status = "running";
     this.#disabledReason = null;
     this.#consecutive = 0;
-    this.#needsLoad = true;
+    this.#loadedIn = undefined;
     this.#worker = this.#env.pool.assign(this.name);
     this.#pump();
   }
@@ -301,7 +304,11 @@ export class RuleRunner {
 
   /** One look at the store and, if there is anything to do, one delivery. True when there may be more to do at once. */
   async #step(): Promise<boolean> {
-    if (this.#needsLoad && !(await this.#load())) return false;
+    if (this.#loadedIn === undefined || !this.#loadedIn.alive || this.#loadedIn !== this.#env.pool.running(this.#worker)) {
+      const loaded = await this.#load();
+      // A worker lost under the load (not this rule's doing): try again with the next one.
+      if (loaded !== "loaded") return loaded === "retry";
+    }
     const rows = this.#env.store.rules.inputsAfter(this.#position, READ_ROWS);
     const selector = this.#version.selector;
     const cautious = this.#cautiousThrough !== null && this.#position < this.#cautiousThrough;
@@ -332,7 +339,7 @@ export class RuleRunner {
     return true;
   }
 
-  async #load(): Promise<boolean> {
+  async #load(): Promise<"loaded" | "fault" | "retry"> {
     const version = this.#version;
     try {
       const worker = await this.#env.pool.worker(this.#worker);
@@ -342,17 +349,17 @@ export class RuleRunner {
       );
       if (!reply.ok) {
         this.#fault(reply.error, {}, []);
-        return false;
+        return "fault";
       }
-      this.#needsLoad = false;
-      return true;
+      this.#loadedIn = worker;
+      return "loaded";
     } catch (e) {
-      if (e instanceof WorkerDiedError && !e.inFlight) return false;
+      if (e instanceof WorkerDiedError && (!e.inFlight || e.death === "closed")) return "retry";
       const fault: Fault = e instanceof WorkerDiedError
         ? { kind: deathKind(e.death), message: deathMessage(e, version.summary.limits), handler: "module" }
         : { kind: "crash", message: (e as Error).message };
       this.#fault(fault, {}, []);
-      return false;
+      return "fault";
     }
   }
 
@@ -362,6 +369,12 @@ export class RuleRunner {
     let grewBy: number;
     try {
       const worker = await this.#env.pool.worker(this.#worker);
+      if (worker !== this.#loadedIn) {
+        // The worker was replaced since the load: load into the new one first.
+        this.#loadedIn = undefined;
+        this.#wakeAgain = true;
+        return;
+      }
       const watchdog = WATCHDOG_BASE_MS + WATCHDOG_PER_EVENT_MS * events.length;
       const answer = await worker.request<DeliverReply>({ op: "deliver", slot: this.#version.slot, events }, watchdog);
       reply = answer.reply;
@@ -369,8 +382,12 @@ export class RuleRunner {
       if (answer.meter.allocate > this.#env.workerRecycleBytes) this.#env.pool.recycle(this.#worker);
     } catch (e) {
       if (!(e instanceof WorkerDiedError)) throw e;
-      // Died under another rule's request, or while queued: not this rule's fault.
-      if (!e.inFlight) return void (this.#needsLoad = true);
+      // Died under another rule's request, while queued, or recycled by the gateway: not this rule's fault.
+      if (!e.inFlight || e.death === "closed") {
+        this.#loadedIn = undefined;
+        this.#wakeAgain = true;
+        return;
+      }
       const handler = events.some((event) => event.kind === "observation") ? "onObservation" : "onTimer";
       const fault: Fault = { kind: deathKind(e.death), message: deathMessage(e, summary.limits), handler };
       return this.#fault(fault, this.#contextOf(events), events);
@@ -409,8 +426,11 @@ export class RuleRunner {
     this.#pending = { position: through, state };
     this.#position = through;
     this.#nextTimerAt = reply.nextTimerAt;
-    this.#consecutive = 0;
-    if (this.#cautiousThrough !== null && through >= this.#cautiousThrough) this.#cautiousThrough = null;
+    // Failures count as "in a row" until the rule is past the event that failed (the replay before it does not reset them).
+    if (this.#cautiousThrough === null || through >= this.#cautiousThrough) {
+      this.#consecutive = 0;
+      this.#cautiousThrough = null;
+    }
     const counts = this.#counts;
     counts.events += reply.events;
     counts.computeTotal += reply.computeTotal;
@@ -465,11 +485,11 @@ export class RuleRunner {
     const among = context.observation === undefined && observations.length > 1 ? ` (during observations ${observations[0]}–${observations[observations.length - 1]})` : "";
     const message = describeFault(fault, line, context) + among;
     this.#lastError = { at: this.#env.now(), message };
-    this.#needsLoad = true;
+    this.#loadedIn = undefined;
     this.#unload(version.slot);
     // The events before the one that failed are replayed one at a time, so they commit and the failing one is found.
     this.#cautiousThrough = failedAt ?? (observations.length > 0 ? observations[observations.length - 1] : this.#cautiousThrough);
-    const decision = afterFault(this.#consecutive);
+    const decision = afterFault(this.#consecutive, this.#env.retryDelaysMs);
     const fields = { rule: this.name, version: version.version, kind: fault.kind, line, observationId: context.observation?.id, failure: this.#consecutive };
     if (decision.disable) {
       this.#env.log.error(`rule "${this.name}" v${version.version} failed: ${message}; disabled after ${MAX_CONSECUTIVE_FAILURES} failures in a row`, fields);

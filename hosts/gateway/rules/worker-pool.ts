@@ -84,7 +84,10 @@ export class WorkerPool {
 
   /** Stops a worker whose machine grew too large: its rules are loaded again into a fresh one. */
   recycle(index: number): void {
-    const worker = this.#slots[index].worker;
+    const slot = this.#slots[index];
+    const worker = slot.worker;
+    // The next worker() starts a fresh one at once, not the one on its way out.
+    slot.worker = undefined;
     if (worker?.alive) {
       this.#options.logger.info(`rule worker ${index} recycled: its engine holds ${Math.round(worker.meter.allocate / 2 ** 20)} MiB`);
       void worker.close().then(async () => this.#options.onDied(index, await worker.exited));
