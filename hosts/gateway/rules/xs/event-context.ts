@@ -29,10 +29,8 @@ export interface RuntimeState {
 
 /** Something the rule asked for that is not allowed: the event fails with kind "output". */
 export class OutputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "OutputError";
-  }
+  // A field, not `this.name = ...`: the hardened Error.prototype.name would refuse the assignment.
+  override readonly name = "OutputError";
 }
 
 const SENSOR_ID = /^[A-Za-z0-9._:-]{1,64}$/;

@@ -16,6 +16,11 @@
  *  - Date reads the wall clock and Math.random is not replayable: a rule
  *    gets a Date that needs an explicit time, and no Math.random (its only
  *    clock is ctx.now);
+ *  - the properties code commonly assigns on its own objects (`this.name`
+ *    in an Error subclass, `toString` on a plain object) become accessors
+ *    that define the property on the object assigned to, as SES's
+ *    override taming does: on a frozen prototype a plain data property
+ *    would make those assignments fail (the "override mistake");
  *  - then every built-in reachable from the global object, or only through
  *    syntax (iterators, generators, async functions), is hardened.
  *
@@ -41,6 +46,38 @@ const SyntaxFunctionPrototypes = (): object[] => [
   Object.getPrototypeOf(async function () {}),
   Object.getPrototypeOf(async function* () {}),
 ];
+
+/** Prototype properties that code assigns on instances: each becomes an accessor that defines an own property instead. */
+function overridable(): Array<[object, string[]]> {
+  const errors = [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError];
+  return [
+    // Not methods on hot paths (push, then, an array's constructor): a getter on every lookup would cost every rule.
+    [Object.prototype, ["constructor", "toString", "valueOf", "toLocaleString"]],
+    [Error.prototype, ["name", "message", "toString", "constructor"]],
+    ...errors.slice(1).map((error): [object, string[]] => [error.prototype, ["name", "message", "constructor"]]),
+  ];
+}
+
+function tameOverrides(): void {
+  for (const [prototype, names] of overridable()) {
+    for (const name of names) {
+      const descriptor = Object.getOwnPropertyDescriptor(prototype, name);
+      if (!descriptor || !("value" in descriptor) || !descriptor.configurable) continue;
+      const value: unknown = descriptor.value;
+      Object.defineProperty(prototype, name, {
+        get: function getter() {
+          return value;
+        },
+        set: function setter(this: object, assigned: unknown) {
+          if (this === prototype) throw new TypeError(`cannot assign ${name} on a frozen built-in prototype`);
+          Object.defineProperty(this, name, { value: assigned, writable: true, enumerable: true, configurable: true });
+        },
+        enumerable: descriptor.enumerable,
+        configurable: false,
+      });
+    }
+  }
+}
 
 /** A Date whose constructor needs a time, sharing Date.prototype (so `instanceof Date` and every method still work). */
 function makeRuleDate(): DateConstructor {
@@ -96,6 +133,7 @@ function freezeIntrinsics(): Frozen {
   const ruleDate = makeRuleDate();
   Object.defineProperty(Date.prototype, "constructor", { value: ruleDate, writable: false, enumerable: false, configurable: false });
   Object.defineProperty(Math, "random", { value: noRandom, writable: false, enumerable: false, configurable: false });
+  tameOverrides();
   const global = globalThis as Record<string, unknown>;
   for (const name of Object.getOwnPropertyNames(global)) {
     if (name === "globalThis" || name === "global" || name === "handleCommand") continue;

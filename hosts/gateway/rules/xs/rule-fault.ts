@@ -9,10 +9,8 @@ import type { Fault, FaultKind } from "./protocol.js";
 
 /** Thrown by a self-test's check(): the version is refused. */
 export class SelfTestFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SelfTestFailure";
-  }
+  // A field, not `this.name = ...`: the hardened Error.prototype.name would refuse the assignment.
+  override readonly name = "SelfTestFailure";
 }
 
 /** A rule's fault, carried out of the code that found it. */
