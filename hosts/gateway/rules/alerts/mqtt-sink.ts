@@ -37,7 +37,8 @@ export function createMqttSink(options: MqttSinkOptions): AlertSink {
       clientId: options.clientId ?? `xsedge-alerts-${process.pid}`,
       reconnectPeriod: RECONNECT_MS,
       connectTimeout: MQTT_SINK_TIMEOUT_MS,
-      protocolVersion: 5,
+      // 3.1.1: every broker speaks it (aedes does not speak 5); a broker's ACL may then drop a publish it acknowledged.
+      protocolVersion: 4,
     }).on("error", () => {}));
   return {
     name: "mqtt",
