@@ -4,6 +4,7 @@
  * a tester type the same thing.
  */
 import { gatewayCommand } from "../gateway/cli.js";
+import { rulesCommand } from "../gateway/rules/cli.js";
 import { cloudCommand } from "../../simulator/cloud/cli.js";
 import { simCommand } from "../../simulator/cli.js";
 import { upCommand } from "./up.js";
@@ -11,6 +12,7 @@ import { upCommand } from "./up.js";
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   up: upCommand,
   gateway: gatewayCommand,
+  rules: (argv) => rulesCommand(argv),
   sim: simCommand,
   cloud: cloudCommand,
 };
@@ -20,6 +22,7 @@ export const USAGE = `Usage: xsedge <command> [options]
 Commands:
   up        cloud + gateway + simulated devices on 127.0.0.1 (npm start)
   gateway   the edge gateway: MQTT ingest, SQLite store, relay to the cloud
+  rules     deploy, list, show, disable, enable, roll back a running gateway's rules
   sim       simulated devices running the device bundle on the XS engine
   cloud     the reference cloud registration service
 

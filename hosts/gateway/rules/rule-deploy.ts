@@ -90,12 +90,18 @@ export class RuleInstaller {
         if (e instanceof RuleRequestError) throw new RuleDeployError(400, e.message);
         throw e;
       }
-      const built = await buildRule(request);
+      // The probe's engine starts while the compiler runs: a deploy waits for the slower of the two, not both.
+      const probe = this.#startProbe();
+      const built = await buildRule(request).catch(async (e: unknown) => {
+        await probe.close();
+        throw e;
+      });
       if (!built.ok) {
+        await probe.close();
         const first = built.diagnostics[0];
         throw new RuleDeployError(400, `the rule does not type-check: ${first ? `${first.file}:${first.line}:${first.column} ${first.code} ${first.message}` : "?"}`, built.diagnostics);
       }
-      return this.#install({ ...request, hash: contentHash(request.source), bundle: built.bundle, sourceMap: built.sourceMap, detail: null }, started, false);
+      return this.#install({ ...request, hash: contentHash(request.source), bundle: built.bundle, sourceMap: built.sourceMap, detail: null }, started, false, undefined, probe);
     });
   }
 
@@ -133,9 +139,9 @@ export class RuleInstaller {
     }
   }
 
-  async #install(candidate: Candidate, started: number, rollback: boolean, expectedName?: string): Promise<DeployOutcome> {
+  async #install(candidate: Candidate, started: number, rollback: boolean, expectedName?: string, probe = this.#startProbe()): Promise<DeployOutcome> {
     const { store, log } = this.#env;
-    const summary = await this.#probe(candidate);
+    const summary = await this.#probe(candidate, probe);
     const name = summary.name;
     if (expectedName !== undefined && name !== expectedName) throw new RuleDeployError(422, `version names its rule "${name}", not "${expectedName}"`);
     const runner = this.#options.runners.get(name);
@@ -162,9 +168,16 @@ export class RuleInstaller {
     return { outcome: "deployed", rule: name, version: number, hash: candidate.hash, previousVersion: previous?.version ?? null, handedOverAt, tookMs };
   }
 
-  /** Loads and self-tests the candidate in a throwaway worker; its summary, or a 422 saying why not. */
-  async #probe(candidate: Candidate): Promise<RuleSummary> {
+  /** A throwaway worker for one candidate, its rule host loading. */
+  #startProbe(): RuleWorker & { started: Promise<void> } {
     const worker = new RuleWorker({ name: "xsedge-rules-probe", memoryCapBytes: this.#options.workerMemoryBytes });
+    const started = worker.ready(WORKER_START_TIMEOUT_MS);
+    started.catch(() => {});
+    return Object.assign(worker, { started });
+  }
+
+  /** Loads and self-tests the candidate in its throwaway worker; its summary, or a 422 saying why not. */
+  async #probe(candidate: Candidate, worker: RuleWorker & { started: Promise<void> }): Promise<RuleSummary> {
     const bundleFile = candidate.file.replace(/\.ts$/, ".js");
     const refuse = (fault: Fault, stage: string): never => {
       let lines: SourceLines | undefined;
@@ -172,7 +185,7 @@ export class RuleInstaller {
       throw new RuleDeployError(422, `the rule ${stage}: ${describeFault(fault, line, {})}`);
     };
     try {
-      await worker.ready(WORKER_START_TIMEOUT_MS);
+      await worker.started;
       const load = await worker.request<LoadReply>({ op: "load", slot: "probe", code: candidate.bundle, file: bundleFile, state: null, ...this.#env.limits }, PROBE_LOAD_TIMEOUT_MS);
       if (!load.reply.ok) return refuse(load.reply.error, "failed to load");
       const test = await worker.request<SimpleReply>({ op: "selfTest", slot: "probe" }, PROBE_TEST_TIMEOUT_MS);
