@@ -82,6 +82,12 @@ test("five-minute averages: raw samples stay at the gateway, the cloud gets one 
     assert.is(t.gateway.store.unrelayedCount(), 0, "kept samples left the outbox");
     const stats = await t.rule("five-minute-average");
     assert.is(stats.keptLocal, 24);
+    // Its trace, in the gateway's log under the rule's name.
+    const traced = t.logger.lines.filter((l) => l.component === "gateway/rules/rule/five-minute-average").map((l) => l.msg);
+    assert.equal(traced, [
+      `greenhouse-1 window ${new Date(start).toISOString()}: 10 samples, min 20, max 29`,
+      `greenhouse-1 window ${new Date(start + 300_000).toISOString()}: 10 samples, min 20, max 29`,
+    ]);
     assert.is(t.gateway.stats().rules!.verdictTimeouts, 0);
   } finally {
     await t.done();

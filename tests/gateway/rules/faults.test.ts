@@ -77,6 +77,11 @@ test("while (true) {}: the engine stops it at its compute budget; the device and
     // A delivery of several observations cannot say which one looped; the retries, one observation at a time, do.
     assert.match(lines[2], /on observation \d+ \(s-1 seq 5\)/);
     assert.is(t.gateway.stats().rules!.workerDeaths, 3, "the worker died each time and was started again");
+    const metrics = await (await fetch(`${t.base}/metrics`)).text();
+    for (const series of ['xsedge_rule_failures_total{rule="faulty"} 3', 'xsedge_rule_enabled{rule="faulty"} 0', 'xsedge_rule_enabled{rule="freezer-alarm"} 1', "xsedge_rules_worker_deaths_total 3", `xsedge_rule_events_total{rule="freezer-alarm"} ${OBSERVATIONS}`]) {
+      assert.ok(metrics.includes(series), `/metrics has ${series}`);
+    }
+    assert.match(metrics, /xsedge_rule_lag_observations\{rule="faulty"\} \d+/);
     // Nothing of the failed event was committed: one copy per handled observation, none of seq 5.
     const copies = t.gateway.store.queries.recent(100, "s-1.copy").map((row) => row.observation.seq).sort((a, b) => a - b);
     assert.equal(copies, [1, 2, 3, 4]);
