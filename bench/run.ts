@@ -13,6 +13,7 @@ import { storeFloor, type StoreFloor } from "./gateway/store-floor.js";
 import { ingestBudget, TARGET_RATIO, type IngestBudget } from "./ingest-budget.js";
 import { LARGE_ROWS, measureApiFigures, SENSORS, SMALL_ROWS } from "./api-figures.js";
 import { BOARD_SLOT_BYTES, HOST_SLOT_BYTES, flashBytesFigures, flashLifeFigures, heapFigure } from "./device-figures.js";
+import { rulesSection } from "./rules-figures.js";
 
 const RESULTS = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 const DURABLE_PATH = fileURLToPath(new URL("./gateway/durable-path.js", import.meta.url));
@@ -149,6 +150,8 @@ for (const f of api.calls) {
 }
 say(`| store open (once per start) | ${ms(api.openMs.small)} | ${ms(api.openMs.large)} | ${fixed(api.openMs.large / api.openMs.small, 0)} | — (one count at start) |`);
 say();
+
+await rulesSection(say);
 
 say(`Run time: ${fixed((Date.now() - started) / 1000)} s.`);
 

@@ -52,6 +52,8 @@ export interface DeployOutcome {
   handedOverAt: number;
   /** From the request to the new version running. */
   tookMs: number;
+  /** Of that, how long the rule took no new events: the old version finishing what it held, the commit, the switch. */
+  handOverMs: number;
 }
 
 interface Candidate {
@@ -147,15 +149,17 @@ export class RuleInstaller {
     const runner = this.#options.runners.get(name);
     const previous = runner?.version;
     if (previous && !rollback && previous.hash === candidate.hash && runner!.status !== "disabled") {
-      return { outcome: "unchanged", rule: name, version: previous.version, hash: previous.hash, previousVersion: previous.version, handedOverAt: runner!.handOver().position, tookMs: this.#env.now() - started };
+      return { outcome: "unchanged", rule: name, version: previous.version, hash: previous.hash, previousVersion: previous.version, handedOverAt: runner!.handOver().position, tookMs: this.#env.now() - started, handOverMs: 0 };
     }
     const deployedAt = this.#env.now();
     const row = { rule: name, hash: candidate.hash, file: candidate.file, source: candidate.source, bundle: candidate.bundle, sourceMap: candidate.sourceMap, summary: JSON.stringify(summary), deployedAt, detail: candidate.detail };
     const number = store.rules.addVersion(row);
     const version = ruleVersion({ ...row, version: number }, summary);
     let handedOverAt: number;
+    let handOverMs = 0;
     try {
-      handedOverAt = runner ? await this.#handOver(runner, version) : this.#start(version);
+      if (runner) ({ position: handedOverAt, ms: handOverMs } = await this.#handOver(runner, version));
+      else handedOverAt = this.#start(version);
     } catch (e) {
       store.rules.setStatus(name, number, "failed", (e as Error).message);
       throw e;
@@ -165,7 +169,7 @@ export class RuleInstaller {
     log.info(`rule "${name}" v${number} live${previous ? ` (was v${previous.version})` : ""}, from observation ${handedOverAt + 1}, ${tookMs} ms after the deploy began`, {
       rule: name, version: number, hash: candidate.hash, previousVersion: previous?.version ?? null, detail: candidate.detail,
     });
-    return { outcome: "deployed", rule: name, version: number, hash: candidate.hash, previousVersion: previous?.version ?? null, handedOverAt, tookMs };
+    return { outcome: "deployed", rule: name, version: number, hash: candidate.hash, previousVersion: previous?.version ?? null, handedOverAt, tookMs, handOverMs };
   }
 
   /** A throwaway worker for one candidate, its rule host loading. */
@@ -213,7 +217,7 @@ export class RuleInstaller {
     return position;
   }
 
-  async #handOver(runner: RuleRunner, version: RuleVersion): Promise<number> {
+  async #handOver(runner: RuleRunner, version: RuleVersion): Promise<{ position: number; ms: number }> {
     const { store, pool, commits, now } = this.#env;
     const old = runner.version;
     // Beside the running version, in its worker (a disabled rule has none: it loads when it runs).
@@ -229,6 +233,7 @@ export class RuleInstaller {
       if (!reply.ok) throw new RuleDeployError(422, `the rule failed to load beside v${old.version}: ${reply.error.message}`);
       loaded = true;
     }
+    const draining = performance.now();
     await runner.drain();
     try {
       if (!commits.flush()) throw new RuleDeployError(503, "the store could not commit the running version's work; nothing changed");
@@ -243,7 +248,7 @@ export class RuleInstaller {
       }
       runner.unloadSlot(old.slot);
       runner.useVersion(version, loaded ? loadedInto : undefined);
-      return position;
+      return { position, ms: Math.round((performance.now() - draining) * 10) / 10 };
     } catch (e) {
       if (loaded) runner.unloadSlot(version.slot);
       throw e;

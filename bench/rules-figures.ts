@@ -1,0 +1,277 @@
+/*
+ * The gateway rules' figures for `npm run bench`, each against a baseline
+ * measured in the same run:
+ *  - observations per second through a trivial and a windowed rule, on the
+ *    XS engine through the gateway's engine and alone, against the same
+ *    rule in Node's `vm`;
+ *  - the p99 of device PUBACK latency with ten rules active, against the
+ *    same gateway with none;
+ *  - time from `deploy` to the new version live while devices publish
+ *    (and the outputs lost or repeated across the hand-overs);
+ *  - the resident memory of the gateway (and its rules workers) with 0, 1
+ *    and 10 rules, against 0.
+ * The gateway and the load generator run in processes of their own.
+ * `node dist/bench/rules-figures.js` prints this section alone.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { LoadPlan, LoadResult } from "./gateway/load-generator.js";
+import type { RulesServerPlan, TwinCheck } from "./rules/gateway-process.js";
+import { throughputFigure, THROUGHPUT_OBSERVATIONS, type ThroughputFigure } from "./rules/throughput.js";
+
+const SERVER = fileURLToPath(new URL("./rules/gateway-process.js", import.meta.url));
+const LOAD = fileURLToPath(new URL("./gateway/load-generator.js", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../../examples/rules/", import.meta.url));
+const SECRET = "bench-secret-0123456789";
+const PREFIX = "bench";
+const CHILD_TIMEOUT_MS = 300_000;
+/** The PUBACK runs: 100 devices, 1,000 observations a second in all, 10 s measured. */
+export const PUBACK_DEVICES = 100;
+export const PUBACK_RATE = 1000;
+const PUBACK_MEASURE_MS = 10_000;
+/** Deploys of a new version while the devices publish. */
+export const HOT_DEPLOYS = 3;
+
+const example = (name: string) => readFileSync(`${EXAMPLES}${name}.ts`, "utf8");
+
+const trivial = `import { defineRule } from "xsedge/rules";
+export default defineRule({
+  name: "count",
+  select: { sensors: "bench-*" },
+  start: "stored",
+  initialState: () => ({ n: 0 }),
+  onObservation(_o, ctx) {
+    ctx.state.n++;
+  },
+});
+`;
+
+/** Version `v` derives "<sensor>.twin" = seq + v / 10 for every observation: a deploy that lost or repeated one would show. */
+const twin = (v: number) => `import { defineRule } from "xsedge/rules";
+export default defineRule({
+  name: "twin",
+  select: { sensors: "bench-*" },
+  initialState: () => ({}),
+  onObservation(observation, ctx) {
+    ctx.derive({ sensorId: observation.sensorId + ".twin", readings: [{ quantity: "temperature", value: observation.seq + ${v} / 10 }] });
+  },
+});
+`;
+
+/** A rolling mean of each sensor's last 60 readings, derived every 60th. */
+const rolling = (n: number) => `import { defineRule, readingOf } from "xsedge/rules";
+export default defineRule<{ windows: Record<string, number[]> }>({
+  name: "rolling-${n}",
+  select: { sensors: "bench-*" },
+  initialState: () => ({ windows: {} }),
+  onObservation(observation, ctx) {
+    const value = readingOf(observation, "temperature");
+    if (value === undefined) return;
+    const window = (ctx.state.windows[observation.sensorId] ??= []);
+    window.push(value);
+    if (window.length > 60) window.shift();
+    if (observation.seq % 60 === 0) ctx.derive({ sensorId: observation.sensorId + ".mean${n}", readings: [{ quantity: "temperature", value: window.reduce((a, b) => a + b, 0) / window.length }] });
+  },
+});
+`;
+
+/** Ten rules on the bench devices: the four examples, the twin, three rolling means, two counters. */
+function tenRules(): Array<{ file: string; source: string }> {
+  const bench = (source: string) => source.replace(/sensors: "[^"]*"/, 'sensors: "bench-*"');
+  return [
+    { file: "dew-point.ts", source: bench(example("dew-point")) },
+    { file: "five-minute-average.ts", source: bench(example("five-minute-average")) },
+    { file: "silence-alert.ts", source: bench(example("silence-alert")) },
+    { file: "freezer-alarm.ts", source: bench(example("freezer-alarm")) },
+    { file: "twin.ts", source: twin(1) },
+    { file: "rolling-1.ts", source: rolling(1) },
+    { file: "rolling-2.ts", source: rolling(2) },
+    { file: "rolling-3.ts", source: rolling(3) },
+    { file: "count.ts", source: trivial.replace('start: "stored",\n', "") },
+    { file: "count-2.ts", source: trivial.replace('start: "stored",\n', "").replace('name: "count"', 'name: "count-2"') },
+  ];
+}
+
+function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
+    const onMessage = (message: any) => {
+      if (message?.error) return done(new Error(`${what}: ${message.error}`));
+      const value = accept(message);
+      if (value !== undefined) done(undefined, value);
+    };
+    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
+    function done(error?: Error, value?: T) {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+interface RulesServer {
+  mqtt: number;
+  http: string;
+  memory(): Promise<{ rss: number; workersRss: number; workers: number }>;
+  twins(): Promise<TwinCheck>;
+  deploy(file: string, source: string): Promise<{ tookMs: number; handOverMs: number }>;
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<RulesServer> {
+  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ready = next(child, "rules gateway start", (m) => m?.ready as { mqtt: number; http: number } | undefined);
+  child.send({ prefix: PREFIX, devices: PUBACK_DEVICES, secret: SECRET } satisfies RulesServerPlan);
+  const { mqtt, http } = await ready;
+  const base = `http://127.0.0.1:${http}`;
+  return {
+    mqtt,
+    http: base,
+    async memory() {
+      const reply = next(child, "memory", (m) => (typeof m?.rss === "number" ? (m as { rss: number; workersRss: number; workers: number }) : undefined));
+      child.send({ type: "memory" });
+      return reply;
+    },
+    async twins() {
+      const reply = next(child, "twins", (m) => (typeof m?.observations === "number" ? (m as TwinCheck) : undefined));
+      child.send({ type: "twins" });
+      return reply;
+    },
+    async deploy(file, source) {
+      const res = await fetch(`${base}/api/v1/rules`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source, file }) });
+      const body = (await res.json()) as { tookMs: number; handOverMs: number; error?: string };
+      if (res.status >= 300) throw new Error(`deploy ${file}: ${res.status} ${body.error}`);
+      return body;
+    },
+    async caughtUp() {
+      const deadline = Date.now() + CHILD_TIMEOUT_MS;
+      for (;;) {
+        const { rules } = (await (await fetch(`${base}/api/v1/rules`)).json()) as { rules: { lagObservations: number; uncommitted: boolean }[] };
+        if (rules.every((r) => r.lagObservations === 0 && !r.uncommitted)) return;
+        if (Date.now() > deadline) throw new Error("the rules did not catch up");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async stop() {
+      const stopped = next(child, "stop", (m) => (m?.stopped ? true : undefined)).catch(() => child.kill("SIGKILL"));
+      child.send({ type: "stop" });
+      await stopped;
+    },
+  };
+}
+
+async function load(plan: LoadPlan, halfway?: () => Promise<void>): Promise<LoadResult> {
+  const child = fork(LOAD, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const measuring = next(child, "load start", (m) => (m?.measuring ? true : undefined));
+  const result = next(child, "load result", (m) => m?.result as LoadResult | undefined);
+  child.send(plan);
+  await measuring;
+  if (halfway) await halfway();
+  return result;
+}
+
+let firstSeq = 1;
+const pubackPlan = (port: number, measureMs = PUBACK_MEASURE_MS): LoadPlan => {
+  const plan: LoadPlan = { port, devices: PUBACK_DEVICES, mode: "rate", rate: PUBACK_RATE, window: 50, warmupMs: 2000, measureMs, prefix: PREFIX, secret: SECRET, firstSeq };
+  firstSeq += 1_000_000;
+  return plan;
+};
+
+export interface RulesFigures {
+  throughput: ThroughputFigure[];
+  puback: { rules: number; p50: number; p99: number; acked: number }[];
+  deploys: { tookMs: number; handOverMs: number }[];
+  twins: TwinCheck;
+  memory: { rules: number; gatewayRss: number; workersRss: number; workers: number }[];
+}
+
+export async function measureRulesFigures(): Promise<RulesFigures> {
+  const throughput = [await throughputFigure("count", trivial), await throughputFigure("five-minute-average", example("five-minute-average").replace('relay: "decide",', 'relay: "decide",\n  start: "stored",').replace(/sensors: "[^"]*"/, 'sensors: "bench-*"'))];
+  const server = await startServer();
+  try {
+    const memory: RulesFigures["memory"] = [];
+    const sample = async (rules: number) => {
+      const m = await server.memory();
+      memory.push({ rules, gatewayRss: m.rss, workersRss: m.workersRss, workers: m.workers });
+    };
+    const zero = await load(pubackPlan(server.mqtt));
+    await sample(0);
+    const rules = tenRules();
+    await server.deploy(rules[4].file, rules[4].source);
+    await load(pubackPlan(server.mqtt, 3000));
+    await server.caughtUp();
+    await sample(1);
+    for (const rule of rules.filter((_, i) => i !== 4)) await server.deploy(rule.file, rule.source);
+    const deploys: RulesFigures["deploys"] = [];
+    const ten = await load(pubackPlan(server.mqtt), async () => {
+      for (let v = 2; v < 2 + HOT_DEPLOYS; v++) deploys.push(await server.deploy("twin.ts", twin(v)));
+    });
+    await server.caughtUp();
+    await sample(10);
+    const twins = await server.twins();
+    return {
+      throughput,
+      puback: [{ rules: 0, p50: zero.pubackP50, p99: zero.pubackP99, acked: zero.acked }, { rules: 10, p50: ten.pubackP50, p99: ten.pubackP99, acked: ten.acked }],
+      deploys,
+      twins,
+      memory,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const fixed = (n: number, digits = 1) => n.toFixed(digits);
+const rate = (n: number) => `${Math.round(n).toLocaleString("en")}/s`;
+const mb = (bytes: number) => `${fixed(bytes / 2 ** 20)} MB`;
+
+/** The section of bench/RESULTS.md. */
+export async function rulesSection(say: (line?: string) => void): Promise<void> {
+  const f = await measureRulesFigures();
+  say("## Gateway rules");
+  say();
+  say(`Rule throughput: ${THROUGHPUT_OBSERVATIONS.toLocaleString("en")} stored observations of 10 sensors handled by a rule deployed with \`start: "stored"\`, from the deploy's end until its offset is committed past the last (SQLite reads, deliveries of up to 200 events to the rule host on the XS engine, outputs and offset committed). Beside it the same deliveries to an xsnap-worker alone (no SQLite), and the baseline: the same bundle in Node's \`vm\` (how Node-RED runs function nodes; no isolation, and no way to stop \`while (true) {}\`), with a ctx that records outputs.`);
+  say();
+  say("| rule | gateway (XS, SQLite, commits) | XS engine alone | Node vm (baseline) | gateway / vm | computrons per event |");
+  say("|---|---|---|---|---|---|");
+  for (const t of f.throughput) say(`| ${t.rule} | ${rate(t.engine)} | ${rate(t.xsOnly)} | ${rate(t.vm)} | **${fixed(t.engine / t.vm, 3)}** | ${t.computePerEvent.toLocaleString("en")} |`);
+  say();
+  const [none, ten] = f.puback;
+  const added = ten.p99 - none.p99;
+  say(`Device PUBACK latency, ${PUBACK_DEVICES} devices publishing ${PUBACK_RATE.toLocaleString("en")} observations a second in all (a load generator in its own process, ${PUBACK_MEASURE_MS / 1000} s measured), against a gateway with no rules, then the same gateway with ten rules (the four examples, a twin deriving one observation per observation, three rolling means, two counters) handling every observation; ${HOT_DEPLOYS} deploys of a new twin version happen during the ten-rule run.`);
+  say();
+  say("| rules | PUBACK p50 | PUBACK p99 | acknowledged |");
+  say("|---|---|---|---|");
+  for (const p of f.puback) say(`| ${p.rules} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${p.acked.toLocaleString("en")} |`);
+  say();
+  say(`p99 added by ten rules: **${fixed(added, 2)} ms** (target ≤ 1 ms ${added <= 1 ? "✓" : "✗"}).`);
+  say();
+  const took = f.deploys.map((d) => d.tookMs);
+  const handOver = f.deploys.map((d) => d.handOverMs);
+  const worst = Math.max(...took);
+  say(`Deploy to live, under that load (type-check with tsc and bundling in a child process, load and self-test in a probe worker, load beside the running version, hand-over): ${took.map((ms) => `${ms} ms`).join(", ")}; of it the hand-over (the rule taking no new events while the old version finishes and commits) ${handOver.map((ms) => `${fixed(ms)} ms`).join(", ")}. Worst **${worst} ms** (target ≤ 1 s ${worst <= 1000 ? "✓" : "✗"}). Outputs across the hand-overs: ${f.twins.observations.toLocaleString("en")} device observations, **${f.twins.missing} without their derived twin, ${f.twins.repeated} with more than one** (target 0 and 0 ${f.twins.missing === 0 && f.twins.repeated === 0 ? "✓" : "✗"}).`);
+  say();
+  const base = f.memory[0];
+  say("Resident memory of the gateway process and its rules workers (each an xsnap-worker process), after the runs above; baseline: the same gateway with no rules (no worker runs then).");
+  say();
+  say("| rules | gateway process | rules workers | total | added by the rules | target |");
+  say("|---|---|---|---|---|---|");
+  for (const m of f.memory) {
+    const total = m.gatewayRss + m.workersRss;
+    const addedBytes = total - (base.gatewayRss + base.workersRss);
+    const target = m.rules === 10 ? `≤ 100 MB ${addedBytes <= 100 * 2 ** 20 ? "✓" : "✗"}` : "";
+    say(`| ${m.rules} | ${mb(m.gatewayRss)} | ${mb(m.workersRss)} (${m.workers} worker${m.workers === 1 ? "" : "s"}) | ${mb(total)} | ${m.rules === 0 ? "–" : `**${mb(addedBytes)}**`} | ${target} |`);
+  }
+  say();
+}
+
+// Run alone: the section without the rest of the benchmark.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await rulesSection((line = "") => process.stdout.write(line + "\n"));
+}
