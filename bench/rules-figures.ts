@@ -52,6 +52,7 @@ const twin = (v: number) => `import { defineRule } from "xsedge/rules";
 export default defineRule({
   name: "twin",
   select: { sensors: "bench-*" },
+  start: "stored",
   initialState: () => ({}),
   onObservation(observation, ctx) {
     ctx.derive({ sensorId: observation.sensorId + ".twin", readings: [{ quantity: "temperature", value: observation.seq + ${v} / 10 }] });

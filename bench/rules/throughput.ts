@@ -64,7 +64,7 @@ async function throughEngine(source: string, file: string, name: string, obs: Wi
         return { perSecond: obs.length / ((performance.now() - started) / 1000), computePerEvent: stats.computePerEvent };
       }
       if (Date.now() > deadline) throw new Error(`rule ${name} did not catch up: ${JSON.stringify(stats)}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
     await engine.close();

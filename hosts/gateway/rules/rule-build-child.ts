@@ -1,8 +1,8 @@
 /*
- * Builds one rule, in a process of its own (rule-build.ts starts it), so
- * the type-check and the bundling never run on the gateway's event loop:
- * reads {source, file} as JSON on stdin, writes a BuildResult as JSON on
- * stdout.
+ * Builds rules, in a process of its own (rule-build.ts starts it and
+ * keeps it while deploys come), so the type-check and the bundling never
+ * run on the gateway's event loop: reads one {source, file} JSON per line
+ * on stdin, writes one BuildResult JSON per line on stdout.
  *
  *  1. tsc type-checks the rule against xsedge/rules alone (lib es2022, no
  *     Node or DOM types: what a rule may use is what XS gives it) and emits
@@ -122,7 +122,17 @@ async function build(request: BuildRequest): Promise<BuildResult> {
   }
 }
 
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const result = await build(JSON.parse(Buffer.concat(chunks).toString("utf8")) as BuildRequest);
-process.stdout.write(JSON.stringify(result));
+// One request per line on stdin, one result per line on stdout, in order: the process stays up between deploys.
+let pending = "";
+let queue: Promise<void> = Promise.resolve();
+process.stdin.setEncoding("utf8").on("data", (text: string) => {
+  pending += text;
+  for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+    const line = pending.slice(0, end);
+    pending = pending.slice(end + 1);
+    queue = queue.then(async () => {
+      const result = await build(JSON.parse(line) as BuildRequest);
+      process.stdout.write(JSON.stringify(result) + "\n");
+    });
+  }
+});

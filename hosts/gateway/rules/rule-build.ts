@@ -1,9 +1,10 @@
 /*
  * Type-checks and bundles a rule's TypeScript in a child process
  * (rule-build-child.ts), bounded in time and in what it may print, so a
- * deploy never runs the compiler on the gateway's event loop.
+ * deploy never runs the compiler on the gateway's event loop; and what a
+ * deploy's request must be before anything runs.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
@@ -56,32 +57,93 @@ export function checkBuildRequest(source: unknown, file: unknown): BuildRequest 
   return { source, file: name };
 }
 
-export function buildRule(request: BuildRequest, timeoutMs = BUILD_TIMEOUT_MS): Promise<BuildResult> {
-  return new Promise((resolve, reject) => {
+/** The build process stays up this long after its last build (a deploy often follows a failed one), then ends: no memory kept for it. */
+export const BUILDER_IDLE_MS = 30_000;
+
+/**
+ * The build process: started on the first build, kept while builds come
+ * (a warm one skips Node's start and the bundler's load, a few hundred
+ * milliseconds of each deploy), ended when idle. Builds run one at a time.
+ */
+export class RuleBuilder {
+  readonly #timeoutMs: number;
+  #child: ChildProcess | undefined;
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #waiting: Array<{ resolve(result: BuildResult): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> }> = [];
+  #out = "";
+  #stderr = "";
+
+  constructor(timeoutMs = BUILD_TIMEOUT_MS) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  build(request: BuildRequest): Promise<BuildResult> {
+    clearTimeout(this.#idle);
+    const child = this.#start();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), this.#timeoutMs);
+      this.#waiting.push({ resolve, reject, timer });
+      child.stdin!.write(JSON.stringify(request) + "\n");
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.#idle);
+    this.#child?.kill("SIGKILL");
+  }
+
+  #start(): ChildProcess {
+    if (this.#child) return this.#child;
     const child = spawn(process.execPath, [CHILD], { stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let size = 0;
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > MAX_BUILD_OUTPUT_BYTES) child.kill("SIGKILL");
-      else out.push(chunk);
-    });
-    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr = (stderr + text).slice(-2000)));
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    this.#child = child;
+    this.#out = "";
+    this.#stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (text: string) => this.#onOutput(text));
+    child.stderr!.setEncoding("utf8").on("data", (text: string) => (this.#stderr = (this.#stderr + text).slice(-2000)));
+    child.stdin!.on("error", () => {});
     child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`rule build ${signal ? `killed (${signal})` : `exited with code ${code}`}${stderr ? `: ${stderr.trim()}` : ""}`));
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString("utf8")) as BuildResult);
-      } catch (e) {
-        reject(new Error(`rule build printed no result: ${(e as Error).message}`));
+      if (this.#child === child) this.#child = undefined;
+      const error = new Error(`rule build ${signal ? `killed (${signal})` : `exited with code ${code}`}${this.#stderr ? `: ${this.#stderr.trim()}` : ""}`);
+      for (const waiter of this.#waiting.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
       }
     });
-    child.stdin.end(JSON.stringify(request));
-  });
+    return child;
+  }
+
+  #onOutput(text: string): void {
+    this.#out += text;
+    if (this.#out.length > MAX_BUILD_OUTPUT_BYTES) {
+      this.#child?.kill("SIGKILL");
+      return;
+    }
+    for (let end = this.#out.indexOf("\n"); end >= 0; end = this.#out.indexOf("\n")) {
+      const line = this.#out.slice(0, end);
+      this.#out = this.#out.slice(end + 1);
+      const waiter = this.#waiting.shift();
+      if (!waiter) continue;
+      clearTimeout(waiter.timer);
+      try {
+        waiter.resolve(JSON.parse(line) as BuildResult);
+      } catch (e) {
+        waiter.reject(new Error(`rule build printed no result: ${(e as Error).message}`));
+      }
+    }
+    if (this.#waiting.length === 0) {
+      clearTimeout(this.#idle);
+      this.#idle = setTimeout(() => this.close(), BUILDER_IDLE_MS);
+      this.#idle.unref();
+    }
+  }
+}
+
+/** One build in a builder of its own, ended after it (for tools and tests). */
+export async function buildRule(request: BuildRequest, timeoutMs = BUILD_TIMEOUT_MS): Promise<BuildResult> {
+  const builder = new RuleBuilder(timeoutMs);
+  try {
+    return await builder.build(request);
+  } finally {
+    builder.close();
+  }
 }

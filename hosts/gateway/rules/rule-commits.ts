@@ -6,9 +6,12 @@
  * last commit, whose outputs are in the store, and no later output is.
  *
  * Deliveries are queued and committed together, at most every
- * COMMIT_INTERVAL_MS: one fsync for all rules' work in that time rather
- * than one per delivery, which would add fsyncs to the event loop that
- * sends devices' PUBACKs. A rule may run ahead of its commit (its next
+ * COMMIT_INTERVAL_MS, without an fsync of their own (the next device
+ * commit's covers them): fsyncs on the event loop that sends devices'
+ * PUBACKs are the ingest's. A power cut may take the last commits back,
+ * outputs and offset together; the rule then derives them again from the
+ * same durable observations and state, with the same seqs, so the cloud
+ * (which drops repeats by sensor and seq) sees each once. A rule may run ahead of its commit (its next
  * delivery starts from the state the worker holds); the queue is bounded,
  * and a rule waits while it is full.
  */
@@ -99,7 +102,8 @@ export class CommitQueue {
     const summary = { derived: 0, keptLocal: 0, alerts: 0 };
     const at = this.#now();
     try {
-      this.#store.transaction(() => {
+      // Not fsynced on the event loop: what a rule did is redone from its last durable offset, the same way (see README).
+      this.#store.replayableTransaction(() => {
         for (const commit of queue) this.#apply(commit, at, summary);
       });
     } catch (error) {
@@ -132,7 +136,7 @@ export class CommitQueue {
     const keep: number[] = [];
     for (const result of commit.results) {
       for (const derived of result.derived) {
-        this.#store.appendDerived({ sensorId: derived.sensorId, readings: derived.readings.map(roundReading), time: Math.round(derived.time) }, at, commit.rule);
+        this.#store.rules.appendDerived({ sensorId: derived.sensorId, readings: derived.readings.map(roundReading), time: Math.round(derived.time) }, at, commit.rule);
         summary.derived++;
       }
       if (result.keepLocal && result.observationId !== null && !this.#hooks.isLate(result.observationId)) keep.push(result.observationId);
@@ -149,7 +153,7 @@ export class CommitQueue {
         if (added) summary.alerts++;
       }
     }
-    if (keep.length > 0) summary.keptLocal += this.#store.keepLocal(keep, at).length;
+    if (keep.length > 0) summary.keptLocal += this.#store.rules.keepLocal(keep, at).length;
     this.#store.rules.progress(commit.rule, commit.position, commit.state, at);
   }
 }

@@ -15,7 +15,7 @@
  * failed at the next start), after it active: either way the rule resumes
  * at its committed offset, with nothing lost or done twice.
  */
-import { checkBuildRequest, buildRule, contentHash, RuleRequestError, type BuildDiagnostic } from "./rule-build.js";
+import { checkBuildRequest, contentHash, RuleBuilder, RuleRequestError, type BuildDiagnostic } from "./rule-build.js";
 import { describeFault, faultLine } from "./fault-report.js";
 import { RuleWorker, WorkerDiedError } from "./rule-worker.js";
 import { ruleVersion, type RuleVersion } from "./rule-version.js";
@@ -75,6 +75,7 @@ export interface InstallerOptions {
 export class RuleInstaller {
   readonly #options: InstallerOptions;
   readonly #env: RunnerEnv;
+  readonly #builder = new RuleBuilder();
   #busy: Promise<unknown> | undefined;
 
   constructor(options: InstallerOptions) {
@@ -92,9 +93,17 @@ export class RuleInstaller {
         if (e instanceof RuleRequestError) throw new RuleDeployError(400, e.message);
         throw e;
       }
+      const hash = contentHash(request.source);
+      // The source a rule runs now (its hash says so): nothing to build.
+      for (const runner of this.#options.runners.values()) {
+        const v = runner.version;
+        if (v.hash === hash && runner.status !== "disabled") {
+          return { outcome: "unchanged" as const, rule: v.name, version: v.version, hash, previousVersion: v.version, handedOverAt: runner.handOver().position, tookMs: this.#env.now() - started, handOverMs: 0 };
+        }
+      }
       // The probe's engine starts while the compiler runs: a deploy waits for the slower of the two, not both.
       const probe = this.#startProbe();
-      const built = await buildRule(request).catch(async (e: unknown) => {
+      const built = await this.#builder.build(request).catch(async (e: unknown) => {
         await probe.close();
         throw e;
       });
@@ -103,7 +112,7 @@ export class RuleInstaller {
         const first = built.diagnostics[0];
         throw new RuleDeployError(400, `the rule does not type-check: ${first ? `${first.file}:${first.line}:${first.column} ${first.code} ${first.message}` : "?"}`, built.diagnostics);
       }
-      return this.#install({ ...request, hash: contentHash(request.source), bundle: built.bundle, sourceMap: built.sourceMap, detail: null }, started, false, undefined, probe);
+      return this.#install({ ...request, hash, bundle: built.bundle, sourceMap: built.sourceMap, detail: null }, started, false, undefined, probe);
     });
   }
 
@@ -125,9 +134,10 @@ export class RuleInstaller {
     });
   }
 
-  /** Waits for a deploy in progress. */
+  /** Waits for a deploy in progress, then ends the build process. */
   async close(): Promise<void> {
     await this.#busy?.catch(() => {});
+    this.#builder.close();
   }
 
   async #exclusive<T>(work: () => Promise<T>): Promise<T> {

@@ -16,6 +16,7 @@ import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { CommitQueue } from "./rule-commits.js";
 import { RETRY_DELAYS_MS } from "./fault-policy.js";
 import { DerivedSensors } from "./derived-sensors.js";
+import { InputWindow } from "./input-window.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_MEMORY_BYTES, DEFAULT_WORKER_RECYCLE_BYTES, MAX_LIMITS } from "./rule-limits.js";
 import { RuleRunner, type RuleStats, type RunnerEnv } from "./rule-runner.js";
 import { ruleVersion } from "./rule-version.js";
@@ -124,6 +125,7 @@ export class RuleEngine {
     this.#commits = new CommitQueue(this.#store, { isLate: (id) => this.verdicts.isLate(id), onCommitted }, this.#log, this.#now);
     this.#env = {
       store: this.#store,
+      inputs: new InputWindow(this.#store),
       pool: this.#pool,
       commits: this.#commits,
       derived,

@@ -96,8 +96,6 @@ export class ObservationStore {
   /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
-  readonly #insertDerived: Statement<[string, number, number, string, number]>;
-  readonly #markDerived: Statement<[number, string]>;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
@@ -133,11 +131,10 @@ export class ObservationStore {
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
-    this.#insertDerived = db.prepare(
-      "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at) VALUES (?, ?, 0, 0, ?, 'gateway', ?, ?)",
-    );
-    this.#markDerived = db.prepare("INSERT INTO rule_derived (id, rule) VALUES (?, ?)");
-    this.rules = new RuleRows(db);
+    this.rules = new RuleRows(db, {
+      stored: (id, obs, receivedAt) => this.#stored(id, obs, receivedAt),
+      keepLocal: (ids, at) => this.#keepLocal(ids, at),
+    });
     this.alerts = new RuleAlerts(db);
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
@@ -169,6 +166,24 @@ export class ObservationStore {
   }
 
   /**
+   * A transaction whose commit is not fsynced (synchronous=NORMAL): it
+   * survives a crash or a SIGKILL, and a power cut makes it durable or
+   * lost together with everything after it, until the next commit that is
+   * fsynced (every device commit is). For work that can be redone from what
+   * is durable, as a gateway rule's outputs can: its inputs are committed
+   * device rows, and it runs again from its last durable offset.
+   */
+  replayableTransaction<T>(work: () => T): T {
+    if (this.#db.inTransaction) return this.transaction(work);
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return this.transaction(work);
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
+    }
+  }
+
+  /**
    * Stores one observation unless its (sensorId, seq) is already stored;
    * committed on return unless inside `transaction`. The store keeps `obs`
    * for the relay: the caller must not change it afterwards.
@@ -177,10 +192,7 @@ export class ObservationStore {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
     if (result.changes === 1) {
-      const id = Number(result.lastInsertRowid);
-      this.#staged.push(this.#relayRows.row(id, obs, receivedAt));
-      this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
-      if (!this.#db.inTransaction) this.#committed();
+      this.#stored(Number(result.lastInsertRowid), obs, receivedAt);
       return "stored";
     }
     const existing = this.#byKey.get(obs.sensorId, obs.seq);
@@ -188,39 +200,6 @@ export class ObservationStore {
     // have been filled in (or not, once relayed) since the first receipt.
     const same = existing !== undefined && existing.boot === obs.boot && existing.uptime_ms === obs.uptimeMs && existing.readings === readings;
     return same ? "duplicate" : "conflict";
-  }
-
-  /**
-   * Stores an observation a gateway rule derived (a virtual sensor has no
-   * boot: boot and uptime are 0, its time is the gateway's), numbered after
-   * the sensor's highest seq. For the rules' transaction: the caller
-   * checked the sensor is the rule's.
-   */
-  appendDerived(obs: { sensorId: string; readings: TimedObservation["readings"]; time: number }, receivedAt: number, rule: string): StoredObservation {
-    const seq = this.highestSeq(obs.sensorId) + 1;
-    const result = this.#insertDerived.run(obs.sensorId, seq, obs.time, JSON.stringify(obs.readings), receivedAt);
-    const id = Number(result.lastInsertRowid);
-    this.#markDerived.run(id, rule);
-    const timed: TimedObservation = { sensorId: obs.sensorId, seq, boot: 0, uptimeMs: 0, readings: obs.readings, time: obs.time, timeSource: "gateway" };
-    const row = this.#relayRows.row(id, timed, receivedAt);
-    this.#staged.push(row);
-    this.#count({ kind: "stored", sensorId: obs.sensorId, seq, id, untimed: false });
-    if (!this.#db.inTransaction) this.#committed();
-    return row;
-  }
-
-  /**
-   * Takes unrelayed rows out of the outbox without relaying them: a rule
-   * kept them at the gateway. Rows already relayed are left as they are.
-   * Returns the ids it took.
-   */
-  keepLocal(ids: readonly number[], at: number): number[] {
-    const kept = this.#relayRows.keepLocal(ids, at);
-    if (kept.length > 0) {
-      this.#count({ kind: "relayed", rows: kept.length, untimedAgain: 0 });
-      if (this.#db.inTransaction) this.#keptInTransaction = true;
-    }
-    return kept;
   }
 
   /** The anchor a boot's times come from, if one has arrived. */
@@ -340,6 +319,25 @@ export class ObservationStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /** A row was inserted: staged for the relay (from memory once committed) and counted. */
+  #stored(id: number, obs: TimedObservation, receivedAt: number): StoredObservation {
+    const row = this.#relayRows.row(id, obs, receivedAt);
+    this.#staged.push(row);
+    this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
+    if (!this.#db.inTransaction) this.#committed();
+    return row;
+  }
+
+  /** Unrelayed rows a rule kept at the gateway leave the outbox (back in it if the transaction rolls back). */
+  #keepLocal(ids: readonly number[], at: number): number[] {
+    const kept = this.#relayRows.keepLocal(ids, at);
+    if (kept.length > 0) {
+      this.#count({ kind: "relayed", rows: kept.length, untimedAgain: 0 });
+      if (this.#db.inTransaction) this.#keptInTransaction = true;
+    }
+    return kept;
   }
 
   /** The outermost transaction committed (or a lone append did): the relay may have its new rows from memory. */

@@ -1,12 +1,24 @@
 /*
  * The gateway rules' rows in observations.db (migration 3): each rule's
- * active version, offset and state, its history of versions, and the
- * device observations it reads. Reached as ObservationStore.rules; the
- * rules subsystem (hosts/gateway/rules/) decides, this file only reads and
- * writes. Everything a rule commits for a delivery goes through here and
- * ObservationStore.appendDerived/keepLocal inside one store transaction.
+ * active version, offset and state, its history of versions, the device
+ * observations it reads, the observations it derives and those it keeps
+ * at the gateway. Reached as ObservationStore.rules; the rules subsystem
+ * (hosts/gateway/rules/) decides, this file only reads and writes. What a
+ * rule commits for a delivery goes through here inside one store
+ * transaction; rows it adds or takes out of the outbox go through the
+ * store's hooks, so the relay and the figures hear of them as of any other.
  */
 import type Database from "better-sqlite3";
+import type { Reading, TimedObservation } from "../../../modules/observation/record.js";
+import type { StoredObservation } from "./schema.js";
+
+/** What the store does for rows this file adds or takes out of the outbox. */
+export interface OutboxHooks {
+  /** A row was inserted: staged for the relay, counted. */
+  stored(id: number, observation: TimedObservation, receivedAt: number): StoredObservation;
+  /** Takes unrelayed rows out of the outbox; returns those it took. */
+  keepLocal(ids: readonly number[], at: number): number[];
+}
 
 export type VersionStatus = "pending" | "active" | "superseded" | "failed";
 
@@ -103,8 +115,18 @@ export class RuleRows {
   readonly #newestOf: Statement<[string], { derived_by: string | null }>;
   readonly #interrupted: Statement<[string]>;
   readonly #backlog: Statement<[number, number], { n: number }>;
+  readonly #highestSeq: Statement<[string], { seq: number | null }>;
+  readonly #insertDerived: Statement<[string, number, number, string, number]>;
+  readonly #markDerived: Statement<[number, string]>;
+  readonly #hooks: OutboxHooks;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, hooks: OutboxHooks) {
+    this.#hooks = hooks;
+    this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
+    this.#insertDerived = db.prepare(
+      "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at) VALUES (?, ?, 0, 0, ?, 'gateway', ?, ?)",
+    );
+    this.#markDerived = db.prepare("INSERT INTO rule_derived (id, rule) VALUES (?, ?)");
     this.#list = db.prepare("SELECT * FROM rules ORDER BY name");
     this.#get = db.prepare("SELECT * FROM rules WHERE name = ?");
     this.#versions = db.prepare("SELECT * FROM rule_versions WHERE rule = ? ORDER BY version");
@@ -192,6 +214,24 @@ export class RuleRows {
   /** Deletes all but the newest `keep` versions (and the active one). */
   prune(rule: string, keep: number): void {
     this.#prune.run(rule, rule, keep);
+  }
+
+  /**
+   * Stores an observation a rule derived (a virtual sensor has no boot: boot
+   * and uptime are 0, its time is the gateway's), numbered after the
+   * sensor's highest seq. The caller checked the sensor is the rule's.
+   */
+  appendDerived(obs: { sensorId: string; readings: Reading[]; time: number }, receivedAt: number, rule: string): StoredObservation {
+    const seq = (this.#highestSeq.get(obs.sensorId)?.seq ?? 0) + 1;
+    const id = Number(this.#insertDerived.run(obs.sensorId, seq, obs.time, JSON.stringify(obs.readings), receivedAt).lastInsertRowid);
+    this.#markDerived.run(id, rule);
+    const timed: TimedObservation = { sensorId: obs.sensorId, seq, boot: 0, uptimeMs: 0, readings: obs.readings, time: obs.time, timeSource: "gateway" };
+    return this.#hooks.stored(id, timed, receivedAt);
+  }
+
+  /** Takes unrelayed rows out of the outbox without relaying them (a rule kept them at the gateway); returns the ids it took. */
+  keepLocal(ids: readonly number[], at: number): number[] {
+    return this.#hooks.keepLocal(ids, at);
   }
 
   /** Devices' observations after `id`, oldest first. */

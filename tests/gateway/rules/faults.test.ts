@@ -109,7 +109,7 @@ test("a heap that grows past the rule's memoryBytes in one delivery is a memory 
     const source = faultyRule(`(globalThis as any).kept = new Array(2_000_000).fill(7);`, "\n  limits: { computePerEvent: 50_000_000, memoryBytes: 4_000_000 },");
     const stats = await runWithFault(t, source);
     assert.ok((stats.failures.memory ?? 0) >= 1, JSON.stringify(stats.failures));
-    assert.match(faultLines(t)[0], /memory in onObservation \(faulty\.ts:8\) .*the engine's heap grew by [\d.]+ MiB in one delivery, over this rule's memoryBytes of 3\.8 MiB/);
+    assert.match(faultLines(t)[0], /memory in onObservation \(faulty\.ts:8\) .*the engine's heap grew by [\d.]+ MiB in one delivery, over this rule's memoryBytes of 3\.8 MiB/, faultLines(t).join("\n"));
   } finally {
     await t.done();
   }
