@@ -3,8 +3,9 @@
  * bench/rules-figures.ts): the bench devices registered, its local API on
  * an ephemeral port (rules are deployed through it, as an operator would),
  * a connector that acknowledges at once. Messages from the parent:
- * {type: "memory"} → {rss, workersRss, workers} (this process's resident
- * memory and its rules workers'), {type: "twins"} → what the "twin" rule
+ * {type: "memory"} → {rss, heapUsed, workersRss, workers} (this process's
+ * resident memory after a full collection, its V8 heap, and its rules
+ * workers' resident memory; started with --expose-gc for that), {type: "twins"} → what the "twin" rule
  * derived against what devices sent, {type: "stop"} → {stopped: true}.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -53,8 +54,12 @@ process.once("message", async (plan: RulesServerPlan) => {
   });
   process.on("message", async (message: { type: string }) => {
     if (message.type === "memory") {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const pids = gateway.rules?.workerPids() ?? [];
-      process.send!({ rss: rssOf("self"), workersRss: pids.reduce((n, pid) => n + rssOf(pid), 0), workers: pids.length });
+      process.send!({ rss: rssOf("self"), heapUsed: process.memoryUsage().heapUsed, workersRss: pids.reduce((n, pid) => n + rssOf(pid), 0), workers: pids.length });
     } else if (message.type === "twins") {
       const store = gateway.store;
       const devices = store.queries.sensorSummaries().filter((s) => !s.sensorId.includes(".")).reduce((n, s) => n + s.observations, 0);

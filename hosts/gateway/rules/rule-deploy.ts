@@ -239,6 +239,7 @@ export class RuleInstaller {
       const { reply } = await worker.request<LoadReply>(
         { op: "load", slot: version.slot, code: version.bundle, file: version.bundleFile, state: null, ...this.#env.limits },
         SLOT_TIMEOUT_MS,
+        true,
       );
       if (!reply.ok) throw new RuleDeployError(422, `the rule failed to load beside v${old.version}: ${reply.error.message}`);
       loaded = true;
@@ -253,7 +254,7 @@ export class RuleInstaller {
       const worker = pool.running(runner.workerIndex);
       if (worker !== loadedInto) loaded = false;
       if (loaded && state !== null) {
-        const adopted = worker ? await worker.request<SimpleReply>({ op: "adopt", slot: version.slot, state }, SLOT_TIMEOUT_MS).then((r) => r.reply.ok, () => false) : false;
+        const adopted = worker ? await worker.request<SimpleReply>({ op: "adopt", slot: version.slot, state }, SLOT_TIMEOUT_MS, true).then((r) => r.reply.ok, () => false) : false;
         loaded = adopted;
       }
       runner.unloadSlot(old.slot);

@@ -166,10 +166,14 @@ export class RuleWorker {
     await this.#send(Buffer.from(`eglobalThis.ruleHostQuantities = ${quantities};\n${ruleHostSource}`), timeoutMs);
   }
 
-  /** Sends one request to the rule host; rejects with WorkerDiedError if the process ends first (or overruns `timeoutMs`). */
-  async request<T>(request: HostRequest, timeoutMs: number): Promise<WorkerReply<T>> {
+  /**
+   * Sends one request to the rule host; rejects with WorkerDiedError if the
+   * process ends first (or overruns `timeoutMs`). An `urgent` one goes
+   * before those queued (a hand-over's, while other rules' deliveries wait).
+   */
+  async request<T>(request: HostRequest, timeoutMs: number, urgent = false): Promise<WorkerReply<T>> {
     const message = Buffer.concat([Buffer.from("?"), Buffer.from(JSON.stringify(request), "utf8")]);
-    const { reply, meter, allocateBefore } = await this.#send(message, timeoutMs);
+    const { reply, meter, allocateBefore } = await this.#send(message, timeoutMs, urgent);
     return { reply: JSON.parse(reply as string) as T, meter, allocateBefore };
   }
 
@@ -182,10 +186,12 @@ export class RuleWorker {
     await this.exited;
   }
 
-  #send(message: Buffer, timeoutMs: number): Promise<WorkerReply<unknown>> {
+  #send(message: Buffer, timeoutMs: number, urgent = false): Promise<WorkerReply<unknown>> {
     if (this.#death) return Promise.reject(this.#death);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, timeoutMs, pending: { resolve, reject, timer: undefined, allocateBefore: 0 } });
+      const entry = { message, timeoutMs, pending: { resolve, reject, timer: undefined, allocateBefore: 0 } };
+      if (urgent) this.#queue.unshift(entry);
+      else this.#queue.push(entry);
       this.#next();
     });
   }
