@@ -11,108 +11,27 @@
  * event that failed (fault-policy.ts). A rule that falls behind only lags:
  * nothing here waits for it but its own next delivery.
  */
-import type { Logger } from "../../log/logger.js";
-import { QUANTITIES, type Quantity } from "../../../modules/observation/record.js";
-import type { ObservationStore } from "../store/observation-store.js";
-import type { CommitQueue } from "./rule-commits.js";
-import type { InputWindow } from "./input-window.js";
-import { roundReading } from "./rule-commits.js";
-import type { DerivedSensors } from "./derived-sensors.js";
-import { afterFault, MAX_CONSECUTIVE_FAILURES } from "./fault-policy.js";
-import { describeFault, faultLine, type FaultContext } from "./fault-report.js";
+import type { RunnerEnv } from "./runner-env.js";
+import { MAX_CONSECUTIVE_FAILURES } from "./fault-policy.js";
+import type { FaultContext } from "./fault-report.js";
+import { refuseOutputs } from "./output-checks.js";
+import { deathFault, RuleFaults } from "./rule-faults.js";
+import { onlyObservation, planDelivery, READ_ROWS } from "./delivery-plan.js";
+
+export { MAX_DELIVERY_EVENTS, READ_ROWS } from "./delivery-plan.js";
+import { lagOf, RuleCounts, type RuleStats, type RunnerStatus } from "./rule-stats.js";
 import type { RuleVersion } from "./rule-version.js";
 import { RuleTrace } from "./rule-trace.js";
-import { WorkerDiedError, type RuleWorker, type WorkerDeath } from "./rule-worker.js";
-import type { WorkerPool } from "./worker-pool.js";
-import type { DeliverReply, EventResult, Fault, FaultKind, LoadReply, ResolvedLimits, SimpleReply, WireEvent } from "./xs/protocol.js";
+import { WorkerDiedError, type RuleWorker } from "./rule-worker.js";
+import type { DeliverReply, Fault, LoadReply, SimpleReply, WireEvent } from "./xs/protocol.js";
 
-/** Rows read per look at the store: a few hundred microseconds of SQLite on the event loop. */
-export const READ_ROWS = 500;
-/** Events per delivery at most: a few milliseconds of XS work, so rules sharing a worker take turns often. */
-export const MAX_DELIVERY_EVENTS = 200;
+export type { RuleStats, RunnerStatus } from "./rule-stats.js";
+export type { RunnerEnv } from "./runner-env.js";
+
 /** A delivery's watchdog: this much, plus this much per event (the meter stops a loop long before). */
 const WATCHDOG_BASE_MS = 5000;
 const WATCHDOG_PER_EVENT_MS = 20;
 const LOAD_TIMEOUT_MS = 10_000;
-/**
- * Backlog counted exactly up to this (a scan of that many rows, well under
- * a millisecond); beyond it the lag is estimated from row ids, so /metrics
- * and the dashboard never block the event loop on a long backlog.
- */
-export const MAX_COUNTED_LAG = 1000;
-
-export type RunnerStatus = "running" | "stopped" | "disabled";
-
-export interface RunnerEnv {
-  store: ObservationStore;
-  /** The devices' observations, read once for all rules. */
-  inputs: InputWindow;
-  pool: WorkerPool;
-  commits: CommitQueue;
-  derived: DerivedSensors;
-  log: Logger;
-  now(): number;
-  limits: { defaults: ResolvedLimits; maxima: ResolvedLimits };
-  /** A worker whose engine holds more than this is recycled after the delivery that grew it. */
-  workerRecycleBytes: number;
-  /** Waits before retrying a rule after its 1st, 2nd, ... fault (fault-policy.ts). */
-  retryDelaysMs: readonly number[];
-}
-
-export interface RuleStats {
-  name: string;
-  version: number;
-  hash: string;
-  file: string;
-  status: RunnerStatus;
-  disabledReason: string | null;
-  relay: "all" | "decide";
-  sensors: string[];
-  quantities: string[] | null;
-  limits: ResolvedLimits;
-  worker: number;
-  /** The last observation id finished, and the last one committed. */
-  position: number;
-  committedPosition: number;
-  /** Work done but not committed yet (a commit is at most COMMIT_INTERVAL_MS away). */
-  uncommitted: boolean;
-  /** Devices' observations not yet handled (exact up to MAX_COUNTED_LAG, estimated from row ids past it), and how long the oldest has waited. */
-  lagObservations: number;
-  lagMs: number;
-  events: number;
-  deliveries: number;
-  derived: number;
-  alerts: number;
-  keptLocal: number;
-  traces: number;
-  failures: Partial<Record<FaultKind, number>>;
-  failuresTotal: number;
-  consecutiveFailures: number;
-  lastError: { at: number; message: string } | null;
-  /** Computrons of the costliest event of the last delivery, and per event on average. */
-  computeMax: number;
-  computePerEvent: number;
-  stateBytes: number;
-  nextTimerAt: number | null;
-}
-
-/** The fault kind a dead worker stands for, for the rule that was running on it. */
-function deathKind(death: WorkerDeath): FaultKind {
-  return death === "compute" ? "compute" : death === "memory" ? "memory" : "crash";
-}
-
-function deathMessage(error: WorkerDiedError, limits: ResolvedLimits): string {
-  switch (error.death) {
-    case "compute":
-      return `used up its compute budget of ${limits.computePerEvent.toLocaleString("en")} computrons in one event (an endless loop?): the engine stopped it`;
-    case "memory":
-      return "the engine ran out of memory (the worker's rules.workerMemoryBytes): a memory blow-up";
-    case "watchdog":
-      return "a delivery overran its watchdog: the worker was killed";
-    default:
-      return `the engine stopped: ${error.message}`;
-  }
-}
 
 export class RuleRunner {
   readonly name: string;
@@ -134,12 +53,8 @@ export class RuleRunner {
   #wakeAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
-  /** After a fault: deliver one observation at a time until past this id. */
-  #cautiousThrough: number | null = null;
-  #consecutive = 0;
-  readonly #counts = { events: 0, deliveries: 0, derived: 0, alerts: 0, keptLocal: 0, computeMax: 0, computeTotal: 0 };
-  readonly #failures: Partial<Record<FaultKind, number>> = {};
-  #lastError: { at: number; message: string } | null = null;
+  readonly #faults = new RuleFaults();
+  readonly #counts = new RuleCounts();
 
   constructor(env: RunnerEnv, name: string, version: RuleVersion, start: { position: number; state: string | null; enabled: boolean; disabledReason: string | null }) {
     this.#env = env;
@@ -212,8 +127,7 @@ export class RuleRunner {
   useVersion(version: RuleVersion, loadedIn: RuleWorker | undefined): void {
     this.#version = version;
     this.#loadedIn = loadedIn;
-    this.#consecutive = 0;
-    this.#cautiousThrough = null;
+    this.#faults.reset();
     if (this.#status !== "running") {
       clearTimeout(this.#retryTimer);
       if (this.#worker < 0) this.#worker = this.#env.pool.assign(this.name);
@@ -239,7 +153,7 @@ export class RuleRunner {
     this.#env.store.rules.setEnabled(this.name, true, null, this.#env.now());
     this.#status = "running";
     this.#disabledReason = null;
-    this.#consecutive = 0;
+    this.#faults.reset();
     this.#loadedIn = undefined;
     this.#worker = this.#env.pool.assign(this.name);
     this.#pump();
@@ -258,13 +172,7 @@ export class RuleRunner {
 
   stats(): RuleStats {
     const { summary } = this.#version;
-    const store = this.#env.store;
-    const first = store.isOpen ? store.rules.inputsAfter(this.#position, 1)[0] : undefined;
-    let lag = store.isOpen && first ? store.rules.backlog(this.#position, MAX_COUNTED_LAG) : 0;
-    // Past the count, every row after the offset is taken for a device's: an estimate that errs by the rules' own outputs.
-    if (lag >= MAX_COUNTED_LAG) lag = Math.max(lag, store.queries.latestId() - this.#position);
-    let failuresTotal = 0;
-    for (const n of Object.values(this.#failures)) failuresTotal += n ?? 0;
+    const faults = this.#faults;
     return {
       name: this.name,
       version: this.#version.version,
@@ -280,20 +188,13 @@ export class RuleRunner {
       position: this.#position,
       committedPosition: this.#committed.position,
       uncommitted: this.#pending.position > this.#committed.position,
-      lagObservations: lag,
-      lagMs: first ? Math.max(0, this.#env.now() - first.received_at) : 0,
-      events: this.#counts.events,
-      deliveries: this.#counts.deliveries,
-      derived: this.#counts.derived,
-      alerts: this.#counts.alerts,
-      keptLocal: this.#counts.keptLocal,
+      ...lagOf(this.#env.store, this.#position, this.#env.now()),
+      ...this.#counts.figures(),
       traces: this.#trace.total,
-      failures: { ...this.#failures },
-      failuresTotal,
-      consecutiveFailures: this.#consecutive,
-      lastError: this.#lastError,
-      computeMax: this.#counts.computeMax,
-      computePerEvent: this.#counts.events === 0 ? 0 : Math.round(this.#counts.computeTotal / this.#counts.events),
+      failures: faults.byKind,
+      failuresTotal: faults.total,
+      consecutiveFailures: faults.consecutive,
+      lastError: faults.lastError,
       stateBytes: this.#pending.state === null ? 0 : Buffer.byteLength(this.#pending.state),
       nextTimerAt: this.#nextTimerAt,
     };
@@ -319,22 +220,8 @@ export class RuleRunner {
       if (loaded !== "loaded") return loaded === "retry";
     }
     const rows = this.#env.inputs.read(this.#position, READ_ROWS);
-    const selector = this.#version.selector;
-    const cautious = this.#cautiousThrough !== null && this.#position < this.#cautiousThrough;
-    const maxEvents = cautious ? 1 : MAX_DELIVERY_EVENTS;
-    const events: WireEvent[] = [];
-    let through = this.#position;
-    let scanned = 0;
-    for (const row of rows) {
-      if (events.length >= maxEvents) break;
-      scanned++;
-      through = row.observation.id;
-      if (!selector.matchesRow(row.observation.sensorId, row.readings)) continue;
-      events.push({ kind: "observation", o: row.observation });
-    }
-    const caughtUp = scanned === rows.length && rows.length < READ_ROWS;
-    const now = this.#env.now();
-    if (caughtUp && this.#nextTimerAt !== null && this.#nextTimerAt <= now && !cautious) events.push({ kind: "tick", now });
+    const options = { cautious: this.#faults.cautiousAt(this.#position), nextTimerAt: this.#nextTimerAt, now: this.#env.now() };
+    const { events, through, caughtUp } = planDelivery(rows, this.#position, this.#version.selector, options);
     if (events.length === 0) {
       // Nothing this rule selects: only the read position moves (committed with its next delivery).
       this.#position = through;
@@ -361,9 +248,7 @@ export class RuleRunner {
       return "loaded";
     } catch (e) {
       if (e instanceof WorkerDiedError && (!e.inFlight || e.death === "closed")) return "retry";
-      const fault: Fault = e instanceof WorkerDiedError
-        ? { kind: deathKind(e.death), message: deathMessage(e, version.summary.limits), handler: "module" }
-        : { kind: "crash", message: (e as Error).message };
+      const fault: Fault = e instanceof WorkerDiedError ? deathFault(e, version.summary.limits, "module") : { kind: "crash", message: (e as Error).message };
       this.#fault(fault, {}, []);
       return "fault";
     }
@@ -395,24 +280,23 @@ export class RuleRunner {
         return;
       }
       const handler = events.some((event) => event.kind === "observation") ? "onObservation" : "onTimer";
-      const fault: Fault = { kind: deathKind(e.death), message: deathMessage(e, summary.limits), handler };
-      return this.#fault(fault, this.#contextOf(events), events);
+      return this.#fault(deathFault(e, summary.limits, handler), onlyObservation(events), events);
     }
-    this.#counts.deliveries++;
+    this.#counts.sent();
     if (!reply.ok) {
       const observation = reply.observationId === null ? undefined : events.find((e) => e.kind === "observation" && e.o.id === reply.observationId);
       const context: FaultContext = observation?.kind === "observation"
         ? { observation: { id: observation.o.id, sensorId: observation.o.sensorId, seq: observation.o.seq } }
-        : reply.timer !== null ? { timer: reply.timer } : this.#contextOf(events);
+        : reply.timer !== null ? { timer: reply.timer } : onlyObservation(events);
       return this.#fault(reply.error, context, events, reply.observationId ?? undefined);
     }
     if (grewBy > summary.limits.memoryBytes) {
       const message = `the engine's heap grew by ${(grewBy / 2 ** 20).toFixed(1)} MiB in one delivery, over this rule's memoryBytes of ${(summary.limits.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
       this.#env.pool.recycle(this.#worker);
-      return this.#fault({ kind: "memory", message, handler: "onObservation" }, this.#contextOf(events), events);
+      return this.#fault({ kind: "memory", message, handler: "onObservation" }, onlyObservation(events), events);
     }
-    const refusal = this.#refuseOutputs(reply.results);
-    if (refusal) return this.#fault({ kind: "output", message: refusal, handler: "onObservation" }, this.#contextOf(events), events);
+    const refusal = refuseOutputs(reply.results, this.name, this.#env.derived);
+    if (refusal) return this.#fault({ kind: "output", message: refusal, handler: "onObservation" }, onlyObservation(events), events);
     this.#accept(reply, through);
   }
 
@@ -432,20 +316,10 @@ export class RuleRunner {
     this.#pending = { position: through, state };
     this.#position = through;
     this.#nextTimerAt = reply.nextTimerAt;
-    // Failures count as "in a row" until the rule is past the event that failed (the replay before it does not reset them).
-    if (this.#cautiousThrough === null || through >= this.#cautiousThrough) {
-      this.#consecutive = 0;
-      this.#cautiousThrough = null;
-    }
-    const counts = this.#counts;
-    counts.events += reply.events;
-    counts.computeTotal += reply.computeTotal;
-    counts.computeMax = reply.computeMax;
+    this.#faults.succeeded(through);
+    this.#counts.delivered(reply);
     const now = this.#env.now();
     for (const result of reply.results) {
-      counts.derived += result.derived.length;
-      counts.alerts += result.alerts.length;
-      if (result.keepLocal) counts.keptLocal++;
       for (const line of result.traces) {
         this.#trace.line(line, now, { rule: this.name, version: this.#version.version, ...(result.observationId !== null ? { observationId: result.observationId } : { timer: result.timer }) });
       }
@@ -453,56 +327,19 @@ export class RuleRunner {
     this.#scheduleTick();
   }
 
-  /** What the engine cannot see: that a derived observation's sensor is this rule's to write, and its values fit a record. */
-  #refuseOutputs(results: readonly EventResult[]): string | undefined {
-    for (const result of results) {
-      for (const derived of result.derived) {
-        const refusal = this.#env.derived.refusal(this.name, derived.sensorId);
-        if (refusal) return refusal;
-        for (const reading of derived.readings) {
-          if (!(reading.quantity in QUANTITIES)) return `derived quantity "${reading.quantity}" is not one the gateway stores`;
-          const { value } = roundReading(reading);
-          const exponent = QUANTITIES[reading.quantity as Quantity].exponent;
-          if (!Number.isSafeInteger(Math.round(exponent < 0 ? value * 10 ** -exponent : value / 10 ** exponent))) {
-            return `derived ${reading.quantity} ${reading.value} is out of range`;
-          }
-        }
-        if (!Number.isFinite(derived.time) || derived.time < 0) return `derived time ${derived.time} is not a wall time`;
-      }
-    }
-    return undefined;
-  }
-
-  #contextOf(events: readonly WireEvent[]): FaultContext {
-    const observations = events.filter((e) => e.kind === "observation");
-    if (observations.length === 1 && observations[0].kind === "observation") {
-      const o = observations[0].o;
-      return { observation: { id: o.id, sensorId: o.sensorId, seq: o.seq } };
-    }
-    return {};
-  }
-
   #fault(fault: Fault, context: FaultContext, events: readonly WireEvent[], failedAt?: number): void {
     const version = this.#version;
-    this.#consecutive++;
-    this.#failures[fault.kind] = (this.#failures[fault.kind] ?? 0) + 1;
-    const line = faultLine(fault, version, () => version.lines());
-    const observations = events.filter((e) => e.kind === "observation").map((e) => (e.kind === "observation" ? e.o.id : 0));
-    const among = context.observation === undefined && observations.length > 1 ? ` (during observations ${observations[0]}–${observations[observations.length - 1]})` : "";
-    const message = describeFault(fault, line, context) + among;
-    this.#lastError = { at: this.#env.now(), message };
+    const { message, line, decision } = this.#faults.record(fault, version, context, events, failedAt, this.#env.now(), this.#env.retryDelaysMs);
     this.#loadedIn = undefined;
     this.#unload(version.slot);
-    // The events before the one that failed are replayed one at a time, so they commit and the failing one is found.
-    this.#cautiousThrough = failedAt ?? (observations.length > 0 ? observations[observations.length - 1] : this.#cautiousThrough);
-    const decision = afterFault(this.#consecutive, this.#env.retryDelaysMs);
-    const fields = { rule: this.name, version: version.version, kind: fault.kind, line, observationId: context.observation?.id, failure: this.#consecutive };
+    const failure = this.#faults.consecutive;
+    const fields = { rule: this.name, version: version.version, kind: fault.kind, line, observationId: context.observation?.id, failure };
     if (decision.disable) {
       this.#env.log.error(`rule "${this.name}" v${version.version} failed: ${message}; disabled after ${MAX_CONSECUTIVE_FAILURES} failures in a row`, fields);
       this.disable(`disabled after ${MAX_CONSECUTIVE_FAILURES} failures in a row; the last: ${message}`);
       return;
     }
-    this.#env.log.error(`rule "${this.name}" v${version.version} failed: ${message}; stopped, retrying in ${decision.retryInMs / 1000} s (failure ${this.#consecutive} of ${MAX_CONSECUTIVE_FAILURES})`, fields);
+    this.#env.log.error(`rule "${this.name}" v${version.version} failed: ${message}; stopped, retrying in ${decision.retryInMs / 1000} s (failure ${failure} of ${MAX_CONSECUTIVE_FAILURES})`, fields);
     this.#status = "stopped";
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {

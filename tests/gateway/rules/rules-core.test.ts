@@ -14,6 +14,10 @@ import { checkBuildRequest, contentHash, MAX_RULE_SOURCE_BYTES } from "../../../
 import { roundReading } from "../../../hosts/gateway/rules/rule-commits.js";
 import { faultLine, describeFault } from "../../../hosts/gateway/rules/fault-report.js";
 import type { StoredObservation } from "../../../hosts/gateway/store/observation-store.js";
+import { onlyObservation, planDelivery } from "../../../hosts/gateway/rules/delivery-plan.js";
+import { RuleFaults } from "../../../hosts/gateway/rules/rule-faults.js";
+import { ruleVersion } from "../../../hosts/gateway/rules/rule-version.js";
+import type { InputRow } from "../../../hosts/gateway/rules/input-window.js";
 
 test("hysteresis: on past one threshold, off only past the other, both directions; bounds the wrong way round are refused", () => {
   const warm = { raiseAbove: -15, clearBelow: -18 };
@@ -123,6 +127,48 @@ test("a deploy's request is checked before anything runs: source present, within
 test("derived values are rounded to their quantity's resolution, as a device's record would carry them", () => {
   assert.equal(roundReading({ quantity: "temperature", value: 9.2614 }), { quantity: "temperature", value: 9.26 });
   assert.equal(roundReading({ quantity: "pressure", value: 101325.4 }), { quantity: "pressure", value: 101325 });
+});
+
+function input(id: number, sensorId: string): InputRow {
+  const readings = [{ quantity: "temperature" as const, value: 1 }];
+  return { observation: { id, sensorId, seq: id, time: null, receivedAt: id, readings }, readings: JSON.stringify(readings) };
+}
+
+test("a delivery's plan: the selected observations after the offset, up to the cap or one while cautious, and a tick only once caught up", () => {
+  const selector = new RuleSelector(["a-*"], null);
+  const rows = [input(11, "a-1"), input(12, "b-1"), input(13, "a-2")];
+  const ids = (plan: ReturnType<typeof planDelivery>) => plan.events.map((e) => (e.kind === "observation" ? e.o.id : `tick@${e.now}`));
+  const caught = planDelivery(rows, 10, selector, { cautious: false, nextTimerAt: 50, now: 100 });
+  assert.equal([ids(caught), caught.through, caught.caughtUp], [[11, 13, "tick@100"], 13, true]);
+  assert.equal(ids(planDelivery(rows, 10, selector, { cautious: false, nextTimerAt: 150, now: 100 })), [11, 13], "no timer due");
+  const full = planDelivery(rows, 10, selector, { cautious: false, nextTimerAt: 50, now: 100, readRows: 3 });
+  assert.equal([ids(full), full.caughtUp], [[11, 13], false], "a full read may have more behind it: observations move the clock, no tick");
+  const cautious = planDelivery(rows, 10, selector, { cautious: true, nextTimerAt: 50, now: 100 });
+  assert.equal([ids(cautious), cautious.through, cautious.caughtUp], [[11], 11, false]);
+  const none = planDelivery([input(12, "b-1")], 11, selector, { cautious: false, nextTimerAt: null, now: 100 });
+  assert.equal([none.events, none.through], [[], 12], "nothing selected: only the offset moves");
+  assert.equal(onlyObservation(cautious.events), { observation: { id: 11, sensorId: "a-1", seq: 11 } });
+  assert.equal(onlyObservation(caught.events), {});
+});
+
+test("a rule's faults: counted by kind, stepped past one event at a time, in a row until the failed event passes", () => {
+  const version = ruleVersion(
+    { rule: "r", version: 1, hash: "h", file: "r.ts", source: "x", bundle: "", sourceMap: '{"sources":[],"mappings":""}', deployedAt: 0 },
+    { name: "r", description: "", sensors: ["*"], quantities: null, relay: "all", start: "new", limits: { computePerEvent: 1, memoryBytes: 1, stateBytes: 1 }, handlers: { onObservation: true, onTimer: false, selfTest: false } },
+  );
+  const faults = new RuleFaults();
+  const events = [11, 12, 13].map((id) => ({ kind: "observation" as const, o: { id, sensorId: "s", seq: id, time: null, receivedAt: id, readings: [] } }));
+  const first = faults.record({ kind: "compute", message: "out", handler: "onObservation" }, version, {}, events, undefined, 1, [10, 20]);
+  assert.match(first.message, /^compute in onObservation: out \(during observations 11–13\)$/);
+  assert.equal(first.decision, { disable: false, retryInMs: 10 });
+  assert.ok(faults.cautiousAt(10) && faults.cautiousAt(12) && !faults.cautiousAt(13));
+  faults.succeeded(11);
+  assert.is(faults.consecutive, 1, "11 is before the failure's end: still in a row");
+  assert.equal(faults.record({ kind: "throw", message: "x", handler: "onObservation" }, version, {}, events.slice(1, 2), 12, 2, [10, 20]).decision, { disable: false, retryInMs: 20 });
+  assert.equal(faults.record({ kind: "throw", message: "x", handler: "onObservation" }, version, {}, events.slice(1, 2), 12, 3, [10, 20]).decision, { disable: true });
+  assert.equal([faults.byKind, faults.total, faults.lastError?.at], [{ compute: 1, throw: 2 }, 3, 3]);
+  faults.succeeded(12);
+  assert.equal([faults.consecutive, faults.cautiousAt(11)], [0, false], "past it: no longer in a row, no longer cautious");
 });
 
 test.run();

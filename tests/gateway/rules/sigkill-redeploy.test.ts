@@ -21,7 +21,7 @@ import { pollFor } from "../../support/gateway-api.js";
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "support", "rules-gateway-child.js");
 const SENSORS = ["s-1", "s-2"];
-const KILLS = 4;
+const KILLS = 3;
 const WINDOW = 8;
 
 /** Version `v` derives "<sensor>.twin" = seq + v / 10: each output names its input and the version that made it. */

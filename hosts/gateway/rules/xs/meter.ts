@@ -21,8 +21,11 @@ export interface Metered<T> {
 }
 
 let depth = 0;
+/** The meter is a 32-bit count: no budget may be more than this. */
+export const MAX_BUDGET = 2_000_000_000;
 
-export function metered<T>(budget: number, work: () => T): Metered<T> {
+export function metered<T>(asked: number, work: () => T): Metered<T> {
+  const budget = Math.min(asked, MAX_BUDGET);
   const limit = currentMeterLimit();
   const nested = depth > 0;
   // Inside a budget, an inner one may not outlast what the outer has left.
