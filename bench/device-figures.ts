@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatchWriter } from "../modules/observation/batch-writer.js";
-import { QUANTITIES, type Observation, type Quantity } from "../modules/observation/record.js";
 import { FlashLog } from "../modules/storage/flash-log.js";
 import { startGateway } from "../hosts/gateway/gateway.js";
 import { createLogger } from "../hosts/log/logger.js";
@@ -17,35 +16,14 @@ import { VirtualClock } from "../simulator/engine/host-clock.js";
 import { SimulatedDevice, HOST_SLOT_BYTES } from "../simulator/engine/simulated-device.js";
 import { loadDeviceBundle, SIM_FLASH } from "../simulator/fleet.js";
 import { attachSensorModel } from "../simulator/sensors/sensor-models.js";
+import { StaticRegistry } from "../hosts/gateway/ingest/sensor-registry.js";
+import { PARTS, asJson, sample } from "./samples.js";
 
 const SECONDS_PER_YEAR = 365.25 * 24 * 3600;
 const ERASE_CYCLES = 100_000;
 /** XS on a 32-bit microcontroller (ESP32, RP2040): 16-byte slots. */
 const BOARD_SLOT_BYTES = 16;
-
-const PARTS: Record<string, Quantity[]> = {
-  tmp117: ["temperature"],
-  sht3x: ["temperature", "humidity"],
-  bme280: ["temperature", "humidity", "pressure"],
-};
-
-/** A plausible sample n of a part, one second apart, with values that change like real ones. */
-function sample(part: string, n: number): Observation {
-  const t = 21 + 2 * Math.sin(n / 3600);
-  const value: Record<Quantity, number> = { temperature: t, humidity: 50 - t, pressure: 101_325 + 200 * Math.sin(n / 86_400) };
-  return {
-    sensorId: "greenhouse-7",
-    seq: 86_400 + n,
-    boot: 12,
-    uptimeMs: 3_600_000 + n * 1000,
-    readings: PARTS[part].map((quantity) => ({ quantity, value: value[quantity] })),
-  };
-}
-
-/** The same observation as JSON would carry it, with units named since JSON has no schema. */
-function asJson(obs: Observation): string {
-  return JSON.stringify({ ...obs, readings: obs.readings.map((r) => ({ quantity: r.quantity, unit: QUANTITIES[r.quantity].unit, value: r.value })) });
-}
+const HEAP_SECRET = "bench-heap-secret-0123456789";
 
 /**
  * Appends `count` samples to a log, `perBatch` to a record (1: a record per
@@ -113,7 +91,9 @@ export interface HeapFigure { afterBootSlots: number; afterSamplesSlots: number;
 export async function heapFigure(samples = 10_000): Promise<HeapFigure> {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-bench-heap-"));
   const logger = createLogger({ component: "bench", level: "error" });
-  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: "http://127.0.0.1:9", logger });
+  // The device is registered, so its observations really flow (and leave its flash log) as on a connected device.
+  const registry = new StaticRegistry([{ sensorId: "bench-1", secret: HEAP_SECRET }]);
+  const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), cloudUrl: "http://127.0.0.1:9", registry, logger });
   const clock = new VirtualClock(Date.now());
   const device = new SimulatedDevice({
     name: "bench-heap",
@@ -121,7 +101,7 @@ export async function heapFigure(samples = 10_000): Promise<HeapFigure> {
     clock,
     logger,
     flash: { [SIM_FLASH.partition]: new NorFlash({ blockSize: SIM_FLASH.blockSize, blocks: SIM_FLASH.blocks }) },
-    config: { sensorId: "bench-1", sensor: "bme280", gatewayAddress: "127.0.0.1", gatewayPort: gateway.mqttPort!, samplePeriodMs: 1000 },
+    config: { sensorId: "bench-1", secret: HEAP_SECRET, sensor: "bme280", gatewayAddress: "127.0.0.1", gatewayPort: gateway.mqttPort!, samplePeriodMs: 1000 },
   });
   attachSensorModel(device.i2c, "bme280", 1, () => clock.now());
   try {

@@ -1,24 +1,53 @@
 /*
  * `xsedge sim`: runs simulated devices (the real device bundle on XS) against
- * a gateway until SIGINT or SIGTERM.
+ * a gateway until SIGINT or SIGTERM. A gateway lets in only devices
+ * registered at its cloud, with their secrets: `--cloud` registers the
+ * simulated devices there first, `--devices-file` gives the ids and secrets
+ * of devices registered some other way; either way, every refused login is
+ * reported with its CONNACK code and counted.
  */
+import { randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   LOG_OPTIONS, parseFlags, stringFlag, parseInteger, parseLogOptions, parsePort, processIo, runService, UsageError, type CommandIo,
 } from "../hosts/cli/command.js";
+import { parseDevicesFile, type DeviceCredentials } from "./devices-file.js";
 import { startFleet, stopFleet } from "./fleet.js";
+import { loadApp } from "./app/load-app.js";
+import { startAppFleet, stopAppFleet } from "./app/app-fleet.js";
+import { LoginTally, type LoginEvent } from "./login-report.js";
+import { createRegistrar, parseCloudAddress } from "./registrar.js";
+
+/** Where a token for --cloud may come from instead of the command line (which `ps` shows every user). */
+export const CLOUD_TOKEN_ENV = "XSEDGE_CLOUD_TOKEN";
 
 export const SIM_USAGE = `Usage: xsedge sim [options]
 
-Runs simulated devices: each is the device bundle (build/sim/device.js) on
-the real XS engine, with a simulated TMP117 sensor, sampling and publishing
-to the gateway over MQTT.
+Runs simulated devices: each is a device app on the real XS engine, sampling
+and publishing to the gateway over MQTT. By default the built-in app
+(build/sim/device.js) with a simulated TMP117, SHT3x and BME280 in turn; with
+--app, the app of a project made by "xsedge new": built (its tsc, then its
+bundle) and run with the register and value models of its simulator models.
+A gateway lets
+in registered devices only: use --cloud or --devices-file (or provision
+secrets in each device's preferences under --data-dir). Every refused login
+is reported with its CONNACK code and counted.
 
 Options:
+  --app <dir>            run the app of the project in <dir>
+  --no-build             with --app, run its bundle as it is, without building
   --devices <n>          how many devices (default 3)
   --gateway <addr:port>  the gateway's MQTT address (default 127.0.0.1:1883)
-  --period <ms>          sample period (default 1000)
+  --period <ms>          sample period (default 1000; with --app, the app's)
   --id-prefix <prefix>   sensor ids are <prefix>-1, <prefix>-2, ... (default sim)
+  --cloud <address>      register the devices there first, each with a fresh
+                         secret: http(s)://host:port for the reference cloud's
+                         HTTP API, host:port for Akka gRPC RegistrationService
+  --cloud-token <token>  sent as "authorization: Bearer <token>" to --cloud
+                         (better: the ${CLOUD_TOKEN_ENV} variable, which ps does not show)
+  --devices-file <file>  the devices' ids and secrets, one "<sensorId> <secret>"
+                         per line (# comments); instead of --devices and --id-prefix
   --data-dir <dir>       where devices keep their preferences (default ./data/sim)
   --trace                print each device's trace lines
   --log-level <level>    debug, info, warn or error (default info)
@@ -28,6 +57,10 @@ Options:
 
 /** More workers than this is a load test, which belongs in the benchmark. */
 const MAX_DEVICES = 1000;
+/** A devices file larger than this is not a list of devices. */
+const MAX_DEVICES_FILE_BYTES = 1024 * 1024;
+/** Login changes are summed up in one line at most this often. */
+const SUMMARY_INTERVAL_MS = 2000;
 
 function parseGateway(value: string): { address: string; port: number } {
   const match = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(value);
@@ -35,45 +68,150 @@ function parseGateway(value: string): { address: string; port: number } {
   return { address: match[1], port: parsePort("--gateway", match[2]) };
 }
 
-function parse(argv: string[]) {
+function readDevicesFile(path: string): DeviceCredentials[] {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_DEVICES_FILE_BYTES) throw new UsageError(`--devices-file ${path} is larger than ${MAX_DEVICES_FILE_BYTES} bytes`);
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--devices-file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const parsed = parseDevicesFile(path, text);
+  if (!parsed.ok) throw new UsageError(parsed.errors.length === 1 ? parsed.errors[0] : `${parsed.errors.length} errors in --devices-file:\n  ${parsed.errors.join("\n  ")}`);
+  return parsed.devices;
+}
+
+function parse(argv: string[], env: Readonly<Record<string, string | undefined>>) {
   const values = parseFlags(argv, {
     devices: { type: "string" },
     gateway: { type: "string" },
     period: { type: "string" },
     "id-prefix": { type: "string" },
+    cloud: { type: "string" },
+    "cloud-token": { type: "string" },
+    "devices-file": { type: "string" },
     "data-dir": { type: "string" },
     trace: { type: "boolean" },
+    app: { type: "string" },
+    "no-build": { type: "boolean" },
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
   const flag = (name: string) => stringFlag(values, name);
   const prefix = flag("id-prefix") ?? "sim";
   if (!/^[A-Za-z0-9._:-]{1,32}$/.test(prefix)) throw new UsageError(`--id-prefix may hold 1 to 32 letters, digits or . _ : -, got "${prefix}"`);
+  const file = flag("devices-file");
+  for (const other of ["devices", "id-prefix"]) {
+    if (file !== undefined && flag(other) !== undefined) throw new UsageError(`--${other} has no effect with --devices-file: the file lists the devices`);
+  }
+  const cloudText = flag("cloud");
+  const cloud = cloudText === undefined ? undefined : parseCloudAddress(cloudText);
+  if (cloudText !== undefined && cloud === undefined) throw new UsageError(`--cloud must be http(s)://host:port (HTTP API) or host:port (Akka gRPC), got "${cloudText}"`);
+  const token = flag("cloud-token") ?? (env[CLOUD_TOKEN_ENV] || undefined);
+  if (token !== undefined && cloud === undefined) throw new UsageError(`--cloud-token (or ${CLOUD_TOKEN_ENV}) has no effect without --cloud`);
+  const app = flag("app");
+  if (values["no-build"] === true && app === undefined) throw new UsageError("--no-build goes with --app");
+  const help = values.help === true;
+  const count = parseInteger("--devices", flag("devices") ?? "3", 1, MAX_DEVICES);
+  const devices: DeviceCredentials[] | undefined = help || file === undefined ? undefined : readDevicesFile(resolve(file));
   return {
-    help: values.help === true,
-    devices: parseInteger("--devices", flag("devices") ?? "3", 1, MAX_DEVICES),
+    help,
+    app: app === undefined ? undefined : resolve(app),
+    build: values["no-build"] !== true,
+    devices,
+    count: devices?.length ?? count,
     gateway: parseGateway(flag("gateway") ?? "127.0.0.1:1883"),
-    periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
+    periodMs: flag("period") === undefined ? undefined : parseInteger("--period", flag("period")!, 10, 86_400_000),
     prefix,
+    cloud,
+    token,
     dataDir: resolve(flag("data-dir") ?? "./data/sim"),
     trace: values.trace === true,
     log: parseLogOptions(values, "pretty"),
   };
 }
 
-export function simCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  return runService("sim", io, SIM_USAGE, () => parse(argv), async (options, logger) => {
+export function simCommand(argv: string[], io: CommandIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  return runService("sim", io, SIM_USAGE, () => parse(argv, env), async (options, logger) => {
+    const ids = options.devices?.map((d) => d.sensorId) ?? Array.from({ length: options.count }, (_, i) => `${options.prefix}-${i + 1}`);
+    const secrets = new Map<string, string>(options.devices?.map((d) => [d.sensorId, d.secret]) ?? []);
+    if (options.cloud) {
+      const registrar = createRegistrar(options.cloud, options.token);
+      try {
+        for (const sensorId of ids) {
+          const secret = secrets.get(sensorId) ?? randomBytes(16).toString("hex");
+          await registrar.register({ sensorId, secret });
+          secrets.set(sensorId, secret);
+        }
+      } finally {
+        registrar.close();
+      }
+      logger.info(`registered ${ids.length} devices at ${options.cloud.kind === "http" ? options.cloud.url : options.cloud.target}`);
+    }
+    const tally = new LoginTally(ids);
+    let summaryTimer: ReturnType<typeof setTimeout> | undefined;
+    const summarize = () => {
+      summaryTimer ??= setTimeout(() => {
+        summaryTimer = undefined;
+        logger.info(tally.summary());
+      }, SUMMARY_INTERVAL_MS);
+    };
+    const onTrace = options.trace ? (id: string, line: string) => io.out(`${id}: ${line}\n`) : undefined;
+    const onLogin = (id: string, event: LoginEvent) => {
+      if (!tally.record(id, event)) return;
+      if (event.kind === "refused") {
+        const hint = event.code === 5 || event.code === 4 ? " (is it registered at the gateway's cloud with this secret? --cloud registers it, --devices-file gives its secret)" : "";
+        logger.warn(`${id}: the gateway refused the login: CONNACK ${event.code} ${event.reason}${hint}`, { sensorId: id, connack: event.code });
+      } else {
+        logger.info(`${id}: logged in to ${options.gateway.address}:${options.gateway.port}`, { sensorId: id });
+      }
+      summarize();
+    };
+    if (options.app) {
+      const app = await loadApp(options.app, { build: options.build });
+      const devices = await startAppFleet({
+        app,
+        count: ids.length,
+        sensorIds: ids,
+        gatewayAddress: options.gateway.address,
+        gatewayPort: options.gateway.port,
+        samplePeriodMs: options.periodMs,
+        dataDir: options.dataDir,
+        secretFor: (id) => secrets.get(id),
+        logger,
+        onTrace,
+        onLogin,
+      });
+      logger.info(`${devices.length} devices of ${app.project.name} publishing to ${options.gateway.address}:${options.gateway.port}`);
+      return {
+        close: async () => {
+          clearTimeout(summaryTimer);
+          await stopAppFleet(devices);
+          logger.info(`stopped; ${tally.summary()}`);
+        },
+      };
+    }
     const fleet = await startFleet({
-      count: options.devices,
+      count: ids.length,
+      sensorIds: ids,
       gatewayAddress: options.gateway.address,
       gatewayPort: options.gateway.port,
-      samplePeriodMs: options.periodMs,
-      idPrefix: options.prefix,
+      samplePeriodMs: options.periodMs ?? 1000,
       dataDir: options.dataDir,
+      secretFor: (id) => secrets.get(id),
       logger,
-      onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
+      onTrace,
+      traceSamples: options.trace,
+      onLogin,
     });
-    logger.info(`${fleet.length} simulated devices publishing to ${options.gateway.address}:${options.gateway.port}`);
-    return { close: () => stopFleet(fleet) };
+    logger.info(`${fleet.length} simulated devices started against ${options.gateway.address}:${options.gateway.port}`);
+    return {
+      close: async () => {
+        clearTimeout(summaryTimer);
+        await stopFleet(fleet);
+        logger.info(`stopped; ${tally.summary()}`);
+      },
+    };
   });
 }

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../hosts/log/logger.js";
-import type { SensorPart } from "../modules/app/settings.js";
+import type { SensorPart } from "../modules/app/parts.js";
 import type { BlockDevice } from "../modules/storage/block-device.js";
 import { RealClock, type HostClock } from "./engine/host-clock.js";
 import type { I2cTarget } from "./engine/i2c-bus.js";
@@ -17,6 +17,7 @@ import { PreferenceStore } from "./engine/preference-store.js";
 import { SimulatedDevice } from "./engine/simulated-device.js";
 import { attachSensorModel } from "./sensors/sensor-models.js";
 import { FileFlash } from "./storage/file-flash.js";
+import { loginEventOf, type LoginEvent } from "./login-report.js";
 import { NorFlash } from "./storage/nor-flash.js";
 
 export const DEVICE_BUNDLE = fileURLToPath(new URL("../../build/sim/device.js", import.meta.url));
@@ -35,6 +36,8 @@ export function loadDeviceBundle(path = DEVICE_BUNDLE): string {
 
 export interface FleetOptions {
   count: number;
+  /** The devices' sensor ids, in order (count of them); by default `${idPrefix}-${n}`. */
+  sensorIds?: readonly string[];
   gatewayAddress: string;
   gatewayPort: number;
   samplePeriodMs: number;
@@ -52,6 +55,10 @@ export interface FleetOptions {
   clock?: HostClock;
   logger?: Logger;
   onTrace?: (sensorId: string, line: string) => void;
+  /** Each device traces every sample it takes; by default only when onTrace is given. */
+  traceSamples?: boolean;
+  /** A device's login outcome, as it traces it: connected, or refused with the CONNACK code. */
+  onLogin?: (sensorId: string, event: LoginEvent) => void;
   bundle?: string;
 }
 
@@ -72,10 +79,11 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
   if (!Number.isInteger(options.count) || options.count < 1) throw new RangeError(`device count must be a positive integer, got ${options.count}`);
   const bundle = options.bundle ?? loadDeviceBundle();
   const prefix = options.idPrefix ?? "sim";
+  if (options.sensorIds !== undefined && options.sensorIds.length !== options.count) throw new RangeError(`${options.sensorIds.length} sensor ids for ${options.count} devices`);
   const sensors: SimulatedSensor[] = [];
   try {
     for (let n = 1; n <= options.count; n++) {
-      const sensorId = `${prefix}-${n}`;
+      const sensorId = options.sensorIds?.[n - 1] ?? `${prefix}-${n}`;
       const part = options.sensorFor?.(n) ?? SENSOR_ROTATION[(n - 1) % SENSOR_ROTATION.length];
       const flash = flashFor(options.dataDir, sensorId);
       const device: SimulatedDevice = new SimulatedDevice({
@@ -93,10 +101,14 @@ export async function startFleet(options: FleetOptions): Promise<SimulatedSensor
           samplePeriodMs: options.samplePeriodMs,
           secret: options.secretFor?.(sensorId),
           flashPartition: SIM_FLASH.partition,
-          traceSamples: options.onTrace !== undefined,
+          traceSamples: options.traceSamples ?? options.onTrace !== undefined,
           ...options.config,
         },
-        onTrace: (line) => options.onTrace?.(sensorId, line),
+        onTrace: (line) => {
+          const login = options.onLogin && loginEventOf(line.trimEnd());
+          if (login) options.onLogin!(sensorId, login);
+          options.onTrace?.(sensorId, line);
+        },
       });
       const model = attachSensorModel(device.i2c, part, n, () => device.clock.now());
       sensors.push({ sensorId, part, device, model, flash });

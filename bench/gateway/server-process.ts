@@ -24,6 +24,9 @@ import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/g
 import { createHttpConnector } from "../../hosts/gateway/relay/connectors/http.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
+
+/** The bench's cloud and gateways, in processes of their own on loopback, share these tokens. */
+const BENCH_CREDENTIALS = { adminTokens: ["bench-admin-token-0123456789"], gatewayTokens: ["bench-gateway-token-0123456789"] };
 import { createLogger } from "../../hosts/log/logger.js";
 import { startCloud } from "../../simulator/cloud/server.js";
 
@@ -96,12 +99,12 @@ async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<
     };
   }
   if (plan.kind === "cloud") {
-    const cloud = await startCloud({ host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
+    const cloud = await startCloud({ credentials: BENCH_CREDENTIALS, host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
     return { port: cloud.port, stop: async () => (await cloud.close(), cleanup()) };
   }
   const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
   const latencies: number[] = [];
-  const connector = plan.cloudUrl ? timedConnector(createHttpConnector({ url: plan.cloudUrl }), latencies) : ackingConnector();
+  const connector = plan.cloudUrl ? timedConnector(createHttpConnector({ url: plan.cloudUrl, token: BENCH_CREDENTIALS.gatewayTokens[0] }), latencies) : ackingConnector();
   const gateway = await startGateway({
     mqttPort: 0,
     httpPort: null,

@@ -4,6 +4,7 @@
  * SIGINT/SIGTERM so each command can stop cleanly.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { didYouMean } from "../gateway/config/did-you-mean.js";
 import { createLogger, isLevel, type Level, type Logger } from "../log/logger.js";
 
 /** Where a command writes; tests pass their own, and a signal to stop it. */
@@ -28,12 +29,23 @@ export const LOG_OPTIONS = {
 
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
-/** parseArgs in strict mode, its errors (which name the flag) turned into usage errors. */
+/**
+ * parseArgs in strict mode, its errors turned into usage errors worded the
+ * same way by every command: "unknown option --x (did you mean --y?)",
+ * "--x needs a value", "unexpected argument y".
+ */
 export function parseFlags(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): FlagValues {
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values as FlagValues;
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(options).map((name) => `--${name}`))}`);
+    const missing = /^Option '(?:-\w, )?(--[^ ']+)[^']*' argument missing/.exec(message);
+    if (missing) throw new UsageError(`${missing[1]} needs a value`);
+    const positional = /^Unexpected argument '([^']*)'/.exec(message);
+    if (positional) throw new UsageError(`unexpected argument ${JSON.stringify(positional[1])}: this command takes options only`);
+    throw new UsageError(message);
   }
 }
 
@@ -87,21 +99,37 @@ export function parseOrReport<T>(command: string, io: CommandIo, parse: () => T)
 
 /** Resolves on SIGINT, SIGTERM or the io's abort signal, removing its handlers. */
 export function untilStopped(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolveStop) => {
-    const stop = (why: string) => {
+  return stopRequests(signal).requested;
+}
+
+/**
+ * SIGINT, SIGTERM or the io's abort signal, heard from now on: `requested`
+ * resolves with which; `dispose` removes the handlers without waiting.
+ * Listening before a service starts means a stop sent while it starts is a
+ * clean stop once it has, not Node's default death by signal.
+ */
+export function stopRequests(signal: AbortSignal | undefined): { requested: Promise<string>; dispose(): void } {
+  let dispose = () => {};
+  const requested = new Promise<string>((resolveStop) => {
+    const remove = () => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       signal?.removeEventListener("abort", onAbort);
+    };
+    const stop = (why: string) => {
+      remove();
       resolveStop(why);
     };
     const onInt = () => stop("SIGINT");
     const onTerm = () => stop("SIGTERM");
     const onAbort = () => stop("abort");
+    dispose = remove;
     process.once("SIGINT", onInt);
     process.once("SIGTERM", onTerm);
     if (signal?.aborted) return stop("abort");
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+  return { requested, dispose: () => dispose() };
 }
 
 /** What a long-running subcommand starts and, on SIGINT or SIGTERM, stops. */
@@ -113,7 +141,8 @@ export interface Service {
 
 /**
  * The life of a long-running subcommand: parse (usage errors exit 2), --help
- * (exit 0), start (a failure to start is logged, exit 1), run until SIGINT,
+ * (exit 0), start (a failure to start is logged, exit 1; 2 for an error that
+ * carries exitCode 2, such as a damaged store), run until SIGINT,
  * SIGTERM or the io's abort signal, close, exit 0. With `stopDeadlineMs`, a
  * close that takes longer is abandoned: exit 1, with what was still running
  * logged (a supervisor would otherwise kill it without a word).
@@ -132,14 +161,17 @@ export async function runService<O extends { help: boolean; log: { level: Level;
     return 0;
   }
   const logger = createLogger({ component: command, ...options.log, write: (line) => io.err(line + "\n") });
+  const stop = stopRequests(io.signal);
   let service: Service;
   try {
     service = await start(options, logger);
   } catch (e) {
+    stop.dispose();
     logger.error(`${command} could not start: ${(e as Error).message}`, { error: e });
-    return 1;
+    // A data error (a damaged or too new store) is not fixed by a restart: 2, as a config error.
+    return (e as { exitCode?: unknown })?.exitCode === 2 ? 2 : 1;
   }
-  const why = await untilStopped(io.signal);
+  const why = await stop.requested;
   logger.info(`stopping (${why})`);
   if (options.stopDeadlineMs === undefined) {
     await service.close();

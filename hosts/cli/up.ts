@@ -7,17 +7,28 @@
  * stream (devices refused at CONNECT would only retry). Ctrl-C
  * stops the devices first, then the gateway (which drains its relay), then
  * the cloud.
+ *
+ * The cloud is closed, as always: its admin and gateway tokens are files in
+ * <data-dir>/cloud/credentials/ (created 0600 on the first start, see
+ * simulator/cloud/credentials.ts); the gateway is given its token, the
+ * registrations are made with the admin's, and the admin file's path is
+ * printed for whoever wants to call the cloud's API by hand.
  */
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { createLogger } from "../log/logger.js";
 import { QUANTITIES } from "../../modules/observation/record.js";
+import { unitOf } from "../../modules/observation/observation-json.js";
 import { DEFAULT_HTTP_PORT, startGateway, type Gateway } from "../gateway/gateway.js";
 import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { resolveCloudCredentials } from "../../simulator/cloud/credentials.js";
+import { bearer } from "../auth/bearer.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
-import { startFleet, stopFleet, type SimulatedSensor } from "../../simulator/fleet.js";
+import { startFleet, stopFleet } from "../../simulator/fleet.js";
+import { loadApp } from "../../simulator/app/load-app.js";
+import { startAppFleet, stopAppFleet } from "../../simulator/app/app-fleet.js";
 import {
-  LOG_OPTIONS, parseFlags, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, type CommandIo,
+  LOG_OPTIONS, parseFlags, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, UsageError, type CommandIo,
 } from "./command.js";
 
 export const UP_USAGE = `Usage: xsedge up [options]        (npm start)
@@ -26,8 +37,12 @@ Starts the reference cloud, the gateway and simulated devices on 127.0.0.1
 and prints each observation as the cloud receives it. Ctrl-C stops all.
 
 Options:
+  --app <dir>            run the devices with the app of the project in <dir>
+                         (made by "xsedge new"; built first), instead of the
+                         built-in app
+  --no-build             with --app, run its bundle as it is
   --devices <n>          simulated devices (default 3)
-  --period <ms>          their sample period (default 1000)
+  --period <ms>          their sample period (default 1000; with --app, the app's)
   --batch-age <ms>       how long a device holds samples before logging and
                          sending them as one batch (default 2000 here; 10000 on
                          a board, where it buys flash life)
@@ -44,6 +59,8 @@ Options:
 
 function parse(argv: string[]) {
   const values = parseFlags(argv, {
+    app: { type: "string" },
+    "no-build": { type: "boolean" },
     devices: { type: "string" },
     period: { type: "string" },
     "batch-age": { type: "string" },
@@ -57,10 +74,14 @@ function parse(argv: string[]) {
     help: { type: "boolean", short: "h" },
   });
   const flag = (name: string) => stringFlag(values, name);
+  const app = flag("app");
+  if (values["no-build"] === true && app === undefined) throw new UsageError("--no-build goes with --app");
   return {
     help: values.help === true,
+    app: app === undefined ? undefined : resolve(app),
+    build: values["no-build"] !== true,
     devices: parseInteger("--devices", flag("devices") ?? "3", 1, 100),
-    periodMs: parseInteger("--period", flag("period") ?? "1000", 10, 86_400_000),
+    periodMs: flag("period") === undefined ? undefined : parseInteger("--period", flag("period")!, 10, 86_400_000),
     batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
     httpPort: parsePort("--http-port", flag("http-port") ?? String(DEFAULT_HTTP_PORT)),
@@ -74,7 +95,7 @@ function parse(argv: string[]) {
 
 function describe(observation: CloudObservation): string {
   const time = new Date(observation.time ?? observation.receivedAt ?? observation.storedAt).toISOString().slice(11, 23);
-  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(r.quantity === "pressure" ? 0 : 2)} ${QUANTITIES[r.quantity].unit}`).join(", ");
+  const values = observation.readings.map((r) => `${r.quantity} ${r.value.toFixed(Math.max(0, -(QUANTITIES[r.quantity]?.exponent ?? -2)))} ${unitOf(r)}`).join(", ");
   const clock = observation.timeSource ? `${observation.timeSource} clock` : "no clock yet";
   return `${time}  ${observation.sensorId.padEnd(6)} seq ${String(observation.seq).padStart(6)}  ${values}  (boot ${observation.boot}, ${clock})\n`;
 }
@@ -82,10 +103,10 @@ function describe(observation: CloudObservation): string {
 /** How long the gateway may take to learn the registrations: one feed reconnect at most, on loopback. */
 const REGISTRATION_WAIT_MS = 15_000;
 
-async function register(cloud: Cloud, sensorId: string, secret: string): Promise<void> {
+async function register(cloud: Cloud, adminToken: string, sensorId: string, secret: string): Promise<void> {
   const response = await fetch(`${cloud.url}/api/v1/sensors`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: bearer(adminToken) },
     body: JSON.stringify({ sensorId, secret }),
   });
   if (!response.ok) throw new Error(`registering ${sensorId} failed: HTTP ${response.status} ${await response.text()}`);
@@ -113,18 +134,24 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
   const logger = createLogger({ component: "xsedge", ...options.log, write: (line) => io.err(line + "\n") });
   let cloud: Cloud | undefined;
   let gateway: Gateway | undefined;
-  let fleet: SimulatedSensor[] = [];
+  let stopDevices: () => Promise<void> = async () => {};
+  let devices = 0;
   const stop = async () => {
-    await stopFleet(fleet);
+    await stopDevices();
     await gateway?.close();
     await cloud?.close();
   };
+  let adminTokenFile: string | undefined;
   try {
+    const cloudDir = resolve(options.dataDir, "cloud");
+    const { credentials, sources } = resolveCloudCredentials({ dataDir: cloudDir, files: {}, env: {} });
+    adminTokenFile = sources.find((source) => source.role === "admin")?.path;
     cloud = await startCloud({
       host: "127.0.0.1",
       port: options.cloudPort,
       grpcPort: options.cloudGrpcPort,
-      dataDir: resolve(options.dataDir, "cloud"),
+      dataDir: cloudDir,
+      credentials,
       logger: logger.child("cloud"),
     });
     cloud.onObservation((observation) => io.out(describe(observation)));
@@ -134,38 +161,49 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       httpPort: options.httpPort,
       dataDir: resolve(options.dataDir, "gateway"),
       // Both links over Akka Projection gRPC, as beside an Akka cloud; our richer payload, which the reference cloud reads.
-      cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
-      registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+      cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: credentials.gatewayTokens[0] },
+      registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: credentials.gatewayTokens[0] },
       logger: logger.child("gateway"),
     });
     const secrets = new Map(Array.from({ length: options.devices }, (_, i) => [`sim-${i + 1}`, randomBytes(16).toString("hex")]));
-    for (const [id, secret] of secrets) await register(cloud, id, secret);
+    for (const [id, secret] of secrets) await register(cloud, credentials.adminTokens[0], id, secret);
     await untilGatewayAccepts(gateway, secrets);
-    fleet = await startFleet({
+    const common = {
       count: options.devices,
       gatewayAddress: "127.0.0.1",
       gatewayPort: gateway.mqttPort!,
-      samplePeriodMs: options.periodMs,
       idPrefix: "sim",
-      secretFor: (id) => secrets.get(id),
+      secretFor: (id: string) => secrets.get(id),
       dataDir: resolve(options.dataDir, "sim"),
       // Short batches so a person watching sees observations within seconds.
       config: { batchMaxAgeMs: options.batchAgeMs },
       logger: logger.child("sim"),
-      onTrace: options.trace ? (id, line) => io.out(`${id}: ${line}\n`) : undefined,
-    });
+      onTrace: options.trace ? (id: string, line: string) => io.out(`${id}: ${line}\n`) : undefined,
+    };
+    if (options.app) {
+      const app = await loadApp(options.app, { build: options.build });
+      const fleet = await startAppFleet({ ...common, app, samplePeriodMs: options.periodMs });
+      stopDevices = () => stopAppFleet(fleet);
+      devices = fleet.length;
+    } else {
+      const fleet = await startFleet({ ...common, samplePeriodMs: options.periodMs ?? 1000 });
+      stopDevices = () => stopFleet(fleet);
+      devices = fleet.length;
+    }
   } catch (error) {
     io.err(`xsedge up: could not start: ${(error as Error).message}\n`);
     await stop();
     return 1;
   }
-  io.out(`cloud http://127.0.0.1:${cloud.port} grpc ${cloud.grpcTarget}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${fleet.length} devices on XS (sample every ${options.periodMs} ms)\n`);
+  const what = options.app ? `running ${options.app}` : `sample every ${options.periodMs ?? 1000} ms`;
+  io.out(`cloud http://127.0.0.1:${cloud.port} grpc ${cloud.grpcTarget}  gateway mqtt://127.0.0.1:${gateway.mqttPort!}  ${devices} devices on XS (${what})\n`);
   io.out(`gateway dashboard http://127.0.0.1:${gateway.httpPort}/\n`);
+  io.out(`cloud admin token in ${adminTokenFile} (curl -H "authorization: Bearer $(cat ${adminTokenFile})" ${cloud.url}/api/v1/sensors)\n`);
   io.out(`observations as the cloud receives them (Ctrl-C stops):\n`);
   const why = await untilStopped(io.signal);
   io.out(`stopping (${why})...\n`);
-  await stopFleet(fleet);
-  fleet = [];
+  await stopDevices();
+  stopDevices = async () => {};
   const { store } = gateway.stats();
   await stop();
   io.out(`stopped: the gateway holds ${store.observations} observations, ${store.unrelayed} not yet relayed to the cloud.\n`);

@@ -10,6 +10,7 @@
 import { Tmp117Model, TMP117_ADDRESS } from "../../simulator/sensors/tmp117-model.js";
 import { temperatureProfile } from "../../simulator/sensors/temperature-profile.js";
 import { SimulatedI2C, type I2COptions, type I2cTransport } from "../../simulator/xs-host/simulated-i2c.js";
+import { smbusOver } from "../../simulator/xs-host/simulated-smbus.js";
 
 /** The Node simulator's default profile: 21 °C ± 3 °C over the day, so both simulators read alike. */
 const temperature = temperatureProfile({ meanCelsius: 21, dailySwingCelsius: 3, seed: 1 });
@@ -32,7 +33,7 @@ class I2C extends SimulatedI2C {
 
 /** Pin numbers mean nothing on the desktop; they are the ESP32 defaults so configuration reads the same. */
 const device = Object.freeze({
-  io: Object.freeze({ I2C }),
+  io: Object.freeze({ I2C, SMBus: smbusOver(I2C) }),
   I2C: Object.freeze({ default: Object.freeze({ data: 21, clock: 22, hz: 400_000 }) }),
 });
 

@@ -3,11 +3,11 @@
  * Settings come from defaults, a config file (--config), XSEDGE_GATEWAY_*
  * variables and flags, in rising precedence (see config/schema.ts).
  * Returns the exit code: 0 after a clean stop, 1 if the gateway could not
- * start or its stop overran the deadline, 2 for a usage or config error.
+ * start or its stop overran the deadline, 2 for a usage or config error or a
+ * damaged store (restarting cannot fix those).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseFlags, parseOrReport, processIo, runService, stringFlag, UsageError, type CommandIo, type FlagValues } from "../cli/command.js";
-import { didYouMean } from "./config/did-you-mean.js";
 import { toGatewayOptions, toProcessSettings, type ConfiguredGatewayOptions } from "./config/gateway-options.js";
 import { formatConfig } from "./config/print-config.js";
 import { resolveConfig, type ResolvedConfig } from "./config/resolve.js";
@@ -15,12 +15,15 @@ import { CONFIG_FILE_ENV, CONFIG_SCHEMA, flagName, type ConfigKey } from "./conf
 import type { Setting } from "./config/source.js";
 import type { ValueKind } from "./config/value-kinds.js";
 import { startGateway } from "./gateway.js";
+import { TokenError } from "../auth/bearer.js";
 
 const PLACEHOLDER: Record<ValueKind["type"], string> = {
   port: "<port>", integer: "<n>", number: "<n>", size: "<size>", duration: "<ms>", string: "<text>", path: "<path>", url: "<url>", target: "<host:port>", boolean: "<true|false>", enum: "<value>",
 };
 
 const USAGE_COLUMN = 40;
+/** A config file larger than this is not a config file (the example is 3 kB); it is refused before it is read. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 const usageLine = (left: string, text: string) => `${left.padEnd(USAGE_COLUMN)} ${text}`;
 
 function optionLines(): string {
@@ -65,13 +68,7 @@ const FLAG_OPTIONS = {
 } as const;
 
 function parseArgv(argv: string[]): FlagValues {
-  try {
-    return parseFlags(argv, FLAG_OPTIONS);
-  } catch (e) {
-    const unknown = /Unknown option '(--[^']+)'/.exec((e as Error).message);
-    if (unknown) throw new UsageError(`unknown option ${unknown[1]}${didYouMean(unknown[1], Object.keys(FLAG_OPTIONS).map((n) => `--${n}`))}`);
-    throw e;
-  }
+  return parseFlags(argv, FLAG_OPTIONS);
 }
 
 function flagSettings(values: FlagValues): Setting[] {
@@ -104,10 +101,13 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
   const configFile = stringFlag(values, "config") ?? (env[CONFIG_FILE_ENV] || undefined);
   let file: { name: string; text: string } | undefined;
   if (configFile !== undefined) {
+    const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
     try {
+      const size = statSync(configFile).size;
+      if (size > MAX_CONFIG_FILE_BYTES) throw new UsageError(`${via}: ${configFile} has ${size} bytes, more than a config file's ${MAX_CONFIG_FILE_BYTES}`);
       file = { name: configFile, text: readFileSync(configFile, "utf8") };
     } catch (e) {
-      const via = stringFlag(values, "config") !== undefined ? "--config" : CONFIG_FILE_ENV;
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`${via}: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
@@ -122,8 +122,18 @@ function parse(argv: string[], env: Readonly<Record<string, string | undefined>>
     configFile,
     config: result.config,
     ...toProcessSettings(result.config),
-    options: toGatewayOptions(result.config),
+    options: gatewayOptions(result.config),
   };
+}
+
+/** A token file that cannot be read, or a TLS file, is the configuration's fault: exit 2, naming the key. */
+function gatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptions {
+  try {
+    return toGatewayOptions(config);
+  } catch (error) {
+    if (error instanceof TokenError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 export async function gatewayCommand(argv: string[], io: CommandIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {

@@ -33,11 +33,15 @@ export interface AkkaCloudLink {
   target: string;
   /** TLS (h2 over TLS) when given; plaintext h2c otherwise, as the sample runs. */
   tls?: ClientTlsFiles;
+  /** The gateway's bearer token at the cloud (cloud.token); none for a cloud that asks none, as the Akka sample. */
+  token?: string;
   originId?: string;
   streamId?: string;
   entityType?: string;
   payload?: AkkaPayload;
   maxInFlight?: number;
+  /** Where the adaptive ack timeout starts (relay/connectors/akka-grpc.ts DEFAULT_ACK_TIMEOUT_MS). */
+  ackTimeoutMs?: number;
 }
 
 export interface HttpCloudLink {
@@ -45,6 +49,7 @@ export interface HttpCloudLink {
   /** Base URL, http:// or https:// (then `tls` applies). */
   url: string;
   tls?: ClientTlsFiles;
+  token?: string;
 }
 
 export interface MqttCloudLink {
@@ -61,13 +66,21 @@ export interface MqttCloudLink {
 export type CloudLinkOptions = AkkaCloudLink | HttpCloudLink | MqttCloudLink;
 
 export type RegistrationLinkOptions =
-  | { transport: "akka-grpc"; target: string; tls?: ClientTlsFiles; streamId?: string }
-  | { transport: "http"; url: string; tls?: ClientTlsFiles };
+  | {
+      transport: "akka-grpc";
+      target: string;
+      tls?: ClientTlsFiles;
+      token?: string;
+      streamId?: string;
+      /** Request the stream again after it brought nothing this long; 0: never (akka/consumer-options.ts DEFAULT_IDLE_RECYCLE_MS by default). */
+      idleRecycleMs?: number;
+    }
+  | { transport: "http"; url: string; tls?: ClientTlsFiles; token?: string };
 
-/** Registrations follow the cloud link unless told otherwise: the same HTTP cloud, or the same gRPC host. */
+/** Registrations follow the cloud link unless told otherwise: the same HTTP cloud, or the same gRPC host, with the same credential. */
 export function defaultRegistrationLink(cloud: CloudLinkOptions): RegistrationLinkOptions {
-  if (cloud.transport === "http") return { transport: "http", url: cloud.url, tls: cloud.tls };
-  if (cloud.transport === "akka-grpc") return { transport: "akka-grpc", target: cloud.target, tls: cloud.tls };
+  if (cloud.transport === "http") return { transport: "http", url: cloud.url, tls: cloud.tls, token: cloud.token };
+  if (cloud.transport === "akka-grpc") return { transport: "akka-grpc", target: cloud.target, tls: cloud.tls, token: cloud.token };
   // An MQTT cloud's broker certificates say nothing about the registration service.
   return { transport: "akka-grpc", target: DEFAULT_CLOUD_TARGET };
 }
@@ -86,7 +99,7 @@ export function openCloudLink(link: CloudLinkOptions, logger: Logger): OpenedClo
       return { connector, stats: () => connector.stats() };
     }
     case "http":
-      return { connector: createHttpConnector({ url: link.url, tls: link.tls }) };
+      return { connector: createHttpConnector({ url: link.url, tls: link.tls, token: link.token }) };
     case "mqtt": {
       const connector = createMqttConnector({
         url: link.url,
@@ -111,6 +124,6 @@ export interface RegistrationSourceOptions {
 }
 
 export function openRegistrationSource(link: RegistrationLinkOptions, options: RegistrationSourceOptions): RegistrationSource {
-  if (link.transport === "http") return new RegistrationFeed({ url: link.url, tls: link.tls, ...options });
-  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, streamId: link.streamId, ...options });
+  if (link.transport === "http") return new RegistrationFeed({ url: link.url, tls: link.tls, token: link.token, ...options });
+  return new AkkaRegistrationConsumer({ target: link.target, tls: link.tls, token: link.token, streamId: link.streamId, idleRecycleMs: link.idleRecycleMs, ...options });
 }

@@ -3,7 +3,9 @@
  * stats snapshot and its handle. Kept apart from gateway.ts, which wires
  * the parts together.
  */
-import type { StreamStats } from "./api/observation-stream.js";
+import type { StreamLimits } from "./api/observation-stream.js";
+import type { ApiStats } from "./api/server.js";
+import type { ApiAccessOptions } from "./api/api-access.js";
 import type { AuthCounters } from "./ingest/device-auth.js";
 import type { MqttTlsOptions } from "./ingest/mqtt-tls.js";
 import type { RegistrationFeedStats } from "./registrations/feed.js";
@@ -21,6 +23,7 @@ import type { Logger } from "../log/logger.js";
 import type { RuleEngine, RulesStats } from "./rules/rule-engine.js";
 import type { RulesSettings } from "./rules/rules-service.js";
 import type { SinkStats } from "./rules/alerts/alert-dispatch.js";
+import type { DispatcherStats } from "./downlink/dispatcher.js";
 
 export interface GatewayOptions {
   /** Interface the MQTT listener binds; default 127.0.0.1 (devices on the LAN need 0.0.0.0). */
@@ -68,8 +71,12 @@ export interface GatewayOptions {
   udpPort?: number;
   /** Per-source-address allowance of UDP datagrams; ingest/udp/source-limit.ts DEFAULT_SOURCE_LIMIT by default. */
   udpSourceLimit?: SourceLimitOptions;
-  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. */
+  /** Interface the HTTP API and dashboard bind; default 127.0.0.1. Any other needs httpAccess tokens, a client CA, or public. */
   httpHost?: string;
+  /** The API's credentials and TLS (api/api-access.ts); none by default, which only loopback allows. */
+  httpAccess?: ApiAccessOptions;
+  /** Caps on the API's event streams; api/observation-stream.ts DEFAULT_STREAM_LIMITS for what is not given. */
+  sseLimits?: Partial<StreamLimits>;
   /** Default DEFAULT_HTTP_PORT; 0 picks an ephemeral port (see Gateway.httpPort); null: no HTTP API. */
   httpPort?: number | null;
   /** /healthz fails once the relay has failed this long; default RELAY_FAILING_THRESHOLD_MS (api/health.ts). */
@@ -115,9 +122,11 @@ export interface GatewayStats {
   outbox: OutboxStats;
   /** Absent when UDP is off. */
   udp?: UdpCounters;
-  http: StreamStats;
+  http: ApiStats;
   /** Only with an external broker. */
   externalBroker?: ExternalBrokerStats;
+  /** Messages to devices and their states; only with the embedded broker. */
+  downlinks?: DispatcherStats & { requests: Record<string, number> };
   /** The cloud transport's own counters (streams, acks, timeouts); absent for HTTP and a given connector. */
   cloudLink?: object;
   /** Absent when rules are off. */

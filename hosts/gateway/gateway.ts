@@ -6,8 +6,8 @@
  * registry), and the local HTTP API.
  */
 import { createLogger } from "../log/logger.js";
-import { RelayFailureClock, watchConnector } from "./api/health.js";
-import { DEFAULT_HTTP_PORT, startApiServer, type ApiServer } from "./api/server.js";
+import { RelayFailureClock, watchConnector, type RegistrationStreamHealth } from "./api/health.js";
+import { DEFAULT_HTTP_PORT, idleApiStats, startApiServer, type ApiServer } from "./api/server.js";
 import { startBroker, type MqttBroker } from "./ingest/broker.js";
 import { RegistrationProjection } from "./registrations/projection.js";
 import type { CloudConnector } from "./relay/connector.js";
@@ -25,10 +25,19 @@ import { Relay } from "./relay/relay.js";
 import type { SensorRegistry } from "./ingest/sensor-registry.js";
 import { startUdpIngest, type UdpIngest } from "./ingest/udp/udp-ingest.js";
 import { startRules, type StartedRules } from "./rules/rules-service.js";
+import { PendingStore } from "./downlink/pending-store.js";
+import { DownlinkDispatcher } from "./downlink/dispatcher.js";
 
 export type { Gateway, GatewayOptions, GatewayStats, RegistrationStats } from "./gateway-types.js";
 
 export const DEFAULT_MQTT_PORT = 1883;
+
+/** What /healthz shows of the registration source: the Akka consumer's stream state (the SSE feed has none). */
+function registrationStreamHealth(stats: object | undefined): RegistrationStreamHealth | null {
+  if (stats === undefined || !("state" in stats) || !("downForMs" in stats)) return null;
+  const s = stats as RegistrationStreamHealth;
+  return { state: s.state, streamAgeMs: s.streamAgeMs, idleMs: s.idleMs, downForMs: s.downForMs, lastError: s.lastError };
+}
 export { DEFAULT_HTTP_PORT };
 
 /** The cloud link the options ask for: cloudLink, else cloudUrl's HTTP, else Akka gRPC on this host. */
@@ -128,6 +137,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let external: ExternalIngest | undefined;
   let feed: RegistrationSource | undefined;
   let udp: UdpIngest | undefined;
+  let downlinks: DownlinkDispatcher | undefined;
+  let pending: PendingStore | undefined;
   let mqttListening = true;
   const stats = (): GatewayStats => ({
     ingest: ingest.counters(),
@@ -138,8 +149,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     auth: broker?.authCounters() ?? { accepted: 0, unregistered: 0, badSecret: 0, wrongSensor: 0, tlsFailed: 0 },
     outbox: outbox.stats(),
     udp: udp?.counters(),
-    http: api?.stats() ?? { sseClients: 0, sseStalled: 0 },
+    http: api?.stats() ?? idleApiStats(),
     ...(rules ? { rules: rules.engine.stats(), alertSinks: rules.alerts.stats() } : {}),
+    ...(downlinks && pending?.isOpen ? { downlinks: downlinks.stats() } : {}),
     ...(external ? { externalBroker: external.stats() } : {}),
     ...(cloudLink?.stats ? { cloudLink: cloudLink.stats() } : {}),
   });
@@ -167,6 +179,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       broker = started;
       undo.push(() => started.close());
+      // Messages to devices go through the embedded broker's sessions.
+      const store = PendingStore.open(options.dataDir);
+      pending = store;
+      undo.push(() => store.close());
+      const dispatcher = new DownlinkDispatcher({ store, downlink: started.downlink, registry, logger: log.child("downlink"), now });
+      downlinks = dispatcher;
+      undo.push(() => dispatcher.close());
     }
     if (options.udpPort !== undefined) {
       udp = await startUdpIngest({
@@ -197,10 +216,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         cloudLink: () => cloudLink?.stats?.(),
         relayFailingSince: () => relayFailures.failingSince,
         mqttListening: () => mqttListening,
+        healthFacts: () => ({ registrationStream: registrationStreamHealth(feed?.stats()), storeCommitFailure: ingest.commitFailure() }),
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,
         rules: rules?.engine,
+        downlinks,
+        sseLimits: options.sseLimits,
+        access: options.httpAccess,
       });
     }
   } catch (e) {
@@ -258,7 +281,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closeStep = "cloud connector";
     await ownConnector?.close();
     closeStep = "MQTT client connections";
+    downlinks?.close();
     await broker?.close();
+    pending?.close();
     closeStep = "store";
     store.close();
     projection?.close();

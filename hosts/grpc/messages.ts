@@ -26,10 +26,13 @@ export interface PersistenceIdSeqNr {
 export interface Offset {
   timestamp: Timestamp | null;
   seen: PersistenceIdSeqNr[];
+  /** Present when the producer keeps an offset per slice (proto3 `optional`: absent when unset). */
+  slice?: number;
 }
 export interface OffsetIn {
   timestamp: TimestampIn;
   seen: { persistence_id: string; seq_nr: Int64In }[];
+  slice?: number;
 }
 
 export interface AnyMessage {
@@ -52,7 +55,8 @@ export interface Event {
   persistence_id: string;
   seq_nr: Int64;
   slice: number;
-  offset: Offset | null;
+  /** Upstream's `repeated Offset`: usually one; one per slice from a producer that offsets by slice. */
+  offset: Offset[];
   payload: AnyMessage | null;
   /** "" normal, "BT" backtracking (no payload), "PS" pub-sub. */
   source: string;
@@ -63,7 +67,7 @@ export interface EventIn {
   persistence_id: string;
   seq_nr: Int64In;
   slice: number;
-  offset: OffsetIn;
+  offset: OffsetIn[];
   payload: AnyMessage | null;
   source: string;
   tags?: string[];
@@ -73,14 +77,14 @@ export interface FilteredEvent {
   persistence_id: string;
   seq_nr: Int64;
   slice: number;
-  offset: Offset | null;
+  offset: Offset[];
   source: string;
 }
 export interface FilteredEventIn {
   persistence_id: string;
   seq_nr: Int64In;
   slice: number;
-  offset: OffsetIn;
+  offset: OffsetIn[];
   source: string;
 }
 

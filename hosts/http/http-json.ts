@@ -8,13 +8,21 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 /** Largest request body accepted: a gateway batch of 100 is about 15 kB, so 1 MiB is generous. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** An error that is the client's to fix; the server answers `status` with `{error}`. */
+/** An error that is the client's to fix; the server answers `status` with `{error}` and `headers`. */
 export class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly headers: Record<string, string>;
+  /**
+   * Already counted and logged (throttled) where it was decided, as a refused
+   * credential is: the server's catch-all must not log it again, once per request.
+   */
+  readonly logged: boolean;
+  constructor(status: number, message: string, headers: Record<string, string> = {}, logged = false) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.headers = headers;
+    this.logged = logged;
   }
 }
 

@@ -31,6 +31,8 @@ declare module "better-sqlite3" {
       exec(sql: string): this;
       pragma(source: string, options?: { simple?: boolean }): unknown;
       transaction<Args extends unknown[], Result>(fn: (...args: Args) => Result): (...args: Args) => Result;
+      /** Registers an SQL function (e.g. one a migration calls). */
+      function(name: string, options: { deterministic?: boolean }, fn: (...args: unknown[]) => unknown): this;
       close(): this;
     }
   }

@@ -3,27 +3,73 @@
  * not block the writer, synchronous=FULL because a row is acknowledged to
  * someone (a device, a gateway) as soon as its transaction commits, and the
  * schema migrated in one transaction by `user_version`.
+ *
+ * The file, its -wal and its -shm are private to the service's user (0600,
+ * or 0640 if the operator gave the group read), whatever the umask: see
+ * hosts/auth/private-file.ts. A directory it creates is 0700.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ensurePrivateDir, preparePrivateFile, tightenFileMode } from "../auth/private-file.js";
+
+/**
+ * A store file the program will not run on: restarting cannot fix it, so a
+ * command exits with `exitCode` 2 (configuration or data error), which
+ * systemd's unit does not restart (RestartPreventExitStatus=2).
+ */
+export class StoreFileError extends Error {
+  readonly exitCode = 2;
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = "StoreFileError";
+  }
+}
 
 /** The file was written by a newer program; refusing beats guessing at its schema. */
-export class StoreVersionError extends Error {
+export class StoreVersionError extends StoreFileError {
   constructor(path: string, found: number, supported: number) {
-    super(`${path}: schema version ${found} is newer than this program's ${supported}`);
+    super(path, `${path}: schema version ${found} is newer than this program's ${supported}`);
     this.name = "StoreVersionError";
   }
 }
 
-/** `migrations[n]` takes the schema from version n to n + 1. */
-export function openDurableDatabase(dataDir: string, file: string, migrations: readonly string[]): Database.Database {
-  mkdirSync(dataDir, { recursive: true });
+/** SQLite's companions of a database in WAL mode (and of a rollback journal, left by an older program). */
+export const COMPANION_SUFFIXES: readonly string[] = ["-wal", "-shm", "-journal"];
+
+
+/** What SQLite says of a file that is not a database, or a damaged one. */
+const CORRUPTION_CODES = /^SQLITE_(CORRUPT|NOTADB)/;
+
+/** The file is damaged or not a database: named, with where the way out is written down. */
+export class StoreCorruptError extends StoreFileError {
+  constructor(path: string, cause: Error) {
+    super(path, `${path} is damaged or not an SQLite database (${cause.message}); the gateway will not start on it. Keep a copy, then recover what is readable or start empty: see "A damaged store" in the README`);
+    this.name = "StoreCorruptError";
+    this.cause = cause;
+  }
+}
+
+/** `error` as a StoreCorruptError when SQLite says the file at `path` is damaged; otherwise itself. */
+export function asStoreFileError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && CORRUPTION_CODES.test(code) ? new StoreCorruptError(path, error as Error) : error;
+}
+
+/**
+ * `migrations[n]` takes the schema from version n to n + 1. `setup` runs
+ * before the migrations, e.g. to register an SQL function one of them calls.
+ */
+export function openDurableDatabase(dataDir: string, file: string, migrations: readonly string[], setup?: (db: Database.Database) => void): Database.Database {
+  ensurePrivateDir(dataDir);
   const path = join(dataDir, file);
+  // Before SQLite opens it: the -wal and -shm it creates take this file's mode.
+  preparePrivateFile(path);
+  for (const suffix of COMPANION_SUFFIXES) tightenFileMode(path + suffix);
   const db = new Database(path);
   try {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
+    setup?.(db);
     const found = db.pragma("user_version", { simple: true }) as number;
     if (found > migrations.length) throw new StoreVersionError(path, found, migrations.length);
     if (found < migrations.length) {
@@ -34,7 +80,7 @@ export function openDurableDatabase(dataDir: string, file: string, migrations: r
     }
   } catch (e) {
     db.close();
-    throw e;
+    throw asStoreFileError(path, e);
   }
   return db;
 }

@@ -51,6 +51,8 @@ export const RECONNECT_MIN_MS = 1_000;
 export const RECONNECT_MAX_MS = 60_000;
 /** Share of each backoff delay that is random, so a fleet that lost its broker does not return in step. */
 export const RECONNECT_JITTER = 0.5;
+/** Topics one client subscribes to: a device needs its downlink, and each costs a packet buffer. */
+export const MAX_SUBSCRIPTIONS = 4;
 /** Incoming QoS 1 messages whose PUBACK waits for socket space; more means the link is stuck. */
 export const MAX_PENDING_PUBACKS = 4;
 
@@ -79,6 +81,13 @@ export interface MqttClientOptions {
   /** A connection that had been accepted (onConnect) ended. */
   onDisconnect?(reason: string): void;
   onAck?(token: unknown): void;
+  /**
+   * Exact topics to subscribe to with QoS 1 on every connection (at most
+   * MAX_SUBSCRIPTIONS): what the broker may send this client.
+   */
+  subscriptions?: readonly string[];
+  /** The broker answered a SUBSCRIBE: granted, or refused (SUBACK 0x80). */
+  onSubscribe?(topic: string, granted: boolean): void;
   onError?(message: string): void;
   /** An incoming PUBLISH; `payload` is valid only during the call. */
   onMessage?(topic: string, payload: Uint8Array, retain: boolean): void;
@@ -89,13 +98,14 @@ export interface MqttClientStats {
   published: number; sent: number; resent: number; acked: number; unknownAcks: number;
   received: number; rejected: number; pingsSent: number; pingTimeouts: number; connectTimeouts: number;
   socketErrors: number; protocolErrors: number; overruns: number; callbackErrors: number;
+  subscribed: number; subscribeRefused: number;
 }
 
 export function newStats(): MqttClientStats {
   return {
     attempts: 0, connects: 0, reconnects: 0, refused: 0, published: 0, sent: 0, resent: 0, acked: 0, unknownAcks: 0,
     received: 0, rejected: 0, pingsSent: 0, pingTimeouts: 0, connectTimeouts: 0, socketErrors: 0, protocolErrors: 0,
-    overruns: 0, callbackErrors: 0,
+    overruns: 0, callbackErrors: 0, subscribed: 0, subscribeRefused: 0,
   };
 }
 

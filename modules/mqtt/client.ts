@@ -14,6 +14,7 @@
 import { MqttProtocolError, encodeConnect, encodeDisconnect, encodePingreq, encodePuback, publishPacketLength } from "./codec.js";
 import { InFlightWindow, NOT_IN_FLIGHT } from "./in-flight.js";
 import { MAX_INCOMING_PACKET_BYTES, MqttPacketReader, type MqttPacketHandler } from "./reader.js";
+import { LAST_PUBLISH_ID, Subscriptions } from "./subscriptions.js";
 import {
   DEFAULT_KEEP_ALIVE_SECONDS, MAX_IN_FLIGHT, MAX_OUTGOING_PACKET_BYTES, MAX_PENDING_PUBACKS, backoffDelay, newStats, timings,
   type MqttClientOptions, type MqttClientStats, type TcpSocket, type Timers, type Timings,
@@ -36,6 +37,7 @@ export class MqttClient {
   readonly #pubacks = new Uint16Array(MAX_PENDING_PUBACKS);
   readonly #t: Timings;
   readonly #stats: MqttClientStats = newStats();
+  readonly #subscriptions: Subscriptions;
   #state: State = "connecting";
   #socket: TcpSocket | undefined;
   /** Bumped per socket, so callbacks from a socket already given up are ignored. */
@@ -53,9 +55,7 @@ export class MqttClient {
     connack: (sessionPresent, code) => this.#connack(sessionPresent, code),
     puback: (id) => this.#puback(id),
     pingresp: () => this.#accept("PINGRESP"),
-    suback: () => {
-      if (this.#accept("SUBACK")) this.#stats.unknownAcks++; // this client never subscribes
-    },
+    suback: (id, granted) => this.#suback(id, granted),
     publish: (topic, payload, qos, id, _dup, retain) => this.#incoming(topic, payload, qos, id, retain),
   };
 
@@ -73,7 +73,8 @@ export class MqttClient {
     });
     this.#connect = scratch.slice(0, length); // encoded once: it never changes
     this.#t = timings(options);
-    this.#window = new InFlightWindow(options.maxInFlight ?? MAX_IN_FLIGHT, options.maxPacketBytes ?? MAX_OUTGOING_PACKET_BYTES);
+    this.#window = new InFlightWindow(options.maxInFlight ?? MAX_IN_FLIGHT, options.maxPacketBytes ?? MAX_OUTGOING_PACKET_BYTES, LAST_PUBLISH_ID);
+    this.#subscriptions = new Subscriptions(options.subscriptions ?? []);
     this.#reader = new MqttPacketReader(this.#handler, options.maxIncomingPacketBytes ?? MAX_INCOMING_PACKET_BYTES);
     this.#open();
   }
@@ -211,6 +212,7 @@ export class MqttClient {
     if (this.#t.keepAliveMs > 0) this.#arm(this.#t.keepAliveMs);
     else this.#disarm();
     this.#window.rewind(sessionPresent);
+    this.#subscriptions.rewind();
     this.#flush(); // re-sends go out before anything published from onConnect
     this.#call(this.#o.onConnect, sessionPresent);
   }
@@ -226,6 +228,17 @@ export class MqttClient {
     this.#call(this.#o.onAck, token);
   }
 
+  #suback(id: number, granted: Uint8Array): void {
+    if (!this.#accept("SUBACK")) return;
+    const answer = this.#subscriptions.suback(id, granted);
+    if (!answer) {
+      this.#stats.unknownAcks++;
+      return;
+    }
+    this.#stats[answer.granted ? "subscribed" : "subscribeRefused"]++;
+    this.#call(this.#o.onSubscribe, answer.topic, answer.granted);
+  }
+
   #incoming(topic: string, payload: Uint8Array, qos: 0 | 1, id: number, retain: boolean): void {
     if (!this.#accept("PUBLISH")) return;
     this.#stats.received++;
@@ -239,12 +252,13 @@ export class MqttClient {
     this.#call(this.#o.onMessage, topic, payload, retain);
   }
 
-  /** Writes what the socket has room for: PUBACKs, PINGREQ, then the window in order. */
+  /** Writes what the socket has room for: PUBACKs, SUBSCRIBEs, PINGREQ, then the window in order. */
   #flush(): void {
     while (this.#state === "connected" && this.#pubackCount > 0 && this.#writable >= 4) {
       if (!this.#write(this.#control.subarray(0, encodePuback(this.#control, this.#pubacks[0])))) return;
       this.#pubacks.copyWithin(0, 1, this.#pubackCount--);
     }
+    if (this.#state === "connected" && !this.#subscriptions.flush((packet) => packet.length <= this.#writable && this.#write(packet))) return;
     if (this.#state === "connected" && this.#pingPending && this.#writable >= 2) {
       if (!this.#write(this.#control.subarray(0, encodePingreq(this.#control)))) return;
       this.#pingPending = false;

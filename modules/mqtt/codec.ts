@@ -46,10 +46,11 @@ const CONNECT_CLEAN_SESSION = 0x02;
  * counters; the message names the packet and what was wrong with it.
  */
 export class MqttProtocolError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "MqttProtocolError";
   readonly fault: string;
   constructor(fault: string, message: string) {
     super(`mqtt protocol error (${fault}): ${message}`);
-    this.name = "MqttProtocolError";
     this.fault = fault;
   }
 }
@@ -235,6 +236,22 @@ export function encodePublish(out: Uint8Array, topic: string, payload: Uint8Arra
 /** Marks an encoded PUBLISH as a re-delivery or not, in place [MQTT-3.3.1-1]. */
 export function setPublishDup(packet: Uint8Array, dup: boolean): void {
   packet[0] = dup ? packet[0] | PUBLISH_DUP : packet[0] & ~PUBLISH_DUP;
+}
+
+/**
+ * SUBSCRIBE to one topic (section 3.8). This client subscribes only to exact
+ * topics (its own downlink), so a filter with wildcards is refused here.
+ */
+export function encodeSubscribe(out: Uint8Array, packetId: number, topic: string, qos: 0 | 1): number {
+  checkPacketId(packetId);
+  if (qos !== 0 && qos !== 1) throw new RangeError(`qos: ${String(qos)} is not supported, only 0 and 1`);
+  const topicBytes = checkTopicName(topic);
+  // [MQTT-3.8.1-1] fixed-header flags 0b0010.
+  let at = writeFixedHeader(out, "SUBSCRIBE", (PacketType.SUBSCRIBE << 4) | 0b0010, 2 + 2 + topicBytes + 1);
+  at = writeUint16(out, at, packetId);
+  at = writeString(out, at, topic, topicBytes);
+  out[at++] = qos;
+  return at;
 }
 
 export function encodePuback(out: Uint8Array, packetId: number): number {

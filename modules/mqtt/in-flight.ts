@@ -33,12 +33,16 @@ export class InFlightWindow {
   /** Entries of #order already written on the current connection. */
   #sent = 0;
   #nextId = 1;
+  readonly #lastId: number;
 
-  constructor(capacity: number, slotBytes: number) {
+  /** `lastPacketId`: publishes use ids 1 to this; the client keeps those above for its SUBSCRIBEs. */
+  constructor(capacity: number, slotBytes: number, lastPacketId = MAX_PACKET_ID) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) throw new RangeError(`maxInFlight: ${capacity} is not an integer from 1 to 1024`);
     if (!Number.isInteger(slotBytes) || slotBytes < 8 || slotBytes > 65_535) throw new RangeError(`maxPacketBytes: ${slotBytes} is not an integer from 8 to 65535`);
+    if (!Number.isInteger(lastPacketId) || lastPacketId <= capacity || lastPacketId > MAX_PACKET_ID) throw new RangeError(`lastPacketId: ${lastPacketId} must leave room for the window`);
     this.capacity = capacity;
     this.slotBytes = slotBytes;
+    this.#lastId = lastPacketId;
     const storage = new Uint8Array(capacity * slotBytes);
     this.#slots = [];
     for (let i = 0; i < capacity; i++) this.#slots.push(storage.subarray(i * slotBytes, (i + 1) * slotBytes));
@@ -71,11 +75,11 @@ export class InFlightWindow {
     return id;
   }
 
-  /** Ids run 1..65535 and wrap, skipping any still in flight [MQTT-2.3.1-2]. */
+  /** Ids run 1..lastPacketId and wrap, skipping any still in flight [MQTT-2.3.1-2]. */
   #allocateId(): number {
     for (;;) {
       const id = this.#nextId;
-      this.#nextId = id === MAX_PACKET_ID ? 1 : id + 1;
+      this.#nextId = id >= this.#lastId ? 1 : id + 1;
       if (this.#ids.indexOf(id) < 0) return id;
     }
   }

@@ -8,7 +8,7 @@
  * one sample a second (the benchmark's flash-life figure).
  */
 import { CborOverflowError, CborWriter } from "./cbor-writer.js";
-import { MAX_READINGS, MAX_RECORD_BYTES, ObservationError, QUANTITIES, RecordKind, mantissaOf, type Observation } from "./record.js";
+import { MAX_READINGS, MAX_RECORD_BYTES, ObservationError, RecordKind, exponentOf, mantissaOf, writeQuantity, type Observation } from "./record.js";
 
 /** A CBOR array header of more than 23 items takes 2 bytes; one of more than 255, 3 (never reached in 255 bytes). */
 const MAX_ARRAY_HEADER_BYTES = 2;
@@ -16,7 +16,10 @@ const MAX_ARRAY_HEADER_BYTES = 2;
 export class BatchWriter {
   readonly #items: CborWriter;
   readonly #record: CborWriter;
-  readonly #codes = new Uint8Array(MAX_READINGS);
+  /** The open batch's quantity list: names, and for declared quantities their units and exponents. */
+  readonly #names: string[] = [];
+  readonly #units: (string | undefined)[] = [];
+  readonly #exponents = new Int8Array(MAX_READINGS);
   #itemCount = 0;
   #quantityCount = 0;
   #count = 0;
@@ -27,6 +30,10 @@ export class BatchWriter {
   #firstUptime = 0;
 
   constructor(maxRecordBytes = MAX_RECORD_BYTES) {
+    for (let i = 0; i < MAX_READINGS; i++) {
+      this.#names.push("");
+      this.#units.push(undefined);
+    }
     this.#items = new CborWriter(maxRecordBytes - MAX_ARRAY_HEADER_BYTES);
     this.#record = new CborWriter(maxRecordBytes);
   }
@@ -90,10 +97,11 @@ export class BatchWriter {
     const items = this.#items.reset();
     items.integer(RecordKind.BATCH).text(obs.sensorId).integer(obs.boot).arrayHeader(count);
     for (let i = 0; i < count; i++) {
-      const code = QUANTITIES[obs.readings[i].quantity]?.code;
-      if (code === undefined) throw new ObservationError(`readings[${i}].quantity`, `unknown quantity "${String(obs.readings[i].quantity)}"`);
-      items.integer(code);
-      this.#codes[i] = code;
+      const reading = obs.readings[i];
+      this.#exponents[i] = exponentOf(reading, i);
+      writeQuantity(items, reading, i);
+      this.#names[i] = reading.quantity;
+      this.#units[i] = reading.unit;
     }
     items.integer(obs.seq).integer(obs.uptimeMs);
     this.#itemCount = 6;
@@ -105,7 +113,11 @@ export class BatchWriter {
 
   #fits(obs: Observation, count: number): boolean {
     if (obs.sensorId !== this.#sensorId || obs.boot !== this.#boot || count !== this.#quantityCount) return false;
-    for (let i = 0; i < count; i++) if (QUANTITIES[obs.readings[i].quantity]?.code !== this.#codes[i]) return false;
+    for (let i = 0; i < count; i++) {
+      const reading = obs.readings[i];
+      if (reading.quantity !== this.#names[i] || reading.unit !== this.#units[i]) return false;
+      if (reading.unit !== undefined && reading.exponent !== this.#exponents[i]) return false;
+    }
     return true;
   }
 }

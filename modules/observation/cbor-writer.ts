@@ -9,9 +9,10 @@
 
 /** Thrown when a record does not fit the buffer: a caller's size limit, never silent truncation. */
 export class CborOverflowError extends RangeError {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "CborOverflowError";
   constructor(need: number, capacity: number) {
     super(`CBOR record needs more than ${capacity} bytes (at least ${need})`);
-    this.name = "CborOverflowError";
   }
 }
 

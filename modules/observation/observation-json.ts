@@ -6,9 +6,10 @@
  * no CBOR and no Node API, but the device never imports it.
  */
 import {
-  MAX_READINGS, mantissaOf, ObservationError, QUANTITIES, SENSOR_ID_PATTERN,
+  MAX_READINGS, mantissaOf, ObservationError, SENSOR_ID_PATTERN,
   type Quantity, type Reading, type TimedObservation,
 } from "./record.js";
+import { declaredQuantityProblem, QUANTITY_NAME_PATTERN, standardQuantity } from "./quantities.js";
 
 export type TimeSource = NonNullable<TimedObservation["timeSource"]>;
 export const TIME_SOURCES: readonly TimeSource[] = Object.freeze(["device", "gateway"]);
@@ -31,8 +32,13 @@ export interface ObservationJson {
   readings: ReadingJson[];
 }
 
+/** A reading's unit: a declared quantity's own, or the table's for a standard one. */
+export function unitOf(reading: Reading): string {
+  return reading.unit ?? standardQuantity(reading.quantity)?.unit ?? "";
+}
+
 export function readingToJson(reading: Reading): ReadingJson {
-  return { quantity: reading.quantity, unit: QUANTITIES[reading.quantity].unit, value: reading.value };
+  return { quantity: reading.quantity, unit: unitOf(reading), value: reading.value };
 }
 
 export function observationToJson(obs: TimedObservation): ObservationJson {
@@ -62,13 +68,21 @@ function parseReading(value: unknown, i: number): Reading {
   const field = `readings[${i}]`;
   if (!isObject(value)) throw new ObservationError(field, "must be an object {quantity, value}");
   const { quantity, unit, value: v } = value;
-  if (typeof quantity !== "string" || !Object.hasOwn(QUANTITIES, quantity)) {
-    throw new ObservationError(`${field}.quantity`, `must be one of ${Object.keys(QUANTITIES).join(", ")}`);
+  if (typeof quantity !== "string" || !QUANTITY_NAME_PATTERN.test(quantity)) {
+    throw new ObservationError(`${field}.quantity`, "must be a quantity name (a-z 0-9 _, starting with a letter)");
   }
-  const info = QUANTITIES[quantity as Quantity];
+  if (typeof v !== "number") throw new ObservationError(`${field}.value`, "must be a number");
+  const info = standardQuantity(quantity);
+  if (!info) {
+    // A quantity the device declared: its unit says what the value is, so it must be there.
+    if (unit === undefined) throw new ObservationError(`${field}.quantity`, `${quantity} is not a standard quantity, and a declared one needs its unit`);
+    const problem = declaredQuantityProblem(quantity, unit, 0);
+    if (problem) throw new ObservationError(`${field}.unit`, problem);
+    if (!Number.isFinite(v)) throw new ObservationError(`${field}.value`, "must be a finite number");
+    return { quantity, value: v, unit: unit as string };
+  }
   // The unit is implied by the quantity; one that says otherwise means the sender misread the value.
   if (unit !== undefined && unit !== info.unit) throw new ObservationError(`${field}.unit`, `must be "${info.unit}" for ${quantity} if present`);
-  if (typeof v !== "number") throw new ObservationError(`${field}.value`, "must be a number");
   // Rounded to the quantity's resolution, as the device's record would be; a value the
   // record could not carry (not finite, beyond a safe integer mantissa) is refused.
   const mantissa = mantissaOf({ quantity: info.name, value: v }, i);
@@ -98,6 +112,9 @@ export function observationFromJson(value: unknown): TimedObservation {
     throw new ObservationError("readings", `must be an array of 1 to ${MAX_READINGS} readings`);
   }
   obs.readings = readings.map(parseReading);
+  const names = obs.readings.map((r) => r.quantity);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new ObservationError("readings", `quantity "${repeated}" appears more than once`);
   const timed = time !== undefined && time !== null;
   if (timed) obs.time = uint(time, "time");
   if (timeSource !== undefined && timeSource !== null) {

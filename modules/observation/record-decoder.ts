@@ -8,6 +8,7 @@ import {
   MAX_READINGS, MAX_RECORD_BYTES, ObservationError, QUANTITY_BY_CODE, RecordKind, SENSOR_ID_PATTERN,
   type ClockAnchor, type Observation, type Reading,
 } from "./record.js";
+import { LAST_QUANTITY_CODE, declaredQuantityProblem } from "./quantities.js";
 
 export type UplinkRecord =
   | { kind: "observation"; observation: Observation }
@@ -28,6 +29,15 @@ function exact(value: unknown): unknown {
   return Number.isSafeInteger(n) ? n : value;
 }
 
+/** A decoded value as an error message shows it: numbers and strings as they are, anything else by its type (never "[object Object]"). */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean" || value == null) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return "a byte string";
+  return `a ${typeof value === "object" ? (value.constructor?.name ?? "tagged value") : typeof value}`;
+}
+
 function isUint(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -46,12 +56,47 @@ function uintAt(raw: unknown[], index: number, field: string): number {
   return value;
 }
 
-function valueOf(mantissa: unknown, code: number, field: string): Reading {
-  const info = QUANTITY_BY_CODE[code]!;
+/** A quantity as a record names it: a standard one by code, or a declared one by its definition. */
+interface WireQuantity {
+  name: string;
+  exponent: number;
+  /** Only for a declared quantity. */
+  unit?: string;
+}
+
+/**
+ * A code this table lacks is refused, never guessed at: a newer device may
+ * use a quantity this receiver does not know yet, and a wrong label is worse
+ * than a refusal the operator can see.
+ */
+function quantityAt(raw: unknown, field: string): WireQuantity {
+  const code = exact(raw);
+  if (typeof code === "number") {
+    const info = Number.isInteger(code) ? QUANTITY_BY_CODE[code] : undefined;
+    if (!info) throw new ObservationError(field, `unknown quantity code ${code} (this receiver knows codes 1 to ${LAST_QUANTITY_CODE}; a newer device needs a newer gateway)`);
+    return { name: info.name, exponent: info.exponent };
+  }
+  if (Array.isArray(raw) && raw.length === 3) {
+    const [name, unit, exponent] = raw;
+    const problem = declaredQuantityProblem(name, unit, exponent);
+    if (problem) throw new ObservationError(field, `declared quantity: ${problem}`);
+    return { name: name as string, unit: unit as string, exponent: exponent as number };
+  }
+  throw new ObservationError(field, `must be a quantity code or [name, unit, exponent], got ${shown(raw)}`);
+}
+
+/** One name, one meaning: a quantity twice in an observation could only be read one way by accident. */
+function refuseRepeats(names: string[], field: string): void {
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new ObservationError(field, `quantity "${repeated}" appears more than once`);
+}
+
+function valueOf(mantissa: unknown, quantity: WireQuantity, field: string): Reading {
   const n = exact(mantissa);
   if (typeof n !== "number" || !Number.isSafeInteger(n)) throw new ObservationError(field, "must be an integer");
   // Dividing by a power of ten rounds correctly where multiplying by 10^-n does not.
-  return { quantity: info.name, value: info.exponent < 0 ? n / 10 ** -info.exponent : n * 10 ** info.exponent };
+  const value = quantity.exponent < 0 ? n / 10 ** -quantity.exponent : n * 10 ** quantity.exponent;
+  return quantity.unit === undefined ? { quantity: quantity.name, value } : { quantity: quantity.name, value, unit: quantity.unit };
 }
 
 /** [3, sensorId, boot, [quantity…], seq, uptimeMs, value…, Δseq, ΔuptimeMs, value…, …] */
@@ -62,9 +107,8 @@ function batch(raw: unknown[]): Observation[] {
   if (!Array.isArray(codes) || codes.length === 0 || codes.length > MAX_READINGS) {
     throw new ObservationError("quantities", `must be an array of 1 to ${MAX_READINGS} quantity codes`);
   }
-  codes.forEach((code, i) => {
-    if (typeof code !== "number" || !QUANTITY_BY_CODE[code]) throw new ObservationError(`quantities[${i}]`, `unknown quantity code ${String(code)}`);
-  });
+  const quantities = codes.map((code, i) => quantityAt(code, `quantities[${i}]`));
+  refuseRepeats(quantities.map((q) => q.name), "quantities");
   const stride = 2 + codes.length;
   const rest = raw.length - 4;
   if (rest < stride || rest % stride !== 0 || rest / stride > MAX_BATCH_OBSERVATIONS) {
@@ -81,7 +125,7 @@ function batch(raw: unknown[]): Observation[] {
     uptimeMs = i === 0 ? dUptime : uptimeMs + dUptime;
     if (seq === 0) throw new ObservationError(`observations[${i}].seq`, "must be a positive integer");
     if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(uptimeMs)) throw new ObservationError(`observations[${i}]`, "sequence or uptime overflows");
-    const readings = codes.map((code: number, k: number) => valueOf(raw[at + 2 + k], code, `observations[${i}].readings[${k}].value`));
+    const readings = quantities.map((quantity, k) => valueOf(raw[at + 2 + k], quantity, `observations[${i}].readings[${k}].value`));
     out.push({ sensorId, seq, boot, uptimeMs, readings });
   }
   return out;
@@ -94,14 +138,9 @@ function readings(raw: unknown[]): Reading[] {
   }
   const out: Reading[] = [];
   for (let at = 5, i = 0; at < raw.length; at += 2, i++) {
-    const code = raw[at];
-    const info = typeof code === "number" ? QUANTITY_BY_CODE[code] : undefined;
-    if (!info) throw new ObservationError(`readings[${i}].quantity`, `unknown quantity code ${String(code)}`);
-    const mantissa = exact(raw[at + 1]);
-    if (typeof mantissa !== "number" || !Number.isSafeInteger(mantissa)) throw new ObservationError(`readings[${i}].value`, "must be an integer");
-    // Dividing by a power of ten rounds correctly where multiplying by 10^-n does not.
-    out.push({ quantity: info.name, value: info.exponent < 0 ? mantissa / 10 ** -info.exponent : mantissa * 10 ** info.exponent });
+    out.push(valueOf(raw[at + 1], quantityAt(raw[at], `readings[${i}].quantity`), `readings[${i}].value`));
   }
+  refuseRepeats(out.map((r) => r.quantity), "readings");
   return out;
 }
 
@@ -138,7 +177,7 @@ export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
     if (wallMs !== null && !isUint(wallMs)) throw new ObservationError("wallMs", "must be null or milliseconds since the epoch");
     return { kind: "clock", anchor: { sensorId: sensorIdAt(raw), boot: uintAt(raw, 2, "boot"), uptimeMs: uintAt(raw, 3, "uptimeMs"), wallMs } };
   }
-  throw new ObservationError("kind", `unknown record kind ${String(raw[0])}`);
+  throw new ObservationError("kind", `unknown record kind ${shown(raw[0])}`);
 }
 
 /** Decodes a record that must be an observation. */

@@ -15,6 +15,7 @@
  * observation to wall time with its boot's anchor.
  */
 import { CborWriter } from "./cbor-writer.js";
+import { standardQuantity } from "./quantities.js";
 
 export const RecordKind = Object.freeze({ OBSERVATION: 1, CLOCK: 2, BATCH: 3 });
 
@@ -28,31 +29,21 @@ export const MAX_RECORD_BYTES = 255;
 /** Before this (September 2020) a device clock has not been set since boot. */
 export const CLOCK_SYNCED_AFTER_MS = 1_600_000_000_000;
 
-export type Quantity = "temperature" | "humidity" | "pressure";
-
-export interface QuantityInfo {
-  readonly code: number;
-  readonly name: Quantity;
-  /** SenML unit symbol (RFC 8428) of the value. */
-  readonly unit: string;
-  /** Decimal exponent of the mantissa on the wire: the resolution worth sending. */
-  readonly exponent: number;
-}
-
-export const QUANTITIES: Readonly<Record<Quantity, QuantityInfo>> = Object.freeze({
-  temperature: Object.freeze({ code: 1, name: "temperature", unit: "Cel", exponent: -2 }),
-  humidity: Object.freeze({ code: 2, name: "humidity", unit: "%RH", exponent: -2 }),
-  pressure: Object.freeze({ code: 3, name: "pressure", unit: "Pa", exponent: 0 }),
-}) as Readonly<Record<Quantity, QuantityInfo>>;
-
-export const QUANTITY_BY_CODE: readonly (QuantityInfo | undefined)[] = Object.freeze([
-  undefined, QUANTITIES.temperature, QUANTITIES.humidity, QUANTITIES.pressure,
-]);
+export { QUANTITIES, QUANTITY_BY_CODE, type QuantityInfo } from "./quantities.js";
+/** A standard quantity's name (see quantities.ts) or one an app declared. */
+export type Quantity = string;
 
 export interface Reading {
   quantity: Quantity;
   /** In the quantity's unit (°C, %RH, Pa). */
   value: number;
+  /**
+   * Only for a quantity an app declared: its SenML unit. A standard
+   * quantity's unit is the table's, so its readings leave this out.
+   */
+  unit?: string;
+  /** Only for a declared quantity, and only where it is written: its decimal exponent on the wire. */
+  exponent?: number;
 }
 
 export interface Observation {
@@ -85,19 +76,41 @@ export interface TimedObservation extends Observation {
 
 /** A value that cannot be a record; `field` names what was wrong. */
 export class ObservationError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "ObservationError";
   readonly field: string;
   constructor(field: string, message: string) {
     super(`record ${field}: ${message}`);
-    this.name = "ObservationError";
     this.field = field;
   }
 }
 
+/** The decimal exponent a reading is written with: its standard quantity's, or the one its declaration carries. */
+export function exponentOf(reading: Reading, index: number): number {
+  const info = standardQuantity(reading.quantity);
+  if (info) {
+    if (reading.unit !== undefined && reading.unit !== info.unit) {
+      throw new ObservationError(`readings[${index}].unit`, `${reading.quantity} is in "${info.unit}", not "${reading.unit}"`);
+    }
+    return info.exponent;
+  }
+  if (reading.unit === undefined || reading.exponent === undefined) {
+    throw new ObservationError(`readings[${index}].quantity`, `unknown quantity "${String(reading.quantity)}" (a declared one needs its unit and exponent)`);
+  }
+  return reading.exponent;
+}
+
 export function mantissaOf(reading: Reading, index: number): number {
-  const info = QUANTITIES[reading.quantity];
-  if (!info) throw new ObservationError(`readings[${index}].quantity`, `unknown quantity "${String(reading.quantity)}"`);
+  const exponent = exponentOf(reading, index);
   if (!Number.isFinite(reading.value)) throw new ObservationError(`readings[${index}].value`, "not a finite number");
-  return Math.round(info.exponent < 0 ? reading.value * 10 ** -info.exponent : reading.value / 10 ** info.exponent);
+  return Math.round(exponent < 0 ? reading.value * 10 ** -exponent : reading.value / 10 ** exponent);
+}
+
+/** A reading's quantity as a record carries it: the standard code, or [name, unit, exponent] for a declared one. */
+export function writeQuantity(writer: CborWriter, reading: Reading, index: number): CborWriter {
+  const info = standardQuantity(reading.quantity);
+  if (info) return writer.integer(info.code);
+  return writer.arrayHeader(3).text(reading.quantity).text(reading.unit as string).integer(exponentOf(reading, index));
 }
 
 /**
@@ -110,7 +123,7 @@ export function writeObservation(writer: CborWriter, obs: Observation, count = o
   for (let i = 0; i < count; i++) {
     const reading = obs.readings[i];
     const mantissa = mantissaOf(reading, i);
-    writer.integer(QUANTITIES[reading.quantity].code).integer(mantissa);
+    writeQuantity(writer, reading, i).integer(mantissa);
   }
   return writer.view();
 }

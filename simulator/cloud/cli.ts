@@ -8,6 +8,10 @@ import {
   LOG_OPTIONS, parseFlags, parseLogOptions, parsePort, processIo, runService, stringFlag, UsageError, type CommandIo,
 } from "../../hosts/cli/command.js";
 import type { ServerTlsFiles } from "../../hosts/grpc/tls.js";
+import { TokenError } from "../../hosts/auth/bearer.js";
+import { tokenSetsOf } from "./access.js";
+import { isLoopbackHost } from "../../hosts/http/loopback.js";
+import { describeSource, resolveCloudCredentials, TOKEN_ENV } from "./credentials.js";
 import { DEFAULT_ACCEPTED_STREAMS } from "./grpc/consumer-service.js";
 import { DEFAULT_CLOUD_GRPC_PORT, DEFAULT_CLOUD_HTTP_PORT, startCloud } from "./server.js";
 
@@ -18,6 +22,11 @@ observation log that gateways relay to, and a live Server-Sent Events stream
 (HTTP); the same over Akka Projection gRPC (EventProducerService,
 EventConsumerService, RegistrationService, SensorTwinService).
 
+Every call but GET /healthz needs "authorization: Bearer <token>" with a
+token of a role that may make it; with --grpc-ca, a gRPC client's verified
+certificate counts as a gateway token. The log says where each role's
+tokens come from, never the tokens.
+
 Options:
   --host <addr>            interface to listen on (default 127.0.0.1)
   --port <port>            HTTP port, 0 for any free one (default ${DEFAULT_CLOUD_HTTP_PORT})
@@ -27,6 +36,11 @@ Options:
   --grpc-ca <file>         PEM CA: gRPC clients must present a certificate it signed
   --accept-streams <ids>   stream ids ConsumeEvent accepts, comma-separated (default ${DEFAULT_ACCEPTED_STREAMS.join(",")})
   --data-dir <dir>         where the SQLite store lives (default ./data/cloud)
+  --admin-token-file <f>   tokens that may register sensors, one a line (or ${TOKEN_ENV.admin};
+                           default <data-dir>/credentials/admin.token, created 0600 if missing)
+  --gateway-token-file <f> tokens of gateways: registration streams, relaying observations (or
+                           ${TOKEN_ENV.gateway}; default <data-dir>/credentials/gateway.token, created)
+  --consumer-token-file <f>  tokens that may only read observations (or ${TOKEN_ENV.consumer}; default none)
   --log-level <level>      debug, info, warn or error (default info)
   --log-format <format>    json or pretty (default json)
   -h, --help               show this help
@@ -47,7 +61,20 @@ function parseStreams(value: string): string[] {
   return ids;
 }
 
-function parse(argv: string[]) {
+/** The credentials, read or created now; a bad source is a usage error (exit 2) naming it. */
+function credentialsOf(dataDir: string, files: Parameters<typeof resolveCloudCredentials>[0]["files"], env: Readonly<Record<string, string | undefined>>) {
+  try {
+    const resolved = resolveCloudCredentials({ dataDir, files, env });
+    // Checked here, not only at start, so that a token in two roles is a usage error.
+    tokenSetsOf(resolved.credentials);
+    return resolved;
+  } catch (error) {
+    if (error instanceof TokenError) throw new UsageError(`credentials: ${error.message}`);
+    throw error;
+  }
+}
+
+function parse(argv: string[], env: Readonly<Record<string, string | undefined>>) {
   const values = parseFlags(argv, {
     host: { type: "string" },
     port: { type: "string" },
@@ -57,11 +84,18 @@ function parse(argv: string[]) {
     "grpc-ca": { type: "string" },
     "accept-streams": { type: "string" },
     "data-dir": { type: "string" },
+    "admin-token-file": { type: "string" },
+    "gateway-token-file": { type: "string" },
+    "consumer-token-file": { type: "string" },
     ...LOG_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
   const flag = (name: string) => stringFlag(values, name);
-  return {
+  const file = (name: string) => {
+    const value = flag(name);
+    return value === undefined ? undefined : resolve(value);
+  };
+  const common = {
     help: values.help === true,
     host: flag("host") ?? "127.0.0.1",
     port: parsePort("--port", flag("port") ?? String(DEFAULT_CLOUD_HTTP_PORT)),
@@ -71,12 +105,23 @@ function parse(argv: string[]) {
     dataDir: resolve(flag("data-dir") ?? "./data/cloud"),
     log: parseLogOptions(values),
   };
+  if (values.help === true) return { ...common, credentials: undefined };
+  const files = { admin: file("admin-token-file"), gateway: file("gateway-token-file"), consumer: file("consumer-token-file") };
+  return { ...common, credentials: credentialsOf(common.dataDir, files, env) };
 }
 
-export function cloudCommand(argv: string[], io: CommandIo = processIo): Promise<number> {
-  return runService("cloud", io, CLOUD_USAGE, () => parse(argv), async (options, logger) => {
+export function cloudCommand(argv: string[], io: CommandIo = processIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  return runService("cloud", io, CLOUD_USAGE, () => parse(argv, env), async (options, logger) => {
     const { host, port, grpcPort, grpcTls, acceptedStreams, dataDir } = options;
-    const cloud = await startCloud({ host, port, grpcPort, grpcTls, acceptedStreams, dataDir, logger });
+    // parse() resolves them whenever it returns without help, the only case runService starts.
+    const resolved = options.credentials as ReturnType<typeof resolveCloudCredentials>;
+    for (const source of resolved.sources) logger.info(describeSource(source), { role: source.role, file: source.path ?? null });
+    if (!isLoopbackHost(host)) {
+      // Bearer tokens over plaintext are readable on the path: the operator should know before a gateway sends one.
+      logger.warn(`HTTP on ${host} carries tokens in the clear: put a TLS reverse proxy in front of it (README, Security)`, { host });
+      if (grpcTls === undefined) logger.warn(`gRPC on ${host} without --grpc-cert carries tokens in the clear`, { host });
+    }
+    const cloud = await startCloud({ host, port, grpcPort, grpcTls, acceptedStreams, dataDir, logger, credentials: resolved.credentials });
     cloud.onObservation((obs) => logger.debug("observation stored", { offset: obs.offset, sensorId: obs.sensorId, seq: obs.seq }));
     return cloud;
   });

@@ -5,9 +5,16 @@
  * Observations get an `offset` (autoincrement, never reused), the position a
  * reader resumes from, like a Kafka or Akka projection offset. UNIQUE(sensor_id,
  * seq) turns a gateway's resend after a lost answer into an acknowledged no-op.
+ *
+ * Sensors' secrets are never kept: only their digests ("sha256:<hex>",
+ * hosts/auth/secret-digest.ts), which is all a gateway needs to check a
+ * device's password. The file is 0600 (hosts/sqlite/durable-database.ts),
+ * and secure_delete is on, so a replaced digest is zeroed rather than left in
+ * a free page.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
@@ -76,17 +83,24 @@ export const MIGRATIONS: readonly string[] = [
      event BLOB NOT NULL,
      UNIQUE (stream_id, persistence_id, seq_nr, reason)
    );`,
+  // 4: secrets give way to their digests (see the header), in both tables;
+  // xsedge_secret_digest is registered by CloudStore.open.
+  `ALTER TABLE sensors RENAME COLUMN secret TO secret_digest;
+   UPDATE sensors SET secret_digest = xsedge_secret_digest(secret_digest);
+   ALTER TABLE registration_events RENAME COLUMN secret TO secret_digest;
+   UPDATE registration_events SET secret_digest = xsedge_secret_digest(secret_digest);`,
 ];
 
 /**
  * One entry of the registration log gateways follow: the sensor's latest
- * registration, with its secret (the gateway keeps only a digest of it).
+ * registration, with its secret's digest.
  */
 export interface RegistrationEvent {
   /** The sensor's registration offset: the event id. */
   offset: number;
   sensorId: string;
-  secret: string;
+  /** "sha256:<hex>" of the secret. */
+  secretDigest: string;
   registeredAt: number;
 }
 
@@ -155,7 +169,21 @@ export class CloudStore {
 
   static open(dataDir: string): CloudStore {
     // synchronous=FULL matters here too: the gateway deletes its copy once we answer.
-    return new CloudStore(openDurableDatabase(dataDir, CLOUD_STORE_FILE, MIGRATIONS), join(dataDir, CLOUD_STORE_FILE));
+    const db = openDurableDatabase(dataDir, CLOUD_STORE_FILE, MIGRATIONS, (opened) => {
+      opened.pragma("secure_delete = ON");
+      // Migration 4's; a value already a digest (a migration rerun by hand) stays as it is.
+      opened.function("xsedge_secret_digest", { deterministic: true }, (value: unknown) =>
+        typeof value === "string" && /^sha256:[0-9a-f]{64}$/.test(value) ? value : secretDigestText(String(value)),
+      );
+    });
+    try {
+      // Frames of pages that held secrets before migration 4 go with the WAL's content.
+      db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return new CloudStore(db, join(dataDir, CLOUD_STORE_FILE));
   }
 
   private constructor(db: Database.Database, path: string) {
@@ -170,19 +198,20 @@ export class CloudStore {
     }
   }
 
-  /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. */
+  /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. Keeps only the secret's digest. */
   register(registration: Registration, at: number): { sensor: SensorInfo; created: boolean } {
+    const digest = secretDigestText(registration.secret);
     return this.#db.transaction(() => {
       const next = (this.#db.prepare("SELECT COALESCE(MAX(registration_offset), 0) + 1 AS n FROM sensors").get() as { n: number }).n;
       const existed = this.#db.prepare("SELECT 1 FROM sensors WHERE sensor_id = ?").get(registration.sensorId) !== undefined;
       this.#db
         .prepare(
-          `INSERT INTO sensors (sensor_id, secret, registered_at, registration_offset) VALUES (?, ?, ?, ?)
-           ON CONFLICT (sensor_id) DO UPDATE SET secret = excluded.secret, registered_at = excluded.registered_at,
+          `INSERT INTO sensors (sensor_id, secret_digest, registered_at, registration_offset) VALUES (?, ?, ?, ?)
+           ON CONFLICT (sensor_id) DO UPDATE SET secret_digest = excluded.secret_digest, registered_at = excluded.registered_at,
              registration_offset = excluded.registration_offset`,
         )
-        .run(registration.sensorId, registration.secret, at, next);
-      this.journal.appendRegistration(registration.sensorId, registration.secret);
+        .run(registration.sensorId, digest, at, next);
+      this.journal.appendRegistration(registration.sensorId, digest);
       return { sensor: { sensorId: registration.sensorId, registeredAt: at, registrationOffset: next }, created: !existed };
     })();
   }
@@ -203,15 +232,15 @@ export class CloudStore {
   registrationsAfter(offset: number, limit: number): RegistrationEvent[] {
     return this.#db
       .prepare<[number, number], RegistrationEvent>(
-        `SELECT registration_offset AS offset, sensor_id AS sensorId, secret, registered_at AS registeredAt
+        `SELECT registration_offset AS offset, sensor_id AS sensorId, secret_digest AS secretDigest, registered_at AS registeredAt
          FROM sensors WHERE registration_offset > ? ORDER BY registration_offset LIMIT ?`,
       )
       .all(offset, limit);
   }
 
-  /** The sensor's current secret; the API serves it only on the gateways' registration stream. */
-  secretOf(sensorId: string): string | undefined {
-    return (this.#db.prepare<[string], { secret: string }>("SELECT secret FROM sensors WHERE sensor_id = ?").get(sensorId))?.secret;
+  /** The digest of the sensor's current secret; the API serves it only on the registration streams, to gateways. */
+  secretDigestOf(sensorId: string): string | undefined {
+    return (this.#db.prepare<[string], { secret_digest: string }>("SELECT secret_digest FROM sensors WHERE sensor_id = ?").get(sensorId))?.secret_digest;
   }
 
   /** Stores a batch in one transaction; observations already stored count as duplicates. */
@@ -232,8 +261,9 @@ export class CloudStore {
           duplicates++;
           continue;
         }
-        // Readings are stored without units: the quantity implies the unit, so a row cannot disagree with QUANTITIES.
-        const readings = JSON.stringify(obs.readings.map(({ quantity, value }) => ({ quantity, value })));
+        // A standard quantity's reading is stored without its unit (the table implies it, so a row cannot
+        // disagree with it); a declared quantity's keeps its own.
+        const readings = JSON.stringify(obs.readings.map(({ quantity, value, unit }) => (unit === undefined ? { quantity, value } : { quantity, value, unit })));
         const { sensorId, seq, boot, uptimeMs } = obs;
         const event = [this.journal.nextMicros(), sliceOf(persistenceIdOf(SENSOR_ENTITY, sensorId)), obs.payload?.type_url ?? null, obs.payload?.value ?? null];
         const result = insert.run(sensorId, seq, boot, uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, obs.receivedAt ?? null, at, ...event);

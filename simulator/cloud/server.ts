@@ -1,6 +1,6 @@
 /*
  * The reference cloud registration service: sensors register here, gateways
- * relay observations here, and anyone may follow the observation log live.
+ * relay observations here, and consumers follow the observation log live.
  *
  *   POST /api/v1/sensors               {sensorId, secret}     register (or replace the secret)
  *   GET  /api/v1/sensors                                      list, without secrets
@@ -19,14 +19,22 @@
  *
  * The registration stream is how gateways learn which devices to accept:
  * one event per sensor, `id:` its registration offset, `data:`
- * {sensorId, secret, registeredAt}, in offset order, then live as sensors
- * register. A re-registration (new secret) moves the sensor to a new, higher
- * offset and its old event is gone: the stream is a compacted log, the
- * sensors table by offset, so replaying it from 0 yields the current
- * registrations. A gateway resumes after the offset it stored with
- * Last-Event-ID (or ?after=); without either it gets the whole log. It
- * carries secrets in the clear: fine for this reference cloud on loopback,
- * while a deployed one would need TLS and authenticated gateways.
+ * {sensorId, secretDigest, registeredAt}, in offset order, then live as
+ * sensors register; `secretDigest` is "sha256:<hex>" of the secret, which
+ * the cloud never keeps (hosts/auth/secret-digest.ts). A re-registration
+ * (new secret) moves the sensor to a new, higher offset and its old event
+ * is gone: the stream is a compacted log, the sensors table by offset, so
+ * replaying it from 0 yields the current registrations. A gateway resumes
+ * after the offset it stored with Last-Event-ID (or ?after=); without
+ * either it gets the whole log.
+ *
+ * Every route but /healthz needs a bearer token (access.ts): registering an
+ * admin's, the registration stream and POSTing observations a gateway's,
+ * reading observations a consumer's (or a gateway's). Refusals are 401 (no
+ * or unknown token) and 403 (a role that may not), counted in /healthz's
+ * `access` and logged, throttled, without the token. Both event streams
+ * together hold at most `sse.maxClients` subscribers (DEFAULT_SSE_LIMITS:
+ * 64), `sse.maxClientsPerAddress` (8) from one address (503 and 429 beyond).
  *
  * The same service speaks Akka Projection gRPC on its own port (grpcPort,
  * 8101 as the JVM sample's): see grpc/grpc-server.ts. Registrations and
@@ -43,11 +51,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createLogger, type Logger } from "../../hosts/log/logger.js";
 import { CloudStore, type CloudObservation, type RegistrationEvent } from "./cloud-store.js";
-import { HttpError, readJson, sendJson } from "../../hosts/http/http-json.js";
+import { HttpError, sendJson } from "../../hosts/http/http-json.js";
 import { findRoute } from "../../hosts/http/routes.js";
-import { SseSession } from "../../hosts/http/sse.js";
-import { parseObservationBatch, parseRegistration, ValidationError } from "./validate.js";
+import { DEFAULT_SSE_LIMITS, SseAdmission, type SseLimits } from "../../hosts/http/sse-admission.js";
+import type { SseSession } from "../../hosts/http/sse.js";
+import { ValidationError } from "./validate.js";
 import type { ServerTlsFiles } from "../../hosts/grpc/tls.js";
+import { CloudAccess, type CloudAccessStats, type CloudCredentials } from "./access.js";
+import { authorize, authenticate, cloudRoutes } from "./http-routes.js";
+import { HttpErrorLog } from "../../hosts/http/error-log.js";
 import { DEFAULT_ACCEPTED_STREAMS } from "./grpc/consumer-service.js";
 import type { CloudGrpcStats } from "./grpc/grpc-stats.js";
 import { DEFAULT_CLOUD_GRPC_PORT, startCloudGrpc } from "./grpc/grpc-server.js";
@@ -55,8 +67,6 @@ import { DEFAULT_CLOUD_GRPC_PORT, startCloudGrpc } from "./grpc/grpc-server.js";
 export { DEFAULT_CLOUD_GRPC_PORT };
 /** The HTTP API's port: next to the gRPC port, which has the JVM sample's 8101. */
 export const DEFAULT_CLOUD_HTTP_PORT = 8102;
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
 
 export interface CloudOptions {
   host?: string;
@@ -68,6 +78,10 @@ export interface CloudOptions {
   grpcTls?: ServerTlsFiles;
   /** Stream ids ConsumeEvent accepts; default ["temperature-events"]. */
   acceptedStreams?: readonly string[];
+  /** The tokens of each role (access.ts); required: the cloud never runs open. */
+  credentials: CloudCredentials;
+  /** Caps on the HTTP event streams; DEFAULT_SSE_LIMITS by default. */
+  sse?: SseLimits;
   dataDir: string;
   logger?: Logger;
 }
@@ -84,6 +98,8 @@ export interface Cloud {
   readonly grpcTarget: string;
   /** Counters of the gRPC side. */
   grpcStats(): CloudGrpcStats;
+  /** Credentials refused, HTTP and gRPC together. */
+  accessStats(): CloudAccessStats;
   readonly store: CloudStore;
   /** Calls `listener` for each newly stored observation (not for duplicates). Returns the unsubscribe. */
   onObservation(listener: ObservationListener): () => void;
@@ -91,17 +107,11 @@ export interface Cloud {
   close(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
-
-function parseOffset(name: string, raw: string | null, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === null) return fallback;
-  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= 0 && value <= max)) throw new HttpError(400, `${name} must be an integer from 0 to ${max}, got "${raw}"`);
-  return value;
-}
-
 export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const log = options.logger ?? createLogger({ component: "cloud" });
+  // Checked before anything opens: a token too short to be one is a start-up error.
+  const access = new CloudAccess(options.credentials, log);
+  const admission = new SseAdmission(options.sse ?? DEFAULT_SSE_LIMITS);
   const store = CloudStore.open(options.dataDir);
   const listeners = new Set<ObservationListener>();
   const sessions = new Set<SseSession<CloudObservation>>();
@@ -134,6 +144,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       host,
       port: options.grpcPort ?? DEFAULT_CLOUD_GRPC_PORT,
       tls: options.grpcTls,
+      access,
       acceptedStreams: options.acceptedStreams ?? DEFAULT_ACCEPTED_STREAMS,
       store,
       logger: log,
@@ -145,70 +156,21 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     throw e;
   }
 
-  const routes: Record<string, Partial<Record<string, Handler>>> = {
-    "/healthz": { GET: (_req, res) => sendJson(res, 200, { ok: true, ...store.counts(), grpc: grpc.stats() }) },
-    "/api/v1/sensors": {
-      POST: async (req, res) => {
-        const { sensor, created } = store.register(parseRegistration(await readJson(req)), Date.now());
-        log.info(`sensor ${created ? "registered" : "re-registered"}: ${sensor.sensorId}`, { ...sensor });
-        sendJson(res, created ? 201 : 200, sensor);
-        registered();
-      },
-      GET: (_req, res) => sendJson(res, 200, { sensors: store.sensors() }),
-    },
-    "/api/v1/observations": {
-      POST: async (req, res) => {
-        const batch = parseObservationBatch(await readJson(req));
-        const { stored, duplicates } = store.append(batch, Date.now());
-        log.debug("batch stored", { received: batch.length, stored: stored.length, duplicates });
-        // Every observation of a valid batch is now stored (now or before), so all are acked.
-        sendJson(res, 200, { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })), duplicates });
-        publish(stored);
-      },
-      GET: (_req, res, url) => {
-        const after = parseOffset("after", url.searchParams.get("after"), 0);
-        const limit = parseOffset("limit", url.searchParams.get("limit"), DEFAULT_PAGE, MAX_PAGE);
-        const observations = store.after(after, limit);
-        const next = observations.length > 0 ? observations[observations.length - 1].offset : after;
-        sendJson(res, 200, { observations, next });
-      },
-    },
-    "/api/v1/observations/stream": {
-      GET: (req, res, url) => {
-        // Last-Event-ID is what a reconnecting EventSource sends; without either, only new events.
-        const lastEventId = req.headers["last-event-id"];
-        const after =
-          typeof lastEventId === "string"
-            ? parseOffset("Last-Event-ID", lastEventId, 0)
-            : parseOffset("after", url.searchParams.get("after"), store.latestOffset());
-        const session: SseSession<CloudObservation> = new SseSession(res, (offset, limit) => store.after(offset, limit), after, () => sessions.delete(session));
-        sessions.add(session);
-        session.wake();
-      },
-    },
-    "/api/v1/registrations/stream": {
-      GET: (req, res, url) => {
-        const lastEventId = req.headers["last-event-id"];
-        // Unlike observations, a gateway without a position wants the whole (compacted) log.
-        const after =
-          typeof lastEventId === "string" ? parseOffset("Last-Event-ID", lastEventId, 0) : parseOffset("after", url.searchParams.get("after"), 0);
-        const session: SseSession<RegistrationEvent> = new SseSession(
-          res,
-          (offset, limit) => store.registrationsAfter(offset, limit),
-          after,
-          () => registrationSessions.delete(session),
-          { data: ({ sensorId, secret, registeredAt }) => ({ sensorId, secret, registeredAt }) },
-        );
-        registrationSessions.add(session);
-        log.info(`registration stream opened after offset ${after}`, { remote: req.socket.remoteAddress });
-        session.wake();
-      },
-    },
-  };
+  const routes = cloudRoutes({
+    store, log, access, admission, sessions, registrationSessions,
+    health: () => ({ ok: true, ...store.counts(), grpc: grpc.stats(), access: access.stats(), sse: { open: admission.open, refused: admission.refused() } }),
+    published: publish,
+    registered,
+  });
 
+  const errors = new HttpErrorLog(log);
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Who is asking first (401), so that without a credential an unknown path is no 404; then the route and its role (403).
+    const pathname = new URL(req.url ?? "/", "http://host.invalid").pathname;
+    if (routes[pathname]?.GET?.action !== "public") authenticate(access, req, pathname);
     const { handler, url } = findRoute(routes, req, res);
-    await handler(req, res, url);
+    if (handler.action !== "public") authorize(access, handler.action, req, url);
+    await handler.handle(req, res, url);
   }
 
   const server = createServer((req, res) => {
@@ -216,12 +178,13 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       const error = e instanceof ValidationError ? new HttpError(400, e.message) : e;
       if (res.headersSent) return void res.destroy(error as Error);
       if (error instanceof HttpError) {
-        log.warn(`${req.method} ${req.url} -> ${error.status}: ${error.message}`);
+        if (!error.logged) errors.warn(req, error.status, error.message);
         const field = e instanceof ValidationError ? { field: e.field } : {};
-        // After a 413 the rest of the body is unread, so the connection cannot be reused.
-        const headers: Record<string, string> = error.status === 413 ? { connection: "close" } : {};
+        // After a 413, or a refusal before the body arrived, the rest of the body is unread: the connection is not reused.
+        const unread = error.status === 413 || !req.complete;
+        const headers: Record<string, string> = { ...error.headers, ...(unread ? { connection: "close" } : {}) };
         sendJson(res, error.status, { error: error.message, ...field }, headers);
-        if (error.status === 413) req.resume();
+        if (unread) req.resume();
         return;
       }
       log.error(`${req.method} ${req.url} failed`, { error });
@@ -264,6 +227,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     grpcPort: grpc.port,
     grpcTarget: `${host.includes(":") ? `[${host}]` : host}:${grpc.port}`,
     grpcStats: () => grpc.stats(),
+    accessStats: () => access.stats(),
     store,
     onObservation(listener) {
       listeners.add(listener);

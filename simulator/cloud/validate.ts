@@ -4,6 +4,7 @@
  */
 import { observationFromJson } from "../../modules/observation/observation-json.js";
 import { ObservationError, SENSOR_ID_PATTERN, type TimedObservation } from "../../modules/observation/record.js";
+import { SECRET_DIGEST_PREFIX } from "../../hosts/auth/secret-digest.js";
 
 export { SENSOR_ID_PATTERN };
 export const MIN_SECRET_LENGTH = 8;
@@ -45,6 +46,8 @@ export function parseRegistration(body: unknown): Registration {
   if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) {
     throw new ValidationError("secret", `must be a string of ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} characters`);
   }
+  // The registration streams carry "sha256:<hex>" digests; a secret of that form would be read as one.
+  if (secret.startsWith(SECRET_DIGEST_PREFIX)) throw new ValidationError("secret", `must not start with "${SECRET_DIGEST_PREFIX}" (the form of a digest)`);
   return { sensorId, secret };
 }
 

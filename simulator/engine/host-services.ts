@@ -15,6 +15,13 @@ import type { I2cBus } from "./i2c-bus.js";
 import type { PreferenceStore, PreferenceValue } from "./preference-store.js";
 import type { TcpBridge } from "./tcp-bridge.js";
 
+/**
+ * Requests beyond the board's own (a restart, value-level sensor models):
+ * answers into `out` and returns true, or returns false to leave `op` to
+ * the default answer.
+ */
+export type ExtraRequests = (op: number, request: FrameReader, out: FrameWriter) => boolean;
+
 export interface HostServicesOptions {
   name: string;
   clock: HostClock;
@@ -25,6 +32,7 @@ export interface HostServicesOptions {
   flash: Record<string, BlockDevice>;
   logger?: Logger;
   onTrace?: (line: string) => void;
+  extraRequests?: ExtraRequests;
 }
 
 export class HostServices {
@@ -100,7 +108,11 @@ export class HostServices {
         break;
       }
       default:
-        throw new RangeError(`unknown device request 0x${op.toString(16)}`);
+        if (this.options.extraRequests?.(op, request, out)) break;
+        // A board without these: it cannot restart, and no value model stands in for any driver.
+        if (op === Request.RESTART) out.u8(Status.REFUSED);
+        else if (op === Request.SENSOR_OPEN) out.u8(Status.MISSING);
+        else throw new RangeError(`unknown device request 0x${op.toString(16)}`);
     }
   }
 

@@ -13,7 +13,7 @@ import { Event, FrameReader, FrameWriter, MAX_FRAME_BYTES, NO_DEADLINE, utf8 } f
 import { RealClock, type HostClock } from "./host-clock.js";
 import { I2cBus } from "./i2c-bus.js";
 import { PreferenceStore } from "./preference-store.js";
-import { HostServices } from "./host-services.js";
+import { HostServices, type ExtraRequests } from "./host-services.js";
 import { TcpBridge } from "./tcp-bridge.js";
 import { XsnapWorker, type Meter } from "./xsnap-worker.js";
 import type { BlockDevice } from "../../modules/storage/block-device.js";
@@ -36,6 +36,8 @@ export interface SimulatedDeviceOptions {
   logger?: Logger;
   /** Each line the device traces. */
   onTrace?: (line: string) => void;
+  /** Requests beyond the board's own: a restart, value-level sensor models (see host-services.ts). */
+  extraRequests?: ExtraRequests;
 }
 
 export interface SimulatedDeviceStats {
@@ -45,6 +47,8 @@ export interface SimulatedDeviceStats {
   flashFaults: number;
   hostErrors: number;
   heapSlots: number;
+  /** xsnap's compute meter summed over every event delivered: what a benchmark divides by samples. */
+  compute: number;
   tcp: TcpBridge["stats"];
   i2cNacks: number;
 }
@@ -65,7 +69,7 @@ export class SimulatedDevice {
   private timerAt = NO_DEADLINE;
   private stopped = false;
   private meter: Meter | undefined;
-  private counts = { events: 0, hostErrors: 0 };
+  private counts = { events: 0, hostErrors: 0, compute: 0 };
 
   constructor(options: SimulatedDeviceOptions) {
     this.options = options;
@@ -87,6 +91,7 @@ export class SimulatedDevice {
       flash: options.flash ?? {},
       logger: options.logger,
       onTrace: options.onTrace,
+      extraRequests: options.extraRequests,
     });
   }
 
@@ -169,6 +174,7 @@ export class SimulatedDevice {
       try {
         const { reply, meter } = await this.worker.command(event);
         this.meter = meter;
+        this.counts.compute += meter.compute;
         this.arm(new FrameReader(reply).f64());
       } catch (error) {
         if (this.stopped) return;

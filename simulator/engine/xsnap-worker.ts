@@ -8,7 +8,7 @@
  * goes on; so messages to it are strictly serialized, and queries are
  * answered synchronously from the reading loop.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
@@ -74,6 +74,11 @@ export function xsnapWorkerPath(): string {
   const path = join(root, "xsnap-native", "xsnap", "build", "bin", platform, "release", "xsnap-worker");
   if (!existsSync(path)) throw new Error(`xsnap-worker not found at ${path}: did "npm install" build @agoric/xsnap?`);
   return path;
+}
+
+/** `xsnap-worker -v`'s first line: the package's version and the XS engine's, for a bench's report. */
+export function xsnapWorkerVersion(): string {
+  return execFileSync(xsnapWorkerPath(), ["-v"], { encoding: "utf8", timeout: 10_000 }).split("\n")[0].trim();
 }
 
 export class XsnapWorker {

@@ -4,7 +4,7 @@
  * as it warms, and slowly drifting pressure, all seeded per device.
  */
 import type { I2cBus, I2cTarget } from "../engine/i2c-bus.js";
-import type { SensorPart } from "../../modules/app/settings.js";
+import type { SensorPart } from "../../modules/app/parts.js";
 import { TMP117_ADDRESS, Tmp117Model } from "./tmp117-model.js";
 import { SHT3X_ADDRESS, Sht3xModel } from "./sht3x-model.js";
 import { BME280_ADDRESS, Bme280Model } from "./bme280-model.js";

@@ -21,6 +21,16 @@ const SINGLE_SHOT: ReadonlyMap<number, number> = new Map([
   [0x240b, 6],
   [0x2416, 4],
 ]);
+/**
+ * Single shot with clock stretching (Table 9): the part holds SCL low until
+ * the result is ready, so a read during the measurement waits rather than
+ * being NACKed (what the Moddable SDK's driver relies on).
+ */
+const STRETCHED: ReadonlyMap<number, number> = new Map([
+  [0x2c06, 15],
+  [0x2c0d, 6],
+  [0x2c10, 4],
+]);
 const SOFT_RESET_MS = 1.5; // Table 4, tSR max
 /** Status after any reset: alert pending (bit 15) and system reset detected (bit 4), Table 18. */
 const STATUS_AFTER_RESET = 0x8010;
@@ -40,6 +50,8 @@ export interface Sht3xModelOptions {
 export class Sht3xModel implements I2cTarget {
   private readonly options: Sht3xModelOptions;
   private busyUntil = -Infinity;
+  /** The measurement under way stretches the clock: a read waits for it. */
+  private stretching = false;
   /** What the next read returns, or undefined: the read header is then NACKed. */
   private pending: Uint8Array | undefined;
   status = STATUS_AFTER_RESET;
@@ -79,12 +91,14 @@ export class Sht3xModel implements I2cTarget {
     if (bytes.byteLength === 0) return true;
     if (bytes.byteLength !== 2) return false;
     const command = (bytes[0] << 8) | bytes[1];
-    const duration = SINGLE_SHOT.get(command);
+    const duration = SINGLE_SHOT.get(command) ?? STRETCHED.get(command);
     const now = this.options.now();
     this.pending = undefined;
+    this.stretching = false;
     if (duration !== undefined) {
       this.pending = this.result();
       this.busyUntil = now + duration;
+      this.stretching = STRETCHED.has(command);
     } else if (command === Command.SOFT_RESET) {
       this.status = STATUS_AFTER_RESET;
       this.busyUntil = now + SOFT_RESET_MS;
@@ -103,7 +117,7 @@ export class Sht3xModel implements I2cTarget {
   }
 
   read(count: number): Uint8Array | undefined {
-    if (this.unplugged || this.busy() || !this.pending) return undefined;
+    if (this.unplugged || (this.busy() && !this.stretching) || !this.pending) return undefined;
     const out = new Uint8Array(count).fill(0xff);
     out.set(this.pending.subarray(0, Math.min(count, this.pending.byteLength)));
     // Read out once: the data memory is cleared (section 4.6).

@@ -8,10 +8,11 @@ import { FrameReader, FrameWriter, LogLevel, MAX_FRAME_BYTES, Request, Status, u
 declare function issueCommand(request: ArrayBuffer): ArrayBuffer;
 
 export class HostRequestError extends Error {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "HostRequestError";
   readonly status: number;
   constructor(status: number, message: string) {
     super(message);
-    this.name = "HostRequestError";
     this.status = status;
   }
 }

@@ -28,6 +28,7 @@ export const Request = Object.freeze({
   LOG: 0x20, // u8 level, UTF-8 text
   UNCAUGHT: 0x21, // UTF-8 text of an exception that escaped a callback
   DELAY: 0x22, // f64 ms: Timer.delay; the host moves the device's clock on
+  RESTART: 0x23, // System.restart(): the host power-cycles the device after this event (REFUSED: it cannot)
   TCP_OPEN: 0x30, // u16 socket, u16 port, UTF-8 address
   TCP_WRITE: 0x31, // u16 socket, bytes → u32 bytes still writable
   TCP_CLOSE: 0x32, // u16 socket
@@ -37,6 +38,9 @@ export const Request = Object.freeze({
   PREF_SET: 0x51, // UTF-8 "domain\0key", u8 type, value
   PREF_DELETE: 0x52, // UTF-8 "domain\0key"
   PREF_KEYS: 0x53, // UTF-8 domain → UTF-8 keys joined by \0
+  SENSOR_OPEN: 0x70, // UTF-8 JSON {specifier, sensor}: a value model stands in for that driver → u16 handle (MISSING: none)
+  SENSOR_SAMPLE: 0x71, // u16 handle → UTF-8 JSON of the sample (FAILED: the model threw; its message follows)
+  SENSOR_CONFIGURE: 0x72, // u16 handle, UTF-8 JSON of the options
   FLASH_OPEN: 0x60, // UTF-8 partition name → u8 handle, u32 byteLength, u32 blockSize
   FLASH_READ: 0x61, // u8 handle, u32 offset, u32 length → bytes
   FLASH_WRITE: 0x62, // u8 handle, u32 offset, bytes

@@ -6,8 +6,8 @@
  * expects (`trace`, a Date that follows the host's clock).
  */
 import { markBoot, now, setHostNow, wallNow } from "./clock.js";
-import { Event, EVENT_HEADER_BYTES, FrameReader, FrameWriter, LogLevel, NO_DEADLINE, fromUtf8 } from "./protocol.js";
-import { log, reportUncaught } from "./bridge.js";
+import { Event, EVENT_HEADER_BYTES, FrameReader, FrameWriter, LogLevel, NO_DEADLINE, Request, Status, fromUtf8 } from "./protocol.js";
+import { frame, log, reportUncaught, request } from "./bridge.js";
 import { fireDueTimers, nextDeadline } from "./timer.js";
 import { socketById } from "./tcp.js";
 import { applyConfig } from "./config.js";
@@ -35,6 +35,31 @@ function installGlobals(): void {
   // The device's wall clock is the host's (possibly virtual) clock, not the machine's.
   RealDate.now = () => Math.floor(wallNow());
   g.Date = RealDate;
+  // The Moddable SDK's io manifest gives boards a global System with restart(); the host power-cycles the device.
+  g.System ??= Object.freeze({
+    restart(): void {
+      const { status } = request(frame(Request.RESTART), [Status.OK, Status.REFUSED]);
+      if (status !== Status.OK) throw new Error("this simulator does not restart devices");
+    },
+  });
+}
+
+/**
+ * A board's XS has its built-ins in ROM, frozen (the SDK preloads them), and
+ * code that assigns over an inherited read-only property, such as an error
+ * class doing `this.name = ...` over Error.prototype's, throws there. The
+ * simulator freezes the built-in prototypes likewise, so such code fails
+ * here first.
+ */
+function freezePrimordials(): void {
+  const g = globalThis as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(g)) {
+    const value = g[name];
+    if (typeof value === "function" && /^[A-Z]/.test(name) && typeof (value as { prototype?: unknown }).prototype === "object") {
+      Object.freeze((value as { prototype: object }).prototype);
+    }
+  }
+  Object.freeze(Object.getPrototypeOf(Int8Array.prototype));
 }
 
 function dispatch(type: number, event: FrameReader, main: Main): void {
@@ -70,6 +95,7 @@ function dispatch(type: number, event: FrameReader, main: Main): void {
 
 export function install(main: Main): void {
   installGlobals();
+  freezePrimordials();
   (globalThis as Record<string, unknown>).handleCommand = (bytes: ArrayBuffer) => {
     if (bytes.byteLength < EVENT_HEADER_BYTES) throw new RangeError(`simulator event of ${bytes.byteLength} bytes is too short`);
     const event = new FrameReader(bytes);

@@ -79,6 +79,12 @@ export class SimulatedI2C {
     return undefined;
   }
 
+  /** Moddable's combined transfer: `buffer` written without a stop, then a read (into `count` if it is a buffer). */
+  writeRead(buffer: Buffer, count: number | Buffer, stop = true): ArrayBuffer | undefined {
+    this.write(buffer, false);
+    return this.read(count, stop);
+  }
+
   close(): void {
     this.#open = false;
   }

@@ -1,4 +1,6 @@
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS, authHeader } from "../support/cloud-access.js";
+import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import * as assert from "uvu/assert";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { MAX_BODY_BYTES } from "../../hosts/http/http-json.js";
@@ -13,7 +15,7 @@ import { CLOUD_STORE_FILE, MIGRATIONS } from "../../simulator/cloud/cloud-store.
 async function withCloud(run: (cloud: Cloud, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud");
   const logger = createMemoryLogger("cloud");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger });
   try {
     await run(cloud, logger);
   } finally {
@@ -31,7 +33,7 @@ test("a sensor registers, re-registers with a new secret, and is listed without 
     const again = await call(cloud.url, "POST", "/api/v1/sensors", { sensorId: "s-1", secret: "a new secret" });
     assert.is(again.status, 200);
     assert.is(again.body.registrationOffset, 3, "every registration takes the next offset");
-    assert.is(cloud.store.secretOf("s-1"), "a new secret");
+    assert.is(cloud.store.secretDigestOf("s-1"), secretDigestText("a new secret"), "only the digest is kept");
     const list = await call(cloud.url, "GET", "/api/v1/sensors");
     assert.is(list.status, 200);
     assert.equal((list.body.sensors as { sensorId: string }[]).map((s) => s.sensorId), ["s-2", "s-1"]);
@@ -122,7 +124,7 @@ test("a store written before clock anchors opens with its device times marked as
      VALUES ('s-1', 1, 1, 1000, 1795000000000, '[{"quantity":"temperature","value":21.5}]', 5, 6)`,
   ).run();
   db.close();
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   const [old] = cloud.store.after(0, 1);
   assert.equal([old.time, old.timeSource, old.readings[0].unit], [1_795_000_000_000, "device", "Cel"]);
   await cloud.close();
@@ -189,7 +191,7 @@ test("a chunked body (no Content-Length) that grows over the limit is cut off wi
     const status = await within(
       "413 for a chunked body",
       new Promise<number>((resolve, reject) => {
-        const req = request(`${cloud.url}/api/v1/observations`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        const req = request(`${cloud.url}/api/v1/observations`, { method: "POST", headers: { "transfer-encoding": "chunked", ...authHeader(GATEWAY_TOKEN) } }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         });
@@ -213,11 +215,11 @@ test("a chunked body (no Content-Length) that grows over the limit is cut off wi
 
 test("data survives a restart of the cloud", async () => {
   const dir = tempDir("cloud");
-  let cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  let cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   await call(cloud.url, "POST", "/api/v1/sensors", { sensorId: "s-1", secret: "12345678" });
   await call(cloud.url, "POST", "/api/v1/observations", { observations: [observation("s-1", 1)] });
   await cloud.close();
-  cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   assert.equal(cloud.store.counts(), { sensors: 1, observations: 1 });
   await cloud.close();
   dir.remove();

@@ -5,6 +5,7 @@
  * any other: in the log, on SSE, on EventsBySlices(temperature-events).
  */
 import { test } from "uvu";
+import { CONSUMER_TOKEN, TEST_CREDENTIALS, authHeader } from "../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
@@ -21,7 +22,7 @@ import { observation, tempDir, waitFor } from "../support/test-helpers.js";
 async function withCloud(run: (cloud: Cloud, clients: Clients, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>, acceptedStreams?: string[]): Promise<void> {
   const dir = tempDir("cloud-consume");
   const logger = createMemoryLogger("cloud");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger, acceptedStreams });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger, acceptedStreams });
   const clients = cloudClients(cloud.grpcTarget);
   try {
     await run(cloud, clients, logger);
@@ -128,7 +129,7 @@ test("consumed observations are in the log, on the SSE stream, and on EventsBySl
   await withCloud(async (cloud, clients) => {
     // One over HTTP, the others over gRPC.
     await call(cloud.url, "POST", "/api/v1/observations", { observations: [{ ...observation("http-1", 1), time: null, timeSource: null }] });
-    const sse = await SseReader.open(`${cloud.url}/api/v1/observations/stream?after=0`);
+    const sse = await SseReader.open(`${cloud.url}/api/v1/observations/stream?after=0`, authHeader(CONSUMER_TOKEN));
     const heard: number[] = [];
     cloud.onObservation((o) => heard.push(o.seq));
     const stream = ConsumeStream.open(clients);
@@ -148,7 +149,7 @@ test("consumed observations are in the log, on the SSE stream, and on EventsBySl
     assert.equal(out.map((e) => `${e.persistence_id}#${e.seq_nr}`), ["Sensor|http-1#1", "Sensor|s-1#7", "Sensor|s-2#9"]);
     assert.is(unpackAny<{ sensor_id: string }>(out[0].payload, [OBSERVATION_RECORDED]).message.sensor_id, "http-1", "HTTP ones as ObservationRecorded");
     assert.equal(unpackAny(out[1].payload, [TEMPERATURE_READ]).message, { temperature: 19 }, "gRPC ones with the payload they came in");
-    const resumed = EventsStream.init(clients, "temperature-events", out[1].offset as never);
+    const resumed = EventsStream.init(clients, "temperature-events", out[1].offset[0] as never);
     stream.send(temperatureRead("s-1", 8, 18));
     await resumed.next(2);
     assert.equal(resumed.pairs(), ["Sensor|s-2#9", "Sensor|s-1#8"], "after the offset, then live");

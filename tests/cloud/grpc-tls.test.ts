@@ -1,13 +1,15 @@
 /*
  * TLS on the cloud's gRPC port: with a CA configured, only clients with a
  * certificate it signed get in; the others are refused at the handshake.
- * Also the migration: a cloud.db of the version before the journal gets
- * its events at open.
+ * Also the migrations: a cloud.db of the version before the journal gets
+ * its events at open, and its secrets give way to digests, in every file.
  */
 import { test } from "uvu";
+import { TEST_CREDENTIALS } from "../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { channelCredentials } from "../../hosts/grpc/tls.js";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
@@ -22,7 +24,7 @@ test("mutual TLS: a client with a certificate of the CA registers; without one, 
   const certs = makeTestCertificates("cloud-grpc-tls");
   const dir = tempDir("cloud-grpc-tls");
   const grpcTls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, caFile: certs.caFile };
-  const cloud = await startCloud({ port: 0, grpcPort: 0, grpcTls, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, grpcTls, dataDir: dir.path, logger: createMemoryLogger() });
   const attempt = async (credentials: grpc.ChannelCredentials) => {
     const clients = cloudClients(cloud.grpcTarget, credentials);
     try {
@@ -51,7 +53,7 @@ test("a store of the version before the journal gets registration events and obs
   const insert = old.prepare("INSERT INTO observations (sensor_id, seq, boot, uptime_ms, readings, stored_at) VALUES ('old-1', ?, 1, 0, '[{\"quantity\":\"temperature\",\"value\":20}]', 1600000000000)");
   for (let seq = 1; seq <= 3; seq++) insert.run(seq);
   old.close();
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   const clients = cloudClients(cloud.grpcTarget);
   try {
     const registrations = EventsStream.init(clients, "registration-events");
@@ -71,7 +73,12 @@ test("a store of the version before the journal gets registration events and obs
   }
   const db = new Database(join(dir.path, CLOUD_STORE_FILE), { readonly: true });
   assert.is((db.prepare("SELECT COUNT(*) AS n FROM observations WHERE event_us IS NULL OR slice IS NULL").get() as { n: number }).n, 0);
+  const digests = db.prepare("SELECT secret_digest AS d FROM sensors UNION ALL SELECT secret_digest FROM registration_events").all() as { d: string }[];
+  assert.ok(digests.length === 5 && digests.every(({ d }) => /^sha256:[0-9a-f]{64}$/.test(d)), "migration 4 keeps digests only");
   db.close();
+  for (const file of readdirSync(dir.path)) {
+    assert.not.ok(readFileSync(join(dir.path, file)).includes(Buffer.from("old secret")), `${file} still holds a secret in the clear`);
+  }
   dir.remove();
 });
 

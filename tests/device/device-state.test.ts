@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SEQUENCE_LEASE, SequenceLease } from "../../modules/app/sequence-lease.js";
-import { readSettings, SettingsError } from "../../modules/app/settings.js";
+import { SEQUENCE_LEASE, SequenceLease } from "../../modules/device/sequence-lease.js";
+import { readSettings, SettingsError } from "../../modules/device/settings.js";
 
 function memoryPreferences() {
   const values = new Map<string, number>();
@@ -41,16 +41,16 @@ test("settings: manifest defaults, provisioned preferences on top, each validate
   const config = { sensorId: "s-1", gatewayAddress: "127.0.0.1" };
   const settings = readSettings(config);
   assert.equal(
-    { port: settings.gatewayPort, period: settings.samplePeriodMs, sensor: settings.sensor, policy: settings.logPolicy, secret: settings.secret },
-    { port: 1883, period: 1000, sensor: "tmp117", policy: "drop-oldest", secret: "" },
+    { port: settings.gatewayPort, period: settings.samplePeriodMs, policy: settings.logPolicy, secret: settings.secret, age: settings.batchMaxAgeMs },
+    { port: 1883, period: 1000, policy: "drop-oldest", secret: "", age: 10_000 },
   );
   assert.is(readSettings({ ...config, gatewayPort: "1884" }).gatewayPort, 1884);
-  const prefs = new Map<string, unknown>([["xsedge-config/gatewayPort", 8883], ["xsedge-config/sensorId", "field-7"], ["xsedge-config/sensor", "bme280"]]);
+  const prefs = new Map<string, unknown>([["xsedge-config/gatewayPort", 8883], ["xsedge-config/sensorId", "field-7"], ["xsedge-config/keepAliveSeconds", 9]]);
   const reader = { get: (domain: string, key: string) => prefs.get(`${domain}/${key}`) };
   const provisioned = readSettings(config, reader);
   assert.is(provisioned.gatewayPort, 8883);
   assert.is(provisioned.sensorId, "field-7");
-  assert.is(provisioned.sensor, "tmp117", "only the provisioned keys come from preferences");
+  assert.is(provisioned.keepAliveSeconds, 30, "only the provisioned keys come from preferences");
 });
 
 test("settings errors name the key and where the bad value came from", () => {
@@ -64,10 +64,9 @@ test("settings errors name the key and where the bad value came from", () => {
     [{ ...good, samplePeriodMs: 1 }, "samplePeriodMs", /from 10 to/],
     [{ ...good, samplePeriodMs: "soon" }, "samplePeriodMs", /got "soon"/],
     [{ ...good, secret: "short" }, "secret", /8 to 128 characters/],
-    [{ ...good, sensor: "dht22" }, "sensor", /tmp117, sht3x, bme280/],
     [{ ...good, logPolicy: "keep" }, "logPolicy", /drop-oldest, refuse-newest/],
     [{ ...good, traceSamples: "yes" }, "traceSamples", /true or false/],
-    [{ ...good, sensorAddress: 0x80 }, "sensorAddress", /from 8 to 119/],
+    [{ ...good, batchMaxAgeMs: -1 }, "batchMaxAgeMs", /from 0 to/],
   ];
   for (const [config, key, message] of bad) {
     try {

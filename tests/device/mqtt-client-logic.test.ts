@@ -167,21 +167,22 @@ test("the in-flight window is bounded: publish answers false when full, true aga
   assert.equal(client.close(), ["c", "d"]);
 });
 
-test("packet ids run 1..65535, wrap, and skip ids still in flight [MQTT-2.3.1-2]", () => {
+test("publish packet ids run 1..65531, wrap, and skip ids still in flight [MQTT-2.3.1-2]; the top four are the SUBSCRIBEs'", () => {
   const { client, sock, connect } = start({ maxInFlight: 2 });
   connect();
+  const last = 65_535 - 4;
   client.publish("t", payload, "held"); // id 1 stays unacknowledged throughout
-  for (let i = 2; i <= 65_535; i++) {
+  for (let i = 2; i <= last; i++) {
     sock().grant(64); // a real socket frees its buffer as data goes out
     client.publish("t", payload, i);
     sock().deliver({ cmd: "puback", messageId: i });
   }
   client.publish("t", payload, "after-wrap");
   const ids = sock().publishes().map((p) => p.messageId);
-  assert.is(ids.length, 65_536);
-  assert.is(ids[65_534], 65_535);
-  assert.is(ids[65_535], 2, "id 1 is still in flight, so the wrap skips it");
-  assert.is(client.stats.acked, 65_534);
+  assert.is(ids.length, last + 1);
+  assert.is(ids[last - 1], last);
+  assert.is(ids[last], 2, "id 1 is still in flight, so the wrap skips it");
+  assert.is(client.stats.acked, last - 1);
 });
 
 test("a PUBACK for an unknown packet id is counted, not fatal", () => {
@@ -392,6 +393,46 @@ test("a SUBACK, never asked for, is counted as an unknown acknowledgement", () =
   connect();
   sock().deliver({ cmd: "suback", messageId: 1, granted: [0] });
   assert.equal([client.stats.unknownAcks, client.connected], [1, true]);
+});
+
+test("subscriptions: a SUBSCRIBE per topic on every connection, with ids no publish takes, and SUBACK reported", () => {
+  const subscribed: string[] = [];
+  const { client, sock, connect, clock } = start({
+    subscriptions: ["xsedge/v1/dev-1/down"],
+    onSubscribe: (topic, granted) => subscribed.push(`${topic} ${granted}`),
+  });
+  connect();
+  const subscribe = () => sock().packets.filter((p): p is mqttPacket.ISubscribePacket => p.cmd === "subscribe");
+  assert.is(subscribe().length, 1);
+  const [first] = subscribe();
+  assert.equal(first.subscriptions, [{ topic: "xsedge/v1/dev-1/down", qos: 1 }]);
+  assert.is(first.messageId, 65_535 - 4 + 1, "the first of the ids kept for subscriptions");
+  sock().deliver({ cmd: "suback", messageId: first.messageId!, granted: [1] });
+  assert.equal(subscribed, ["xsedge/v1/dev-1/down true"]);
+  // A connection lost and made again: subscribed again, since the broker may have lost the session.
+  sock().deliver([0xe0, 0]); // DISCONNECT from the broker is a protocol error for a client, so the link drops
+  clock.advance(1_000);
+  connect(true);
+  assert.is(subscribe().length, 1, "the new socket carries its own SUBSCRIBE");
+  sock().deliver({ cmd: "suback", messageId: first.messageId!, granted: [0x80] });
+  assert.equal(subscribed, ["xsedge/v1/dev-1/down true", "xsedge/v1/dev-1/down false"]);
+  assert.equal([client.stats.subscribed, client.stats.subscribeRefused, client.stats.unknownAcks], [1, 1, 0]);
+  // A SUBACK for an id this client never used is still unknown.
+  sock().deliver({ cmd: "suback", messageId: 77, granted: [1] });
+  assert.is(client.stats.unknownAcks, 1);
+});
+
+test("a SUBSCRIBE waits for room on the socket, like every packet", () => {
+  const { sock, connect } = start({ subscriptions: ["a/b"] });
+  connect(false, 4);
+  assert.is(sock().packets.filter((p) => p.cmd === "subscribe").length, 0);
+  sock().grant(4096);
+  assert.is(sock().packets.filter((p) => p.cmd === "subscribe").length, 1);
+});
+
+test("subscriptions are bounded and exact: more than four, or a wildcard, is a RangeError", () => {
+  assert.throws(() => start({ subscriptions: ["a", "b", "c", "d", "e"] }), /at most 4/);
+  assert.throws(() => start({ subscriptions: ["a/+"] }), /wildcard/);
 });
 
 test("incoming PUBLISH: onMessage, and a PUBACK for QoS 1 only", () => {

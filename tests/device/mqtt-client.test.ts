@@ -142,6 +142,32 @@ it("connects to aedes and a QoS 1 publish arrives and is acknowledged", async ()
   });
 });
 
+it("subscribes to its downlink on aedes; a QoS 1 message from the broker arrives and is acknowledged", async () => {
+  await withBroker({}, async (broker, server) => {
+    const received: string[] = [];
+    const acked: string[] = [];
+    broker.on("ack", (packet, client) => {
+      if (packet && "topic" in packet) acked.push(`${client.id} ${packet.topic} ${Buffer.from(packet.payload as Buffer).toString()}`);
+    });
+    let subscribed = false;
+    const { client } = connectClient(server.port, {
+      subscriptions: ["xsedge/v1/dev-1/down"],
+      onSubscribe: (_topic, granted) => { subscribed = granted; },
+      onMessage: (topic, payload) => received.push(`${topic} ${Buffer.from(payload).toString()}`),
+    });
+    try {
+      await until("SUBACK", () => subscribed);
+      broker.publish({ cmd: "publish", topic: "xsedge/v1/dev-1/down", payload: Buffer.from("set"), qos: 1, retain: false, dup: false }, () => {});
+      await until("the message and its PUBACK", () => received.length === 1 && acked.length === 1);
+      assert.equal(received, ["xsedge/v1/dev-1/down set"]);
+      assert.equal(acked, ["dev-1 xsedge/v1/dev-1/down set"]);
+      assert.equal([client.stats.subscribed, client.stats.received], [1, 1]);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 /** Leaves a persistent session with one subscription, so aedes answers CONNACK with session present [MQTT-3.2.2-2]. */
 async function primeSession(port: number, clientId: string): Promise<void> {
   const sock = net.connect({ host: "127.0.0.1", port });

@@ -142,7 +142,7 @@ test("malformed records are refused naming the bad field", () => {
   refused(encode([1, "s1", 1, -1, ...good.slice(4)]), "boot");
   refused(encode([1, "s1", 1, 0, "10", ...good.slice(5)]), "uptimeMs");
   refused(encode([...good, 2]), "readings");
-  refused(encode([1, "s1", 1, 0, 10, 9, 1]), "readings[0].quantity");
+  refused(encode([1, "s1", 1, 0, 10, 999, 1]), "readings[0].quantity");
   refused(encode([1, "s1", 1, 0, 10, 1, 1.5]), "readings[0].value");
   refused(encode([2, "s1", 1, 10]), "record");
   refused(encode([2, "s1", 1, 10, "now"]), "wallMs");
@@ -151,7 +151,7 @@ test("malformed records are refused naming the bad field", () => {
   refused(encode([2, "s1", 1, 10, 2n ** 60n]), "wallMs");
   refused(encode([3, "s1", 1, [1], 5, 100]), "record");
   refused(encode([3, "s1", 1, [], 5, 100, 1]), "quantities");
-  refused(encode([3, "s1", 1, [7], 5, 100, 1]), "quantities[0]");
+  refused(encode([3, "s1", 1, [999], 5, 100, 1]), "quantities[0]");
   refused(encode([3, "s1", 1, [1], 5, 100, 1, 0, 10, 2]), "observations[1].seq");
   refused(encode([3, "s1", 1, [1], 5, 100, 1, 1, 10]), "observations");
   refused(encode([3, "s1", 1, [1], 0, 100, 1]), "observations[0].seq");

@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { FlashLog } from "../../modules/storage/flash-log.js";
-import { Uplink, type UplinkClient } from "../../modules/app/uplink.js";
+import { Uplink, type UplinkClient } from "../../modules/device/uplink.js";
 import { NorFlash } from "../../simulator/storage/nor-flash.js";
 
 class ScriptedClient implements UplinkClient {

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_STOP_DEADLINE_MS } from "../../hosts/gateway/config/schema.js";
 import { parseDuration } from "../../hosts/gateway/config/value-kinds.js";
+import { peerProgram } from "../support/peer-programs.js";
 import { tempDir } from "../support/test-helpers.js";
 
 const root = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
@@ -73,9 +74,8 @@ test("systemd-analyze verify accepts the unit without a warning", () => {
   // verify checks that ExecStart's program exists; this machine's node may live elsewhere than /usr/bin.
   const path = join(dir.path, "xsedge-gateway.service");
   writeFileSync(path, unitText.replace("/usr/bin/node", process.execPath));
-  const which = spawnSync("sh", ["-c", "command -v systemd-analyze"], { encoding: "utf8" });
-  assert.is(which.status, 0, "systemd-analyze must be installed (Debian/Ubuntu: package systemd)");
-  const result = spawnSync("systemd-analyze", ["verify", path], { encoding: "utf8" });
+  const systemdAnalyze = peerProgram("systemd-analyze");
+  const result = spawnSync(systemdAnalyze, ["verify", path], { encoding: "utf8" });
   assert.is(result.stderr, "", "no warnings");
   assert.is(result.status, 0);
   dir.remove();
@@ -83,7 +83,7 @@ test("systemd-analyze verify accepts the unit without a warning", () => {
   const bad = tempDir("unit-bad");
   const badPath = join(bad.path, "xsedge-gateway.service");
   writeFileSync(badPath, unitText.replace("/usr/bin/node", process.execPath).replace("TimeoutStopSec=", "TimeoutStopSecs="));
-  assert.match(spawnSync("systemd-analyze", ["verify", badPath], { encoding: "utf8" }).stderr, /Unknown key 'TimeoutStopSecs'/);
+  assert.match(spawnSync(systemdAnalyze, ["verify", badPath], { encoding: "utf8" }).stderr, /Unknown key 'TimeoutStopSecs'/);
   bad.remove();
 });
 

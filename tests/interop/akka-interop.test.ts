@@ -40,6 +40,8 @@ class GatewayProcess {
     const child = spawn(process.execPath, [
       XSEDGE, "gateway", "--data-dir", dataDir, "--mqtt-port", String(mqttPort), "--http-port", "off",
       "--cloud-target", `127.0.0.1:${akkaPort}`, "--relay-retry-max-ms", "1000", "--registration-retry-max-ms", "1000", "--log-level", "info",
+      // The Akka sample's cloud reads only its TemperatureRead: chosen explicitly, as beside the sample.
+      "--cloud-akka-payload", "temperature",
     ], { stdio: ["ignore", "ignore", "pipe"] });
     const started = new GatewayProcess(child);
     await waitFor("the gateway to start", () => /gateway started/.test(started.output) || child.exitCode !== null, STEP_MS);

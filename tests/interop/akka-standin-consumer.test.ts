@@ -28,7 +28,7 @@ function reading(sensor: string, seqNr: number, temperature: number, payload?: E
   return {
     event: {
       persistence_id: persistenceId, seq_nr: seqNr, slice: sliceOf(persistenceId), source: "", tags: [],
-      offset: { timestamp: { seconds: 1_700_000_000 + seqNr, nanos: 250_000_000 }, seen: [{ persistence_id: persistenceId, seq_nr: seqNr }] },
+      offset: [{ timestamp: { seconds: 1_700_000_000 + seqNr, nanos: 250_000_000 }, seen: [{ persistence_id: persistenceId, seq_nr: seqNr }] }],
       payload: payload ?? { type_url: TEMPERATURE_READ_TYPE_URL, value: encodeTemperatureRead(temperature) },
     },
   };

@@ -81,7 +81,7 @@ test("parseInit refuses a first message that is not InitReq, an unknown stream, 
 test("a backtracking event has source BT and no payload; a normal one carries Any and its own offset", () => {
   const journal = { ordinal: 1, persistenceId: "Registration|1", seqNr: 2, timestampUs: 5_000_001, slice: 562, typeUrl: "t/x", payload: Buffer.from([1]) };
   const normal = wireEvent(journal, false);
-  assert.equal(normal.offset, { timestamp: { seconds: 5, nanos: 1000 }, seen: [{ persistence_id: "Registration|1", seq_nr: 2 }] });
+  assert.equal(normal.offset, [{ timestamp: { seconds: 5, nanos: 1000 }, seen: [{ persistence_id: "Registration|1", seq_nr: 2 }] }]);
   assert.is(normal.payload!.type_url, "t/x");
   assert.is(normal.source, "");
   const backtracking = wireEvent(journal, true);
@@ -109,7 +109,7 @@ test("filters: excluded unless included, whole-id regexes, replay asked by Inclu
 
 const event = (fields: Record<string, unknown>): ConsumeEventIn => ({
   message: "event",
-  event: { persistence_id: "Sensor|1", seq_nr: 1, slice: 143, offset: { timestamp: { seconds: 1, nanos: 0 }, seen: [] },
+  event: { persistence_id: "Sensor|1", seq_nr: 1, slice: 143, offset: [{ timestamp: { seconds: 1, nanos: 0 }, seen: [] }],
     payload: { type_url: TEMPERATURE_READ_TYPE_URL, value: encodeTemperatureRead(21) }, source: "", tags: [], ...fields },
 });
 
@@ -135,7 +135,7 @@ test("a consumer session decodes TemperatureRead, keeps other payloads opaque, a
   assert.match(refusal(() => session.receive(event({ persistence_id: "1", slice: sliceOf("1") }))).message, /<EntityType>\|<entityId>/);
   assert.match(refusal(() => session.receive(event({ payload: null, source: "BT" }))).message, /no payload/);
   assert.match(refusal(() => session.receive(event({ payload: { type_url: TEMPERATURE_READ_TYPE_URL, value: Buffer.from([0x08]) } }))).message, /not a valid iot.temperature.TemperatureRead/);
-  assert.match(refusal(() => session.receive(event({ offset: { timestamp: { seconds: 0, nanos: 2e9 }, seen: [] } }))).message, /nanos/);
+  assert.match(refusal(() => session.receive(event({ offset: [{ timestamp: { seconds: 0, nanos: 2e9 }, seen: [] }] }))).message, /nanos/);
 });
 
 test("switches: UNAVAILABLE for exactly the next N calls, reset after N events, every Nth ordinal backtracking", () => {

@@ -29,7 +29,7 @@ function open(clients: StandinClients, init: Partial<InitReq> = {}, first?: Stre
 
 const events = (messages: StreamOut[]): Event[] => messages.map((m) => m.event!).filter(Boolean);
 const ids = (messages: StreamOut[]) => messages.map((m) => `${(m.event ?? m.filtered_event)!.persistence_id}#${(m.event ?? m.filtered_event)!.seq_nr}`);
-const nanosOf = (e: Event) => BigInt(e.offset!.timestamp!.seconds) * 1_000_000_000n + BigInt(e.offset!.timestamp!.nanos);
+const nanosOf = (e: Event) => BigInt(e.offset[0].timestamp!.seconds) * 1_000_000_000n + BigInt(e.offset[0].timestamp!.nanos);
 
 test("replays every registration in journal order, then pushes new ones live, with Akka's event fields", () => withStandin({ nowUs: STALLED }, async (_standin, clients) => {
   await clients.register("a", "secret-a-1");
@@ -45,8 +45,8 @@ test("replays every registration in journal order, then pushes new ones live, wi
     assert.is(e.payload!.type_url, REGISTERED_TYPE_URL);
     assert.is(e.slice, sliceOf(e.persistence_id));
     assert.is(e.source, "");
-    assert.equal(e.offset!.seen, [{ persistence_id: e.persistence_id, seq_nr: e.seq_nr }]);
-    assert.ok(e.offset!.timestamp!.nanos < 1e9, "nanos is the sub-second part");
+    assert.equal(e.offset[0].seen, [{ persistence_id: e.persistence_id, seq_nr: e.seq_nr }]);
+    assert.ok(e.offset[0].timestamp!.nanos < 1e9, "nanos is the sub-second part");
     if (i > 0) assert.ok(nanosOf(e) > nanosOf(all[i - 1]), "timestamps increase strictly even on a stalled clock");
   }
   stream.cancel();
@@ -55,7 +55,7 @@ test("replays every registration in journal order, then pushes new ones live, wi
 test("resumes after an offset: at its timestamp only what was not seen, after it everything", () => withStandin({}, async (standin, clients) => {
   ["a", "b", "c"].forEach((id) => standin.register(id, `secret-${id}`));
   const replayed = events(await open(clients).recorder.count(3));
-  const offset = (seen: boolean): Offset => ({ timestamp: replayed[1].offset!.timestamp, seen: seen ? replayed[1].offset!.seen : [] });
+  const offset = (seen: boolean): Offset => ({ timestamp: replayed[1].offset[0].timestamp, seen: seen ? replayed[1].offset[0].seen : [] });
   const afterSeen = open(clients, { offset: [offset(true)] });
   const atUnseen = open(clients, { offset: [offset(false)] });
   standin.register("d", "secret-d");
@@ -98,7 +98,7 @@ test("backtracking events come without payload; LoadEvent fetches them, EventTim
   assert.is(decodeRegistered(loaded.event!.payload!.value), "secret-b");
   assert.is(loaded.event!.source, "");
   assert.equal(loaded.event!.offset, sent[1].offset);
-  assert.equal((await clients.eventTimestamp(STREAM, "Registration|d", 1)).timestamp, sent[3].offset!.timestamp);
+  assert.equal((await clients.eventTimestamp(STREAM, "Registration|d", 1)).timestamp, sent[3].offset[0].timestamp);
   assert.is((await clients.eventTimestamp(STREAM, "Registration|d", 2)).timestamp, null);
   const missing = await clients.loadEvent(STREAM, "Registration|b", 2).catch((e) => e);
   assert.is(missing.code, status.NOT_FOUND);

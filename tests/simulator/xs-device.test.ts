@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeUplinkRecord, type UplinkRecord } from "../../modules/observation/record-decoder.js";
 import type { Observation } from "../../modules/observation/record.js";
-import type { SensorPart } from "../../modules/app/settings.js";
+import type { SensorPart } from "../../modules/app/parts.js";
 import { loadDeviceBundle, SIM_FLASH } from "../../simulator/fleet.js";
 import { SimulatedDevice } from "../../simulator/engine/simulated-device.js";
 import { PreferenceStore } from "../../simulator/engine/preference-store.js";
@@ -85,6 +85,25 @@ test("observations travel in batches that close by age, each one record in flash
     const seqs = observations(broker).map((o) => o.seq);
     assert.equal(seqs, seqs.map((_, i) => i + 1), "consecutive, none lost or repeated");
     assert.ok(board.flash.operations > 0);
+  } finally {
+    await sim.stop();
+    await broker.close();
+  }
+});
+
+test("a batch that fills up before its age closes and the next one opens, with no sample lost (built-ins frozen, as on a board)", async () => {
+  const broker = await startPacketBroker();
+  const { sim, traces } = device(broker.port, { config: { batchMaxAgeMs: 60_000 } });
+  try {
+    await sim.start();
+    // 255 bytes hold about 30 TMP117 samples; at one every 20 ms the first batch fills in under a second.
+    await waitFor("two full batches", () => records(broker).filter((r) => r.kind === "batch").length >= 2, 8000);
+    const batches = records(broker).filter((r) => r.kind === "batch");
+    assert.ok(batches.every((b) => b.kind === "batch" && b.observations.length >= 25), batches.map((b) => (b.kind === "batch" ? b.observations.length : 0)).join(", "));
+    const seqs = observations(broker).map((o) => o.seq);
+    assert.equal(seqs, seqs.map((_, i) => i + 1), "consecutive across the batches");
+    assert.not.ok(traces.some((line) => line.includes("not recorded")), traces.join("\n"));
+    assert.is(sim.stats().uncaught, 0);
   } finally {
     await sim.stop();
     await broker.close();
@@ -206,8 +225,27 @@ async function bootError(config: Record<string, unknown>, board?: Board): Promis
   }
 }
 
-test("a missing sensor, bad config and bad provisioned preferences stop the app at boot naming the cause", async () => {
-  assert.match(await bootError({ sensorAddress: 0x49 }), /TMP117 not found at I2C address 0x49/);
+test("a missing part does not stop the device: it is traced, counted, looked for at each sample, and sampled once it answers", async () => {
+  const broker = await startPacketBroker();
+  const { sim, traces } = device(broker.port, { config: { sensorAddress: 0x49 } });
+  try {
+    await sim.start();
+    await waitFor("the fault's trace", () => traces.some((line) => line.includes("sensor tmp117 could not open: TMP117 not found at I2C address 0x49")));
+    await waitFor("a connection all the same", () => broker.connects.length === 1);
+    assert.is(observations(broker).length, 0);
+    sim.i2c.attach(0x49, new Tmp117Model({ temperature: () => 19.5 }));
+    await waitFor("observations once the part answers", () => observations(broker).length >= 2);
+    assert.equal(observations(broker)[0].readings, [{ quantity: "temperature", value: 19.5 }]);
+    assert.is(sim.stats().uncaught, 0);
+  } finally {
+    await sim.stop();
+    await broker.close();
+  }
+});
+
+test("bad config and bad provisioned preferences stop the app at boot naming the cause", async () => {
+  assert.match(await bootError({ sensor: "dht22" }), /config sensor: must be one of tmp117, sht3x, bme280/);
+  assert.match(await bootError({ sensorAddress: 0x80 }), /config sensorAddress: must be an integer from 0 to 119/);
   assert.match(await bootError({ gatewayAddress: "not-an-ip" }), /config gatewayAddress: must be an IPv4 address/);
   assert.match(await bootError({ logPolicy: "keep-all" }), /config logPolicy: must be one of drop-oldest, refuse-newest/);
   assert.match(await bootError({ flashPartition: "nope" }), /flash: no partition "nope"/);

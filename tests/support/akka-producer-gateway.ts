@@ -6,7 +6,7 @@
  */
 import { rmSync } from "node:fs";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
-import { startGateway, type Gateway } from "../../hosts/gateway/gateway.js";
+import { startGateway, type Gateway, type GatewayOptions } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
 import { uplinkTopic } from "../../hosts/gateway/ingest/ingest.js";
@@ -39,7 +39,11 @@ export function prefilledDataDir(sensorId: string, count: number): string {
   return dir;
 }
 
-export async function startProducerGateway(connectorOptions: AkkaGrpcConnectorOptions, dataDir = tempDir("akka-producer").path): Promise<ProducerGateway> {
+export async function startProducerGateway(
+  connectorOptions: AkkaGrpcConnectorOptions,
+  dataDir = tempDir("akka-producer").path,
+  gatewayOptions: Partial<GatewayOptions> = {},
+): Promise<ProducerGateway> {
   const logger = createMemoryLogger("akka-producer");
   const connector = createAkkaGrpcConnector({ logger: logger.child("akka-grpc"), ...connectorOptions });
   const registry = new StaticRegistry(SENSORS.map((sensorId) => ({ sensorId, secret: secretOf(sensorId) })));
@@ -53,6 +57,7 @@ export async function startProducerGateway(connectorOptions: AkkaGrpcConnectorOp
     relayIntervalMs: 50,
     relayRetryInitialMs: 20,
     relayRetryMaxMs: 100,
+    ...gatewayOptions,
   });
   let stopped = false;
   const stop = async () => {

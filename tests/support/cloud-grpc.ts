@@ -2,6 +2,7 @@
  * gRPC clients of the reference cloud for tests, built from hosts/grpc:
  * an EventsBySlices subscriber and a ConsumeEvent producer that collect
  * what the cloud sends and the call's final status, and event builders.
+ * They present an admin token unless told another (null: none).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { ConsumeEventOut, EventIn, OffsetIn, StreamIn, StreamOut } from "../../hosts/grpc/messages.js";
@@ -9,7 +10,9 @@ import { OBSERVATION_RECORDED, packAny, TEMPERATURE_READ } from "../../hosts/grp
 import { persistenceIdOf, sliceOf } from "../../hosts/grpc/persistence-id.js";
 import { EVENT_CONSUMER_SERVICE, EVENT_PRODUCER_SERVICE, grpcService, REGISTRATION_SERVICE, SENSOR_TWIN_SERVICE } from "../../hosts/grpc/protocol.js";
 import { timestampFromMillis } from "../../hosts/grpc/timestamp.js";
-import { waitFor, within } from "./test-helpers.js";
+import { WAIT_MS, waitFor, within } from "./test-helpers.js";
+import { ADMIN_TOKEN } from "./cloud-access.js";
+import { tokenOptions } from "../../hosts/grpc/bearer-interceptor.js";
 
 export interface Clients {
   producer: grpc.Client & Record<string, any>;
@@ -19,8 +22,8 @@ export interface Clients {
   close(): void;
 }
 
-export function cloudClients(target: string, credentials = grpc.credentials.createInsecure()): Clients {
-  const make = (name: string) => new (grpcService(name))(target, credentials) as grpc.Client & Record<string, any>;
+export function cloudClients(target: string, credentials = grpc.credentials.createInsecure(), token: string | null = ADMIN_TOKEN): Clients {
+  const make = (name: string) => new (grpcService(name))(target, credentials, tokenOptions(token ?? undefined)) as grpc.Client & Record<string, any>;
   const clients = { producer: make(EVENT_PRODUCER_SERVICE), consumer: make(EVENT_CONSUMER_SERVICE), registration: make(REGISTRATION_SERVICE), twin: make(SENSOR_TWIN_SERVICE) };
   return { ...clients, close: () => Object.values(clients).forEach((c) => c.close()) };
 }
@@ -46,8 +49,9 @@ class Collected<Out> {
     call.on("error", (error: grpc.ServiceError) => (this.error = error));
   }
 
-  async next(count: number): Promise<Out[]> {
-    await waitFor(`${count} messages (have ${this.messages.length})`, () => this.messages.length >= count || this.error);
+  /** The first `count` messages, once they are in (bounded by `timeoutMs`). */
+  async next(count: number, timeoutMs = WAIT_MS): Promise<Out[]> {
+    await waitFor(() => `${count} messages (have ${this.messages.length})`, () => this.messages.length >= count || this.error, timeoutMs);
     if (this.messages.length < count) throw new Error(`stream ended: ${this.error?.message}`);
     return this.messages.slice(0, count);
   }
@@ -106,7 +110,7 @@ export function eventOf(sensorId: string, seq: number, payload: EventIn["payload
   return {
     event: {
       persistence_id, seq_nr: seq, slice: sliceOf(persistence_id), source: "", payload,
-      offset: { timestamp: timestampFromMillis(receivedAt), seen: [{ persistence_id, seq_nr: seq }] },
+      offset: [{ timestamp: timestampFromMillis(receivedAt), seen: [{ persistence_id, seq_nr: seq }] }],
     },
   };
 }

@@ -54,6 +54,8 @@ export class FakeEventConsumer {
   maxUnacked = 0;
   /** false: acks are held until releaseAcks(). */
   autoAck = true;
+  /** With autoAck: each ack is written this long after its event arrived (a slow cloud); acks due on a stream that has gone are dropped. */
+  ackDelayMs = 0;
   /** Reset the next stream that reaches this many events (once), with INTERNAL. */
   resetAfterEvents: number | null = null;
   /** Delay ConsumerEventStart by this long; null: never send it. */
@@ -89,6 +91,13 @@ export class FakeEventConsumer {
 
   get openStreams(): number {
     return this.#streams.size;
+  }
+
+  /** Events received on the open streams and not yet acked (autoAck off). */
+  get held(): number {
+    let n = 0;
+    for (const stream of this.#streams) n += stream.held.length;
+    return n;
   }
 
   /** Acks up to `count` held events (all by default), oldest first, on their own streams. */
@@ -145,6 +154,10 @@ export class FakeEventConsumer {
         this.resetAfterEvents = null;
         this.#streams.delete(stream);
         call.emit("error", { code: grpc.status.INTERNAL, details: "event writer failed (test)" });
+      } else if (this.autoAck && this.ackDelayMs > 0) {
+        setTimeout(() => {
+          if (this.#streams.has(stream)) this.#ack(stream, received);
+        }, this.ackDelayMs);
       } else if (this.autoAck) this.#ack(stream, received);
       else stream.held.push(received);
     });

@@ -3,7 +3,7 @@
  * from our protos on a real grpc-js server (127.0.0.1): a journal of events
  * replayed to each stream from its InitReq offset (timestamp, minus the
  * seen pairs) and then streamed live, LoadEvent from the journal, and knobs
- * for the faults: raw messages outside the journal, a refused stream, a
+ * for the faults: raw messages (or bytes) outside the journal, a refused stream, a
  * reset, a failing LoadEvent. It records every InitReq and LoadEventRequest.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -17,14 +17,14 @@ import { serverCredentials, type ServerTlsFiles } from "../../hosts/grpc/tls.js"
 /** What the fake sends: an event or filtered event, as grpc-js serialises it (just the oneof's field). */
 export type Outgoing = { event: Record<string, unknown> } | { filtered_event: Record<string, unknown> };
 
-type Stream = grpc.ServerDuplexStream<StreamIn, Outgoing>;
+type Stream = grpc.ServerDuplexStream<StreamIn, Outgoing | Buffer>;
 
 /** A Registered event of `Registration|<entityId>` at `micros` (µs since the epoch). */
 export function registered(entityId: string, seqNr: number, secret: string, micros: number): EventIn {
   const pid = persistenceIdOf("Registration", entityId);
   return {
     persistence_id: pid, seq_nr: seqNr, slice: sliceOf(pid), source: "",
-    offset: { timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] },
+    offset: [{ timestamp: timestampFromMicros(micros), seen: [{ persistence_id: pid, seq_nr: seqNr }] }],
     payload: packAny(REGISTERED, { secret: { value: secret } }),
   };
 }
@@ -36,7 +36,7 @@ export function backtracking(event: EventIn): EventIn {
 
 function microsOrNull(event: EventIn): number | null {
   try {
-    return microsOf(event.offset.timestamp);
+    return microsOf(event.offset[0].timestamp);
   } catch {
     return null;
   }
@@ -46,6 +46,8 @@ export interface FakeProducerOptions {
   port?: number;
   tls?: ServerTlsFiles;
   streamId?: string;
+  /** false: no response header until the first event, as grpc-js servers (and stand-ins on them) do by default. */
+  headersOnInit?: boolean;
 }
 
 export class FakeEventProducer {
@@ -59,20 +61,26 @@ export class FakeEventProducer {
   readonly #server: grpc.Server;
   readonly #streams = new Set<Stream>();
   readonly #streamId: string;
+  readonly #headersOnInit: boolean;
   port = 0;
 
   static async start(options: FakeProducerOptions = {}): Promise<FakeEventProducer> {
-    const producer = new FakeEventProducer(options.streamId ?? "registration-events");
+    const producer = new FakeEventProducer(options.streamId ?? "registration-events", options.headersOnInit ?? true);
     producer.port = await new Promise<number>((resolve, reject) =>
       producer.#server.bindAsync(`127.0.0.1:${options.port ?? 0}`, serverCredentials(options.tls), (error, port) => (error ? reject(error) : resolve(port))),
     );
     return producer;
   }
 
-  private constructor(streamId: string) {
+  private constructor(streamId: string, headersOnInit: boolean) {
     this.#streamId = streamId;
+    this.#headersOnInit = headersOnInit;
     this.#server = new grpc.Server();
-    this.#server.addService(grpcService(EVENT_PRODUCER_SERVICE).service, {
+    const definition = grpcService(EVENT_PRODUCER_SERVICE).service;
+    const method = definition.EventsBySlices;
+    // A Buffer goes out as is: how the tests send bytes that are no StreamOut.
+    const raw = { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : method.responseSerialize(value)) };
+    this.#server.addService({ ...definition, EventsBySlices: raw }, {
       EventsBySlices: (stream: Stream) => this.#eventsBySlices(stream),
       LoadEvent: (call: grpc.ServerUnaryCall<LoadEventRequest, Outgoing>, callback: grpc.sendUnaryData<Outgoing>) => this.#loadEvent(call.request, callback),
       EventTimestamp: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED, details: "not in the fake" }),
@@ -95,8 +103,8 @@ export class FakeEventProducer {
     }
   }
 
-  /** Sends a message to every open stream without journaling it (bad input, backtracking copies). */
-  send(message: Outgoing): void {
+  /** Sends a message (or raw bytes) to every open stream without journaling it (bad input, backtracking copies). */
+  send(message: Outgoing | Buffer): void {
     for (const stream of this.#streams) stream.write(message);
   }
 
@@ -126,7 +134,7 @@ export class FakeEventProducer {
         stream.emit("error", { code: grpc.status.NOT_FOUND, details: `stream id ${first.init.stream_id} is not known` });
         return;
       }
-      stream.sendMetadata(new grpc.Metadata());
+      if (this.#headersOnInit) stream.sendMetadata(new grpc.Metadata());
       this.#streams.add(stream);
       stream.on("cancelled", () => this.#streams.delete(stream));
       stream.on("end", () => this.#streams.delete(stream));

@@ -8,10 +8,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { peerProgram } from "./peer-programs.js";
 import { freePort, tempDir, within } from "./test-helpers.js";
 
-const MOSQUITTO = "/usr/sbin/mosquitto";
-const MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd";
 // Tests run from dist/tests/support; the ACL is a source file.
 const SHIPPED_ACL = fileURLToPath(new URL("../../../hosts/gateway/mosquitto/xsedge.acl", import.meta.url));
 
@@ -44,10 +43,13 @@ export class Mosquitto {
   }
 
   static async start(users: MosquittoUser[], extraAcl = "", tls?: MosquittoTls): Promise<Mosquitto> {
+    // Looked up first: a machine without mosquitto fails here, with the package to install.
+    const passwdProgram = peerProgram("mosquitto_passwd");
+    peerProgram("mosquitto");
     const dir = tempDir("mosquitto");
     const passwd = join(dir.path, "passwd");
     users.forEach(({ username, password }, i) =>
-      execFileSync(MOSQUITTO_PASSWD, [...(i === 0 ? ["-c"] : []), "-b", passwd, username, password], { stdio: "ignore" }));
+      execFileSync(passwdProgram, [...(i === 0 ? ["-c"] : []), "-b", passwd, username, password], { stdio: "ignore" }));
     const acl = join(dir.path, "acl");
     writeFileSync(acl, readFileSync(SHIPPED_ACL, "utf8") + "\n" + extraAcl + "\n");
     const port = await freePort();
@@ -91,7 +93,7 @@ export class Mosquitto {
   /** Starts (again, with its persisted state) and waits until it accepts connections. */
   async restart(): Promise<void> {
     if (this.#process) throw new Error("mosquitto is running");
-    const child = spawn(MOSQUITTO, ["-c", this.#conf], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(peerProgram("mosquitto"), ["-c", this.#conf], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (d) => (this.output += d));
     child.stderr?.on("data", (d) => (this.output += d));
     this.#process = child;

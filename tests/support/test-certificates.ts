@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { peerProgram } from "./peer-programs.js";
 import { tempDir } from "./test-helpers.js";
 
 export interface TestCertificates {
@@ -23,7 +24,7 @@ export interface TestCertificates {
 }
 
 function openssl(args: string[]): void {
-  execFileSync("openssl", args, { stdio: "ignore" });
+  execFileSync(peerProgram("openssl"), args, { stdio: "ignore" });
 }
 
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];

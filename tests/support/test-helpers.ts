@@ -10,21 +10,27 @@ import { join } from "node:path";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import type { Observation } from "../../modules/observation/record.js";
 
-/** Long enough for a slow CI machine, short enough that a broken test fails quickly. */
-export const WAIT_MS = 4000;
+/**
+ * Long enough for a slow or busy CI machine (two test files share two cores,
+ * and other work may share them too), short enough that a broken test fails
+ * in seconds, not minutes. A wait is a bound on something that must happen,
+ * never a speed assertion (speed lives in npm run bench), so a generous
+ * bound costs nothing when the test passes. XSEDGE_TEST_WAIT_MS overrides it.
+ */
+export const WAIT_MS = Number(process.env.XSEDGE_TEST_WAIT_MS) || 10_000;
 
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `xsedge-${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | null, timeoutMs = WAIT_MS): Promise<T> {
+/** Polls `check` until it returns a truthy value, failing with `what` (worded when the wait fails) after `timeoutMs`. */
+export async function waitFor<T>(what: string | (() => string), check: () => T | undefined | false | null, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -7,6 +7,7 @@
  * once, with its exact value.
  */
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { startGateway } from "../../hosts/gateway/gateway.js";
@@ -45,14 +46,14 @@ test("relayed to the reference cloud over Akka gRPC; a cloud restart mid-stream 
   const dir = tempDir("akka-cloud-link");
   const logger = createMemoryLogger();
   const cloudOptions = { host: "127.0.0.1", dataDir: join(dir.path, "cloud"), logger: logger.child("cloud") };
-  let cloud = await startCloud({ ...cloudOptions, port: 0, grpcPort: 0 });
+  let cloud = await startCloud({ credentials: TEST_CREDENTIALS, ...cloudOptions, port: 0, grpcPort: 0 });
   const ports = { port: cloud.port, grpcPort: cloud.grpcPort };
   const gateway = await startGateway({
     mqttPort: 0,
     httpPort: 0,
     dataDir: join(dir.path, "gateway"),
-    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
-    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: GATEWAY_TOKEN },
+    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: GATEWAY_TOKEN },
     relayRetryMaxMs: 1000,
     registrationRetryMaxMs: 1000,
     logger: logger.child("gateway"),
@@ -67,7 +68,7 @@ test("relayed to the reference cloud over Akka gRPC; a cloud restart mid-stream 
     const acked = () => devices.reduce((n, d) => n + d.acked.size, 0);
     const whileDown = acked();
     await waitFor("PUBACKs while the cloud is down", () => acked() > whileDown + 30, STEP_MS);
-    cloud = await startCloud({ ...cloudOptions, ...ports });
+    cloud = await startCloud({ credentials: TEST_CREDENTIALS, ...cloudOptions, ...ports });
     await registerAtCloud(cloud.url, LATE_SENSOR, secretOf(LATE_SENSOR));
     const late = new FloodingDevice(LATE_SENSOR, WINDOW);
     devices.push(late);

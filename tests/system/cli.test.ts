@@ -43,6 +43,17 @@ test("usage errors name what was wrong and exit 2; --help exits 0", async () => 
     [["up", "--help"], 0, /Usage: xsedge up/],
     [["up", "--period", "1"], 2, /--period must be an integer from 10/],
     [["up", "--frobnicate"], 2, /frobnicate/],
+    [["sim", "--no-build"], 2, /--no-build goes with --app/],
+    [["sim", "--app", "/nonexistent/app"], 1, /\/nonexistent\/app has no package\.json/],
+    [["up", "--no-build"], 2, /--no-build goes with --app/],
+    [["new"], 2, /give the directory/],
+    [["new", "a", "b"], 2, /one directory, got 2/],
+    [["new", "x", "--name", "Bad Name"], 2, /--name must be/],
+    [["new", "--help"], 0, /Usage: xsedge new <dir>/],
+    [["new", "/tmp"], 2, /\/tmp is not empty/],
+    [["bundle", "--app", "/nonexistent/app"], 1, /has no package\.json/],
+    [["device"], 2, /Usage: xsedge device/],
+    [["device", "set", "s-1"], 2, /set needs at least one <key>=<value>/],
   ];
   for (const [args, expected, message] of cases) {
     const r = run(args);

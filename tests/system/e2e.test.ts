@@ -7,6 +7,7 @@
  * from the cloud's registration events (EventsBySlices), as `npm start` runs.
  */
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,10 +23,10 @@ import { registerAtCloud, secretFor, untilAccepted } from "../support/registrati
 test("observations from simulated XS devices reach the cloud with id, sequence, time and value intact", async () => {
   const dir = mkdtempSync(join(tmpdir(), "xsedge-e2e-"));
   const logger = createMemoryLogger();
-  const cloud = await startCloud({ host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir, "cloud"), logger });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: join(dir, "cloud"), logger });
   const gateway = await startGateway({ mqttHost: "127.0.0.1", mqttPort: 0, httpPort: null, dataDir: join(dir, "gateway"), logger, relayIntervalMs: 20,
-    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation" },
-    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget },
+    cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: GATEWAY_TOKEN },
+    registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: GATEWAY_TOKEN },
   });
   const received: CloudObservation[] = [];
   cloud.onObservation((o) => received.push(o));

@@ -12,25 +12,67 @@ import type { CloudAck, CloudConnector } from "../relay/connector.js";
  */
 export const RELAY_FAILING_THRESHOLD_MS = 5 * 60_000;
 
+/**
+ * The registration stream may be down this long before health says so: its
+ * reconnects back off to 10 s, so this is dozens of attempts. Devices already
+ * registered keep logging in meanwhile; new ones and new secrets wait.
+ */
+export const REGISTRATION_DOWN_THRESHOLD_MS = 5 * 60_000;
+
+/** The Akka registration stream, as /healthz shows it (none for the SSE feed or a given registry). */
+export interface RegistrationStreamHealth {
+  state: string;
+  /** Since the current stream was requested; null between streams. */
+  streamAgeMs: number | null;
+  /** Since it last brought a message. */
+  idleMs: number | null;
+  /** Since the link was last connected; null while connected. */
+  downForMs: number | null;
+  lastError: string | null;
+}
+
 export interface HealthFacts {
   storeOpen: boolean;
   mqttListening: boolean;
   /** Gateway clock of the first failure since the last success; null when not failing. */
   relayFailingSince: number | null;
+  /** The store's latest commit failed (and none succeeded since): publishes are not acknowledged. */
+  storeCommitFailure?: { since: number; error: string } | null;
+  registrationStream?: RegistrationStreamHealth | null;
   now: number;
 }
 
-export type Health = { status: "ok" } | { status: "failing"; reasons: string[] };
+/**
+ * "failing": the gateway cannot do its job (store closed, listener down, the
+ * cloud unreachable for long); "degraded": it runs and keeps what it has
+ * acknowledged, but something needs an operator (the disk cannot take
+ * commits, registrations do not arrive). Both answer 503.
+ */
+export type Health =
+  | { status: "ok"; registrationStream?: RegistrationStreamHealth }
+  | { status: "degraded" | "failing"; reasons: string[]; registrationStream?: RegistrationStreamHealth };
 
-export function assessHealth(facts: HealthFacts, relayThresholdMs = RELAY_FAILING_THRESHOLD_MS): Health {
-  const reasons: string[] = [];
-  if (!facts.storeOpen) reasons.push("store closed: observations cannot be stored or acknowledged");
-  if (!facts.mqttListening) reasons.push("mqtt listener down: devices cannot connect");
+export function assessHealth(facts: HealthFacts, relayThresholdMs = RELAY_FAILING_THRESHOLD_MS, registrationThresholdMs = REGISTRATION_DOWN_THRESHOLD_MS): Health {
+  const failing: string[] = [];
+  if (!facts.storeOpen) failing.push("store closed: observations cannot be stored or acknowledged");
+  if (!facts.mqttListening) failing.push("mqtt listener down: devices cannot connect");
   if (facts.relayFailingSince !== null) {
     const failingMs = facts.now - facts.relayFailingSince;
-    if (failingMs >= relayThresholdMs) reasons.push(`relay failing for ${failingMs} ms (threshold ${relayThresholdMs} ms)`);
+    if (failingMs >= relayThresholdMs) failing.push(`relay failing for ${failingMs} ms (threshold ${relayThresholdMs} ms)`);
   }
-  return reasons.length === 0 ? { status: "ok" } : { status: "failing", reasons };
+  const degraded: string[] = [];
+  const commit = facts.storeCommitFailure;
+  if (commit && facts.storeOpen) {
+    degraded.push(`store cannot commit for ${Math.max(0, facts.now - commit.since)} ms (${commit.error}): publishes are not acknowledged, devices keep them`);
+  }
+  const stream = facts.registrationStream ?? undefined;
+  if (stream && stream.downForMs !== null && stream.downForMs >= registrationThresholdMs) {
+    degraded.push(`registration stream down for ${stream.downForMs} ms (threshold ${registrationThresholdMs} ms)${stream.lastError ? `: ${stream.lastError}` : ""}; new registrations and secrets do not arrive`);
+  }
+  const extra = stream ? { registrationStream: stream } : {};
+  if (failing.length > 0) return { status: "failing", reasons: [...failing, ...degraded], ...extra };
+  if (degraded.length > 0) return { status: "degraded", reasons: degraded, ...extra };
+  return { status: "ok", ...extra };
 }
 
 /**
@@ -73,6 +115,7 @@ export function watchConnector(connector: CloudConnector, clock: RelayFailureClo
         throw e;
       }
     },
+    ...(connector.onLinkUp ? { onLinkUp: (listener: () => void) => connector.onLinkUp?.(listener) } : {}),
     close: () => connector.close(),
   };
 }

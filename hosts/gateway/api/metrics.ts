@@ -22,10 +22,13 @@ export interface MetricSpec {
   help: string;
   /** The label for a path naming an object of numbers or a string. */
   label?: string;
+  /** Multiplies the value: stats keep milliseconds, Prometheus wants seconds (0.001). */
+  scale?: number;
 }
 
 const counter = (path: string, name: string, help: string, label?: string): MetricSpec => ({ path, name, kind: "counter", help, label });
 const gauge = (path: string, name: string, help: string, label?: string): MetricSpec => ({ path, name, kind: "gauge", help, label });
+const seconds = (path: string, name: string, help: string): MetricSpec => ({ path, name, kind: "gauge", help, scale: 0.001 });
 
 export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("ingest.stored", "xsedge_ingest_stored_total", "Observations stored (and acknowledged to their device)."),
@@ -51,6 +54,15 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   gauge("mqttClients", "xsedge_mqtt_clients", "Connected MQTT clients."),
   gauge("http.sseClients", "xsedge_http_sse_clients", "Open Server-Sent Events streams."),
   counter("http.sseStalled", "xsedge_http_sse_stalled_total", "SSE clients disconnected for not reading."),
+  counter("http.sseRefused", "xsedge_http_sse_refused_total", "SSE clients refused, by the limit (http.sse.maxClients, maxClientsPerAddress).", "limit"),
+  gauge("http.sseBufferedBytes", "xsedge_http_sse_buffered_bytes", "Bytes queued for the open SSE streams, all together."),
+  gauge("http.sseLimits.maxClients", "xsedge_http_sse_max_clients", "SSE streams allowed at once (http.sse.maxClients)."),
+  gauge("http.sseLimits.maxClientsPerAddress", "xsedge_http_sse_max_clients_per_address", "SSE streams allowed from one address (http.sse.maxClientsPerAddress)."),
+  gauge("http.sseLimits.maxBufferedBytes", "xsedge_http_sse_max_buffered_bytes", "Bytes queued for one SSE stream before it waits (http.sse.maxBufferedBytes)."),
+  gauge("http.alertStreams.clients", "xsedge_http_alert_streams", "Open alert streams (/api/v1/rules/alerts/stream)."),
+  counter("http.alertStreams.stalled", "xsedge_http_alert_streams_stalled_total", "Alert stream clients disconnected for not reading."),
+  counter("http.alertStreams.refused", "xsedge_http_alert_streams_refused_total", "Alert stream clients refused, by the limit.", "limit"),
+  counter("http.authRefused", "xsedge_http_auth_refused_total", "Local API requests refused for want of a valid credential, by reason.", "reason"),
   gauge("outbox.depth", "xsedge_outbox_depth", "Unrelayed observations, as the outbox counts them."),
   gauge("outbox.usedBytes", "xsedge_outbox_used_bytes", "Bytes the store uses on disk (-1: store closed)."),
   gauge("outbox.maxBytes", "xsedge_outbox_max_bytes", "The store's disk cap."),
@@ -74,6 +86,12 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("registration.events", "xsedge_registration_events_total", "Registration events applied."),
   counter("registration.badEvents", "xsedge_registration_bad_events_total", "Registration events skipped as malformed."),
   counter("registration.reconnects", "xsedge_registration_reconnects_total", "Registration stream reconnects."),
+  gauge("registration.connected", "xsedge_registration_connected", "1 while the registration stream is connected."),
+  gauge("registration.state", "xsedge_registration_stream_state", "The Akka registration stream's state (1 for the current one).", "state"),
+  seconds("registration.streamAgeMs", "xsedge_registration_stream_age_seconds", "Age of the current Akka registration stream."),
+  seconds("registration.idleMs", "xsedge_registration_stream_idle_seconds", "Time since the Akka registration stream last brought a message."),
+  seconds("registration.downForMs", "xsedge_registration_stream_down_seconds", "Time the Akka registration stream has been down (0 while connected)."),
+  counter("registration.recycles", "xsedge_registration_stream_recycles_total", "Akka registration streams requested again after bringing nothing for the idle-recycle time."),
   counter("registration.duplicates", "xsedge_registration_duplicates_total", "Akka registration events skipped as already applied."),
   counter("registration.gaps", "xsedge_registration_gaps_total", "Akka registration events whose seq_nr skipped some (accepted)."),
   counter("registration.loaded", "xsedge_registration_loaded_total", "Backtracking registration events fetched with LoadEvent."),
@@ -126,7 +144,16 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("alertSinks.mqtt.delivered", "xsedge_alert_mqtt_delivered_total", "Alerts the MQTT broker acknowledged."),
   counter("alertSinks.mqtt.failures", "xsedge_alert_mqtt_failures_total", "MQTT alert publishes that failed (retried)."),
   gauge("alertSinks.mqtt.backlog", "xsedge_alert_mqtt_backlog", "Alerts not yet delivered to the MQTT broker."),
+  counter("downlinks.submitted", "xsedge_downlinks_submitted_total", "Requests to devices accepted (settings, commands)."),
+  counter("downlinks.refusedRequests", "xsedge_downlinks_refused_requests_total", "Requests to devices refused (unknown sensor, unreadable, queue full)."),
+  counter("downlinks.delivered", "xsedge_downlinks_delivered_total", "Requests a device acknowledged (PUBACK)."),
+  counter("downlinks.interrupted", "xsedge_downlinks_interrupted_total", "Sends a device's session ended before their PUBACK (queued again)."),
+  counter("downlinks.refusedReports", "xsedge_downlinks_refused_reports_total", "Device reports refused, by reason.", "reason"),
+  gauge("downlinks.requests", "xsedge_downlinks", "Requests to devices kept, by state.", "state"),
 ]);
+
+/** prom-client default metrics that are gauges named like counters (`promtool check metrics` refuses them). */
+export const MISNAMED_DEFAULT_METRICS: readonly string[] = Object.freeze(["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]);
 
 export interface MetricValue {
   labels: Record<string, string>;
@@ -138,7 +165,7 @@ export function metricValues(snapshot: unknown, spec: MetricSpec): MetricValue[]
   let node: unknown = snapshot;
   for (const key of spec.path.split(".")) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined;
   const valid = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && (spec.kind === "gauge" || value >= 0);
-  if (valid(node)) return [{ labels: {}, value: node }];
+  if (valid(node)) return [{ labels: {}, value: node * (spec.scale ?? 1) }];
   if (typeof node === "boolean" && spec.kind === "gauge") return [{ labels: {}, value: node ? 1 : 0 }];
   if (spec.label === undefined) return [];
   if (typeof node === "string") return [{ labels: { [spec.label]: node }, value: 1 }];
@@ -156,6 +183,9 @@ export class GatewayMetrics {
     this.#snapshot = snapshot;
     // Resident memory, CPU, heap, event-loop lag, open file descriptors...
     collectDefaultMetrics({ register: this.#registry });
+    // prom-client names these gauges with a counter's _total suffix, which Prometheus's own
+    // checker refuses; their per-type series (nodejs_active_handles{type}, ...) say the same.
+    for (const name of MISNAMED_DEFAULT_METRICS) this.#registry.removeSingleMetric(name);
     const current = () => this.#current;
     for (const spec of specs) {
       const common = { name: spec.name, help: spec.help, labelNames: spec.label ? [spec.label] : [], registers: [this.#registry] };

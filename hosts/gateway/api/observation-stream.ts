@@ -4,8 +4,15 @@
  * The gateway tells `stored()` when rows were committed; each session then
  * reads what follows its cursor from the store, so a client resuming with
  * Last-Event-ID (or ?after=) gets exactly what it missed.
+ *
+ * Bounded (hosts/http/sse-admission.ts): at most `maxClients` sessions, and
+ * `maxClientsPerAddress` from one address, refused beyond with 503 or 429
+ * before a session exists; each with at most `maxBufferedBytes` queued, and
+ * one that does not read for `stallMs` is dropped. All counted.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpError } from "../../http/http-json.js";
+import { DEFAULT_SSE_LIMITS, SseAdmission, type SseLimits, type SseRefusalReason } from "../../http/sse-admission.js";
 import { SseSession, SSE_STALL_MS } from "../../http/sse.js";
 import type { ObservationStore } from "../store/observation-store.js";
 import { checkParams, intValue } from "./query.js";
@@ -17,17 +24,29 @@ export interface StreamStats {
   sseClients: number;
   /** Clients disconnected because they stopped reading (see SSE_STALL_MS). */
   sseStalled: number;
+  /** Clients refused at the door, by the limit that refused them. */
+  sseRefused: Record<SseRefusalReason, number>;
+  /** Bytes queued for the open streams, all together. */
+  sseBufferedBytes: number;
 }
+
+export interface StreamLimits extends SseLimits {
+  stallMs: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: Readonly<StreamLimits> = Object.freeze({ ...DEFAULT_SSE_LIMITS, stallMs: SSE_STALL_MS });
 
 export class ObservationStream {
   readonly #store: ObservationStore;
-  readonly #stallMs: number;
+  readonly limits: StreamLimits;
+  readonly #admission: SseAdmission;
   readonly #sessions = new Set<SseSession<ApiObservation>>();
   #stalled = 0;
 
-  constructor(store: ObservationStore, stallMs = SSE_STALL_MS) {
+  constructor(store: ObservationStore, limits: Partial<StreamLimits> = {}) {
     this.#store = store;
-    this.#stallMs = stallMs;
+    this.limits = { ...DEFAULT_STREAM_LIMITS, ...limits };
+    this.#admission = new SseAdmission(this.limits);
   }
 
   open(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
@@ -38,12 +57,19 @@ export class ObservationStream {
       typeof lastEventId === "string"
         ? intValue("Last-Event-ID", lastEventId, ID_RANGE, 0)
         : intValue("after", params.get("after"), ID_RANGE, this.#store.queries.latestId());
+    const place = this.#admission.admit(req.socket.remoteAddress ?? "unknown");
+    if (!place.ok) throw new HttpError(place.status, place.message, place.status === 503 ? { "retry-after": "10" } : {});
     const read = (id: number, limit: number) => this.#store.queries.after(id, limit).map(apiObservation);
-    const session: SseSession<ApiObservation> = new SseSession(res, read, after, () => this.#sessions.delete(session), {
-      idOf: (row) => row.id,
-      stallMs: this.#stallMs,
-      onStalled: () => this.#stalled++,
-    });
+    const session: SseSession<ApiObservation> = new SseSession(
+      res,
+      read,
+      after,
+      () => {
+        this.#sessions.delete(session);
+        place.release();
+      },
+      { idOf: (row) => row.id, stallMs: this.limits.stallMs, maxBufferedBytes: this.limits.maxBufferedBytes, onStalled: () => this.#stalled++ },
+    );
     this.#sessions.add(session);
     session.wake();
   }
@@ -54,7 +80,9 @@ export class ObservationStream {
   }
 
   stats(): StreamStats {
-    return { sseClients: this.#sessions.size, sseStalled: this.#stalled };
+    let buffered = 0;
+    for (const session of this.#sessions) buffered += session.buffered;
+    return { sseClients: this.#sessions.size, sseStalled: this.#stalled, sseRefused: this.#admission.refused(), sseBufferedBytes: buffered };
   }
 
   close(): void {

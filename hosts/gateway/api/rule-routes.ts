@@ -130,7 +130,7 @@ export function ruleRoutes(getRules: () => RuleEngine | undefined, store: Observ
     "/api/v1/rules/alerts/stream": {
       GET: (req, res, params) => {
         if (!store.isOpen) throw new HttpError(503, "the store is closed (the gateway is stopping or has failed)");
-        if (!alerts.open(req, res, params)) throw new HttpError(503, "too many alert streams open; try again later");
+        alerts.open(req, res, params);
       },
     },
   };

@@ -1,7 +1,8 @@
 /*
  * The resolved config → startGateway's options. The one place that knows
  * both the file's key paths and the option names, so a renamed option is a
- * one-line change here.
+ * one-line change here. Token files (cloud.tokenFile, ...) are read here, so
+ * an unreadable one is a configuration error (exit 2) naming its key.
  */
 import { resolve as resolvePath } from "node:path";
 import type { Level } from "../../log/logger.js";
@@ -11,6 +12,10 @@ import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
 import type { ClientTlsFiles } from "../../grpc/tls.js";
 import { defaultRegistrationLink, type CloudLinkOptions, type RegistrationLinkOptions } from "../cloud-link.js";
 import type { RulesSettings } from "../rules/rules-service.js";
+import { readClientToken, readTokenFile } from "../../auth/token-file.js";
+import { sendableTokenProblem, TokenError, TokenSet } from "../../auth/bearer.js";
+import type { ApiAccessOptions } from "../api/api-access.js";
+import type { StreamLimits } from "../api/observation-stream.js";
 
 /** Every option the config covers: startGateway's, without the logger (the CLI makes it from log.*). */
 export type ConfiguredGatewayOptions = Omit<GatewayOptions, "logger">;
@@ -53,6 +58,13 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
   if (ruleSettings !== undefined) options.rules = ruleSettings;
   options.cloudLink = cloudLink(config);
   options.registrationLink = registrationLink(config, options.cloudLink);
+  options.httpAccess = httpAccess(config);
+  options.sseLimits = defined({
+    maxClients: get<number | undefined>("http.sse.maxClients"),
+    maxClientsPerAddress: get<number | undefined>("http.sse.maxClientsPerAddress"),
+    maxBufferedBytes: get<number | undefined>("http.sse.maxBufferedBytes"),
+    stallMs: get<number | undefined>("http.sse.stallMs"),
+  }) satisfies Partial<StreamLimits>;
   if (config.values.has("mqtt.tls.certFile")) {
     options.mqttTls = defined({
       host: get<string | undefined>("mqtt.tls.host"),
@@ -121,11 +133,36 @@ function grpcTls(config: ResolvedConfig, prefix: string): ClientTlsFiles | undef
   return enabled === true ? files ?? {} : files;
 }
 
+/** `<prefix>.token`, else the token in `<prefix>.tokenFile`, else undefined. */
+function tokenOf(config: ResolvedConfig, prefix: string): string | undefined {
+  const given = config.values.get(`${prefix}.token`) as string | undefined;
+  const file = config.values.get(`${prefix}.tokenFile`) as string | undefined;
+  const token = given ?? (file === undefined ? undefined : readClientToken(resolvePath(file), `${prefix}.tokenFile ${file}`));
+  const problem = token === undefined ? undefined : sendableTokenProblem(token);
+  if (problem !== undefined) throw new TokenError(`${given !== undefined ? `${prefix}.token` : `the token in ${prefix}.tokenFile ${file}`} ${problem}`);
+  return token;
+}
+
+/** The local API's tokens (checked as a server's: long enough), its TLS, and whether it may be public. */
+function httpAccess(config: ResolvedConfig): ApiAccessOptions {
+  const get = <T>(path: string) => config.values.get(path) as T;
+  const token = get<string | undefined>("http.token");
+  const file = get<string | undefined>("http.tokenFile");
+  const tokens = token !== undefined ? [token] : file !== undefined ? readTokenFile(resolvePath(file), `http.tokenFile ${file}`) : undefined;
+  if (tokens !== undefined) new TokenSet(tokens, token !== undefined ? "http.token" : `http.tokenFile ${file}`);
+  const tls = tlsFiles(config, "http.tls");
+  return defined({
+    tokens,
+    public: get<boolean | undefined>("http.public"),
+    tls: tls === undefined ? undefined : { certFile: tls.certFile as string, keyFile: tls.keyFile as string, caFile: tls.caFile },
+  });
+}
+
 function cloudLink(config: ResolvedConfig): CloudLinkOptions {
   const get = <T>(path: string) => config.values.get(path) as T;
   switch (get<CloudLinkOptions["transport"]>("cloud.transport")) {
     case "http":
-      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls") });
+      return defined({ transport: "http" as const, url: get<string>("cloud.url"), tls: tlsFiles(config, "cloud.tls"), token: tokenOf(config, "cloud") });
     case "mqtt":
       return defined({
         transport: "mqtt" as const,
@@ -141,11 +178,13 @@ function cloudLink(config: ResolvedConfig): CloudLinkOptions {
         transport: "akka-grpc" as const,
         target: get<string>("cloud.target"),
         tls: grpcTls(config, "cloud.tls"),
+        token: tokenOf(config, "cloud"),
         originId: get<string | undefined>("cloud.akka.originId"),
         streamId: get<string | undefined>("cloud.akka.streamId"),
         entityType: get<string | undefined>("cloud.akka.entityType"),
         payload: get<"temperature" | "observation" | undefined>("cloud.akka.payload"),
         maxInFlight: get<number | undefined>("cloud.akka.maxInFlight"),
+        ackTimeoutMs: get<number | undefined>("cloud.akka.ackTimeoutMs"),
       });
   }
 }
@@ -155,13 +194,17 @@ function registrationLink(config: ResolvedConfig, cloud: CloudLinkOptions): Regi
   const fallback = defaultRegistrationLink(cloud);
   const transport = get<RegistrationLinkOptions["transport"] | undefined>("registration.transport") ?? fallback.transport;
   const ownTls = [...config.values.keys()].some((key) => key.startsWith("registration.tls."));
+  // The cloud's token goes only where the cloud is: a registration service named apart gets its own, or none.
+  const elsewhere = config.values.has("registration.target") || config.values.has("registration.url");
+  const token = tokenOf(config, "registration") ?? (elsewhere || fallback.transport !== transport ? undefined : fallback.token);
   if (transport === "http") {
     const tls = ownTls ? tlsFiles(config, "registration.tls") : fallback.transport === "http" ? fallback.tls : undefined;
-    return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls });
+    return defined({ transport, url: get<string | undefined>("registration.url") ?? get<string>("cloud.url"), tls, token });
   }
   const tls = ownTls ? grpcTls(config, "registration.tls") : fallback.transport === "akka-grpc" ? fallback.tls : undefined;
   const target = get<string | undefined>("registration.target") ?? (fallback.transport === "akka-grpc" ? fallback.target : get<string>("cloud.target"));
-  return defined({ transport, target, tls, streamId: get<string | undefined>("registration.streamId") });
+  const idleRecycle = get<number | null | undefined>("registration.idleRecycleMs");
+  return defined({ transport, target, tls, token, streamId: get<string | undefined>("registration.streamId"), idleRecycleMs: idleRecycle === null ? 0 : idleRecycle });
 }
 
 export function toProcessSettings(config: ResolvedConfig): ProcessSettings {

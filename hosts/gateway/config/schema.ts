@@ -14,6 +14,8 @@ import { DEFAULT_WORKER_MEMORY_BYTES } from "../rules/rule-limits.js";
 import { DEFAULT_VERDICT_WAIT_MS } from "../rules/relay-verdicts.js";
 import { MAX_RULE_WORKERS } from "../rules/worker-pool.js";
 import { DEFAULT_ALERT_TOPIC } from "../rules/alerts/mqtt-sink.js";
+import { DEFAULT_SSE_MAX_BUFFERED_BYTES, DEFAULT_SSE_MAX_CLIENTS, DEFAULT_SSE_MAX_CLIENTS_PER_ADDRESS } from "../../http/sse-admission.js";
+import { SSE_STALL_MS } from "../../http/sse.js";
 
 export interface ConfigKey {
   /** Dotted path in the config file, e.g. "mqtt.tls.certFile". */
@@ -50,6 +52,10 @@ const MAX_RELAY_BATCH = 10_000;
 const MAX_RATE_PER_SECOND = 10_000;
 /** Events awaiting the cloud's ack: past 10,000 a lost stream means resending minutes of data. */
 const MAX_IN_FLIGHT = 10_000;
+/** Each event stream is woken on every commit: 10,000 of them would be the gateway's whole work. */
+const MAX_SSE_CLIENTS = 10_000;
+/** 64 MiB for one stream's queue: more is memory a Pi does not have for a client that does not read. */
+const MAX_SSE_BUFFER = 64 * 2 ** 20;
 
 export const CLOUD_TRANSPORTS = ["akka-grpc", "http", "mqtt"] as const;
 export const REGISTRATION_TRANSPORTS = ["akka-grpc", "http"] as const;
@@ -96,17 +102,30 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
 
   { path: "udp.host", kind: host, description: "interface of the UDP listener" },
   { path: "udp.port", kind: port, description: "UDP port; unset: no UDP listener" },
-  { path: "http.host", kind: host, description: "interface of the local API and dashboard" },
+  { path: "http.host", kind: host, default: "127.0.0.1", description: "interface of the local API and dashboard; any but loopback needs http.token(File), http.tls.caFile or http.public" },
   { path: "http.port", kind: port, nullable: true, description: "port of the local API and dashboard; null/off: none" },
+  { path: "http.token", kind: text, secret: true, flag: false, description: "token the local API requires for everything but /healthz, as Bearer (or Basic password, for browsers); file or environment only" },
+  { path: "http.tokenFile", kind: path, description: "file of tokens the local API accepts, one a line" },
+  { path: "http.public", kind: { type: "boolean" }, description: "true: serve a non-loopback http.host without credentials (say so explicitly; default false)" },
+  { path: "http.tls.certFile", kind: path, description: "PEM certificate chain: the local API over HTTPS" },
+  { path: "http.tls.keyFile", kind: path, description: "PEM private key of that certificate" },
+  { path: "http.tls.caFile", kind: path, description: "PEM CA: a client certificate it signed opens the local API, as a token does" },
+  { path: "http.sse.maxClients", kind: { type: "integer", min: 1, max: MAX_SSE_CLIENTS }, default: DEFAULT_SSE_MAX_CLIENTS, description: "event streams open at once; more are refused with 503" },
+  { path: "http.sse.maxClientsPerAddress", kind: { type: "integer", min: 1, max: MAX_SSE_CLIENTS }, default: DEFAULT_SSE_MAX_CLIENTS_PER_ADDRESS, description: "event streams from one address; more are refused with 429 (raise it behind a reverse proxy)" },
+  { path: "http.sse.maxBufferedBytes", kind: { type: "size", min: 4096, max: MAX_SSE_BUFFER }, default: DEFAULT_SSE_MAX_BUFFERED_BYTES, description: "bytes queued for one event stream before the gateway waits for it to read" },
+  { path: "http.sse.stallMs", kind: duration(1000, 600_000), default: SSE_STALL_MS, description: "an event stream whose queue has not drained this long is dropped" },
 
   { path: "cloud.transport", kind: { type: "enum", values: CLOUD_TRANSPORTS }, default: "akka-grpc", description: "how observations reach the cloud: akka-grpc (Akka Projection gRPC EventConsumerService), http (the reference cloud's JSON API) or mqtt (QoS 1 to an upstream broker)" },
   { path: "cloud.target", kind: target, default: DEFAULT_CLOUD_TARGET, description: "host:port of the cloud's gRPC services (akka-grpc)" },
   { path: "cloud.url", kind: httpUrl, default: DEFAULT_CLOUD_URL, description: "base URL of the cloud's HTTP API (http)" },
+  { path: "cloud.token", kind: text, secret: true, flag: false, description: "the gateway's bearer token at the cloud, sent on the observation and registration links (akka-grpc, http; file or environment only)" },
+  { path: "cloud.tokenFile", kind: path, description: "file holding cloud.token (e.g. the reference cloud's credentials/gateway.token)" },
   { path: "cloud.akka.originId", kind: text, description: "origin id the gateway announces in ConsumerEventInit" },
   { path: "cloud.akka.streamId", kind: text, description: "stream id of the observation events (the sample's temperature-events)" },
   { path: "cloud.akka.entityType", kind: text, description: "entity type of the persistence ids, <entityType>|<sensorId>" },
-  { path: "cloud.akka.payload", kind: { type: "enum", values: AKKA_PAYLOADS }, description: "temperature: the sample's iot.temperature.TemperatureRead (whole degrees); observation: xsedge.observation.v1.ObservationRecorded (every reading)" },
+  { path: "cloud.akka.payload", kind: { type: "enum", values: AKKA_PAYLOADS }, description: "observation (default): xsedge.observation.v1.ObservationRecorded, every reading; temperature: the Akka sample's iot.temperature.TemperatureRead, whole degrees only (drops the rest, logged at start)" },
   { path: "cloud.akka.maxInFlight", kind: { type: "integer", min: 1, max: MAX_IN_FLIGHT }, description: "events sent and not yet acknowledged, at most" },
+  { path: "cloud.akka.ackTimeoutMs", kind: duration(100, 10 * 60_000), description: "a stream with events in flight and no ack for this long is given up and its events sent again; doubles after each such timeout, up to 2 min (default 10 s)" },
   { path: "cloud.mqtt.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "upstream broker (mqtt)" },
   { path: "cloud.mqtt.username", kind: text, description: "user name on the upstream broker" },
   { path: "cloud.mqtt.password", kind: text, secret: true, flag: false, description: "password on the upstream broker (file or environment only)" },
@@ -120,11 +139,14 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "registration.transport", kind: { type: "enum", values: REGISTRATION_TRANSPORTS }, description: "where registrations come from: akka-grpc (EventsBySlices) or http (the reference cloud's SSE stream); default http when cloud.transport is http, else akka-grpc" },
   { path: "registration.target", kind: target, description: "host:port of the EventProducerService (default: cloud.target)" },
   { path: "registration.url", kind: httpUrl, description: "base URL of the registration stream, http (default: cloud.url)" },
+  { path: "registration.token", kind: text, secret: true, flag: false, description: "bearer token for the registration stream (default: cloud.token, unless registration.target or registration.url names another service; file or environment only)" },
+  { path: "registration.tokenFile", kind: path, description: "file holding registration.token" },
   { path: "registration.streamId", kind: text, description: "stream id of the registration events (the sample's registration-events)" },
   { path: "registration.tls.enabled", kind: { type: "boolean" }, description: "TLS to the registration service's gRPC (default: as cloud.tls for the same transport, on when a registration.tls file is given)" },
   { path: "registration.tls.caFile", kind: path, description: "PEM CA of the registration service (default: cloud.tls.caFile)" },
   { path: "registration.tls.certFile", kind: path, description: "PEM client certificate for the registration service (default: cloud.tls.certFile)" },
   { path: "registration.tls.keyFile", kind: path, description: "PEM client key for the registration service (default: cloud.tls.keyFile)" },
+  { path: "registration.idleRecycleMs", kind: duration(1000, 24 * HOUR_MS), nullable: true, description: "request the Akka registration stream again, from the stored offset, after it brought nothing for this long (default 10 min; null/off: never)" },
   { path: "registration.retryInitialMs", kind: duration(10, HOUR_MS), description: "first wait after a failed registration fetch" },
   { path: "registration.retryMaxMs", kind: duration(10, HOUR_MS), description: "longest wait between registration fetches that fail" },
 

@@ -6,8 +6,11 @@
 // One colour per sensor, in order of first appearance. Exposed on the canvas
 // as data-sensor-colors ({sensorId: colour}) so tests and tools read them
 // from here rather than repeating them.
-// Records name units in UCUM ("Cel"); people read °C.
+// Records name units in SenML ("Cel"); people read °C.
 const DISPLAY_UNITS = { Cel: "°C" };
+// Readings whose unit says what they are; any other quantity (an app's own,
+// a CO2 level) is shown with its name, as the API carries it.
+const SELF_EVIDENT = new Set(["temperature", "humidity", "pressure"]);
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#00a3b4", "#f032e6", "#9a6324"];
 // The chart shows this much history.
 const CHART_WINDOW_MS = 5 * 60_000;
@@ -23,6 +26,10 @@ const $ = (id) => document.getElementById(id);
 const canvas = $("chart");
 const series = new Map(); // sensorId -> [{t, v}], oldest first
 const colors = new Map();
+// Observations with no wall time (their device's boot has no clock anchor
+// yet) have no place on a time axis: counted and said, not drawn at a
+// guessed time (the receive time of a backlog is minutes after it was measured).
+let untimed = 0;
 let drawPending = false;
 
 $("chart-window").textContent = String(CHART_WINDOW_MS / 60_000);
@@ -50,13 +57,24 @@ function renderLegend() {
   $("legend").replaceChildren(...items);
 }
 
+function renderNote() {
+  $("chart-note").textContent =
+    untimed === 0 ? "" : `${untimed} observation${untimed === 1 ? "" : "s"} without a wall time yet (no clock anchor for their device's boot): not drawn`;
+}
+
 function addObservation(obs) {
   const temperature = obs.readings.find((r) => r.quantity === "temperature");
   if (!temperature) return;
   let points = series.get(obs.sensorId);
   if (!points) series.set(obs.sensorId, (points = []));
   colorOf(obs.sensorId);
-  points.push({ t: obs.time ?? obs.receivedAt, v: temperature.value });
+  if (obs.time === null || obs.time === undefined) {
+    untimed++;
+    renderNote();
+    scheduleDraw();
+    return;
+  }
+  points.push({ t: obs.time, v: temperature.value });
   if (points.length > MAX_POINTS_PER_SENSOR) points.splice(0, points.length - MAX_POINTS_PER_SENSOR);
   scheduleDraw();
 }
@@ -100,6 +118,18 @@ function draw() {
   ctx.fillText(`−${CHART_WINDOW_MS / 60_000} min`, pad.left, height - 6);
   ctx.fillText("now", width - pad.right - 22, height - 6);
 
+  if (values.length === 0) {
+    // An empty chart says why.
+    ctx.fillStyle = "#445";
+    ctx.font = "14px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    const why = untimed > 0 ? `Nothing to draw yet: ${untimed} observation${untimed === 1 ? " has" : "s have"} no wall time (no clock anchor)` : `No observations in the last ${CHART_WINDOW_MS / 60_000} minutes`;
+    ctx.fillText(why, pad.left + (width - pad.left - pad.right) / 2, pad.top + (height - pad.top - pad.bottom) / 2);
+    ctx.textAlign = "start";
+    canvas.dataset.drawn = "0";
+    return;
+  }
+  canvas.dataset.drawn = String(values.length);
   for (const [id, points] of visible) {
     if (points.length === 0) continue;
     const color = colors.get(id);
@@ -135,7 +165,7 @@ function renderSensors(sensors) {
   const rows = sensors.map((s) => {
     const tr = document.createElement("tr");
     tr.dataset.sensorId = s.sensorId;
-    const values = s.lastReadings.map((r) => `${r.value} ${DISPLAY_UNITS[r.unit] ?? r.unit}`).join(", ") || "–";
+    const values = s.lastReadings.map((r) => `${SELF_EVIDENT.has(r.quantity) ? "" : `${r.quantity} `}${r.value} ${DISPLAY_UNITS[r.unit] ?? r.unit}`).join(", ") || "–";
     for (const text of [s.sensorId, ago(s.lastReceivedAt), values, String(s.observations)]) {
       const td = document.createElement("td");
       td.textContent = text;
@@ -189,7 +219,7 @@ async function refresh() {
   $("relay-relayed").textContent = String(relay.relayed);
   $("relay-failures").textContent = String(relay.failures);
   $("relay-error").textContent = relay.lastError ?? "";
-  $("health").textContent = health.status === "ok" ? "healthy" : `unhealthy: ${health.reasons.join("; ")}`;
+  $("health").textContent = health.status === "ok" ? "healthy" : `${health.status === "degraded" ? "degraded" : "unhealthy"}: ${health.reasons.join("; ")}`;
   $("health").className = `badge ${health.status}`;
 }
 

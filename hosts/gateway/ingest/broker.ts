@@ -34,12 +34,18 @@
  * ingest as "wrong-sensor", quarantined and acknowledged like any refusal.
  * Devices may also connect over TLS (mqtt-tls.ts): the same aedes handles
  * both listeners' sockets.
+ *
+ * Messages to devices (aedes-downlink.ts): a device may subscribe to its own
+ * downlink topic and to nothing else, and its publishes on its own report
+ * topic go to the downlink's report handler instead of ingest.
  */
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import type { Logger } from "../../log/logger.js";
+import { AedesDownlink } from "./aedes-downlink.js";
 import { DeviceAuth, type AuthCounters } from "./device-auth.js";
+import type { DeviceDownlink } from "./downlink.js";
 import type { IngestOutcome, PublishInput } from "./ingest.js";
 import { loadTlsServerOptions, type MqttTlsOptions } from "./mqtt-tls.js";
 import { OutboxRefusal } from "./outbox.js";
@@ -75,6 +81,8 @@ export interface MqttBroker {
   readonly tlsPort: number | undefined;
   connectedClients(): number;
   authCounters(): AuthCounters;
+  /** Messages to the devices connected here. */
+  readonly downlink: DeviceDownlink;
   /** Stops accepting connections; connected clients stay until `close`. */
   stopAccepting(): void;
   /** Disconnects every client and closes the listener. */
@@ -92,6 +100,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   const authenticated = new WeakMap<Client, string>();
   // Clients whose "dropped" line is not to be written: already written once, or refused at CONNECT (logged there).
   const dropped = new WeakSet<Client>();
+  const downlink = new AedesDownlink(log.child("downlink"), (client) => authenticated.get(client), options.now);
 
   function authenticate(
     client: Client,
@@ -118,6 +127,12 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
     // The store is the record; a retained copy in the broker would only be a
     // second, unbounded one.
     packet.retain = false;
+    if (downlink.isReportTopic(packet.topic)) {
+      // A report is the downlink's, never an observation; nobody may read it from the broker either.
+      refused.add(payload);
+      downlink.report(client, packet, payload).then(() => callback(null), (error: Error) => callback(error));
+      return;
+    }
     // The callback waits for the group commit: until then aedes reads no more
     // of this client's socket, which is what bounds a fast device's memory.
     options.ingest.submit({ topic: packet.topic, payload, clientId: client?.id ?? null, authenticatedAs }).then(
@@ -148,8 +163,11 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
   }
 
   function authorizeSubscribe(client: Client, sub: Subscription, callback: (error: Error | null, sub?: Subscription | null) => void): void {
-    // Devices have no need to read each other's observations (yet); a null
-    // subscription is answered with SUBACK 0x80 rather than a disconnect.
+    const granted = downlink.authorizeSubscribe(client, sub);
+    if (granted) return callback(null, granted);
+    // A device reads its own downlink and nothing else (not another's, not
+    // observations); a null subscription is answered with SUBACK 0x80 rather
+    // than a disconnect.
     refusals.warn(client.id, "subscribe-denied", `subscribe denied for ${client.id}: ${sub.topic}`, { clientId: client.id, topic: sub.topic });
     callback(null, null);
   }
@@ -160,6 +178,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
     authorizeSubscribe,
     authorizeForward: (_client, packet) => (refused.has(packet.payload as object) ? null : packet),
   });
+  downlink.attach(broker);
   broker.on("client", (client) => log.debug("client connected", { clientId: client.id }));
   broker.on("clientDisconnect", (client) => log.debug("client disconnected", { clientId: client.id }));
   // aedes reports a dropped client's every pending packet again ("connection
@@ -222,6 +241,7 @@ export async function startBroker(options: MqttBrokerOptions): Promise<MqttBroke
     tlsPort: listeners.find((l) => l.tls)?.port,
     connectedClients: () => broker.connectedClients,
     authCounters: () => auth.counters(),
+    downlink,
     stopAccepting,
     async close() {
       stopAccepting();

@@ -14,7 +14,10 @@ import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation,
 import type { Logger } from "../../log/logger.js";
 import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "../store/clock-map.js";
 import type { ObservationStore } from "../store/observation-store.js";
+import { CommitFailures, type CommitFailure } from "./commit-failures.js";
 import { RefusalLog } from "./refusal-log.js";
+
+export { COMMIT_FAILURE_LOG_INTERVAL_MS, type CommitFailure } from "./commit-failures.js";
 
 /**
  * Devices publish every record, observations and clock anchors alike, on
@@ -144,6 +147,7 @@ export class Ingest {
   readonly #now: () => number;
   // One line per client and reason per interval: a flood of bad publishes is counted, not written out one by one.
   readonly #refusals: RefusalLog;
+  readonly #commitFailures: CommitFailures;
   readonly #counters: IngestCounters = {
     stored: 0,
     duplicate: 0,
@@ -161,17 +165,30 @@ export class Ingest {
     this.#log = options.logger;
     this.#now = options.now ?? Date.now;
     this.#refusals = new RefusalLog(this.#log, this.#now);
+    this.#commitFailures = new CommitFailures(this.#log);
   }
 
   /** The one-publish path: stages it in its own transaction, then counts and logs it. */
   handle(input: PublishInput): IngestOutcome {
+    let staged: StagedPublish;
     try {
-      const staged = this.#store.transaction(() => this.stage(input));
-      staged.settle();
-      return staged.outcome;
+      staged = this.#store.transaction(() => this.stage(input));
     } catch (e) {
       return this.fail(input, e);
     }
+    this.committed();
+    staged.settle();
+    return staged.outcome;
+  }
+
+  /** A transaction of publishes committed: the store takes commits again. */
+  committed(): void {
+    this.#commitFailures.committed();
+  }
+
+  /** Since when the store has been failing to commit, or null. */
+  commitFailure(): CommitFailure | null {
+    return this.#commitFailures.current;
   }
 
   /**
@@ -195,7 +212,7 @@ export class Ingest {
   fail(input: PublishInput, cause: unknown): IngestOutcome {
     const error = cause instanceof Error ? cause : new Error(String(cause));
     this.#counters.failed++;
-    this.#log.error("could not commit publish; not acknowledging it", { clientId: input.clientId, topic: input.topic, error });
+    this.#commitFailures.failed(error, input, this.#now());
     return { kind: "failed", error };
   }
 

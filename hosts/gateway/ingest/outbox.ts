@@ -219,7 +219,9 @@ export class Outbox {
       this.#diskCap.enforce(quarantined);
     } catch (e) {
       // The publishes are committed either way; a cap that cannot be enforced must not fail them.
-      this.#log.error(`could not enforce the outbox disk cap: ${(e as Error).message}`, { error: e });
+      // A full disk fails this after every commit: throttled like the commit failures themselves.
+      const { log, suppressed } = this.#logThrottle.note("disk-cap", this.#now());
+      if (log) this.#log.error(`could not enforce the outbox disk cap: ${(e as Error).message}${suppressed > 0 ? ` (${suppressed} more like this since the last such line)` : ""}`, { error: e, suppressed });
     }
     if (this.#gate.observe(this.#depth) === "over") {
       this.#log.warn(`outbox over high-water mark (${this.#depth} unrelayed): holding acknowledgements until it is below ${this.#gate.limits.lowWater}`, {

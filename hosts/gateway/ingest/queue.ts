@@ -14,6 +14,8 @@
  * not their acknowledgement. One that fails alone resolves as "failed".
  */
 import type { Logger } from "../../log/logger.js";
+import { LogThrottle } from "../../log/log-throttle.js";
+import { COMMIT_FAILURE_LOG_INTERVAL_MS } from "./commit-failures.js";
 import type { Ingest, IngestOutcome, PublishInput, StagedPublish } from "./ingest.js";
 import type { ObservationStore } from "../store/observation-store.js";
 
@@ -57,6 +59,8 @@ export class IngestQueue {
   #pending: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
   readonly #stats: GroupCommitStats = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0 };
+  // A store failing every commit fails every group: one line per interval, as for the publishes themselves.
+  readonly #failedGroupLog = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
 
   constructor(options: IngestQueueOptions) {
     this.#ingest = options.ingest;
@@ -111,6 +115,7 @@ export class IngestQueue {
       return this.#commitEachAlone(inputs, e);
     }
     this.#stats.commits++;
+    this.#ingest.committed();
     for (const s of staged) s.settle();
     return staged.map((s) => s.outcome);
   }
@@ -121,10 +126,15 @@ export class IngestQueue {
       // Already alone: committing it again would fail the same way.
       return [this.#ingest.fail(inputs[0], cause)];
     }
-    this.#log.warn(`group commit of ${inputs.length} publishes failed (${(cause as Error)?.message ?? cause}); committing each alone`, {
-      publishes: inputs.length,
-      error: cause,
-    });
+    const { log, suppressed } = this.#failedGroupLog.note("group", Date.now());
+    if (log) {
+      const more = suppressed > 0 ? ` (${suppressed} more like this since the last such line)` : "";
+      this.#log.warn(`group commit of ${inputs.length} publishes failed (${(cause as Error)?.message ?? cause}); committing each alone${more}`, {
+        publishes: inputs.length,
+        error: cause,
+        suppressed,
+      });
+    }
     return inputs.map((input) => {
       const outcome = this.#ingest.handle(input);
       if (outcome.kind !== "failed") this.#stats.commits++;

@@ -4,10 +4,13 @@
  * before reconnecting. feed.ts performs the effects.
  *
  * The stream's events (see simulator/cloud/server.ts): `id` = the sensor's
- * registration offset, `data` = {sensorId, secret, registeredAt}.
+ * registration offset, `data` = {sensorId, secretDigest, registeredAt}, the
+ * digest as "sha256:<hex>" (hosts/auth/secret-digest.ts); a cloud that sends
+ * the secret itself, {sensorId, secret, registeredAt}, is understood too.
  */
 import { SENSOR_ID_PATTERN } from "../../../modules/observation/record.js";
 import type { SseEvent } from "./sse-parser.js";
+import { parseSecretDigest } from "../../auth/secret-digest.js";
 
 /** The cloud's bounds for a secret (and the device's settings): shorter is guessable, longer is not a secret but a mistake. */
 export const MIN_SECRET_LENGTH = 8;
@@ -22,7 +25,10 @@ export interface Registration {
   /** The registration offset: the event id, the position the projection resumes after. */
   offset: number;
   sensorId: string;
-  /** The secret in the clear; the projection keeps only its digest. Never log it. */
+  /**
+   * The secret in the clear, or its digest "sha256:<hex>": the projection
+   * keeps only the digest either way. Never log it.
+   */
   secret: string;
   /** The cloud's clock when the sensor registered. */
   registeredAt: number;
@@ -56,10 +62,14 @@ export function decideRegistrationEvent(event: SseEvent, storedOffset: number): 
   } catch {
     return { action: "skip", offset, reason: "data is not JSON" };
   }
-  if (!isObject(body)) return { action: "skip", offset, reason: "data must be a JSON object {sensorId, secret, registeredAt}" };
-  const { sensorId, secret, registeredAt } = body;
+  if (!isObject(body)) return { action: "skip", offset, reason: "data must be a JSON object {sensorId, secretDigest, registeredAt}" };
+  const { sensorId, secretDigest, registeredAt } = body;
   if (typeof sensorId !== "string" || !SENSOR_ID_PATTERN.test(sensorId)) {
     return { action: "skip", offset, reason: "sensorId must be 1 to 64 characters of letters, digits and . _ : -" };
+  }
+  const secret = secretDigest === undefined ? body.secret : secretDigest;
+  if (secretDigest !== undefined && (typeof secretDigest !== "string" || parseSecretDigest(secretDigest) === undefined)) {
+    return { action: "skip", offset, reason: `secretDigest of ${sensorId} must be "sha256:" and 64 lowercase hex digits` };
   }
   if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) {
     const got = typeof secret === "string" ? `${secret.length} characters` : secret === undefined ? "missing" : typeof secret;

@@ -12,6 +12,7 @@
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Logger } from "../../log/logger.js";
+import { bearer } from "../../auth/bearer.js";
 import { checkTlsScheme, describeLinkError, readClientTls, type ClientTlsFiles, type TlsMaterial } from "../relay/cloud-tls.js";
 import {
   REGISTRATION_RETRY_INITIAL_MS, REGISTRATION_RETRY_MAX_MS, decideRegistrationEvent, registrationRetryDelay,
@@ -29,6 +30,8 @@ export interface RegistrationFeedOptions {
   url: string;
   /** CA file and client certificate (mutual TLS) for an https:// URL; read here, once. */
   tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>`; never logged. */
+  token?: string;
   projection: RegistrationProjection;
   logger: Logger;
   retryInitialMs?: number;
@@ -56,6 +59,7 @@ export class RegistrationFeed {
   readonly #retryMaxMs: number;
   readonly #idleTimeoutMs: number;
   readonly #tls: TlsMaterial | undefined;
+  readonly #credential: Record<string, string>;
   readonly #stats: RegistrationFeedStats = { connected: false, events: 0, badEvents: 0, reconnects: 0, lastError: null };
   #failures = 0;
   #request: ClientRequest | undefined;
@@ -69,6 +73,7 @@ export class RegistrationFeed {
     if (this.#url.protocol !== "http:" && this.#url.protocol !== "https:") throw new RangeError(`registration URL must be http:// or https://, got ${options.url}`);
     checkTlsScheme(this.#url, options.tls, "https:", "registration feed");
     this.#tls = readClientTls(options.tls, "registration TLS");
+    this.#credential = options.token === undefined ? {} : { authorization: bearer(options.token) };
     this.#projection = options.projection;
     this.#log = options.logger;
     this.#retryInitialMs = options.retryInitialMs ?? REGISTRATION_RETRY_INITIAL_MS;
@@ -105,7 +110,7 @@ export class RegistrationFeed {
       ended = true;
       this.#ended(error);
     };
-    const headers = { accept: "text/event-stream", "last-event-id": String(after) };
+    const headers = { accept: "text/event-stream", "last-event-id": String(after), ...this.#credential };
     const req = this.#url.protocol === "https:" ? httpsRequest(this.#url, { headers, ...this.#tls }) : httpRequest(this.#url, { headers });
     this.#request = req;
     this.#requestClosed = new Promise((resolve) => req.once("close", resolve));

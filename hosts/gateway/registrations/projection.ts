@@ -8,7 +8,8 @@
  * restart the feed resumes after it, nothing is applied twice and nothing is
  * missed. Only SHA-256 digests of secrets are kept, on disk and in memory
  * (see ../ingest/sensor-registry.ts); a stolen registrations.db does not let anyone
- * connect as a device.
+ * connect as a device. An event may bring the digest itself, "sha256:<hex>"
+ * (hosts/auth/secret-digest.ts), as the reference cloud's do: it is kept as is.
  *
  * Knows nothing of HTTP or gRPC: feed.ts (SSE) or
  * akka/consumer.ts (Akka Projection gRPC) brings the events;
@@ -19,8 +20,9 @@ import type Database from "better-sqlite3";
 import { join } from "node:path";
 import { openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { StreamRegistration } from "./akka/envelope.js";
-import type { SeenSeqNr, StreamOffset, StreamStep } from "./akka/sequence.js";
+import type { OffsetSlice, SeenSeqNr, StreamOffset, StreamStep } from "./akka/sequence.js";
 import type { Registration } from "./event.js";
+import { parseSecretDigest } from "../../auth/secret-digest.js";
 import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "../ingest/sensor-registry.js";
 
 export const REGISTRATION_STORE_FILE = "registrations.db";
@@ -56,16 +58,35 @@ export const MIGRATIONS: readonly string[] = [
      nanos INTEGER NOT NULL,
      seen TEXT NOT NULL
    );`,
+  // Offsets per slice, for producers that keep a TimestampOffsetBySlice
+  // (akka_offset keeps the whole stream's, as before).
+  `CREATE TABLE akka_slice_offset (
+     stream_id TEXT NOT NULL,
+     slice INTEGER NOT NULL,
+     seconds INTEGER NOT NULL,
+     nanos INTEGER NOT NULL,
+     seen TEXT NOT NULL,
+     PRIMARY KEY (stream_id, slice)
+   ) WITHOUT ROWID;`,
 ];
 
 /** "stale": the event is at or before the stored offset, so it is already in (a replay after a restart). */
 export type ApplyOutcome = "registered" | "replaced" | "stale";
 
-/** An Akka stream's stored position: where it resumes, and the last seq_nr handled per persistence id. */
+/** An Akka stream's stored position: where it resumes (the whole stream's offset and/or each slice's), and the last seq_nr handled per persistence id. */
 export interface StreamPosition {
-  offset: StreamOffset | null;
+  offsets: Map<OffsetSlice, StreamOffset>;
   seqNrs: Map<string, number>;
 }
+
+type OffsetRow = { seconds: number; nanos: number; seen: string };
+
+function offsetOf(row: OffsetRow): StreamOffset {
+  const seen = (JSON.parse(row.seen) as [string, number][]).map(([persistenceId, seqNr]): SeenSeqNr => ({ persistenceId, seqNr }));
+  return { timestamp: { seconds: row.seconds, nanos: row.nanos }, seen };
+}
+
+const seenJson = (offset: StreamOffset) => JSON.stringify(offset.seen.map((s) => [s.persistenceId, s.seqNr]));
 
 interface Entry {
   digest: Buffer;
@@ -129,10 +150,13 @@ export class RegistrationProjection implements SensorRegistry {
     for (const row of this.#db.prepare<[string], { persistence_id: string; seq_nr: number }>("SELECT persistence_id, seq_nr FROM akka_seq_nr WHERE stream_id = ?").all(streamId)) {
       seqNrs.set(row.persistence_id, row.seq_nr);
     }
-    const row = this.#db.prepare<[string], { seconds: number; nanos: number; seen: string }>("SELECT seconds, nanos, seen FROM akka_offset WHERE stream_id = ?").get(streamId);
-    if (row === undefined) return { offset: null, seqNrs };
-    const seen = (JSON.parse(row.seen) as [string, number][]).map(([persistenceId, seqNr]): SeenSeqNr => ({ persistenceId, seqNr }));
-    return { offset: { timestamp: { seconds: row.seconds, nanos: row.nanos }, seen }, seqNrs };
+    const offsets = new Map<OffsetSlice, StreamOffset>();
+    const whole = this.#db.prepare<[string], OffsetRow>("SELECT seconds, nanos, seen FROM akka_offset WHERE stream_id = ?").get(streamId);
+    if (whole !== undefined) offsets.set(null, offsetOf(whole));
+    for (const row of this.#db.prepare<[string], OffsetRow & { slice: number }>("SELECT slice, seconds, nanos, seen FROM akka_slice_offset WHERE stream_id = ? ORDER BY slice").all(streamId)) {
+      offsets.set(row.slice, offsetOf(row));
+    }
+    return { offsets, seqNrs };
   }
 
   /**
@@ -146,14 +170,23 @@ export class RegistrationProjection implements SensorRegistry {
       this.#db
         .prepare("INSERT INTO akka_seq_nr (stream_id, persistence_id, seq_nr) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seq_nr = excluded.seq_nr")
         .run(streamId, step.persistenceId, step.seqNr);
-      if (step.offset !== null) {
-        const seen = JSON.stringify(step.offset.seen.map((s) => [s.persistenceId, s.seqNr]));
-        this.#db
-          .prepare(
-            `INSERT INTO akka_offset (stream_id, seconds, nanos, seen) VALUES (?, ?, ?, ?)
-             ON CONFLICT DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, seen = excluded.seen`,
-          )
-          .run(streamId, step.offset.timestamp.seconds, step.offset.timestamp.nanos, seen);
+      for (const [slice, offset] of step.offsets) {
+        const { seconds, nanos } = offset.timestamp;
+        if (slice === null) {
+          this.#db
+            .prepare(
+              `INSERT INTO akka_offset (stream_id, seconds, nanos, seen) VALUES (?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, seen = excluded.seen`,
+            )
+            .run(streamId, seconds, nanos, seenJson(offset));
+        } else {
+          this.#db
+            .prepare(
+              `INSERT INTO akka_slice_offset (stream_id, slice, seconds, nanos, seen) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, seen = excluded.seen`,
+            )
+            .run(streamId, slice, seconds, nanos, seenJson(offset));
+        }
       }
       return registration === null ? null : this.#upsert(registration.sensorId, registration.secret, registration.registeredAt, 0);
     })();
@@ -195,9 +228,9 @@ export class RegistrationProjection implements SensorRegistry {
     if (this.#db.open) this.#db.close();
   }
 
-  /** Inside a transaction; the caller puts the entry in memory once it has committed. */
+  /** Inside a transaction; the caller puts the entry in memory once it has committed. `secret` may be its digest. */
   #upsert(sensorId: string, secret: string, registeredAt: number, offset: number): { outcome: "registered" | "replaced"; entry: Entry } {
-    const digest = secretDigest(secret);
+    const digest = parseSecretDigest(secret) ?? secretDigest(secret);
     const receivedAt = this.#now();
     const found = this.#db.prepare("SELECT 1 FROM registrations WHERE sensor_id = ?").get(sensorId) !== undefined;
     this.#db

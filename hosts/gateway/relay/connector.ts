@@ -32,5 +32,11 @@ export interface CloudConnector {
   readonly name: string;
   /** Rejects on any failure (unreachable, timeout, refused); the relay retries. */
   send(batch: readonly RelayedObservation[]): Promise<CloudAck>;
+  /**
+   * Optional: calls `listener` when a link that was down is up again (the
+   * relay then ends its backoff at once). A transport that cannot tell
+   * leaves it out, and the relay's backoff alone decides when to retry.
+   */
+  onLinkUp?(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -23,6 +23,8 @@ export type RelayEvent =
   | { type: "sent"; more: boolean }
   /** The batch was not (fully) acknowledged. */
   | { type: "failed" }
+  /** The connector says its link, down before, is up again. */
+  | { type: "link-up" }
   | { type: "close" };
 
 export type RelayEffect =
@@ -86,8 +88,9 @@ export function nextRelay(state: RelayState, event: RelayEvent, policy: RelayPol
       return stay;
 
     case "backing-off":
-      // A new observation does not make the cloud reachable: only the timer ends a backoff.
+      // A new observation does not make the cloud reachable: the timer ends a backoff, or the link coming back.
       if (event.type === "timer") return { state: { ...state, phase: "sending" }, effects: [SEND] };
+      if (event.type === "link-up") return { state: { ...state, phase: "sending" }, effects: [{ type: "cancel-wait" }, SEND] };
       return stay;
   }
 }

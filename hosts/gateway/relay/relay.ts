@@ -110,6 +110,10 @@ export class Relay {
     this.#now = options.now ?? Date.now;
     this.#onRelayed = options.onRelayed ?? (() => {});
     this.#gate = options.gate;
+    this.#connector.onLinkUp?.(() => {
+      if (this.#state.phase === "backing-off") this.#log.info(`${this.#connector.name} is reachable again: sending now`);
+      this.#dispatch({ type: "link-up" });
+    });
   }
 
   /** Starts relaying whatever is already stored. */

@@ -21,7 +21,7 @@
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { openDurableDatabase } from "../../sqlite/durable-database.js";
+import { asStoreFileError, openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { TimedObservation } from "../../../modules/observation/record.js";
 import type { TimeSource } from "../../../modules/observation/observation-json.js";
 import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
@@ -34,13 +34,13 @@ import { StoreQuarantine } from "./quarantine.js";
 import { RuleRows } from "./rule-rows.js";
 import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
-import { scanTally } from "./tally-scan.js";
+import { reportContents, scanTally } from "./tally-scan.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
 export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./eviction.js";
-export { StoreVersionError } from "../../sqlite/durable-database.js";
+export { StoreCorruptError, StoreFileError, StoreVersionError } from "../../sqlite/durable-database.js";
 export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./quarantine.js";
 export type { RuleInputRow, RuleRow, VersionRow, VersionStatus } from "./rule-rows.js";
 export type { AlertRecord, NewAlert } from "./rule-alerts.js";
@@ -107,7 +107,12 @@ export class ObservationStore {
   /** The open transaction took rows out of the outbox (keepLocal): a rollback puts them back. */
   #keptInTransaction = false;
 
-  /** Opens (creating if needed) the store in `dataDir`, migrating its schema and counting its rows once; `logger` hears if that was slow. */
+  /**
+   * Opens (creating if needed) the store in `dataDir`, migrating its schema
+   * and counting its rows once (reading every row: a damaged page shows
+   * here, as a StoreCorruptError naming the file); `logger` hears what it
+   * holds.
+   */
   static open(dataDir: string, logger?: Logger): ObservationStore {
     return new ObservationStore(openDurableDatabase(dataDir, STORE_FILE, MIGRATIONS), join(dataDir, STORE_FILE), logger);
   }
@@ -119,7 +124,7 @@ export class ObservationStore {
       this.#tally = scanTally(db, logger);
     } catch (e) {
       db.close();
-      throw e;
+      throw asStoreFileError(path, e);
     }
     this.queries = new ObservationQueries(db, () => this.#tally.sensors());
     this.#anchors = new BootAnchors(db);
@@ -142,6 +147,7 @@ export class ObservationStore {
     this.#timedUnrelayed = db.prepare(
       "SELECT COUNT(*) AS n FROM observations WHERE id IN (SELECT value FROM json_each(?)) AND relayed_at IS NULL AND time IS NOT NULL",
     );
+    if (logger) reportContents(logger, path, this.#tally.counts(), this.queries.latestId());
   }
 
   /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */

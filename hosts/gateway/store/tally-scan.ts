@@ -7,8 +7,9 @@
  * /metrics scrape.
  */
 import type Database from "better-sqlite3";
+import { statSync } from "node:fs";
 import type { Logger } from "../../log/logger.js";
-import { StoreTally, type SensorTally } from "./tally.js";
+import { StoreTally, type SensorTally, type TallyCounts } from "./tally.js";
 
 /** A count at open slower than this is logged (at info): a start that pauses for it should say why. */
 export const SLOW_TALLY_SCAN_MS = 1000;
@@ -40,4 +41,17 @@ export function scanTally(db: Database.Database, logger?: Logger): StoreTally {
     });
   }
   return tally;
+}
+
+/** One line at open saying what the store holds, so an operator sees a start on the wrong (or an emptied) store. */
+export function reportContents(logger: Logger, path: string, counts: TallyCounts, lastId: number): void {
+  let walBytes = 0;
+  try {
+    walBytes = statSync(`${path}-wal`).size;
+  } catch {
+    // no WAL file yet
+  }
+  logger.info(`${path} holds ${counts.observations} observations (${counts.unrelayed} not yet relayed), last id ${lastId}; WAL ${walBytes} bytes`, {
+    path, ...counts, lastId, walBytes,
+  });
 }

@@ -42,8 +42,10 @@ function eventFields(event: Event): { sensorId: string; seq: number; millis: num
     const { entityId } = parsePersistenceId(event.persistence_id);
     if (!SENSOR_ID_PATTERN.test(entityId)) throw new PersistenceIdError(`entity id "${entityId}" of ${event.persistence_id} is not a sensor id (1 to 64 letters, digits or . _ : -)`);
     const seq = parseSeqNr(event.seq_nr, event.persistence_id);
-    if (event.offset === null || event.offset.timestamp === null) throw new TimestampError("event has no offset timestamp");
-    return { sensorId: entityId, seq, millis: millisOf(event.offset.timestamp) };
+    // Upstream's repeated Offset: the producer's own (first) one dates the event.
+    const timestamp = event.offset.find((offset) => offset.timestamp !== null)?.timestamp;
+    if (timestamp === undefined || timestamp === null) throw new TimestampError("event has no offset timestamp");
+    return { sensorId: entityId, seq, millis: millisOf(timestamp) };
   } catch (error) {
     if (error instanceof PersistenceIdError || error instanceof TimestampError) throw new Refused("malformed-event", error.message);
     throw error;

@@ -5,6 +5,8 @@
  *   registration-events  every registration, persistence id
  *                        `Registration|<sensorId>`, seq_nr 1, 2, ... per
  *                        sensor, payload iot.registration.Registered
+ *                        whose secret.value is the secret's digest,
+ *                        "sha256:<hex>" (the cloud keeps no secret)
  *   temperature-events   every stored observation, persistence id
  *                        `Sensor|<sensorId>`, seq_nr = its seq, payload the
  *                        Any it arrived in (gRPC) or an ObservationRecorded
@@ -63,7 +65,7 @@ interface RegistrationRow {
   persistence_id: string;
   seq_nr: number;
   slice: number;
-  secret: string;
+  secret_digest: string;
 }
 
 interface ObservationEventRow extends ObservationColumns {
@@ -75,7 +77,7 @@ interface ObservationEventRow extends ObservationColumns {
 }
 
 function registrationEvent(row: RegistrationRow): JournalEvent {
-  const payload = packAny(REGISTERED, { secret: { value: row.secret } });
+  const payload = packAny(REGISTERED, { secret: { value: row.secret_digest } });
   return { persistenceId: row.persistence_id, seqNr: row.seq_nr, slice: row.slice, micros: row.event_us, payload };
 }
 
@@ -106,13 +108,13 @@ export class EventJournal {
   }
 
   /** Appends a registration event (the sensor's next seq_nr); call inside the registration's transaction. */
-  appendRegistration(sensorId: string, secret: string): JournalEvent {
+  appendRegistration(sensorId: string, secretDigest: string): JournalEvent {
     const persistenceId = persistenceIdOf(REGISTRATION_ENTITY, sensorId);
     const seqNr = (this.#db.prepare("SELECT COALESCE(MAX(seq_nr), 0) + 1 AS n FROM registration_events WHERE persistence_id = ?").get(persistenceId) as { n: number }).n;
-    const row: RegistrationRow = { event_us: this.nextMicros(), persistence_id: persistenceId, seq_nr: seqNr, slice: sliceOf(persistenceId), secret };
+    const row: RegistrationRow = { event_us: this.nextMicros(), persistence_id: persistenceId, seq_nr: seqNr, slice: sliceOf(persistenceId), secret_digest: secretDigest };
     this.#db
-      .prepare("INSERT INTO registration_events (event_us, persistence_id, seq_nr, slice, sensor_id, secret) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(row.event_us, persistenceId, seqNr, row.slice, sensorId, secret);
+      .prepare("INSERT INTO registration_events (event_us, persistence_id, seq_nr, slice, sensor_id, secret_digest) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(row.event_us, persistenceId, seqNr, row.slice, sensorId, secretDigest);
     return registrationEvent(row);
   }
 
@@ -163,12 +165,12 @@ export class EventJournal {
       }
       if ((this.#db.prepare("SELECT COUNT(*) AS n FROM registration_events").get() as { n: number }).n > 0) return;
       last = 0;
-      const sensors = this.#db.prepare<[], { sensor_id: string; secret: string; registered_at: number }>("SELECT sensor_id, secret, registered_at FROM sensors ORDER BY registration_offset").all();
-      const insert = this.#db.prepare("INSERT INTO registration_events (event_us, persistence_id, seq_nr, slice, sensor_id, secret) VALUES (?, ?, 1, ?, ?, ?)");
+      const sensors = this.#db.prepare<[], { sensor_id: string; secret_digest: string; registered_at: number }>("SELECT sensor_id, secret_digest, registered_at FROM sensors ORDER BY registration_offset").all();
+      const insert = this.#db.prepare("INSERT INTO registration_events (event_us, persistence_id, seq_nr, slice, sensor_id, secret_digest) VALUES (?, ?, 1, ?, ?, ?)");
       for (const sensor of sensors) {
         last = Math.max(sensor.registered_at * 1000, last + 1);
         const pid = persistenceIdOf(REGISTRATION_ENTITY, sensor.sensor_id);
-        insert.run(last, pid, sliceOf(pid), sensor.sensor_id, sensor.secret);
+        insert.run(last, pid, sliceOf(pid), sensor.sensor_id, sensor.secret_digest);
       }
     })();
   }

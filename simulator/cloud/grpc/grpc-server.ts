@@ -4,7 +4,9 @@
  * EventConsumerService (gateways' observations in),
  * RegistrationService.Register and SensorTwinService.GetTemperature, on one
  * HTTP/2 listener, plaintext or TLS (with a CA: client certificates
- * required).
+ * required). Every call needs a credential (grpc-access.ts): a bearer token
+ * in its `authorization` metadata, or, with a CA, a verified client
+ * certificate, which counts as a gateway's.
  */
 import * as grpc from "@grpc/grpc-js";
 import type { RegisterRequest } from "../../../hosts/grpc/messages.js";
@@ -18,6 +20,8 @@ import { REGISTRATION_STREAM, TEMPERATURE_STREAM } from "./event-journal.js";
 import { emptyGrpcStats, type CloudGrpcStats } from "./grpc-stats.js";
 import { statusError } from "./grpc-status.js";
 import { producerService } from "./producer-service.js";
+import type { CloudAccess } from "../access.js";
+import { accessInterceptor, refusalFor, type Caller } from "./grpc-access.js";
 
 /** The JVM sample's gRPC port. */
 export const DEFAULT_CLOUD_GRPC_PORT = 8101;
@@ -27,6 +31,7 @@ export interface CloudGrpcOptions {
   /** 0 picks an ephemeral port. */
   port: number;
   tls?: ServerTlsFiles;
+  access: CloudAccess;
   acceptedStreams: readonly string[];
   store: CloudStore;
   logger: Logger;
@@ -48,9 +53,11 @@ export interface CloudGrpcServer {
 export async function startCloudGrpc(options: CloudGrpcOptions): Promise<CloudGrpcServer> {
   const { store, logger: log } = options;
   const stats = emptyGrpcStats();
-  const producer = producerService(store.journal, stats, log);
+  const clientCertificates = options.tls?.caFile !== undefined;
+  const authorize = (action: Parameters<typeof refusalFor>[1], call: Caller, what: string) => refusalFor(options.access, action, call, what, clientCertificates);
+  const producer = producerService(store.journal, stats, log, authorize);
   const consumer = consumerService(store, options.acceptedStreams, stats, log, options.onStored);
-  const server = new grpc.Server();
+  const server = new grpc.Server({ interceptors: [accessInterceptor(options.access, clientCertificates)] });
   server.addService(grpcService(EVENT_PRODUCER_SERVICE).service, producer.implementation);
   server.addService(grpcService(EVENT_CONSUMER_SERVICE).service, consumer.implementation);
   server.addService(grpcService(REGISTRATION_SERVICE).service, {

@@ -3,7 +3,9 @@
  * observations) for Akka-style consumers. EventsBySlices replays after the
  * InitReq's offset, then pushes live; LoadEvent and EventTimestamp look up
  * one event. Errors are the statuses an Akka consumer expects: the first
- * message not an InitReq is INVALID_ARGUMENT, an unknown stream NOT_FOUND.
+ * message not an InitReq is INVALID_ARGUMENT, an unknown stream NOT_FOUND;
+ * a caller whose role may not read the stream gets PERMISSION_DENIED
+ * (grpc-access.ts; the interceptor has already refused the unauthenticated).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { EventTimestampRequest, LoadEventRequest, StreamIn, StreamOut } from "../../../hosts/grpc/messages.js";
@@ -15,6 +17,12 @@ import type { CloudGrpcStats } from "./grpc-stats.js";
 import { refuse, statusError } from "./grpc-status.js";
 import { SliceStreamSession, streamOut } from "./slice-stream.js";
 import { cursorOf } from "./stream-cursor.js";
+import type { StatusError } from "./grpc-status.js";
+import { streamAction, type Caller } from "./grpc-access.js";
+import type { CloudAction } from "../access.js";
+
+/** The status error for a caller that may not do `action` (already counted and logged), or undefined. */
+export type Authorize = (action: CloudAction, call: Caller, what: string) => StatusError | undefined;
 
 export interface ProducerService {
   implementation: grpc.UntypedServiceImplementation;
@@ -41,7 +49,7 @@ function lookupKey(request: LoadEventRequest | EventTimestampRequest): { streamI
   }
 }
 
-export function producerService(journal: EventJournal, stats: CloudGrpcStats, log: Logger): ProducerService {
+export function producerService(journal: EventJournal, stats: CloudGrpcStats, log: Logger, authorize: Authorize): ProducerService {
   const sessions = new Set<SliceStreamSession>();
 
   function eventsBySlices(call: grpc.ServerDuplexStream<StreamIn, StreamOut>): void {
@@ -56,6 +64,8 @@ export function producerService(journal: EventJournal, stats: CloudGrpcStats, lo
         if (message.message !== "init") return fail(grpc.status.INVALID_ARGUMENT, `the first message must be an InitReq, got ${message.message}`);
         const streamId = message.init.stream_id;
         if (!STREAM_IDS.includes(streamId)) return fail(grpc.status.NOT_FOUND, `unknown stream id "${streamId}" (this cloud has ${STREAM_IDS.join(", ")})`);
+        const refusal = authorize(streamAction(streamId), call, `EventsBySlices ${streamId}`);
+        if (refusal !== undefined) return void call.emit("error", refusal);
         let init: ReturnType<typeof parseInit>;
         try {
           init = parseInit(message.init);
@@ -97,6 +107,8 @@ export function producerService(journal: EventJournal, stats: CloudGrpcStats, lo
       LoadEvent(call: grpc.ServerUnaryCall<LoadEventRequest, StreamOut>, callback: grpc.sendUnaryData<StreamOut>) {
         try {
           const { streamId, persistenceId, seqNr } = lookupKey(call.request);
+          const refusal = authorize(streamAction(streamId), call, `LoadEvent ${streamId}`);
+          if (refusal !== undefined) throw refusal;
           const event = journal.load(streamId, persistenceId, seqNr);
           if (event === undefined) throw statusError(grpc.status.NOT_FOUND, `no event ${persistenceId} seq_nr ${seqNr} in ${streamId}`);
           callback(null, streamOut(event));
@@ -107,6 +119,8 @@ export function producerService(journal: EventJournal, stats: CloudGrpcStats, lo
       EventTimestamp(call: grpc.ServerUnaryCall<EventTimestampRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
         try {
           const { streamId, persistenceId, seqNr } = lookupKey(call.request);
+          const refusal = authorize(streamAction(streamId), call, `EventTimestamp ${streamId}`);
+          if (refusal !== undefined) throw refusal;
           const event = journal.load(streamId, persistenceId, seqNr);
           if (event === undefined) throw statusError(grpc.status.NOT_FOUND, `no event ${persistenceId} seq_nr ${seqNr} in ${streamId}`);
           callback(null, { timestamp: timestampFromMicros(event.micros) });

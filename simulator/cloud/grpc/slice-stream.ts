@@ -39,7 +39,7 @@ export function streamOut(event: JournalEvent): StreamOut {
     event: {
       ...pair,
       slice: event.slice,
-      offset: { timestamp: { seconds: String(seconds), nanos }, seen: [pair] },
+      offset: [{ timestamp: { seconds: String(seconds), nanos }, seen: [pair] }],
       payload: event.payload,
       source: "",
       metadata: null,

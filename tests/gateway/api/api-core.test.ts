@@ -30,6 +30,23 @@ test("health: ok, or each reason; the relay only past its threshold", () => {
   });
 });
 
+test("health: a store that cannot commit and a registration stream down past its threshold make it degraded, with the reason; failing outranks", () => {
+  const healthy = { storeOpen: true, mqttListening: true, relayFailingSince: null, now: 10_000 };
+  const stream = { state: "retrying", streamAgeMs: null, idleMs: null, downForMs: 999, lastError: "UNAVAILABLE (14): No connection established" };
+  assert.equal(assessHealth({ ...healthy, registrationStream: stream }, 1000, 1000), { status: "ok", registrationStream: stream });
+  const down = { ...stream, downForMs: 1000 };
+  assert.equal(assessHealth({ ...healthy, registrationStream: down }, 1000, 1000), {
+    status: "degraded",
+    reasons: ["registration stream down for 1000 ms (threshold 1000 ms): UNAVAILABLE (14): No connection established; new registrations and secrets do not arrive"],
+    registrationStream: down,
+  });
+  const full = assessHealth({ ...healthy, storeCommitFailure: { since: 7_000, error: "database or disk is full" } });
+  assert.equal(full, { status: "degraded", reasons: ["store cannot commit for 3000 ms (database or disk is full): publishes are not acknowledged, devices keep them"] });
+  const both = assessHealth({ ...healthy, mqttListening: false, storeCommitFailure: { since: 7_000, error: "disk I/O error" } });
+  assert.is(both.status, "failing");
+  assert.equal(both.status !== "ok" && both.reasons.length, 2);
+});
+
 test("the relay's failure clock: since the first failure after a success; a partial or doubled ack is a failure", async () => {
   const clock = new RelayFailureClock();
   let now = 100;

@@ -32,6 +32,16 @@ test("--print-config prints the resolved settings with their sources, secrets re
   dir.remove();
 });
 
+test("a config file larger than 1 MiB is refused before it is read", async () => {
+  const dir = tempDir("gw-big");
+  const config = join(dir.path, "gw.yaml");
+  writeFileSync(config, `# ${"x".repeat(2 * 1024 * 1024)}\n`);
+  const io = capture();
+  assert.is(await gatewayCommand(["--config", config, "--print-config"], io, {}), 2);
+  assert.match(io.stderr, new RegExp(`^xsedge gateway: --config: ${config} has 2097155 bytes, more than a config file's 1048576`));
+  dir.remove();
+});
+
 test("an unreadable config file is a usage error naming it", async () => {
   const io = capture();
   assert.is(await gatewayCommand(["--config", "/nonexistent/gw.yaml"], io, {}), 2);

@@ -1,4 +1,6 @@
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../../support/cloud-access.js";
+import { writeFileSync } from "node:fs";
 import * as assert from "uvu/assert";
 import { gatewayCommand } from "../../../hosts/gateway/cli.js";
 import type { CommandIo } from "../../../hosts/cli/command.js";
@@ -50,9 +52,14 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   const stop = new AbortController();
   const io = capture(stop.signal);
   // The gateway learns its devices from the cloud's registration stream.
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1");
-  const exit = gatewayCommand(["--http-port", "0", "--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-transport", "http", "--cloud-url", cloud.url, "--log-format", "pretty"], io);
+  // Its credential at the cloud from a file, as an operator gives it.
+  writeFileSync(`${dir.path}/gateway.token`, `${GATEWAY_TOKEN}\n`);
+  const exit = gatewayCommand(
+    ["--http-port", "0", "--mqtt-port", String(port), "--data-dir", `${dir.path}/gateway`, "--cloud-transport", "http", "--cloud-url", cloud.url, "--cloud-token-file", `${dir.path}/gateway.token`, "--log-format", "pretty"],
+    io,
+  );
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
   await waitFor("the registration of s-1 to arrive", () => /sensor s-1 registered/.test(io.stderr));
   const device = await TestMqttClient.connect(port, "dev-1", loginAs("s-1"));
@@ -62,6 +69,7 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   await within("the device to be disconnected", device.closed);
   assert.match(io.stderr, /stopping \(abort\)/);
   assert.match(io.stderr, /gateway stopped/);
+  assert.not.ok(io.stderr.includes(GATEWAY_TOKEN), "the token is never logged");
   await within("cloud close", cloud.close());
   dir.remove();
 });

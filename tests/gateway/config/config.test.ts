@@ -159,11 +159,38 @@ test("the external broker needs an mqtt:// or mqtts:// url, and replaces the emb
   ]);
   assert.equal(errors({ file: yaml("externalBroker:\n  url: mqtts://b:8883\n  certFile: c.pem\n") }), ["externalBroker.certFile (gw.yaml:3:13) needs externalBroker.keyFile too"]);
   assert.equal(errors({ file: yaml("externalBroker:\n  url: mqtt://b\n"), flags: [flag("--mqtt-port", "1884")] }), [
-    "mqtt.port (--mqtt-port) has no effect with externalBroker.url: the embedded MQTT broker is not started",
+    "mqtt.port (--mqtt-port) has no effect with externalBroker.url (gw.yaml:2:8): the embedded MQTT broker is not started",
   ]);
   const options = toGatewayOptions(ok({ file: yaml("externalBroker:\n  url: mqtt://b\n  topic: xsedge/v1/+/up\n"), env: { XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD: "s3cret" } }));
   assert.equal(options.externalBroker, { url: "mqtt://b", password: "s3cret", topic: "xsedge/v1/+/up" });
   assert.is(options.mqttPort, undefined, "no embedded listener beside the external broker");
+});
+
+test("external broker messages do not contradict the config: no url means only that it is missing; mqtt.port off and repeated defaults agree with it; --print-config leaves the embedded broker out", () => {
+  // The example config (mqtt.host set) with only the broker's password in the environment.
+  const example = { name: "gateway.yaml", text: readFileSync(fileURLToPath(new URL("../../../../hosts/gateway/gateway.example.yaml", import.meta.url)), "utf8") };
+  assert.equal(errors({ file: example, env: { XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD: "s3cret" } }), [
+    "externalBroker needs externalBroker.url (the external broker is configured by externalBroker.password (XSEDGE_GATEWAY_EXTERNAL_BROKER_PASSWORD))",
+  ]);
+  const off = ok({ file: yaml("externalBroker:\n  url: mqtt://b\n"), flags: [flag("--mqtt-port", "off")] });
+  assert.is(off.values.get("mqtt.port"), null, "--mqtt-port off agrees with an external broker");
+  const printed = formatConfig(ok({ file: yaml("externalBroker:\n  url: mqtt://b\n") }));
+  assert.not.match(printed, /^mqtt:/m, "no embedded-broker settings beside an external broker");
+  assert.match(printed, /^externalBroker:\n  url: mqtt:\/\/b # gw\.yaml:2:8$/m);
+  // A printed config repeats defaults; loaded back, they are no mistake.
+  const printedDefaults = "mqtt:\n  host: 127.0.0.1 # default\n  port: 1883 # default\nexternalBroker:\n  url: mqtt://b\n";
+  ok({ file: yaml(printedDefaults) });
+});
+
+test("a config file nested thousands deep is refused by name, line and column, before the parser sees it", () => {
+  const deepJson = `{"mqtt": ${"[".repeat(5000)}${"]".repeat(5000)}}`;
+  assert.equal(errors({ file: { name: "gw.json", text: deepJson } }), ["gw.json:1:41: nested deeper than 32 levels; a config's keys are at most 3 deep (mqtt.tls.certFile)"]);
+  assert.match(errors({ file: yaml(`mqtt:\n  port: ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`) })[0], /^gw\.yaml:2:\d+: nested deeper than 32 levels/);
+  assert.match(errors({ file: yaml(`${"- ".repeat(5000)}x\n`) })[0], /^gw\.yaml:1:1: nested deeper than 32 levels/);
+  const block = Array.from({ length: 40 }, (_, i) => `${" ".repeat(i)}a:`).join("\n");
+  assert.match(errors({ file: yaml(block) })[0], /^gw\.yaml:33:33: nested deeper than 32 levels/);
+  // Brackets and dashes inside strings and comments are text, not nesting.
+  ok({ file: yaml(`# ${"[".repeat(100)}\nlog:\n  level: info # ${"{".repeat(100)}\nexternalBroker:\n  url: mqtt://b\n  topic: "${"[".repeat(100)}"\n`) });
 });
 
 test("a config where no device could reach the gateway is refused", () => {
@@ -190,13 +217,14 @@ test("the printed config loads back to the same values", () => {
 
 test("the resolved config maps to startGateway's options and the process settings", () => {
   const config = ok({
-    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {transport: http, url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
+    file: yaml("dataDir: /var/lib/xsedge\nhttp: {host: 0.0.0.0, port: 8080, public: true}\nudp: {port: 5684}\nrateLimit: {perSecond: 2.5, burst: 10}\nregistration: {transport: http, url: http://r, retryInitialMs: 1s, retryMaxMs: 1m}\n"),
     flags: [flag("--log-format", "pretty"), flag("--shutdown-deadline-ms", "2s")],
   });
   const options = toGatewayOptions(config);
   assert.equal(options, {
     dataDir: "/var/lib/xsedge", mqttHost: "127.0.0.1", mqttPort: 1883, udpPort: 5684, httpHost: "0.0.0.0", httpPort: 8080,
     cloudLink: { transport: "akka-grpc", target: "127.0.0.1:8101" }, registrationLink: { transport: "http", url: "http://r" },
+    httpAccess: { public: true }, sseLimits: { maxClients: 64, maxClientsPerAddress: 8, maxBufferedBytes: 262_144, stallMs: 30_000 },
     registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
     rateLimitPerSecond: 2.5, rateLimitBurst: 10, relayBatchSize: DEFAULT_BATCH_SIZE, relayIntervalMs: 1000, relayRetryInitialMs: 500, relayRetryMaxMs: 30_000,
   });
@@ -226,6 +254,16 @@ test("cloud links: Akka gRPC by default, registrations follow the cloud's transp
   assert.equal(mqtt.registrationLink, { transport: "akka-grpc", target: "127.0.0.1:8101" });
 });
 
+test("the Akka link's ack timeout and the registration stream's idle recycle are settings; off turns the recycle off", () => {
+  const options = toGatewayOptions(ok({ file: yaml("cloud:\n  akka:\n    ackTimeoutMs: 15s\nregistration:\n  idleRecycleMs: 5m\n") }));
+  assert.is(options.cloudLink?.transport === "akka-grpc" && options.cloudLink.ackTimeoutMs, 15_000);
+  assert.is(options.registrationLink?.transport === "akka-grpc" && options.registrationLink.idleRecycleMs, 300_000);
+  const off = toGatewayOptions(ok({ env: { XSEDGE_GATEWAY_REGISTRATION_IDLE_RECYCLE_MS: "off" } }));
+  assert.is(off.registrationLink?.transport === "akka-grpc" && off.registrationLink.idleRecycleMs, 0);
+  assert.match(errors({ flags: [flag("--cloud-akka-ack-timeout-ms", "5")] })[0], /--cloud-akka-ack-timeout-ms must be a duration in ms from 100 to 600000, got "5"/);
+  assert.match(errors({ flags: [flag("--cloud-transport", "http"), flag("--registration-idle-recycle-ms", "1m")] }).join(), /registration.idleRecycleMs \(--registration-idle-recycle-ms\) has no effect: registrations come over http/);
+});
+
 test("cloud link settings that cannot work are refused by name", () => {
   assert.equal(errors({ file: yaml("cloud: {target: 'cloud.example'}\n") }), [
     'gw.yaml:1:17: cloud.target must be host:port (e.g. "127.0.0.1:8101" or "[::1]:8101"), got "cloud.example"',
@@ -251,6 +289,7 @@ test("the example config for a Pi is valid and says what the README and the unit
   assert.is(config.values.get("mqtt.host"), "0.0.0.0");
   assert.is(config.values.get("mqtt.port"), 1883);
   assert.is(config.values.get("http.port"), 8080);
+  assert.is(config.values.get("http.host"), "127.0.0.1", "the local API stays on this machine unless given a credential");
   assert.ok(parseYaml(readFileSync(name, "utf8")), "plain YAML");
 });
 

@@ -23,12 +23,10 @@ const S1 = { username: "s-1", password: "sensor-secret-1" };
 /** Reconnects back off up to 400 ms while commits fail: recovery takes a few of them. */
 const RECOVERY_MS = 15_000;
 
-let broker: Mosquitto;
+// Started here, not in test.before: uvu swallows a hook's error, so a missing mosquitto would fail silently there.
+const broker = await Mosquitto.start([GATEWAY, S1]);
 const registry = new StaticRegistry([{ sensorId: S1.username, secret: S1.password }]);
 
-test.before(async () => {
-  broker = await Mosquitto.start([GATEWAY, S1]);
-});
 test.after(async () => {
   await broker.remove();
 });

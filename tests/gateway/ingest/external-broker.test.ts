@@ -24,12 +24,10 @@ const STRANGER = { username: "stranger", password: "stranger-secret" };
 /** May read and write anything under xsedge/: publishes what a device's ACL would stop, and subscribes to it as a gateway. */
 const TESTER = { username: "tester", password: "tester-secret" };
 
-let broker: Mosquitto;
+// Started here, not in test.before: uvu swallows a hook's error, so a missing mosquitto would fail silently there.
+const broker = await Mosquitto.start([GATEWAY, S1, S2, STRANGER, TESTER], "user tester\ntopic readwrite xsedge/#");
 const registry = new StaticRegistry([{ sensorId: S1.username, secret: S1.password }, { sensorId: S2.username, secret: S2.password }]);
 
-test.before(async () => {
-  broker = await Mosquitto.start([GATEWAY, S1, S2, STRANGER, TESTER], "user tester\ntopic readwrite xsedge/#");
-});
 test.after(async () => {
   await broker.remove();
 });

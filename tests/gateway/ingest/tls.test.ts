@@ -15,12 +15,13 @@ import { StaticRegistry } from "../../../hosts/gateway/ingest/sensor-registry.js
 import { encodeObservation } from "../../../modules/observation/record.js";
 import { memoryConnector } from "../../support/gateway-fakes.js";
 import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
+import { peerProgram } from "../../support/peer-programs.js";
 import { observation, tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 const dir = tempDir("tls");
 const certFile = `${dir.path}/cert.pem`;
 const keyFile = `${dir.path}/key.pem`;
-execFileSync("openssl", [
+execFileSync(peerProgram("openssl"), [
   "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
   "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
 ], { stdio: "ignore" });

@@ -39,25 +39,47 @@ test("offset: a later timestamp starts a new seen set, the same one joins it, an
   assert.equal(offset.seen, [{ persistenceId: "R|b", seqNr: 4 }, { persistenceId: "R|a", seqNr: 2 }]);
   assert.is(advanceOffset(offset, { persistenceId: "R|c", seqNr: 1 }, T(10, 4)), offset, "never backwards");
   assert.equal(advanceOffset(offset, { persistenceId: "R|c", seqNr: 1 }, T(10, 6)), { timestamp: T(10, 6), seen: [{ persistenceId: "R|c", seqNr: 1 }] });
-  assert.equal(initOffsets(null), []);
-  assert.equal(initOffsets(offset), [{ timestamp: { seconds: 10, nanos: 5 }, seen: [{ persistence_id: "R|b", seq_nr: 4 }, { persistence_id: "R|a", seq_nr: 2 }] }]);
+  assert.equal(initOffsets(new Map()), []);
+  assert.equal(initOffsets(new Map([[null, offset]])), [{ timestamp: { seconds: 10, nanos: 5 }, seen: [{ persistence_id: "R|b", seq_nr: 4 }, { persistence_id: "R|a", seq_nr: 2 }] }]);
 });
 
+const whole = (timestamp: { seconds: number; nanos: number }, seen: { persistenceId: string; seqNr: number }[] = []) => ({ slice: null, timestamp, seen });
+
 test("stream state: memory moves only on commit; an event without a usable timestamp moves its pid, not the offset", () => {
-  const state = new RegistrationStreamState(null, new Map([["R|a", 2]]));
-  const step = state.step("R|a", 3, T(20));
+  const state = new RegistrationStreamState(new Map(), new Map([["R|a", 2]]));
+  const step = state.step("R|a", 3, [whole(T(20))]);
   assert.is(state.lastSeqNr("R|a"), 2, "not before commit");
-  assert.is(state.offset, null);
+  assert.equal(state.offsets.size, 0);
   state.commit(step);
-  assert.equal([state.lastSeqNr("R|a"), state.offset?.timestamp], [3, T(20)]);
-  const noTime = state.step("R|b", 1, null);
-  assert.equal(noTime, { persistenceId: "R|b", seqNr: 1, offset: state.offset });
+  assert.equal([state.lastSeqNr("R|a"), state.offsets.get(null)?.timestamp], [3, T(20)]);
+  const noTime = state.step("R|b", 1, []);
+  assert.equal(noTime, { persistenceId: "R|b", seqNr: 1, offsets: new Map() });
   state.commit(noTime);
   assert.equal(state.decide("R|b", 1, ""), { action: "duplicate", last: 1 });
 });
 
+test("an event's several offsets are each applied: the whole stream's and each slice's, the producer's seen pairs kept, and all sent back in InitReq", () => {
+  const state = new RegistrationStreamState(new Map(), new Map());
+  // A producer offsetting by slice: this event's slice 7 at T(30), slice 9 (lagging) at T(25) with what it saw there.
+  const step = state.step("R|a", 1, [
+    { slice: 7, timestamp: T(30), seen: [] },
+    { slice: 9, timestamp: T(25), seen: [{ persistenceId: "R|z", seqNr: 4 }] },
+  ]);
+  state.commit(step);
+  assert.equal(state.offsets.get(7), { timestamp: T(30), seen: [{ persistenceId: "R|a", seqNr: 1 }] });
+  assert.equal(state.offsets.get(9), { timestamp: T(25), seen: [{ persistenceId: "R|z", seqNr: 4 }] }, "the lagging slice keeps its own, earlier position");
+  // Slice 9 moving on does not touch slice 7; slice 7 going back is ignored.
+  const next = state.step("R|b", 1, [{ slice: 9, timestamp: T(26), seen: [] }, { slice: 7, timestamp: T(29), seen: [] }]);
+  assert.equal([...next.offsets.keys()], [9]);
+  state.commit(next);
+  assert.equal(initOffsets(state.offsets), [
+    { timestamp: { seconds: 30, nanos: 0 }, seen: [{ persistence_id: "R|a", seq_nr: 1 }], slice: 7 },
+    { timestamp: { seconds: 26, nanos: 0 }, seen: [{ persistence_id: "R|b", seq_nr: 1 }], slice: 9 },
+  ]);
+});
+
 const out = (event: Record<string, unknown>): StreamOut =>
-  ({ message: "event", event: { persistence_id: "Registration|a b|ü", seq_nr: "1", slice: 0, offset: { timestamp: { seconds: "1700000000", nanos: 0 }, seen: [] }, payload: packAny(REGISTERED, { secret: { value: "s3cret-value" } }), source: "", metadata: null, tags: [], ...event } }) as StreamOut;
+  ({ message: "event", event: { persistence_id: "Registration|a b|ü", seq_nr: "1", slice: 0, offset: [{ timestamp: { seconds: "1700000000", nanos: 0 }, seen: [] }], payload: packAny(REGISTERED, { secret: { value: "s3cret-value" } }), source: "", metadata: null, tags: [], ...event } }) as StreamOut;
 
 function envelopeOf(message: StreamOut): Envelope {
   const reading = readEnvelope(message);
@@ -77,7 +99,7 @@ test("a stream message: the entity id is any string; bad positions are refused b
   assert.match(refused(out({ seq_nr: "0" })), /seq_nr .* from 1 to 2\^53-1, got 0/);
   assert.match(refused(out({ seq_nr: "9007199254740993" })), /"Registration\|a b\|ü".*got 9007199254740993/);
   assert.match(refused({ message: "other" } as unknown as StreamOut), /neither an event nor a filtered event/);
-  const filtered = envelopeOf({ message: "filtered_event", filtered_event: { persistence_id: "Registration|x", seq_nr: "2", slice: 1, offset: null, source: "" } });
+  const filtered = envelopeOf({ message: "filtered_event", filtered_event: { persistence_id: "Registration|x", seq_nr: "2", slice: 1, offset: [], source: "" } });
   assert.equal([filtered.kind, filtered.payload, filtered.timestamp], ["filtered", null, null]);
 });
 
@@ -94,15 +116,17 @@ test("a Registered payload: unknown type, malformed bytes, empty or oversized se
   const oversized = reason({ payload: packAny(REGISTERED, { secret: { value: long } }) });
   assert.match(oversized, /secret of 129 characters \(at most 128\)/);
   assert.not.ok(oversized.includes(long));
-  assert.match(reason({ offset: { timestamp: { seconds: "1", nanos: 1_500_000_000 }, seen: [] } }), /nanos must be 0..999999999/);
-  assert.match(reason({ offset: null }), /no offset timestamp/);
+  assert.match(reason({ offset: [{ timestamp: { seconds: "1", nanos: 1_500_000_000 }, seen: [] }] }), /nanos must be 0..999999999/);
+  assert.match(reason({ offset: [] }), /no offset timestamp/);
+  assert.match(reason({ offset: [{ timestamp: { seconds: "1", nanos: 0 }, seen: [], slice: 1024 }] }), /offset\[0\] is for slice 1024/);
+  assert.match(reason({ offset: [{ timestamp: { seconds: "1", nanos: 0 }, seen: Array.from({ length: 1001 }, (_, i) => ({ persistence_id: `R|${i}`, seq_nr: "1" })) }] }), /1001 seen pairs \(at most 1000\)/);
   assert.match(reason({ persistence_id: "NoSeparator" }), /not "<EntityType>\|<entityId>"/);
   assert.match(reason({ source: "BT", payload: null }), /no payload/);
 });
 
 test("LoadEvent's answer: the same event is loaded (keeping the BT timestamp if it has none); NOT_FOUND and wrong answers skip; other failures retry", () => {
   const bt = envelopeOf(out({ source: "BT", payload: null }));
-  const same = out({ offset: null });
+  const same = out({ offset: [] });
   const loaded = judgeLoadAnswer(bt, null, same);
   assert.equal(loaded.outcome === "loaded" && [loaded.envelope.timestamp, loaded.envelope.payload !== null], [T(1_700_000_000), true]);
   assert.equal(judgeLoadAnswer(bt, { code: grpc.status.NOT_FOUND, details: "deleted" }, undefined), {
@@ -132,23 +156,26 @@ test("backoff: 500 ms doubling to 10 s, back to 500 ms after a healthy stream", 
 test("the projection stores a stream's position with the registration in one transaction, durably, per stream id", () => {
   const dir = tempDir("akka-projection");
   let projection = RegistrationProjection.open(dir.path, () => 42);
-  assert.equal(projection.streamPosition("registration-events"), { offset: null, seqNrs: new Map() });
-  const state = new RegistrationStreamState(null, new Map());
-  const first = state.step("Registration|s 1", 1, T(100, 999_999_999));
+  assert.equal(projection.streamPosition("registration-events"), { offsets: new Map(), seqNrs: new Map() });
+  const state = new RegistrationStreamState(new Map(), new Map());
+  const first = state.step("Registration|s 1", 1, [whole(T(100, 999_999_999)), { slice: 12, timestamp: T(99), seen: [] }]);
   assert.is(projection.applyStreamEvent("registration-events", first, { sensorId: "s 1", secret: "first-secret", registeredAt: 100_999 }), "registered");
   state.commit(first);
-  const bad = state.step("Registration|s|2", 4, T(100, 999_999_999));
+  const bad = state.step("Registration|s|2", 4, [whole(T(100, 999_999_999))]);
   assert.is(projection.applyStreamEvent("registration-events", bad, null), "recorded");
   state.commit(bad);
-  const again = state.step("Registration|s 1", 2, T(101));
+  const again = state.step("Registration|s 1", 2, [whole(T(101))]);
   assert.is(projection.applyStreamEvent("registration-events", again, { sensorId: "s 1", secret: "second-secret", registeredAt: 101_000 }), "replaced");
   projection.close();
 
   projection = RegistrationProjection.open(dir.path);
   const position = projection.streamPosition("registration-events");
-  assert.equal(position.offset, { timestamp: T(101), seen: [{ persistenceId: "Registration|s 1", seqNr: 2 }] });
+  assert.equal(position.offsets, new Map([
+    [null, { timestamp: T(101), seen: [{ persistenceId: "Registration|s 1", seqNr: 2 }] }],
+    [12, { timestamp: T(99), seen: [{ persistenceId: "Registration|s 1", seqNr: 1 }] }],
+  ]));
   assert.equal([...position.seqNrs].sort(), [["Registration|s 1", 2], ["Registration|s|2", 4]]);
-  assert.equal(projection.streamPosition("other-stream"), { offset: null, seqNrs: new Map() });
+  assert.equal(projection.streamPosition("other-stream"), { offsets: new Map(), seqNrs: new Map() });
   assert.is(projection.verify("s 1", "second-secret"), "ok");
   assert.is(projection.verify("s 1", "first-secret"), "bad-secret");
   assert.not.ok(projection.isRegistered("s|2"));

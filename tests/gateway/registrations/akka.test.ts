@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import { MAX_BUFFERED_EVENTS } from "../../../hosts/gateway/registrations/akka/consumer.js";
 import { backtracking, FakeEventProducer, registered } from "../../support/fake-event-producer.js";
 import { assertNoSecrets, at, startConsumer, untilVerified, warnings } from "../../support/akka-registrations.js";
+import { microsOf, timestampFromMicros } from "../../../hosts/grpc/timestamp.js";
 import { tempDir, waitFor, within } from "../../support/test-helpers.js";
 
 test("replayed then live registrations reach the projection; the first InitReq asks for every slice from the start", async () => {
@@ -60,6 +61,33 @@ test("after a gateway restart the InitReq carries the stored offset (latest time
   dir.remove();
 });
 
+test("Event.offset is upstream's repeated Offset: each one (here one per slice) is applied and sent back in InitReq after a restart", async () => {
+  const dir = tempDir("akka-reg-slices");
+  const producer = await FakeEventProducer.start();
+  const bySlice = (slice: number, micros: number) => ({ timestamp: timestampFromMicros(micros), seen: [], slice });
+  // A producer that offsets by slice: each event carries its slice's offset and the other one's, which lags.
+  producer.append(
+    { ...registered("x", 1, "secret-x-1", at(5)), offset: [bySlice(7, at(5)), bySlice(9, at(3))] },
+    { ...registered("y", 1, "secret-y-1", at(4)), offset: [bySlice(9, at(4)), bySlice(7, at(5))] },
+  );
+  let under = startConsumer(dir.path, producer.target);
+  await untilVerified(under, { x: "secret-x-1", y: "secret-y-1" });
+  assert.is(under.consumer.stats().offsetTimestamp, new Date(at(5) / 1000).toISOString());
+  await within("close", under.close());
+
+  under = startConsumer(dir.path, producer.target);
+  await waitFor("a second InitReq", () => producer.inits.length === 2);
+  const sent = producer.inits[1].offset.map((o) => ({ slice: o.slice, micros: microsOf(o.timestamp!), seen: o.seen.map((s) => `${s.persistence_id}#${s.seq_nr}`) }));
+  assert.equal(sent, [
+    // Slice 7 joined y at its own timestamp; slice 9 keeps its earlier position rather than slice 7's later one.
+    { slice: 7, micros: at(5), seen: ["Registration|x#1", "Registration|y#1"] },
+    { slice: 9, micros: at(4), seen: ["Registration|y#1"] },
+  ]);
+  await within("close", under.close());
+  await producer.close();
+  dir.remove();
+});
+
 test("a backtracking event at the expected seq_nr is fetched with LoadEvent and applied; one already handled is not fetched", async () => {
   const dir = tempDir("akka-reg");
   const producer = await FakeEventProducer.start();
@@ -95,7 +123,7 @@ test("entity ids are any string (spaces, '|', unicode, leading zeros), never num
   await untilVerified(under, { "0042": "secret-after-gap" });
   assert.is(under.consumer.stats().gaps, 1);
   assert.ok(warnings(under).some((w) => /"Registration\|0042": expected seq_nr 2, got 4; accepted/.test(w)));
-  producer.send({ filtered_event: { persistence_id: "Registration|0042", seq_nr: 5, slice: 0, offset: { timestamp: { seconds: at(11) / 1e6, nanos: 0 }, seen: [] }, source: "" } });
+  producer.send({ filtered_event: { persistence_id: "Registration|0042", seq_nr: 5, slice: 0, offset: [{ timestamp: { seconds: at(11) / 1e6, nanos: 0 }, seen: [] }], source: "" } });
   await waitFor("the filtered event", () => under.consumer.stats().filtered === 1);
   producer.send({ event: { ...registered("0042", 5, "not-applied-secret", at(11)) } });
   await waitFor("a duplicate of the filtered seq_nr", () => under.consumer.stats().duplicates === 1);

@@ -4,6 +4,7 @@
  * (resuming after restarts of either side, skipping bad events).
  */
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS, authHeader } from "../../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import { connect } from "node:net";
@@ -13,6 +14,7 @@ import { uplinkTopic } from "../../../hosts/gateway/ingest/ingest.js";
 import { encodeObservation } from "../../../modules/observation/record.js";
 import { startCloud, type Cloud } from "../../../simulator/cloud/server.js";
 import { SseReader } from "../../support/cloud-sse.js";
+import { secretDigestText } from "../../../hosts/auth/secret-digest.js";
 import { TestMqttClient } from "../../support/gateway-mqtt-client.js";
 import { memoryConnector } from "../../support/gateway-fakes.js";
 import { loginAs, registerAtCloud, untilAccepted } from "../../support/registrations.js";
@@ -25,7 +27,7 @@ function startGatewayOn(dataDir: string, cloudUrl: string, logger: MemoryLogger)
     httpPort: null,
     mqttPort: 0,
     dataDir,
-    cloudUrl,
+    cloudLink: { transport: "http", url: cloudUrl, token: GATEWAY_TOKEN },
     connector: memoryConnector(),
     logger,
     registrationRetryInitialMs: 50,
@@ -45,21 +47,21 @@ function assertNoSecrets(logger: MemoryLogger, gateway: Gateway, secrets: string
 
 test("the cloud's registration stream: id = offset, a re-registration moves the sensor to a new offset, resume and live events", async () => {
   const dir = tempDir("reg-stream");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   await registerAtCloud(cloud.url, "s-2", "second-secret");
   await registerAtCloud(cloud.url, "s-1", "replaced-secret");
-  const all = await SseReader.open(`${cloud.url}/api/v1/registrations/stream`);
+  const all = await SseReader.open(`${cloud.url}/api/v1/registrations/stream`, authHeader(GATEWAY_TOKEN));
   const events = await all.next(2);
   assert.equal(events.map((e) => e.id), ["2", "3"], "the compacted log: s-1's first registration (offset 1) is gone");
   const [s2, s1] = events.map((e) => JSON.parse(e.data));
-  assert.equal([s2.sensorId, s2.secret, s1.sensorId, s1.secret], ["s-2", "second-secret", "s-1", "replaced-secret"]);
-  assert.equal(Object.keys(s1).sort(), ["registeredAt", "secret", "sensorId"]);
+  assert.equal([s2.sensorId, s2.secretDigest, s1.sensorId, s1.secretDigest], ["s-2", secretDigestText("second-secret"), "s-1", secretDigestText("replaced-secret")]);
+  assert.equal(Object.keys(s1).sort(), ["registeredAt", "secretDigest", "sensorId"], "the digest, never the secret");
   assert.ok(typeof s1.registeredAt === "number");
 
-  const resumed = await SseReader.open(`${cloud.url}/api/v1/registrations/stream`, { "last-event-id": "2" });
+  const resumed = await SseReader.open(`${cloud.url}/api/v1/registrations/stream`, { ...authHeader(GATEWAY_TOKEN), "last-event-id": "2" });
   assert.equal((await resumed.next(1)).map((e) => e.id), ["3"]);
-  const after = await SseReader.open(`${cloud.url}/api/v1/registrations/stream?after=3`);
+  const after = await SseReader.open(`${cloud.url}/api/v1/registrations/stream?after=3`, authHeader(GATEWAY_TOKEN));
   await registerAtCloud(cloud.url, "s-3", "third-secret");
   assert.equal((await after.next(1)).map((e) => [e.id, JSON.parse(e.data).sensorId]), [["4", "s-3"]], "live");
   assert.equal((await resumed.next(2)).map((e) => e.id), ["3", "4"]);
@@ -70,7 +72,7 @@ test("the cloud's registration stream: id = offset, a re-registration moves the 
 
 test("the gateway stores registrations and the offset, and after a restart resumes from it without re-applying", async () => {
   const dir = tempDir("reg-feed");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   let logger = createMemoryLogger();
   let gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, logger);
@@ -97,7 +99,7 @@ test("the gateway stores registrations and the offset, and after a restart resum
 
 test("a device keeps its connection when its secret is replaced; new connections need the new secret", async () => {
   const dir = tempDir("reg-feed");
-  const cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
   const gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, createMemoryLogger());
   await untilAccepted(gateway, ["s-1"], () => "first-secret");
@@ -119,7 +121,7 @@ test("a device keeps its connection when its secret is replaced; new connections
 
 test("the feed reconnects with backoff when the cloud stops and starts again, and picks up what was registered since", async () => {
   const dir = tempDir("reg-feed");
-  let cloud: Cloud = await startCloud({ port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  let cloud: Cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   const port = cloud.port;
   await registerAtCloud(cloud.url, "s-1");
   const logger = createMemoryLogger();
@@ -131,7 +133,7 @@ test("the feed reconnects with backoff when the cloud stops and starts again, an
   assert.match(String(gateway.stats().registration?.lastError), /ECONNREFUSED|ended|closed/);
   assert.ok(logger.lines.some((l) => l.level === "warn" && /registration feed lost/.test(String(l.msg))));
 
-  cloud = await startCloud({ port, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
+  cloud = await startCloud({ credentials: TEST_CREDENTIALS, port, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-2");
   await untilAccepted(gateway, ["s-1", "s-2"]);
   const stats = gateway.stats().registration;
@@ -182,6 +184,8 @@ test("bad events are counted, logged without their secret, and skipped; the offs
     first?.end();
     await waitFor("the feed to reconnect", () => requests.length >= 2);
     assert.equal([requests[0]["last-event-id"], requests[1]["last-event-id"]], ["0", "6"], "resumes after the last event, bad or not");
+    assert.equal(requests.map((headers) => headers.authorization), [`Bearer ${GATEWAY_TOKEN}`, `Bearer ${GATEWAY_TOKEN}`], "the gateway presents its token each time");
+    assertNoSecrets(logger, gateway, [GATEWAY_TOKEN]);
   } finally {
     await within("gateway close", gateway.close());
     server.closeAllConnections();

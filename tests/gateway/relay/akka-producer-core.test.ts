@@ -9,7 +9,7 @@ import { status } from "@grpc/grpc-js";
 import type { RelayedObservation } from "../../../hosts/gateway/relay/connector.js";
 import { EventEncodingError, encodeObservationEvent, wholeDegrees, type EncodedEvent } from "../../../hosts/gateway/relay/connectors/akka-grpc-event.js";
 import { InFlightWindow } from "../../../hosts/gateway/relay/connectors/akka-grpc-window.js";
-import { nextStreamTimer, waitingSinceAfter } from "../../../hosts/gateway/relay/connectors/akka-grpc-timing.js";
+import { AdaptiveAckTimeout, MAX_ACK_TIMEOUT_MS, nextStreamTimer, waitingSinceAfter } from "../../../hosts/gateway/relay/connectors/akka-grpc-timing.js";
 import { errorOfStatus, faultOfStatus, readServerMessage } from "../../../hosts/gateway/relay/connectors/akka-grpc-errors.js";
 import { createAkkaGrpcConnector } from "../../../hosts/gateway/relay/connectors/akka-grpc.js";
 import { OBSERVATION_RECORDED, TEMPERATURE_READ, unpackAny } from "../../../hosts/grpc/payload.js";
@@ -35,7 +35,7 @@ test("a temperature observation is an Event with the pid, seq_nr, slice, offset 
   assert.is(event.seq_nr, 7);
   assert.is(event.slice, sliceOf("Sensor|s-1"));
   assert.is(event.source, "");
-  assert.equal(event.offset, { timestamp: { seconds: 1_795_000_000, nanos: 123_000_000 }, seen: [{ persistence_id: "Sensor|s-1", seq_nr: 7 }] });
+  assert.equal(event.offset, [{ timestamp: { seconds: 1_795_000_000, nanos: 123_000_000 }, seen: [{ persistence_id: "Sensor|s-1", seq_nr: 7 }] }]);
   assert.equal(unpackAny(event.payload, [TEMPERATURE_READ]), { type: TEMPERATURE_READ, message: { temperature: 22 } });
 });
 
@@ -56,7 +56,7 @@ test("without a temperature, the temperature kind sends a FilteredEvent so the s
   assert.is(filtered.seq_nr, 3);
   assert.is(filtered.slice, sliceOf("Sensor|s-1"));
   assert.is(filtered.source, "");
-  assert.equal(filtered.offset.seen, [{ persistence_id: "Sensor|s-1", seq_nr: 3 }]);
+  assert.equal(filtered.offset[0].seen, [{ persistence_id: "Sensor|s-1", seq_nr: 3 }]);
 });
 
 test("the observation kind carries every reading with its unit, the device clock and the receive time", () => {
@@ -133,6 +133,18 @@ test("keep-alive after keepAliveMs without a write; ack timeout after ackTimeout
   assert.is(waitingSinceAfter(10, 4, false, 20), 10, "more sends do not reset it");
   assert.is(waitingSinceAfter(10, 3, true, 30), 30);
   assert.is(waitingSinceAfter(30, 0, true, 40), null);
+});
+
+test("the ack timeout doubles on each timeout up to its cap, and halves after a batch acked within a quarter of it, never below its base", () => {
+  const timeout = new AdaptiveAckTimeout(1000, 5000);
+  assert.equal([timeout.timedOut(), timeout.timedOut(), timeout.timedOut(), timeout.timedOut()], [2000, 4000, 5000, 5000]);
+  assert.is(timeout.batchAcked(1500), 5000, "a batch as slow as the cloud has been keeps it");
+  assert.is(timeout.batchAcked(1250), 2500);
+  assert.is(timeout.batchAcked(10), 1250);
+  assert.is(timeout.batchAcked(10), 1000);
+  assert.is(timeout.batchAcked(10), 1000, "never below the base");
+  assert.is(new AdaptiveAckTimeout(10_000).maxMs, MAX_ACK_TIMEOUT_MS);
+  assert.throws(() => new AdaptiveAckTimeout(0), RangeError);
 });
 
 test("statuses map to named faults; refusals name the stream id", () => {

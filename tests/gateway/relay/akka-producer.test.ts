@@ -22,7 +22,7 @@ const humidityOnly = (sensorId: string, seq: number) => encodeObservation({ sens
 
 test("observations arrive as TemperatureRead events with pid, seq_nr, slice and offset; one without a temperature as a FilteredEvent", async () => {
   const fake = await FakeEventConsumer.start();
-  const t = await startProducerGateway({ target: fake.target });
+  const t = await startProducerGateway({ target: fake.target, payload: "temperature" });
   try {
     await t.publish("s-1", [obsPayload("s-1", 1, 1, 21.5), obsPayload("s-1", 2, 1, -3.5), humidityOnly("s-1", 4)]);
     await t.publish("s-2", [obsPayload("s-2", 7, 1, 19.2)]);
@@ -40,8 +40,8 @@ test("observations arrive as TemperatureRead events with pid, seq_nr, slice and 
       assert.is(event.slice, sliceOf(`Sensor|${sensorId}`));
       assert.is(event.source, "");
       assert.equal(unpackAny(event.payload, [TEMPERATURE_READ]).message, { temperature: degrees });
-      assert.equal(event.offset!.seen, [{ persistence_id: `Sensor|${sensorId}`, seq_nr: String(seq) }]);
-      assert.is(millisOf(event.offset!.timestamp!), t.gateway.store.find(sensorId, seq)!.receivedAt, "the offset is the gateway's receive time");
+      assert.equal(event.offset[0].seen, [{ persistence_id: `Sensor|${sensorId}`, seq_nr: String(seq) }]);
+      assert.is(millisOf(event.offset[0].timestamp!), t.gateway.store.find(sensorId, seq)!.receivedAt, "the offset is the gateway's receive time");
     }
     const filtered = byKey.get("Sensor|s-1#4")!;
     assert.is(filtered.kind, "filtered_event");

@@ -53,6 +53,14 @@ test("a wake during backoff does not cut the backoff short", () => {
   assert.equal(effects[2], []);
 });
 
+test("the link coming back ends a backoff at once; while idle or sending it changes nothing", () => {
+  const { state, effects } = run([{ type: "wake" }, { type: "failed" }, { type: "link-up" }]);
+  assert.is(state.phase, "sending");
+  assert.equal(effects[2], [{ type: "cancel-wait" }, { type: "send" }]);
+  assert.equal(run([{ type: "link-up" }]).effects, [[]]);
+  assert.equal(run([{ type: "wake" }, { type: "link-up" }]).effects[1], []);
+});
+
 test("close cancels the timer and everything after it is ignored", () => {
   const { state, effects } = run([{ type: "wake" }, { type: "close" }, { type: "sent", more: true }, { type: "timer" }, { type: "wake" }]);
   assert.is(state.phase, "closed");

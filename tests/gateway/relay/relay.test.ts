@@ -1,4 +1,5 @@
 import { test } from "uvu";
+import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../../support/cloud-access.js";
 import * as assert from "uvu/assert";
 import { createServer } from "node:http";
 import { createMemoryLogger } from "../../../hosts/log/logger.js";
@@ -24,7 +25,7 @@ async function setup(port = 0) {
   const cloudDir = tempDir("relay-cloud");
   const store = ObservationStore.open(gatewayDir.path);
   const logger = createMemoryLogger("relay");
-  const startCloudHere = () => startCloud({ port, grpcPort: 0, dataDir: cloudDir.path, logger: createMemoryLogger("cloud") });
+  const startCloudHere = () => startCloud({ credentials: TEST_CREDENTIALS, port, grpcPort: 0, dataDir: cloudDir.path, logger: createMemoryLogger("cloud") });
   return {
     store,
     logger,
@@ -43,7 +44,7 @@ test("the relay delivers the backlog in batches over HTTP and marks rows relayed
   const t = await setup();
   const cloud = await t.startCloudHere();
   fill(t.store, "s-1", 5);
-  const relay = new Relay({ store: t.store, connector: createHttpConnector({ url: cloud.url }), logger: t.logger, batchSize: 2, intervalMs: 50 });
+  const relay = new Relay({ store: t.store, connector: createHttpConnector({ url: cloud.url, token: GATEWAY_TOKEN }), logger: t.logger, batchSize: 2, intervalMs: 50 });
   relay.start();
   await waitFor("the backlog to drain", () => relay.stats().backlog === 0);
   assert.is(cloud.store.counts().observations, 5);
@@ -67,7 +68,7 @@ test("with the cloud down the relay backs off and retries, then delivers once it
   fill(t.store, "s-1", 3);
   const relay = new Relay({
     store: t.store,
-    connector: createHttpConnector({ url: `http://127.0.0.1:${port}` }),
+    connector: createHttpConnector({ url: `http://127.0.0.1:${port}`, token: GATEWAY_TOKEN }),
     logger: t.logger,
     intervalMs: 50,
     retryInitialMs: 20,
@@ -91,7 +92,7 @@ test("with the cloud down the relay backs off and retries, then delivers once it
 test("an ack lost on the way back means a resend, which the cloud acks as duplicates without storing twice", async () => {
   const t = await setup();
   const cloud = await t.startCloudHere();
-  const http = createHttpConnector({ url: cloud.url });
+  const http = createHttpConnector({ url: cloud.url, token: GATEWAY_TOKEN });
   let lose = 1;
   const lossy: CloudConnector = {
     name: "lossy",
@@ -185,7 +186,7 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
   const seen: number[] = [];
   cloud.onObservation((obs) => seen.push(obs.seq));
   const gatewayDir = tempDir("relay-e2e");
-  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: gatewayDir.path, cloudUrl: cloud.url, logger: t.logger, relayIntervalMs: 1000 });
+  const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: gatewayDir.path, cloudLink: { transport: "http", url: cloud.url, token: GATEWAY_TOKEN }, logger: t.logger, relayIntervalMs: 1000 });
   // The device may connect once its registration has reached the gateway from the cloud.
   await registerAtCloud(cloud.url, "s-1");
   await untilAccepted(gateway, ["s-1"]);
@@ -209,7 +210,7 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
 test("rows in flight when their anchor arrives are marked relayed as sent; the rest go out with their time", async () => {
   const t = await setup();
   const cloud = await t.startCloudHere();
-  const http = createHttpConnector({ url: cloud.url });
+  const http = createHttpConnector({ url: cloud.url, token: GATEWAY_TOKEN });
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let sent = 0;

@@ -49,7 +49,8 @@ export class ConsumerSession {
     if (bar <= 0 || bar === pid.length - 1) throw new StatusError("INVALID_ARGUMENT", `${name}: persistence id is not "<EntityType>|<entityId>"`);
     if (!Number.isSafeInteger(seqNr) || seqNr < 1) throw new StatusError("INVALID_ARGUMENT", `${name}: seq_nr must be 1 or more`);
     if (event.slice !== sliceOf(pid)) throw new StatusError("INVALID_ARGUMENT", `${name}: slice ${event.slice} should be ${sliceOf(pid)} (abs(javaStringHashCode(pid) % 1024))`);
-    const timestamp = event.offset?.timestamp ?? null;
+    // A pushing producer sends its own offset first; more (per slice) say nothing this consumer stores.
+    const timestamp = event.offset[0]?.timestamp ?? null;
     const problem = timestamp && timestampProblem(timestamp, `${name}: offset.timestamp`);
     if (problem) throw new StatusError("INVALID_ARGUMENT", problem);
     const base = { persistenceId: pid, seqNr, originId: this.#init!.origin_id, streamId: this.#init!.stream_id, slice: event.slice, source: event.source, timestamp };

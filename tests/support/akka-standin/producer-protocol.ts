@@ -44,8 +44,9 @@ export function inSlices(event: JournalEvent, init: ProducerInit): boolean {
   return event.slice >= init.sliceMin && event.slice <= init.sliceMax;
 }
 
+/** Event.offset is repeated upstream; this producer keeps one offset for the stream, so it sends one. */
 function offsetOf(event: JournalEvent) {
-  return { timestamp: timestampOfMicros(event.timestampUs), seen: [{ persistence_id: event.persistenceId, seq_nr: event.seqNr }] };
+  return [{ timestamp: timestampOfMicros(event.timestampUs), seen: [{ persistence_id: event.persistenceId, seq_nr: event.seqNr }] }];
 }
 
 /** A journal event as Event; a backtracking one ("BT") carries no payload, for the consumer to LoadEvent. */

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { peerProgram } from "../peer-programs.js";
 
 export interface TestPki { caFile: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string }
 
@@ -12,7 +13,7 @@ const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-
 
 export function makeTestPki(dir: string): TestPki {
   const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  const openssl = (...args: string[]) => execFileSync(peerProgram("openssl"), args, { stdio: "ignore" });
   openssl("req", "-x509", ...NEW_KEY, "-days", "1", "-subj", "/CN=xsedge test CA", "-keyout", file("ca.key"), "-out", file("ca.pem"));
   const issue = (name: string, subject: string, extensions: string) => {
     writeFileSync(file(`${name}.ext`), extensions + "\n");

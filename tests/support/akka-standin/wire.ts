@@ -8,7 +8,7 @@
 export interface Timestamp { seconds: number; nanos: number }
 export interface Any { type_url: string; value: Buffer | Uint8Array }
 export interface PersistenceIdSeqNr { persistence_id: string; seq_nr: number }
-export interface Offset { timestamp: Timestamp | null; seen: PersistenceIdSeqNr[] }
+export interface Offset { timestamp: Timestamp | null; seen: PersistenceIdSeqNr[]; slice?: number }
 export interface ReplicaInfo { replica_id: string; other_replica_ids: string[] }
 
 /** One FilterCriteria: `message` names the oneof member, which holds tags, matching, entity_ids, entity_id_offset or expression. */
@@ -37,7 +37,8 @@ export interface Event {
   persistence_id: string;
   seq_nr: number;
   slice: number;
-  offset: Offset | null;
+  /** Upstream's repeated Offset. */
+  offset: Offset[];
   payload: Any | null;
   source: string;
   metadata?: Any | null;
@@ -48,7 +49,7 @@ export interface FilteredEvent {
   persistence_id: string;
   seq_nr: number;
   slice: number;
-  offset: Offset | null;
+  offset: Offset[];
   source: string;
 }
 

@@ -15,7 +15,7 @@
 import type { TimedObservation } from "../../../../modules/observation/record.js";
 
 /**
- * Our devices count boots from 1 (modules/app/sequence-lease.ts), so boot 0
+ * Our devices count boots from 1 (modules/device/sequence-lease.ts), so boot 0
  * never meets a device's clock anchor, which would re-time these rows.
  */
 export const POSTCARD_BOOT = 0;

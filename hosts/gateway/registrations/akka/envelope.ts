@@ -6,21 +6,29 @@
  */
 import type { AnyMessage, Offset, StreamOut } from "../../../grpc/messages.js";
 import { PayloadError, REGISTERED, unpackAny } from "../../../grpc/payload.js";
-import { parsePersistenceId, parseSeqNr, PersistenceIdError } from "../../../grpc/persistence-id.js";
+import { parsePersistenceId, parseSeqNr, PersistenceIdError, SLICE_COUNT } from "../../../grpc/persistence-id.js";
 import { millisOf, TimestampError } from "../../../grpc/timestamp.js";
 import { MAX_SECRET_LENGTH } from "../event.js";
-import type { EventTimestamp } from "./sequence.js";
+import type { EventOffset, EventTimestamp, SeenSeqNr } from "./sequence.js";
 
 /** Longest persistence id quoted in a log line: enough to recognise one, short enough that a hostile one cannot flood the log. */
 export const MAX_LOGGED_ID_CHARS = 128;
+/**
+ * Seen pairs kept from one Offset. Akka sends the pids of one timestamp,
+ * a handful; a producer sending thousands would make every stored offset
+ * (and every InitReq) that large, so more is refused as malformed.
+ */
+export const MAX_SEEN_PER_OFFSET = 1000;
 
 export interface Envelope {
   kind: "event" | "filtered";
   persistenceId: string;
   seqNr: number;
-  /** Null when missing or out of range; `timestampProblem` says which. */
+  /** The event's own time (its slice's offset when it has several); null when missing or unusable, `timestampProblem` says why. */
   timestamp: EventTimestamp | null;
   timestampProblem: string | null;
+  /** Every offset it carries, checked; empty when `timestampProblem` is set. */
+  offsets: EventOffset[];
   /** "" normal, "BT" backtracking (no payload), "PS" pub-sub. */
   source: string;
   /** Null for a filtered event. */
@@ -32,7 +40,11 @@ export type EnvelopeReading = { ok: true; envelope: Envelope } | { ok: false; re
 
 export interface StreamRegistration {
   sensorId: string;
-  /** In the clear; the projection keeps only its digest. Never log it. */
+  /**
+   * As Registered.secret.value carries it: the secret in the clear (the Akka
+   * sample's cloud), or its digest "sha256:<hex>" (the reference cloud's,
+   * hosts/auth/secret-digest.ts). The projection keeps only the digest. Never log it.
+   */
   secret: string;
   /** The event's timestamp, milliseconds since the epoch. */
   registeredAt: number;
@@ -40,8 +52,22 @@ export interface StreamRegistration {
 
 export type RegistrationReading = { ok: true; registration: StreamRegistration } | { ok: false; reason: string };
 
+/**
+ * A persistence id as log lines and their fields show it: up to its first
+ * control character and at most MAX_LOGGED_ID_CHARS, "…" marking a cut.
+ * What follows a control character is no id but the bytes of a message
+ * whose framing is broken (a length that swallowed the fields after it),
+ * and those fields may be the payload, whose secret a log must never hold.
+ */
+export function shownId(id: string): string {
+  const control = id.search(/[\u0000-\u001f\u007f-\u009f]/);
+  const shown = control >= 0 ? id.slice(0, control) : id;
+  const cut = shown.length > MAX_LOGGED_ID_CHARS ? shown.slice(0, MAX_LOGGED_ID_CHARS) : shown;
+  return cut.length < id.length ? `${cut}…` : cut;
+}
+
 export function quoteId(id: string): string {
-  return JSON.stringify(id.length > MAX_LOGGED_ID_CHARS ? `${id.slice(0, MAX_LOGGED_ID_CHARS)}…` : id);
+  return JSON.stringify(shownId(id));
 }
 
 /** "Registration|7 seq_nr 3", for log lines. */
@@ -49,14 +75,40 @@ export function describePosition(persistenceId: string, seqNr: number | string):
   return `${quoteId(persistenceId)} seq_nr ${seqNr}`;
 }
 
-function readTimestamp(offset: Offset | null): { timestamp: EventTimestamp | null; problem: string | null } {
-  const raw = offset?.timestamp;
-  if (raw === null || raw === undefined) return { timestamp: null, problem: "the event has no offset timestamp" };
+function readTimestamp(raw: Offset["timestamp"] | undefined): EventTimestamp {
+  if (raw === null || raw === undefined) throw new TimestampError("the event has an offset without a timestamp");
+  millisOf(raw); // checks seconds and nanos
+  return { seconds: Number(raw.seconds), nanos: raw.nanos };
+}
+
+function readSeen(offset: Offset, i: number): SeenSeqNr[] {
+  if (offset.seen.length > MAX_SEEN_PER_OFFSET) throw new TimestampError(`offset[${i}] lists ${offset.seen.length} seen pairs (at most ${MAX_SEEN_PER_OFFSET})`);
+  return offset.seen.map((pair) => {
+    if (typeof pair.persistence_id !== "string" || pair.persistence_id === "") throw new TimestampError(`offset[${i}] has a seen pair without a persistence id`);
+    try {
+      return { persistenceId: pair.persistence_id, seqNr: parseSeqNr(pair.seq_nr, pair.persistence_id) };
+    } catch (error) {
+      if (error instanceof PersistenceIdError) throw new TimestampError(`offset[${i}] seen: ${error.message}`);
+      throw error;
+    }
+  });
+}
+
+/** The event's offsets (upstream's `repeated Offset`), each checked, and the one that dates the event itself. */
+function readOffsets(offsets: readonly Offset[] | null | undefined, eventSlice: number): { offsets: EventOffset[]; timestamp: EventTimestamp | null; problem: string | null } {
+  const list = offsets ?? [];
+  if (list.length === 0) return { offsets: [], timestamp: null, problem: "the event has no offset timestamp" };
+  if (list.length > SLICE_COUNT + 1) return { offsets: [], timestamp: null, problem: `the event has ${list.length} offsets (at most one per slice and one for the stream)` };
   try {
-    millisOf(raw); // checks seconds and nanos
-    return { timestamp: { seconds: Number(raw.seconds), nanos: raw.nanos }, problem: null };
+    const read = list.map((offset, i): EventOffset => {
+      const slice = offset.slice ?? null;
+      if (slice !== null && !(Number.isInteger(slice) && slice >= 0 && slice < SLICE_COUNT)) throw new TimestampError(`offset[${i}] is for slice ${slice} (slices are 0..${SLICE_COUNT - 1})`);
+      return { slice, timestamp: readTimestamp(offset.timestamp), seen: readSeen(offset, i) };
+    });
+    const own = read.find((o) => o.slice === eventSlice) ?? read.find((o) => o.slice === null) ?? read[0];
+    return { offsets: read, timestamp: own.timestamp, problem: null };
   } catch (error) {
-    if (error instanceof TimestampError) return { timestamp: null, problem: error.message };
+    if (error instanceof TimestampError) return { offsets: [], timestamp: null, problem: error.message };
     throw error;
   }
 }
@@ -73,9 +125,9 @@ export function readEnvelope(out: StreamOut): EnvelopeReading {
     if (error instanceof PersistenceIdError) return { ok: false, reason: `event of ${quoteId(persistenceId)}: ${error.message.replace(persistenceId, "it")}` };
     throw error;
   }
-  const { timestamp, problem } = readTimestamp(body.offset);
+  const { offsets, timestamp, problem } = readOffsets(body.offset, body.slice);
   const payload = out.message === "event" ? out.event.payload : null;
-  return { ok: true, envelope: { kind: out.message === "event" ? "event" : "filtered", persistenceId, seqNr, timestamp, timestampProblem: problem, source: body.source, payload } };
+  return { ok: true, envelope: { kind: out.message === "event" ? "event" : "filtered", persistenceId, seqNr, timestamp, timestampProblem: problem, offsets, source: body.source, payload } };
 }
 
 /** The registration an event carries: sensor id = entity id (any string), secret from iot.registration.Registered. */

@@ -43,7 +43,7 @@ export function judgeLoadAnswer(bt: Envelope, error: Partial<grpc.ServiceError> 
     return { outcome: "skip", reason: `${at}: LoadEvent answered with another event, ${describePosition(loaded.persistenceId, loaded.seqNr)}` };
   }
   // The same event: the backtracking copy's timestamp stands in if the loaded one has none.
-  return { outcome: "loaded", envelope: loaded.timestamp === null ? { ...loaded, timestamp: bt.timestamp, timestampProblem: bt.timestampProblem } : loaded };
+  return { outcome: "loaded", envelope: loaded.timestamp === null ? { ...loaded, timestamp: bt.timestamp, timestampProblem: bt.timestampProblem, offsets: bt.offsets } : loaded };
 }
 
 /** Calls LoadEvent for `bt`; `track` receives the call so the caller can cancel it on close. */

@@ -10,7 +10,7 @@ import type { EventIn, FilteredEventIn, OffsetIn, TimestampIn } from "../../../g
 import { OBSERVATION_RECORDED, PayloadError, TEMPERATURE_READ, packAny } from "../../../grpc/payload.js";
 import { persistenceIdOf, sliceOf } from "../../../grpc/persistence-id.js";
 import { TimestampError, timestampFromMillis } from "../../../grpc/timestamp.js";
-import { QUANTITIES } from "../../../../modules/observation/record.js";
+import { unitOf } from "../../../../modules/observation/observation-json.js";
 
 /**
  * "temperature": iot.temperature.TemperatureRead, what the Akka sample's
@@ -85,7 +85,7 @@ function observationRecorded(observation: RelayedObservation, receivedAt: Timest
     // Absent, not zero, while no clock anchor gave wall time: a zero time would be a lie.
     ...(observation.time === undefined ? {} : { time: timestamp(key, "time", observation.time) }),
     ...(observation.timeSource === undefined ? {} : { time_source: TIME_SOURCE[observation.timeSource] }),
-    readings: observation.readings.map((r) => ({ quantity: r.quantity, unit: QUANTITIES[r.quantity]?.unit ?? "", value: r.value })),
+    readings: observation.readings.map((r) => ({ quantity: r.quantity, unit: unitOf(r), value: r.value })),
     received_at: receivedAt,
   };
 }
@@ -97,7 +97,7 @@ export function encodeObservationEvent(observation: RelayedObservation, encoding
   const receivedAt = timestamp(key, "receivedAt", observation.receivedAt);
   // The cloud stores this offset; `seen` tells it which event of that timestamp it has.
   const offset: OffsetIn = { timestamp: receivedAt, seen: [{ persistence_id: persistenceId, seq_nr: observation.seq }] };
-  const head = { persistence_id: persistenceId, seq_nr: observation.seq, slice: sliceOf(persistenceId), offset, source: "" };
+  const head = { persistence_id: persistenceId, seq_nr: observation.seq, slice: sliceOf(persistenceId), offset: [offset], source: "" };
   let payload;
   try {
     if (encoding.payload === "observation") {

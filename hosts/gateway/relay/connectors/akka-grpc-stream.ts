@@ -11,14 +11,16 @@ import type { ObservationKey } from "../connector.js";
 import type { ConsumerEventInit } from "../../../grpc/messages.js";
 import type { EncodedEvent, EventMessage } from "./akka-grpc-event.js";
 import { AkkaProducerError, errorOfStatus, readServerMessage, type ProducerFault } from "./akka-grpc-errors.js";
-import { nextStreamTimer, waitingSinceAfter, type StreamTiming } from "./akka-grpc-timing.js";
+import { nextStreamTimer, waitingSinceAfter, type AdaptiveAckTimeout } from "./akka-grpc-timing.js";
 import { InFlightWindow } from "./akka-grpc-window.js";
 import type { LogThrottle } from "../../../log/log-throttle.js";
 
-export interface StreamSettings extends StreamTiming {
+export interface StreamSettings {
   target: string;
   init: ConsumerEventInit;
   maxInFlight: number;
+  /** Write a KeepAlive after this long without writing anything. */
+  keepAliveMs: number;
   startTimeoutMs: number;
 }
 
@@ -43,6 +45,8 @@ export interface StreamContext {
   /** For per-message warnings (stray acks, odd messages): a misbehaving server must not flood the log. */
   throttle: LogThrottle;
   now: () => number;
+  /** The connector's ack timeout, which every stream's timeouts and ack times adjust. */
+  ackTimeout: AdaptiveAckTimeout;
 }
 
 export interface DeliveryResult {
@@ -70,7 +74,9 @@ export class ConsumeEventStream {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAt: number;
   #waitingSince: number | null = null;
-  #delivery: { window: InFlightWindow; resolve: (result: DeliveryResult) => void } | null = null;
+  readonly #ackTimeout: AdaptiveAckTimeout;
+  /** `slowestWaitMs`: the longest this batch waited for an ack (progress), for the adaptive timeout. */
+  #delivery: { window: InFlightWindow; resolve: (result: DeliveryResult) => void; slowestWaitMs: number } | null = null;
 
   constructor(call: ConsumeEventCall, settings: StreamSettings, context: StreamContext) {
     this.#call = call;
@@ -79,6 +85,7 @@ export class ConsumeEventStream {
     this.#log = context.log;
     this.#throttle = context.throttle;
     this.#now = context.now;
+    this.#ackTimeout = context.ackTimeout;
     this.started = new Promise<void>((resolve, reject) => {
       this.#resolveStart = resolve;
       this.#rejectStart = reject;
@@ -113,7 +120,7 @@ export class ConsumeEventStream {
     const window = new InFlightWindow(events, this.#settings.maxInFlight);
     if (window.complete) return Promise.resolve({ acked: [], failure: null });
     return new Promise((resolve) => {
-      this.#delivery = { window, resolve };
+      this.#delivery = { window, resolve, slowestWaitMs: 0 };
       this.#pump();
     });
   }
@@ -171,9 +178,14 @@ export class ConsumeEventStream {
       return;
     }
     this.#counters.acked++;
-    this.#waitingSince = waitingSinceAfter(this.#waitingSince, delivery.window.inFlight, true, this.#now());
+    const now = this.#now();
+    if (this.#waitingSince !== null) delivery.slowestWaitMs = Math.max(delivery.slowestWaitMs, now - this.#waitingSince);
+    this.#waitingSince = waitingSinceAfter(this.#waitingSince, delivery.window.inFlight, true, now);
     if (delivery.window.complete) {
       this.#delivery = null;
+      const before = this.#ackTimeout.currentMs;
+      const after = this.#ackTimeout.batchAcked(delivery.slowestWaitMs);
+      if (after < before) this.#log.info(`${this.#settings.target} acknowledged a batch within ${delivery.slowestWaitMs} ms: ack timeout back down to ${after} ms`);
       delivery.resolve({ acked: delivery.window.acked(), failure: null });
       this.#armTiming();
     } else {
@@ -188,11 +200,13 @@ export class ConsumeEventStream {
 
   #armTiming(): void {
     if (this.#ended !== null) return;
-    const decision = nextStreamTimer({ lastWriteAt: this.#lastWriteAt, waitingSince: this.#waitingSince }, this.#settings, this.#now());
+    const timing = { keepAliveMs: this.#settings.keepAliveMs, ackTimeoutMs: this.#ackTimeout.currentMs };
+    const decision = nextStreamTimer({ lastWriteAt: this.#lastWriteAt, waitingSince: this.#waitingSince }, timing, this.#now());
     switch (decision.action) {
       case "ack-timeout": {
         const inFlight = this.inFlight;
-        this.#end(new AkkaProducerError("ack-timeout", `${this.#settings.target} acknowledged none of ${inFlight} events in flight within ${this.#settings.ackTimeoutMs} ms`));
+        const next = this.#ackTimeout.timedOut();
+        this.#end(new AkkaProducerError("ack-timeout", `${this.#settings.target} acknowledged none of ${inFlight} events in flight within ${timing.ackTimeoutMs} ms (the next stream waits up to ${next} ms)`));
         return;
       }
       case "keep-alive":

@@ -9,6 +9,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { checkTlsScheme, describeLinkError, readClientTls, type ClientTlsFiles } from "../cloud-tls.js";
+import { bearer } from "../../../auth/bearer.js";
 import type { CloudAck, CloudConnector, ObservationKey, RelayedObservation } from "../connector.js";
 
 export const OBSERVATIONS_PATH = "/api/v1/observations";
@@ -34,6 +35,8 @@ export interface HttpConnectorOptions {
   timeoutMs?: number;
   /** CA file and client certificate (mutual TLS); needs an https:// URL. Files are read here, once. */
   tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>` with every batch; never logged. */
+  token?: string;
 }
 
 function isKey(value: unknown): value is ObservationKey {
@@ -59,11 +62,12 @@ export function createHttpConnector(options: HttpConnectorOptions): CloudConnect
   const request = secure ? httpsRequest : httpRequest;
   // Aborted by close() so a shutdown does not wait out a hung request.
   const closing = new AbortController();
+  const credential: Record<string, string> = options.token === undefined ? {} : { authorization: bearer(options.token) };
 
   function post(body: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       if (closing.signal.aborted) return reject(new CloudRequestError(`POST ${endpoint}: aborted by close`));
-      const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } });
+      const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...credential } });
       let failed = false;
       // The first reason wins: the destroy that follows it raises an error of its own.
       const fail = (error: CloudRequestError) => {

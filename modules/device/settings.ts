@@ -1,11 +1,12 @@
 /*
- * The device's settings: defaults from the manifest's "config" (mc/config),
- * overridden by what was provisioned into the device's preferences (domain
- * PROVISIONING_DOMAIN), so one firmware image serves a fleet. Every value is
- * validated at boot: a bad one stops the app with an error naming the key
- * and where it came from, instead of a device that misbehaves later.
+ * The runtime's own settings: defaults from the manifest's "config"
+ * (mc/config), overridden by what was provisioned into the device's
+ * preferences (domain PROVISIONING_DOMAIN), so one firmware image serves a
+ * fleet. Every value is validated at boot: a bad one stops the app with an
+ * error naming the key and where it came from, instead of a device that
+ * misbehaves later. The app's own settings are declared by the app
+ * (app-settings.ts) and checked the same way.
  */
-export type SensorPart = "tmp117" | "sht3x" | "bme280";
 export type LogPolicy = "drop-oldest" | "refuse-newest";
 
 export interface DeviceSettings {
@@ -14,10 +15,8 @@ export interface DeviceSettings {
   secret: string;
   gatewayAddress: string;
   gatewayPort: number;
+  /** Sampling period of a sensor that names none of its own. */
   samplePeriodMs: number;
-  sensor: SensorPart;
-  /** 7-bit I2C address; the part's default when not set. */
-  sensorAddress: number | undefined;
   /** I2C pins, for a host provider that names no default bus (the plain esp32 one). */
   i2cData: number | undefined;
   i2cClock: number | undefined;
@@ -36,15 +35,26 @@ export interface DeviceSettings {
 
 /** Preference domain of provisioned settings (Moddable allows 15 characters). */
 export const PROVISIONING_DOMAIN = "xsedge-config";
-/** Settings a device may carry in its preferences; keys fit Moddable's 15-character limit. */
-export const PROVISIONED_KEYS = ["sensorId", "secret", "gatewayAddress", "gatewayPort", "samplePeriodMs", "logPolicy"] as const;
+/**
+ * Settings a device may carry in its preferences; keys fit Moddable's
+ * 15-character limit. The last three can also be changed by the gateway
+ * (REMOTE_KEYS), which writes them here.
+ */
+export const PROVISIONED_KEYS = ["sensorId", "secret", "gatewayAddress", "gatewayPort", "samplePeriodMs", "logPolicy", "batchMaxAgeMs", "traceSamples"] as const;
+/**
+ * What the gateway may change while the device runs. Where to connect and
+ * who to be are not among them: a wrong value sent from afar would cut the
+ * device off for good.
+ */
+export const REMOTE_KEYS = ["samplePeriodMs", "batchMaxAgeMs", "traceSamples"] as const;
 
 export class SettingsError extends RangeError {
+  // Defined, not assigned: on a board Error.prototype is frozen, and assigning over its name throws.
+  override readonly name = "SettingsError";
   readonly key: string;
   /** `where` names the setting and its source: "config gatewayPort", "preference xsedge-config/gatewayPort". */
   constructor(key: string, where: string, message: string) {
     super(`${where}: ${message}`);
-    this.name = "SettingsError";
     this.key = key;
   }
 }
@@ -56,12 +66,11 @@ export interface PreferenceReader {
 const SENSOR_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** Faster than this floods the gateway for no benefit: the parts convert at most ~64 Hz. */
-const MIN_SAMPLE_PERIOD_MS = 10;
-const MAX_SAMPLE_PERIOD_MS = 24 * 60 * 60 * 1000;
+export const MIN_SAMPLE_PERIOD_MS = 10;
+export const MAX_SAMPLE_PERIOD_MS = 24 * 60 * 60 * 1000;
 /** The gateway's secrets are 8 to 128 characters. */
 const MIN_SECRET_LENGTH = 8;
 const MAX_SECRET_LENGTH = 128;
-const SENSORS: readonly SensorPart[] = ["tmp117", "sht3x", "bme280"];
 const POLICIES: readonly LogPolicy[] = ["drop-oldest", "refuse-newest"];
 
 export function readSettings(config: Record<string, unknown>, preferences?: PreferenceReader): DeviceSettings {
@@ -105,8 +114,6 @@ export function readSettings(config: Record<string, unknown>, preferences?: Pref
     gatewayAddress: text(required("gatewayAddress"), "", (v) => IPV4.test(v), "must be an IPv4 address"),
     gatewayPort: integer("gatewayPort", 1883, 1, 65535)!,
     samplePeriodMs: integer("samplePeriodMs", 1000, MIN_SAMPLE_PERIOD_MS, MAX_SAMPLE_PERIOD_MS)!,
-    sensor: text("sensor", "tmp117", (v) => SENSORS.includes(v as SensorPart), `must be one of ${SENSORS.join(", ")}`) as SensorPart,
-    sensorAddress: integer("sensorAddress", undefined, 0x08, 0x77),
     i2cData: integer("i2cData", undefined, 0, 255),
     i2cClock: integer("i2cClock", undefined, 0, 255),
     keepAliveSeconds: integer("keepAliveSeconds", 30, 5, 3600)!,

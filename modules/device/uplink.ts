@@ -5,12 +5,17 @@
  * reboot resumes from the oldest unacknowledged record, because that is
  * what the log still holds.
  *
+ * Reports on downlinks (their first element FIRST_REPORT_KIND or more,
+ * modules/downlink/messages.ts) travel through the same log, so they survive
+ * a reboot too, and go out on the report topic.
+ *
  * Records are released strictly oldest first (the log's rule), so an
  * acknowledgement that arrives out of order waits until the ones before it
  * arrive too. The MQTT client keeps its in-flight copies across a reconnect
  * and sends them again itself, so the uplink only ever reads forward.
  */
 import type { LogCursor } from "../storage/log-cursor.js";
+import { FIRST_REPORT_KIND } from "../downlink/messages.js";
 
 /** The part of MqttClient the uplink drives. */
 export interface UplinkClient {
@@ -45,6 +50,7 @@ export class Uplink {
   readonly stats: UplinkStats = { logged: 0, refused: 0, published: 0, released: 0, anchorsSent: 0, releaseErrors: 0 };
   readonly #log: UplinkLog;
   readonly #topic: string;
+  readonly #reportTopic: string;
   readonly #maxInFlight: number;
   readonly #buffer: Uint8Array;
   readonly #cursor: LogCursor;
@@ -55,9 +61,11 @@ export class Uplink {
   #count = 0;
   #client: UplinkClient | undefined;
 
-  constructor(options: { log: UplinkLog; topic: string; maxInFlight: number; maxRecordBytes: number }) {
+  /** `reportTopic`: where reports go; the record topic when not given. */
+  constructor(options: { log: UplinkLog; topic: string; reportTopic?: string; maxInFlight: number; maxRecordBytes: number }) {
     this.#log = options.log;
     this.#topic = options.topic;
+    this.#reportTopic = options.reportTopic ?? options.topic;
     this.#maxInFlight = options.maxInFlight;
     this.#buffer = new Uint8Array(options.maxRecordBytes);
     this.#cursor = options.log.cursor();
@@ -86,7 +94,7 @@ export class Uplink {
    * clock stands in for a device without one), ahead of the backlog.
    */
   sendEphemeral(bytes: Uint8Array): boolean {
-    const sent = this.#client?.publish(this.#topic, bytes, NOT_LOGGED) ?? false;
+    const sent = this.#client?.publish(this.#topicOf(bytes), bytes, NOT_LOGGED) ?? false;
     if (sent) this.stats.anchorsSent++;
     return sent;
   }
@@ -101,7 +109,8 @@ export class Uplink {
       if (length === NONE) return;
       const position = cursor.position;
       // The client copies the packet into its own slot, so the buffer is free again at once.
-      if (!client.publish(this.#topic, this.#buffer.subarray(0, length), position)) {
+      const record = this.#buffer.subarray(0, length);
+      if (!client.publish(this.#topicOf(record), record, position)) {
         // Not expected with room in the window; if it happens, read this record again next time.
         cursor.seq = seq;
         cursor.offset = offset;
@@ -113,6 +122,12 @@ export class Uplink {
       this.#count++;
       this.stats.published++;
     }
+  }
+
+  /** A record's first element, after its array head of one byte (up to 23 items) or two (up to 255). */
+  #topicOf(record: Uint8Array): string {
+    const kind = record[(record[0] & 0x1f) < 24 ? 1 : 2];
+    return kind >= FIRST_REPORT_KIND ? this.#reportTopic : this.#topic;
   }
 
   /** The broker acknowledged the record behind `token`. */
