@@ -11,14 +11,14 @@
  *  - the resident memory of the gateway (and its rules workers) with 0, 1
  *    and 10 rules, against 0.
  * The gateway and the load generator run in processes of their own.
- * `node dist/bench/rules-figures.js` prints this section alone.
+ * bench/areas/rules.ts writes it up (`npm run bench -- --only rules`).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { LoadPlan, LoadResult } from "./gateway/load-generator.js";
 import type { RulesServerPlan, TwinCheck } from "./rules/gateway-process.js";
-import { throughputFigure, THROUGHPUT_OBSERVATIONS, type ThroughputFigure } from "./rules/throughput.js";
+import { throughputFigure, type ThroughputFigure } from "./rules/throughput.js";
 
 const SERVER = fileURLToPath(new URL("./rules/gateway-process.js", import.meta.url));
 const LOAD = fileURLToPath(new URL("./gateway/load-generator.js", import.meta.url));
@@ -29,7 +29,7 @@ const CHILD_TIMEOUT_MS = 300_000;
 /** The PUBACK runs: 100 devices, 1,000 observations a second in all, 10 s measured. */
 export const PUBACK_DEVICES = 100;
 export const PUBACK_RATE = 1000;
-const PUBACK_MEASURE_MS = 10_000;
+export const PUBACK_MEASURE_MS = 10_000;
 /** Deploys of a new version while the devices publish. */
 export const HOT_DEPLOYS = 3;
 
@@ -151,7 +151,8 @@ async function startServer(): Promise<RulesServer> {
       const res = await fetch(`${base}/api/v1/rules`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source, file }) });
       const body = (await res.json()) as { tookMs: number; handOverMs: number; error?: string };
       if (res.status >= 300) throw new Error(`deploy ${file}: ${res.status} ${body.error}`);
-      return body;
+      // Only the numbers: a run's figures are combined leaf by leaf with the other runs'.
+      return { tookMs: body.tookMs, handOverMs: body.handOverMs };
     },
     async switchAll(enabled) {
       const { rules } = (await (await fetch(`${base}/api/v1/rules`)).json()) as { rules: { name: string }[] };
@@ -200,6 +201,8 @@ export interface RulesFigures {
   /** Alternating runs, ten rules active and none (all disabled), in the order run. */
   puback: { rules: number; p50: number; p99: number; acked: number }[];
   deploys: { tookMs: number; handOverMs: number }[];
+  /** The baseline for deploys: the ten rules' first deploys, with no device publishing. */
+  idleDeploys: { tookMs: number; handOverMs: number }[];
   twins: TwinCheck;
   memory: { rules: number; gatewayRss: number; heapUsed: number; workersRss: number; workers: number }[];
 }
@@ -216,11 +219,11 @@ export async function measureRulesFigures(): Promise<RulesFigures> {
     await load(pubackPlan(server.mqtt, 3000));
     await sample(0);
     const rules = tenRules();
-    await server.deploy(rules[4].file, rules[4].source);
+    const idleDeploys: RulesFigures["deploys"] = [await server.deploy(rules[4].file, rules[4].source)];
     await load(pubackPlan(server.mqtt, 3000));
     await server.caughtUp();
     await sample(1);
-    for (const rule of rules.filter((_, i) => i !== 4)) await server.deploy(rule.file, rule.source);
+    for (const rule of rules.filter((_, i) => i !== 4)) idleDeploys.push(await server.deploy(rule.file, rule.source));
     const deploys: RulesFigures["deploys"] = [];
     const puback: RulesFigures["puback"] = [];
     const run = async (active: boolean, during?: () => Promise<void>) => {
@@ -244,58 +247,8 @@ export async function measureRulesFigures(): Promise<RulesFigures> {
     await server.switchAll(true);
     await server.caughtUp();
     const twins = await server.twins();
-    return { throughput, puback, deploys, twins, memory };
+    return { throughput, puback, deploys, idleDeploys, twins, memory };
   } finally {
     await server.stop();
   }
-}
-
-const fixed = (n: number, digits = 1) => n.toFixed(digits);
-const rate = (n: number) => `${Math.round(n).toLocaleString("en")}/s`;
-const mb = (bytes: number) => `${fixed(bytes / 2 ** 20)} MB`;
-
-/** The section of bench/RESULTS.md. */
-export async function rulesSection(say: (line?: string) => void): Promise<void> {
-  const f = await measureRulesFigures();
-  say("## Gateway rules");
-  say();
-  say(`Rule throughput: ${THROUGHPUT_OBSERVATIONS.toLocaleString("en")} stored observations of 10 sensors handled by a rule deployed with \`start: "stored"\`, from the deploy's end until its offset is committed past the last (SQLite reads, deliveries of up to 200 events to the rule host on the XS engine, outputs and offset committed). Beside it the same deliveries to an xsnap-worker alone (no SQLite), and the baseline: the same bundle in Node's \`vm\` (how Node-RED runs function nodes; no isolation, and no way to stop \`while (true) {}\`), with a ctx that records outputs.`);
-  say();
-  say("| rule | gateway (XS, SQLite, commits) | XS engine alone | Node vm (baseline) | gateway / vm | computrons per event |");
-  say("|---|---|---|---|---|---|");
-  for (const t of f.throughput) say(`| ${t.rule} | ${rate(t.engine)} | ${rate(t.xsOnly)} | ${rate(t.vm)} | **${fixed(t.engine / t.vm, 3)}** | ${t.computePerEvent.toLocaleString("en")} |`);
-  say();
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-  const p99Of = (rules: number) => median(f.puback.filter((p) => p.rules === rules).map((p) => p.p99));
-  const added = p99Of(10) - p99Of(0);
-  say(`Device PUBACK latency, ${PUBACK_DEVICES} devices publishing ${PUBACK_RATE.toLocaleString("en")} observations a second in all (a load generator in its own process, ${PUBACK_MEASURE_MS / 1000} s measured per run), with ten rules active (the four examples, a twin deriving one observation per observation, three rolling means, two counters, all handling every observation) and with none (the same gateway, its rules disabled: no rules worker runs), alternating; ${HOT_DEPLOYS} deploys of a new twin version happen during the first ten-rule run.`);
-  say();
-  say("| run | rules active | PUBACK p50 | PUBACK p99 | acknowledged |");
-  say("|---|---|---|---|---|");
-  f.puback.forEach((p, i) => say(`| ${i + 1} | ${p.rules} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${p.acked.toLocaleString("en")} |`));
-  say();
-  say(`p99 added by ten rules (median of the runs with ten against the median of those with none): **${fixed(added, 2)} ms** (target ≤ 1 ms ${added <= 1 ? "✓" : "✗"}).`);
-  say();
-  const took = f.deploys.map((d) => d.tookMs);
-  const handOver = f.deploys.map((d) => d.handOverMs);
-  const worst = Math.max(...took);
-  say(`Deploy to live, under that load (type-check with tsc and bundling in a child process, load and self-test in a probe worker, load beside the running version, hand-over): ${took.map((ms) => `${ms} ms`).join(", ")}; of it the hand-over (the rule taking no new events while the old version finishes and commits) ${handOver.map((ms) => `${fixed(ms)} ms`).join(", ")}. Worst **${worst} ms** (target ≤ 1 s ${worst <= 1000 ? "✓" : "✗"}). Outputs across the hand-overs: ${f.twins.observations.toLocaleString("en")} device observations, **${f.twins.missing} without their derived twin, ${f.twins.repeated} with more than one** (target 0 and 0 ${f.twins.missing === 0 && f.twins.repeated === 0 ? "✓" : "✗"}).`);
-  say();
-  const base = f.memory[0];
-  say("Resident memory of the gateway process and its rules workers (each an xsnap-worker process), after the runs above and a full garbage collection of the gateway's heap; baseline: the same gateway with no rules (no worker runs then).");
-  say();
-  say("| rules | gateway process (of it V8 heap used) | rules workers | total | added by the rules | target |");
-  say("|---|---|---|---|---|---|");
-  for (const m of f.memory) {
-    const total = m.gatewayRss + m.workersRss;
-    const addedBytes = total - (base.gatewayRss + base.workersRss);
-    const target = m.rules === 10 ? `≤ 100 MB ${addedBytes <= 100 * 2 ** 20 ? "✓" : "✗"}` : "";
-    say(`| ${m.rules} | ${mb(m.gatewayRss)} (${mb(m.heapUsed)}) | ${mb(m.workersRss)} (${m.workers} worker${m.workers === 1 ? "" : "s"}) | ${mb(total)} | ${m.rules === 0 ? "–" : `**${mb(addedBytes)}**`} | ${target} |`);
-  }
-  say();
-}
-
-// Run alone: the section without the rest of the benchmark.
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await rulesSection((line = "") => process.stdout.write(line + "\n"));
 }

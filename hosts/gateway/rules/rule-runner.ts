@@ -14,9 +14,9 @@
 import type { RunnerEnv } from "./runner-env.js";
 import { MAX_CONSECUTIVE_FAILURES } from "./fault-policy.js";
 import type { FaultContext } from "./fault-report.js";
-import { refuseOutputs } from "./output-checks.js";
 import { deathFault, RuleFaults } from "./rule-faults.js";
-import { onlyObservation, planDelivery, READ_ROWS } from "./delivery-plan.js";
+import { planDelivery, READ_ROWS } from "./delivery-plan.js";
+import { deliverEvents } from "./rule-delivery.js";
 
 export { MAX_DELIVERY_EVENTS, READ_ROWS } from "./delivery-plan.js";
 import { lagOf, RuleCounts, type RuleStats, type RunnerStatus } from "./rule-stats.js";
@@ -28,9 +28,6 @@ import type { DeliverReply, Fault, LoadReply, SimpleReply, WireEvent } from "./x
 export type { RuleStats, RunnerStatus } from "./rule-stats.js";
 export type { RunnerEnv } from "./runner-env.js";
 
-/** A delivery's watchdog: this much, plus this much per event (the meter stops a loop long before). */
-const WATCHDOG_BASE_MS = 5000;
-const WATCHDOG_PER_EVENT_MS = 20;
 const LOAD_TIMEOUT_MS = 10_000;
 
 export class RuleRunner {
@@ -255,49 +252,15 @@ export class RuleRunner {
   }
 
   async #deliver(events: WireEvent[], through: number): Promise<void> {
-    const { summary } = this.#version;
-    let reply: DeliverReply;
-    let grewBy: number;
-    try {
-      const worker = await this.#env.pool.worker(this.#worker);
-      if (worker !== this.#loadedIn) {
-        // The worker was replaced since the load: load into the new one first.
-        this.#loadedIn = undefined;
-        this.#wakeAgain = true;
-        return;
-      }
-      const watchdog = WATCHDOG_BASE_MS + WATCHDOG_PER_EVENT_MS * events.length;
-      const answer = await worker.request<DeliverReply>({ op: "deliver", slot: this.#version.slot, events }, watchdog);
-      reply = answer.reply;
-      grewBy = answer.meter.allocate - answer.allocateBefore;
-      if (answer.meter.allocate > this.#env.workerRecycleBytes) this.#env.pool.recycle(this.#worker);
-    } catch (e) {
-      if (!(e instanceof WorkerDiedError)) throw e;
-      // Died under another rule's request, while queued, or recycled by the gateway: not this rule's fault.
-      if (!e.inFlight || e.death === "closed") {
-        this.#loadedIn = undefined;
-        this.#wakeAgain = true;
-        return;
-      }
-      const handler = events.some((event) => event.kind === "observation") ? "onObservation" : "onTimer";
-      return this.#fault(deathFault(e, summary.limits, handler), onlyObservation(events), events);
+    const outcome = await deliverEvents(this.#env, { name: this.name, version: this.#version, worker: this.#worker, loadedIn: this.#loadedIn }, events);
+    if (outcome.kind === "reload") {
+      this.#loadedIn = undefined;
+      this.#wakeAgain = true;
+      return;
     }
-    this.#counts.sent();
-    if (!reply.ok) {
-      const observation = reply.observationId === null ? undefined : events.find((e) => e.kind === "observation" && e.o.id === reply.observationId);
-      const context: FaultContext = observation?.kind === "observation"
-        ? { observation: { id: observation.o.id, sensorId: observation.o.sensorId, seq: observation.o.seq } }
-        : reply.timer !== null ? { timer: reply.timer } : onlyObservation(events);
-      return this.#fault(reply.error, context, events, reply.observationId ?? undefined);
-    }
-    if (grewBy > summary.limits.memoryBytes) {
-      const message = `the engine's heap grew by ${(grewBy / 2 ** 20).toFixed(1)} MiB in one delivery, over this rule's memoryBytes of ${(summary.limits.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
-      this.#env.pool.recycle(this.#worker);
-      return this.#fault({ kind: "memory", message, handler: "onObservation" }, onlyObservation(events), events);
-    }
-    const refusal = refuseOutputs(reply.results, this.name, this.#env.derived);
-    if (refusal) return this.#fault({ kind: "output", message: refusal, handler: "onObservation" }, onlyObservation(events), events);
-    this.#accept(reply, through);
+    if (outcome.kind === "accepted" || outcome.answered) this.#counts.sent();
+    if (outcome.kind === "fault") return this.#fault(outcome.fault, outcome.context, events, outcome.failedAt);
+    this.#accept(outcome.reply, through);
   }
 
   #accept(reply: Extract<DeliverReply, { ok: true }>, through: number): void {
