@@ -4,7 +4,7 @@
  *
  *   GET  /api/v1/rules                          every rule: version, state, lag, counters, last error
  *   POST /api/v1/rules            {source, file?}  deploy: type-check, bundle, self-test, hand over (201; 200 if unchanged)
- *   GET  /api/v1/rules/detail?name=             one rule with its versions (hash, time, status) and active source
+ *   GET  /api/v1/rules/detail?name=             one rule with its versions (hash, time, status), active source and state
  *   POST /api/v1/rules/disable    {name}
  *   POST /api/v1/rules/enable     {name}
  *   POST /api/v1/rules/rollback   {name, version?}  run an earlier version again (the previous one by default)

@@ -186,7 +186,7 @@ async function refreshRules() {
     const tr = document.createElement("tr");
     tr.dataset.rule = r.name;
     const lag = r.lagObservations > 0 ? `${r.lagObservations} (${Math.round(r.lagMs / 1000)} s)` : "caught up";
-    for (const text of [r.name, `v${r.version}`, r.status, lag, String(r.events), String(r.failuresTotal), r.lastError?.message ?? ""]) {
+    for (const text of [r.name, `v${r.version}`, r.status, lag, String(r.events), String(r.derived), String(r.alerts), `${r.stateBytes} B`, String(r.failuresTotal), r.lastError?.message ?? ""]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.append(td);

@@ -27,7 +27,7 @@ Deploys and manages a running gateway's rules through its local API.
 Commands:
   deploy <file.ts>          type-check, bundle and self-test the rule, then hand over from its running version
   list                      every rule: version, status, lag, events, failures
-  show <name>               one rule: its figures, last error and version history
+  show <name>               one rule: its figures, state, last error and version history
   disable <name>            stop a rule where it is (its offset is kept)
   enable <name>             start it again after that offset
   rollback <name>           run the previous version again (or --to <version>)
@@ -114,8 +114,12 @@ function row(rule: RuleStats): string {
   return `${rule.name.padEnd(24)} v${String(rule.version).padEnd(4)} ${rule.status.padEnd(9)} ${lag.padEnd(22)} ${rule.events} events${failures}`;
 }
 
-function describe(result: { rule: RuleStats; versions: { version: number; hash: string; deployedAt: number; status: string; detail: string | null }[] }): string {
+/** How much of a rule's state `show` prints (--json has all of it). */
+const SHOWN_STATE_CHARS = 500;
+
+function describe(result: { rule: RuleStats; versions: { version: number; hash: string; deployedAt: number; status: string; detail: string | null }[]; state: unknown }): string {
   const { rule, versions } = result;
+  const state = JSON.stringify(result.state);
   const lines = [
     `${rule.name} v${rule.version} (${rule.file}, sha256 ${rule.hash.slice(0, 12)}): ${rule.status}${rule.disabledReason ? ` — ${rule.disabledReason}` : ""}`,
     `  selects ${rule.sensors.join(", ")}${rule.quantities ? ` with ${rule.quantities.join(", ")}` : ""}; relay: ${rule.relay}; on worker ${rule.worker}`,
@@ -123,6 +127,8 @@ function describe(result: { rule: RuleStats; versions: { version: number; hash: 
     `  ${rule.events} events, ${rule.derived} derived, ${rule.alerts} alerts, ${rule.keptLocal} kept local, ${rule.traces} trace lines; ${rule.computePerEvent} computrons per event (limit ${rule.limits.computePerEvent})`,
     `  failures: ${rule.failuresTotal === 0 ? "none" : Object.entries(rule.failures).map(([kind, n]) => `${n} ${kind}`).join(", ")}`,
   ];
+  if (result.state === null) lines.push("  state: none yet (no event handled; it starts from its initialState)");
+  else lines.push(`  state (${rule.stateBytes} bytes${rule.nextTimerAt === null ? "" : `; next timer ${new Date(rule.nextTimerAt).toISOString()}`}): ${state.length > SHOWN_STATE_CHARS ? `${state.slice(0, SHOWN_STATE_CHARS)}… (--json for all)` : state}`);
   if (rule.lastError) lines.push(`  last error (${new Date(rule.lastError.at).toISOString()}): ${rule.lastError.message}`);
   lines.push("  versions:");
   for (const v of versions) lines.push(`    v${v.version} ${v.status.padEnd(10)} ${new Date(v.deployedAt).toISOString()} sha256 ${v.hash.slice(0, 12)}${v.detail ? ` (${v.detail})` : ""}`);

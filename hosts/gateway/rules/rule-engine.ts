@@ -171,11 +171,12 @@ export class RuleEngine {
   }
 
   /** A rule's figures, its versions (newest first) and its active source; undefined when there is no such rule. */
-  show(name: string): { rule: RuleStats; versions: VersionInfo[]; source: string } | undefined {
+  show(name: string): { rule: RuleStats; versions: VersionInfo[]; source: string; state: unknown } | undefined {
     const runner = this.#runners.get(name);
     if (!runner) return undefined;
     const versions = this.#store.rules.versions(name).reverse().map(({ version, hash, file, deployedAt, status, detail }) => ({ version, hash, file, deployedAt, status, detail }));
-    return { rule: runner.stats(), versions, source: runner.version.source };
+    const state = runner.state;
+    return { rule: runner.stats(), versions, source: runner.version.source, state: state === null ? null : JSON.parse(state) };
   }
 
   /** Type-checks, bundles, tests and installs a rule's source (see rule-deploy.ts). */

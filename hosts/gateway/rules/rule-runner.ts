@@ -87,6 +87,11 @@ export class RuleRunner {
     return this.#version.selector;
   }
 
+  /** The rule's state (JSON) after its last good delivery: what `xsedge rules show` shows. */
+  get state(): string | null {
+    return this.#pending.state;
+  }
+
   get workerIndex(): number {
     return this.#worker;
   }

@@ -55,13 +55,17 @@ test("deploy, list, show, disable, enable, rollback: what an operator types, and
     assert.match((await rules(["deploy", file, ...gateway])).out, /^freezer-alarm v2 live \(was v1\)/);
     const list = await rules(["list", ...gateway]);
     assert.match(list.out, /^freezer-alarm\s+v2\s+running\s+caught up\s+0 events\n$/);
+    await t.publish(await t.device("freezer-1"), 1, [{ quantity: "temperature", value: -10 }]);
+    await t.caughtUp("freezer-alarm");
     const shown = await rules(["show", "freezer-alarm", ...gateway]);
     assert.match(shown.out, /^freezer-alarm v2 \(freezer-alarm\.ts, sha256 [0-9a-f]{12}\): running\n/);
     assert.match(shown.out, /\n {4}v2 active {5}\S+ sha256 [0-9a-f]{12}\n {4}v1 superseded \S+ sha256/);
+    assert.match(shown.out, /\n {2}state \(\d+ bytes\): \{.*"warm:freezer-1".*\}\n/, shown.out);
     assert.match((await rules(["disable", "freezer-alarm", ...gateway])).out, /freezer-alarm\s+v2\s+disabled/);
     assert.match((await rules(["enable", "freezer-alarm", ...gateway])).out, /freezer-alarm\s+v2\s+running/);
     assert.match((await rules(["rollback", "freezer-alarm", "--to", "1", ...gateway])).out, /^freezer-alarm v3 live \(was v2\)/);
     const json = await rules(["show", "freezer-alarm", "--json", ...gateway]);
+    assert.type(JSON.parse(json.out).state, "object");
     assert.equal(JSON.parse(json.out).versions.map((v: { detail: string | null }) => v.detail), ["rollback to version 1", null, null]);
     const missing = await rules(["show", "nothing", ...gateway]);
     assert.equal([missing.code, missing.err.trim()], [1, 'xsedge rules show: the gateway answered 404: no rule "nothing"']);
