@@ -129,7 +129,9 @@ interface RulesServer {
 
 async function startServer(): Promise<RulesServer> {
   // --expose-gc: memory is sampled after a full collection, so it is what the gateway keeps, not garbage not yet collected.
-  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--expose-gc"] });
+  // XSEDGE_BENCH_CPU_PROF=<dir>: the gateway's CPU profile of the whole run, for finding where its event loop goes.
+  const profile = process.env.XSEDGE_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XSEDGE_BENCH_CPU_PROF}`] : [];
+  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--expose-gc", ...profile] });
   const ready = next(child, "rules gateway start", (m) => m?.ready as { mqtt: number; http: number } | undefined);
   child.send({ prefix: PREFIX, devices: PUBACK_DEVICES, secret: SECRET } satisfies RulesServerPlan);
   const { mqtt, http } = await ready;

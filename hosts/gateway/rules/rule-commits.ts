@@ -104,7 +104,14 @@ export class CommitQueue {
     try {
       // Not fsynced on the event loop: what a rule did is redone from its last durable offset, the same way (see README).
       this.#store.replayableTransaction(() => {
-        for (const commit of queue) this.#apply(commit, at, summary);
+        const last = new Map<string, RuleCommit>();
+        for (const commit of queue) {
+          this.#apply(commit, at, summary);
+          last.set(commit.rule, commit);
+        }
+        // A rule's offset and state once per transaction, its last delivery's: a state is up to stateBytes, and every
+        // byte written here is one more for the next device commit's fsync to wait on.
+        for (const commit of last.values()) this.#store.rules.progress(commit.rule, commit.position, commit.state, at);
       });
     } catch (error) {
       this.#failures++;
@@ -154,6 +161,5 @@ export class CommitQueue {
       }
     }
     if (keep.length > 0) summary.keptLocal += this.#store.rules.keepLocal(keep, at).length;
-    this.#store.rules.progress(commit.rule, commit.position, commit.state, at);
   }
 }

@@ -17,6 +17,7 @@ import type { FaultContext } from "./fault-report.js";
 import { deathFault, RuleFaults } from "./rule-faults.js";
 import { planDelivery, READ_ROWS } from "./delivery-plan.js";
 import { deliverEvents } from "./rule-delivery.js";
+import { DeliveryPace } from "./delivery-pace.js";
 
 export { MAX_DELIVERY_EVENTS, READ_ROWS } from "./delivery-plan.js";
 import { lagOf, RuleCounts, type RuleStats, type RunnerStatus } from "./rule-stats.js";
@@ -52,6 +53,7 @@ export class RuleRunner {
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #faults = new RuleFaults();
   readonly #counts = new RuleCounts();
+  readonly #pace = new DeliveryPace();
 
   constructor(env: RunnerEnv, name: string, version: RuleVersion, start: { position: number; state: string | null; enabled: boolean; disabledReason: string | null }) {
     this.#env = env;
@@ -99,7 +101,7 @@ export class RuleRunner {
   /** New observations were stored (or a timer fell due): deliver what there is. */
   wake(): void {
     if (this.#inFlight) this.#wakeAgain = true;
-    else this.#pump();
+    else this.#pace.schedule(() => this.#pump());
   }
 
   /** Its worker died: the slot is gone, to be loaded again (the rule that caused it is told through its own request). */
@@ -112,6 +114,7 @@ export class RuleRunner {
   async drain(): Promise<void> {
     this.#draining = true;
     clearTimeout(this.#tickTimer);
+    this.#pace.cancel();
     while (this.#inFlight) await this.#inFlight;
   }
 
@@ -169,6 +172,7 @@ export class RuleRunner {
   close(): void {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#tickTimer);
+    this.#pace.cancel();
     this.#draining = true;
   }
 
@@ -206,11 +210,14 @@ export class RuleRunner {
     if (this.#status !== "running" || this.#inFlight || this.#draining) return;
     if (this.#env.commits.full) return this.#env.commits.whenRoom(() => this.#pump());
     this.#wakeAgain = false;
+    this.#pace.started();
     this.#inFlight = this.#step()
       .catch((error: unknown) => this.#env.log.error(`rule "${this.name}": ${(error as Error).message}`, { error }))
       .then((more) => {
         this.#inFlight = undefined;
-        if (more || this.#wakeAgain) setImmediate(() => this.#pump());
+        // More at once (a backlog, a reload): straight on; only woken meanwhile: paced.
+        if (more) setImmediate(() => this.#pump());
+        else if (this.#wakeAgain) this.#pace.schedule(() => this.#pump());
       });
   }
 
@@ -231,7 +238,8 @@ export class RuleRunner {
       return !caughtUp;
     }
     await this.#deliver(events, through);
-    return true;
+    // Caught up: what arrives meanwhile waits for the pace (delivery-pace.ts); behind: the next delivery at once.
+    return !caughtUp;
   }
 
   async #load(): Promise<"loaded" | "fault" | "retry"> {

@@ -14,13 +14,17 @@
  *    Pi runs out of memory. XS's own cap is 2 GB;
  *  - a watchdog on each request kills the process if a delivery overruns
  *    (something the meter does not count, such as a pathological regular
- *    expression).
+ *    expression);
+ *  - a nice value of RULE_WORKER_NICENESS, so that on a busy Pi the kernel
+ *    runs the gateway's event loop (PUBACKs, the relay) before the rules:
+ *    a rule that needs the CPU lags instead of slowing acknowledgements.
  * A limit that trips ends the process: the gateway blames the rule whose
  * request was in flight, starts a new worker and loads the rules again
  * from their committed state (worker-pool.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Readable, Writable } from "node:stream";
 import { NetstringDecoder, encodeNetstring } from "../../../simulator/engine/netstring.js";
@@ -28,6 +32,8 @@ import { xsnapWorkerPath } from "../../../simulator/engine/xsnap-worker.js";
 import { QUANTITIES } from "../../../modules/observation/record.js";
 import type { HostRequest } from "./xs/protocol.js";
 
+/** The rule workers' nice value (0 is the gateway's, 19 the lowest): rules yield the CPU to acknowledging devices. */
+export const RULE_WORKER_NICENESS = 10;
 /** Computrons between meter checks: a budget overruns by at most this, and checking costs little (measured: no slower than 1). */
 export const METER_INTERVAL = 10_000;
 /** What one delivery may spend outside the rules' own budgets (about a second of XS work): the host's code needs a few million. */
@@ -125,6 +131,14 @@ export class RuleWorker {
       ["-c", `ulimit -d ${kib} && exec "$0" "$@"`, xsnapWorkerPath(), options.name, "-i", String(METER_INTERVAL), "-l", String(DELIVERY_BACKSTOP_COMPUTRONS)],
       { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] },
     );
+    // The pid is the shell's until it execs, and the same process after: the priority carries over.
+    if (this.#child.pid !== undefined) {
+      try {
+        setPriority(this.#child.pid, RULE_WORKER_NICENESS);
+      } catch {
+        // Gone already (its exit is reported as for any death), or not allowed here: rules run at the gateway's priority.
+      }
+    }
     this.#toWorker = this.#child.stdio[3] as Writable;
     const fromWorker = this.#child.stdio[4] as Readable;
     this.#toWorker.on("error", () => {});
