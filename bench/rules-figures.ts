@@ -120,6 +120,7 @@ interface RulesServer {
   http: string;
   memory(): Promise<{ rss: number; heapUsed: number; workersRss: number; workers: number }>;
   twins(): Promise<TwinCheck>;
+  cpu(): Promise<{ gatewayUs: number; workersUs: number; stored: number }>;
   deploy(file: string, source: string): Promise<{ tookMs: number; handOverMs: number }>;
   /** Disables or enables every rule. */
   switchAll(enabled: boolean): Promise<void>;
@@ -142,6 +143,11 @@ async function startServer(): Promise<RulesServer> {
     async memory() {
       const reply = next(child, "memory", (m) => (typeof m?.rss === "number" ? (m as { rss: number; heapUsed: number; workersRss: number; workers: number }) : undefined));
       child.send({ type: "memory" });
+      return reply;
+    },
+    async cpu() {
+      const reply = next(child, "cpu", (m) => m?.cpu as { gatewayUs: number; workersUs: number; stored: number } | undefined);
+      child.send({ type: "cpu" });
       return reply;
     },
     async twins() {
@@ -201,7 +207,7 @@ const pubackPlan = (port: number, measureMs = PUBACK_MEASURE_MS): LoadPlan => {
 export interface RulesFigures {
   throughput: ThroughputFigure[];
   /** Alternating runs, ten rules active and none (all disabled), in the order run. */
-  puback: { rules: number; p50: number; p99: number; acked: number }[];
+  puback: { rules: number; p50: number; p99: number; acked: number; gatewayCpuUs: number; workersCpuUs: number }[];
   deploys: { tookMs: number; handOverMs: number }[];
   /** The baseline for deploys: the ten rules' first deploys, with no device publishing. */
   idleDeploys: { tookMs: number; handOverMs: number }[];
@@ -229,9 +235,16 @@ export async function measureRulesFigures(): Promise<RulesFigures> {
     const deploys: RulesFigures["deploys"] = [];
     const puback: RulesFigures["puback"] = [];
     const run = async (active: boolean, during?: () => Promise<void>) => {
+      const before = await server.cpu();
       const result = await load(pubackPlan(server.mqtt), during);
-      puback.push({ rules: active ? 10 : 0, p50: result.pubackP50, p99: result.pubackP99, acked: result.acked });
+      // Up to the rules having caught up: their work on these observations, however late they did it.
       await server.caughtUp();
+      const after = await server.cpu();
+      const stored = Math.max(1, after.stored - before.stored);
+      puback.push({
+        rules: active ? 10 : 0, p50: result.pubackP50, p99: result.pubackP99, acked: result.acked,
+        gatewayCpuUs: (after.gatewayUs - before.gatewayUs) / stored, workersCpuUs: (after.workersUs - before.workersUs) / stored,
+      });
     };
     // Ten rules and none, alternating, so a machine whose load drifts (a shared one) weighs on both alike.
     await run(true, async () => {

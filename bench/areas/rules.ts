@@ -19,6 +19,7 @@ const DEPLOY_TARGET_MS = 1000;
 const ADDED_MEMORY_TARGET_BYTES = 100 * 2 ** 20;
 
 const p99Of = (f: RulesFigures, rules: number) => median(f.puback.filter((p) => p.rules === rules).map((p) => p.p99));
+const cpuOf = (f: RulesFigures, rules: number) => median(f.puback.filter((p) => p.rules === rules).map((p) => p.gatewayCpuUs));
 const totalOf = (m: RulesFigures["memory"][number]) => m.gatewayRss + m.workersRss;
 const memoryOf = (f: RulesFigures, rules: number) => f.memory.find((m) => m.rules === rules)!;
 
@@ -32,6 +33,7 @@ const rules: BenchArea<RulesFigures> = {
     return [
       ...f.throughput.map((t) => figure(`${t.rule} rule through the gateway`, t.engine, "obs/s", { name: "the same rule in Node's vm", value: t.vm })),
       figure("PUBACK p99, ten rules active", p99Of(f, 10), "ms", { name: "no rule active", value: p99Of(f, 0) }),
+      figure("gateway CPU per observation, ten rules active", cpuOf(f, 10), "µs", { name: "no rule active", value: cpuOf(f, 0) }),
       figure("deploy to live under load, worst", worst(f.deploys), "ms", { name: "deploy with no load, worst", value: worst(f.idleDeploys) }),
       figure("resident memory, ten rules", totalOf(memoryOf(f, 10)), "B", { name: "no rules", value: totalOf(memoryOf(f, 0)) }),
     ];
@@ -48,9 +50,11 @@ const rules: BenchArea<RulesFigures> = {
       "",
       `Device PUBACK latency, ${PUBACK_DEVICES} devices publishing ${PUBACK_RATE.toLocaleString("en")} observations a second in all (a load generator in its own process, ${PUBACK_MEASURE_MS / 1000} s measured per run), with ten rules active (the four examples, a twin deriving one observation per observation, three rolling means, two counters, all handling every observation) and with none (the same gateway, its rules disabled: no rules worker runs), alternating, so a shared machine's drifting load weighs on both; ${HOT_DEPLOYS} deploys of a new twin version happen during the first ten-rule run.`,
       "",
-      "| run | rules active | PUBACK p50 | PUBACK p99 | acknowledged |",
-      "|---|---|---|---|---|",
-      ...f.puback.map((p, i) => `| ${i + 1} | ${p.rules} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${Math.round(p.acked).toLocaleString("en")} |`),
+      "| run | rules active | PUBACK p50 | PUBACK p99 | acknowledged | gateway CPU per observation | rules workers' CPU per observation |",
+      "|---|---|---|---|---|---|---|",
+      ...f.puback.map((p, i) => `| ${i + 1} | ${p.rules} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${Math.round(p.acked).toLocaleString("en")} | ${fixed(p.gatewayCpuUs)} µs | ${fixed(p.workersCpuUs)} µs |`),
+      "",
+      "CPU per observation: the gateway process's CPU time (all its threads) and its rules workers', from the start of a run until the rules have caught up on it, divided by the device observations stored meanwhile; steadier than latency when the machine is shared.",
       "",
     ];
     const added = p99Of(f, 10) - p99Of(f, 0);

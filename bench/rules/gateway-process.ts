@@ -6,7 +6,10 @@
  * {type: "memory"} → {rss, heapUsed, workersRss, workers} (this process's
  * resident memory after a full collection, its V8 heap, and its rules
  * workers' resident memory; started with --expose-gc for that), {type: "twins"} → what the "twin" rule
- * derived against what devices sent, {type: "stop"} → {stopped: true}.
+ * derived against what devices sent, {type: "cpu"} → {cpu: {gatewayUs,
+ * workersUs, stored}} (CPU time used so far by this process and by its
+ * rules workers, and the device observations stored), {type: "stop"} →
+ * {stopped: true}.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +48,16 @@ function rssOf(pid: number | "self"): number {
   }
 }
 
+/** User and system CPU time of a process, from /proc (clock ticks of 10 ms); 0 once it is gone. */
+function cpuUsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return 0;
+  }
+}
+
 process.once("message", async (plan: RulesServerPlan) => {
   const dataDir = mkdtempSync(join(tmpdir(), "xsedge-bench-rules-"));
   const registry = new StaticRegistry(Array.from({ length: plan.devices }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret })));
@@ -60,6 +73,10 @@ process.once("message", async (plan: RulesServerPlan) => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const pids = gateway.rules?.workerPids() ?? [];
       process.send!({ rss: rssOf("self"), heapUsed: process.memoryUsage().heapUsed, workersRss: pids.reduce((n, pid) => n + rssOf(pid), 0), workers: pids.length });
+    } else if (message.type === "cpu") {
+      const own = process.cpuUsage();
+      const pids = gateway.rules?.workerPids() ?? [];
+      process.send!({ cpu: { gatewayUs: own.user + own.system, workersUs: pids.reduce((n, pid) => n + cpuUsOf(pid), 0), stored: gateway.stats().ingest.stored } });
     } else if (message.type === "twins") {
       const store = gateway.store;
       const devices = store.queries.sensorSummaries().filter((s) => !s.sensorId.includes(".")).reduce((n, s) => n + s.observations, 0);
