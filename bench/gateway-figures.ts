@@ -1,23 +1,29 @@
 /*
- * The gateway's figures, each against a baseline measured in the same run:
+ * The gateway's figures, each against baselines measured in the same run:
  * - durable ingest (committed to SQLite, then acknowledged) with 1, 100 and
- *   1,000 devices, against bare aedes QoS 1 without persistence;
+ *   1,000 devices, beside Debian's mosquitto 2 with persistence on (a C
+ *   broker whose PUBACK means "in memory") and bare aedes QoS 1, and beside
+ *   the gateway's own MQTT listener with nothing stored (what MQTT alone
+ *   costs it);
  * - latency from a device's publish to the cloud's acknowledgement at
- *   10,000 observations a second, beside the PUBACK latency of bare aedes at
- *   the same rate;
- * - the gateway's resident memory with 1,000 devices, beside bare aedes's.
+ *   10,000 observations a second, beside bare aedes's PUBACK latency;
+ * - the gateway's resident memory with 1,000 devices.
  *
  * Every server and the load generator run in processes of their own
- * (bench/gateway/), so the machine's two cores are shared out the same way
- * for the baseline and for the gateway.
+ * (bench/gateway/), so the machine's cores are shared out the same way for
+ * each. The machine may be shared with other work, so each figure is the
+ * median of ROUNDS rounds, and in each round every server runs once, in an
+ * order that rotates from round to round; ratios are taken within a round
+ * (a baseline and the gateway measured minutes apart would compare the
+ * machine's load, not the servers) and their median reported.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { percentile, type LoadPlan, type LoadResult } from "./gateway/load-generator.js";
+import { mosquittoMissing } from "./gateway/mosquitto-server.js";
 import type { ServerPlan, ServerStats } from "./gateway/server-process.js";
 
-const SERVER = fileURLToPath(new URL("./gateway/server-process.js", import.meta.url));
-const LOAD = fileURLToPath(new URL("./gateway/load-generator.js", import.meta.url));
+const SERVER = new URL("./gateway/server-process.js", import.meta.url);
+const LOAD = new URL("./gateway/load-generator.js", import.meta.url);
 const SECRET = "bench-secret-0123456789";
 /** Bounds every exchange with a child, so a wedged run fails instead of hanging the benchmark. */
 const CHILD_TIMEOUT_MS = 120_000;
@@ -26,6 +32,13 @@ const TOTAL_WINDOW = 1000;
 export const DEVICE_COUNTS = [1, 100, 1000] as const;
 export const LATENCY_RATE = 10_000;
 const LATENCY_DEVICES = 1000;
+/** Rounds per figure (XSEDGE_BENCH_ROUNDS overrides): three give a median that one slow moment cannot move. */
+export const ROUNDS = Math.max(1, Number(process.env.XSEDGE_BENCH_ROUNDS ?? 3) || 3);
+const WARMUP_MS = 2000;
+const MEASURE_MS = 4000;
+
+export const INGEST_KINDS = ["mosquitto", "aedes", "gateway", "listener"] as const;
+export type IngestKind = (typeof INGEST_KINDS)[number];
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -100,23 +113,18 @@ async function runLoad(plan: LoadPlan, during: DuringLoad = {}): Promise<LoadRes
   return value;
 }
 
-export interface IngestFigure {
-  devices: number;
-  window: number;
-  aedes: LoadResult;
-  gateway: LoadResult;
-  ratio: number;
-  /** Resident memory of each server halfway through its measuring interval, bytes. */
-  aedesRss: number;
-  gatewayRss: number;
-  /** Each server's CPU time (all its threads) while measuring, per observation acknowledged meanwhile, µs. */
-  aedesCpuPerObservation: number;
-  gatewayCpuPerObservation: number;
-  /** Transactions the gateway committed for the observations it stored (group commit), when it reports them. */
-  gatewayStats: unknown;
+export interface IngestRun {
+  kind: IngestKind;
+  result: LoadResult;
+  /** The server's CPU time (all its threads) while measuring, per observation acknowledged meanwhile, µs. */
+  cpuUs: number;
+  /** Resident memory halfway through measuring, bytes. */
+  rss: number;
+  /** The gateway's stats at the end (group commits and the like); gateway only. */
+  stats?: unknown;
 }
 
-async function measureIngest(kind: "aedes" | "gateway", devices: number, window: number) {
+export async function measureIngest(kind: IngestKind, devices: number, window: number): Promise<IngestRun> {
   const prefix = `bench${devices}`;
   const server = await startServer({ kind, prefix, devices, secret: SECRET });
   let rss = 0;
@@ -124,49 +132,94 @@ async function measureIngest(kind: "aedes" | "gateway", devices: number, window:
   let cpuTo = 0;
   try {
     const result = await runLoad(
-      { port: server.port, devices, mode: "throughput", window, warmupMs: 2000, measureMs: 5000, prefix, secret: SECRET, firstSeq: 1 },
+      { port: server.port, devices, mode: "throughput", window, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, prefix, secret: SECRET, firstSeq: 1 },
       {
         start: async () => void (cpuFrom = (await server.stats()).cpuMs),
         halfway: async () => void (rss = (await server.stats()).rss),
         end: async () => void (cpuTo = (await server.stats()).cpuMs),
       },
     );
-    const stats = (await server.stats({ gateway: true })).stats;
-    return { result, rss, stats, cpuPerObservation: ((cpuTo - cpuFrom) * 1000) / result.acked };
+    const stats = kind === "gateway" ? (await server.stats({ gateway: true })).stats : undefined;
+    return { kind, result, rss, stats, cpuUs: ((cpuTo - cpuFrom) * 1000) / result.acked };
   } finally {
     await server.stop();
   }
 }
 
-export async function ingestFigures(counts: readonly number[] = DEVICE_COUNTS): Promise<IngestFigure[]> {
+export function median(values: readonly number[]): number {
+  const finite = values.filter(Number.isFinite);
+  return finite.length === 0 ? NaN : percentile([...finite], 0.5);
+}
+
+/** One server's figures over the rounds: each the median of its rounds. */
+export interface KindFigure {
+  ackedPerSecond: number;
+  cpuUs: number;
+  rss: number;
+  generatorCpu: number;
+  runs: IngestRun[];
+}
+
+export interface IngestFigure {
+  devices: number;
+  window: number;
+  rounds: number;
+  /** Absent: the server could not run here (mosquitto not installed; see `missing`). */
+  kinds: Partial<Record<IngestKind, KindFigure>>;
+  /** Median over rounds of the gateway's CPU per observation / mosquitto's, each pair from one round. */
+  cpuRatioToMosquitto: number;
+  /** Median over rounds of the gateway's acknowledged rate / bare aedes's. */
+  rateRatioToAedes: number;
+  /** Why mosquitto was not measured. */
+  missing?: string;
+}
+
+function kindFigure(runs: IngestRun[]): KindFigure {
+  return {
+    ackedPerSecond: median(runs.map((r) => r.result.ackedPerSecond)),
+    cpuUs: median(runs.map((r) => r.cpuUs)),
+    rss: median(runs.map((r) => r.rss)),
+    generatorCpu: median(runs.map((r) => r.result.generatorCpu)),
+    runs,
+  };
+}
+
+export async function ingestFigures(counts: readonly number[] = DEVICE_COUNTS, rounds = ROUNDS, kinds: readonly IngestKind[] = INGEST_KINDS): Promise<IngestFigure[]> {
+  const missing = mosquittoMissing();
+  const measured = kinds.filter((k) => !(k === "mosquitto" && missing));
   const figures: IngestFigure[] = [];
   for (const devices of counts) {
     const window = Math.max(1, Math.round(TOTAL_WINDOW / devices));
-    const aedes = await measureIngest("aedes", devices, window);
-    const gateway = await measureIngest("gateway", devices, window);
+    const runs = new Map<IngestKind, IngestRun[]>(measured.map((k) => [k, []]));
+    const cpuRatios: number[] = [];
+    const rateRatios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const order = measured.map((_, i) => measured[(i + round) % measured.length]);
+      const byKind = new Map<IngestKind, IngestRun>();
+      for (const kind of order) byKind.set(kind, await measureIngest(kind, devices, window));
+      for (const [kind, run] of byKind) runs.get(kind)!.push(run);
+      const gateway = byKind.get("gateway");
+      if (gateway && byKind.get("mosquitto")) cpuRatios.push(gateway.cpuUs / byKind.get("mosquitto")!.cpuUs);
+      if (gateway && byKind.get("aedes")) rateRatios.push(gateway.result.ackedPerSecond / byKind.get("aedes")!.result.ackedPerSecond);
+    }
     figures.push({
       devices,
       window,
-      aedes: aedes.result,
-      gateway: gateway.result,
-      ratio: gateway.result.ackedPerSecond / aedes.result.ackedPerSecond,
-      aedesRss: aedes.rss,
-      gatewayRss: gateway.rss,
-      aedesCpuPerObservation: aedes.cpuPerObservation,
-      gatewayCpuPerObservation: gateway.cpuPerObservation,
-      gatewayStats: gateway.stats,
+      rounds,
+      kinds: Object.fromEntries([...runs].map(([kind, kindRuns]) => [kind, kindFigure(kindRuns)])),
+      cpuRatioToMosquitto: median(cpuRatios),
+      rateRatioToAedes: median(rateRatios),
+      ...(missing && kinds.includes("mosquitto") ? { missing } : {}),
     });
   }
   return figures;
 }
 
-export interface LatencyFigure {
-  rate: number;
-  devices: number;
+export interface LatencyRound {
   /** Publish → cloud ack through the gateway and the reference cloud, ms. */
   cloudP50: number;
   cloudP99: number;
-  /** Observations published while measuring that the cloud acknowledged (the rest are listed as missing). */
+  /** Observations published while measuring that the cloud acknowledged (the rest are counted as missing). */
   measured: number;
   missing: number;
   /** Publish → PUBACK, ms: through the gateway, and through bare aedes at the same rate (the baseline). */
@@ -175,6 +228,13 @@ export interface LatencyFigure {
   aedesPubackP50: number;
   aedesPubackP99: number;
   achievedRate: number;
+}
+
+/** Each field the median of its rounds. */
+export interface LatencyFigure extends LatencyRound {
+  rate: number;
+  devices: number;
+  rounds: LatencyRound[];
 }
 
 /** Waits (bounded) until the gateway's relay has nothing left to send. */
@@ -187,7 +247,7 @@ async function drained(gateway: Server): Promise<void> {
   }
 }
 
-export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVICES): Promise<LatencyFigure> {
+async function latencyRound(rate: number, devices: number): Promise<LatencyRound> {
   const plan = (port: number, prefix: string): LoadPlan => ({
     port, devices, mode: "rate", rate, window: 100, warmupMs: 3000, measureMs: 10_000, prefix, secret: SECRET, firstSeq: 1,
   });
@@ -210,8 +270,6 @@ export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVIC
         if (pairs[i] >= load.measureFrom && pairs[i] < load.measureTo) inWindow.push(pairs[i + 1]);
       }
       return {
-        rate,
-        devices,
         cloudP50: percentile(inWindow, 0.5),
         cloudP99: percentile(inWindow, 0.99),
         measured: inWindow.length,
@@ -228,4 +286,24 @@ export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVIC
   } finally {
     await cloud.stop();
   }
+}
+
+export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVICES, rounds = ROUNDS): Promise<LatencyFigure> {
+  const all: LatencyRound[] = [];
+  for (let round = 0; round < rounds; round++) all.push(await latencyRound(rate, devices));
+  const of = (field: keyof LatencyRound) => median(all.map((r) => r[field]));
+  return {
+    rate,
+    devices,
+    rounds: all,
+    cloudP50: of("cloudP50"),
+    cloudP99: of("cloudP99"),
+    measured: of("measured"),
+    missing: of("missing"),
+    gatewayPubackP50: of("gatewayPubackP50"),
+    gatewayPubackP99: of("gatewayPubackP99"),
+    aedesPubackP50: of("aedesPubackP50"),
+    aedesPubackP99: of("aedesPubackP99"),
+    achievedRate: of("achievedRate"),
+  };
 }

@@ -1,6 +1,6 @@
 /*
  * The gateway's durable path alone, without MQTT: publishes go straight to
- * the outbox (group commit into SQLite, synchronous=FULL) and the relay
+ * the outbox (group commit into SQLite, fsynced before acknowledging) and the relay
  * sends them to a connector that acknowledges at once. What it costs per
  * observation in CPU is the part of the durable-ingest figure that is the
  * gateway's own, free of aedes, sockets and the load generator, and steadier

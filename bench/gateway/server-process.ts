@@ -8,6 +8,11 @@
  *   bench devices registered; its connector acknowledges at once, or relays
  *   to a reference cloud and records each observation's latency from the
  *   device's publish to the cloud's acknowledgement.
+ * - "listener": the gateway's MQTT listener alone, its publishes answered
+ *   in batches per turn of the event loop, as the group commit answers
+ *   them, but with nothing stored: what the MQTT path costs by itself.
+ * - "mosquitto": Debian's mosquitto (mosquitto-server.ts), in a process of
+ *   its own that this one starts and measures.
  * - "cloud": the reference cloud service.
  *
  * Messages from the parent: {type: "stats", gateway?, latencies?} → {rss, heapUsed, cpuMs, stats?, latencies?},
@@ -23,15 +28,18 @@ import { join } from "node:path";
 import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/relay/connector.js";
 import { createHttpConnector } from "../../hosts/gateway/relay/connectors/http.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
+import { startDeviceListener, type PublishIntake } from "../../hosts/gateway/ingest/device-listener.js";
+import type { IngestOutcome, PublishInput } from "../../hosts/gateway/ingest/ingest.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 
 /** The bench's cloud and gateways, in processes of their own on loopback, share these tokens. */
 const BENCH_CREDENTIALS = { adminTokens: ["bench-admin-token-0123456789"], gatewayTokens: ["bench-gateway-token-0123456789"] };
 import { createLogger } from "../../hosts/log/logger.js";
 import { startCloud } from "../../simulator/cloud/server.js";
+import { startMosquitto } from "./mosquitto-server.js";
 
 export interface ServerPlan {
-  kind: "aedes" | "gateway" | "cloud";
+  kind: "aedes" | "mosquitto" | "gateway" | "listener" | "cloud";
   /** gateway: the bench devices' ids are `${prefix}-1..devices`, all with `secret`. */
   prefix?: string;
   devices?: number;
@@ -51,6 +59,25 @@ export interface ServerStats {
 }
 
 const quiet = createLogger({ component: "bench", level: "error" });
+/** One host plays every device, with up to 1,000 publishes in flight each, and connects them 100 at a time. */
+const BENCH_LIMITS = { maxInFlight: 1000, maxConnectionsPerAddress: 2000, maxUnauthenticatedPerAddress: 256 };
+
+/** Answers each turn's publishes together on the next turn, as the group commit does, without a store. */
+function answeringIntake(): PublishIntake {
+  const outcome = { kind: "duplicate" } as IngestOutcome;
+  let pending: Array<{ input: PublishInput; done: (outcome: IngestOutcome, input: PublishInput) => void }> = [];
+  const flush = () => {
+    const group = pending;
+    pending = [];
+    for (const { input, done } of group) done(outcome, input);
+  };
+  return {
+    offer(input, done) {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ input, done: done as (outcome: IngestOutcome, input: PublishInput) => void });
+    },
+  };
+}
 
 /** Acknowledges every observation at once: the throughput runs measure ingest, not a cloud. */
 function ackingConnector(): CloudConnector {
@@ -81,7 +108,16 @@ function timedConnector(inner: CloudConnector, latencies: number[]): CloudConnec
   };
 }
 
-async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<void>; latencies?: number[]; stats?: () => unknown }> {
+interface Started {
+  port: number;
+  stop(): Promise<void>;
+  latencies?: number[];
+  stats?: () => unknown;
+  /** For a server in a process of its own (mosquitto): its CPU (ms) and resident memory, instead of this process's. */
+  usage?: () => { cpuMs: number; rss: number };
+}
+
+async function start(plan: ServerPlan): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), `xsedge-bench-${plan.kind}-`));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   if (plan.kind === "aedes") {
@@ -98,8 +134,21 @@ async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<
       },
     };
   }
+  if (plan.kind === "mosquitto") {
+    cleanup();
+    const users = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ username: `${plan.prefix}-${i + 1}`, password: plan.secret ?? "" }));
+    const mosquitto = await startMosquitto(users);
+    return { port: mosquitto.port, stop: () => mosquitto.stop(), usage: () => ({ cpuMs: mosquitto.cpuMs(), rss: mosquitto.rss() }) };
+  }
+  if (plan.kind === "listener") {
+    const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
+    const listener = await startDeviceListener({
+      host: "127.0.0.1", port: 0, intake: answeringIntake(), registry: new StaticRegistry(sensors), logger: quiet, limits: BENCH_LIMITS,
+    });
+    return { port: listener.port!, stop: async () => (await listener.close(), cleanup()) };
+  }
   if (plan.kind === "cloud") {
-    const cloud = await startCloud({ credentials: BENCH_CREDENTIALS, host: "127.0.0.1", port: 0, dataDir: dir, logger: quiet });
+    const cloud = await startCloud({ credentials: BENCH_CREDENTIALS, host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: dir, logger: quiet });
     return { port: cloud.port, stop: async () => (await cloud.close(), cleanup()) };
   }
   const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
@@ -114,6 +163,7 @@ async function start(plan: ServerPlan): Promise<{ port: number; stop(): Promise<
     registry: new StaticRegistry(sensors),
     // The bench's devices flood on purpose; the limit that protects a gateway from one would cap the figure.
     rateLimitPerSecond: Infinity,
+    mqttLimits: BENCH_LIMITS,
   });
   return {
     port: gateway.mqttPort!,
@@ -135,10 +185,11 @@ if (process.send) {
           if (message.type === "stats") {
             const memory = process.memoryUsage();
             const { user, system } = process.cpuUsage();
+            const own = server.usage?.();
             const reply: ServerStats = {
-              rss: memory.rss,
+              rss: own?.rss ?? memory.rss,
               heapUsed: memory.heapUsed,
-              cpuMs: (user + system) / 1000,
+              cpuMs: own?.cpuMs ?? (user + system) / 1000,
               latencies: message.latencies ? server.latencies : undefined,
               stats: message.gateway ? server.stats?.() : undefined,
             };

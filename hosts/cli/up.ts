@@ -25,6 +25,7 @@ import { resolveCloudCredentials } from "../../simulator/cloud/credentials.js";
 import { bearer } from "../auth/bearer.js";
 import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../../simulator/fleet.js";
+import { oneAddressFleetLimits } from "../gateway/ingest/listener-limits.js";
 import { loadApp } from "../../simulator/app/load-app.js";
 import { startAppFleet, stopAppFleet } from "../../simulator/app/app-fleet.js";
 import {
@@ -163,6 +164,8 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       // Both links over Akka Projection gRPC, as beside an Akka cloud; our richer payload, which the reference cloud reads.
       cloudLink: { transport: "akka-grpc", target: cloud.grpcTarget, payload: "observation", token: credentials.gatewayTokens[0] },
       registrationLink: { transport: "akka-grpc", target: cloud.grpcTarget, token: credentials.gatewayTokens[0] },
+      // Every simulated device connects from 127.0.0.1.
+      mqttLimits: oneAddressFleetLimits(options.devices),
       logger: logger.child("gateway"),
     });
     const secrets = new Map(Array.from({ length: options.devices }, (_, i) => [`sim-${i + 1}`, randomBytes(16).toString("hex")]));

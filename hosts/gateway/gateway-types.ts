@@ -7,6 +7,10 @@ import type { StreamLimits } from "./api/observation-stream.js";
 import type { ApiStats } from "./api/server.js";
 import type { ApiAccessOptions } from "./api/api-access.js";
 import type { AuthCounters } from "./ingest/device-auth.js";
+import type { DeviceDownlink } from "./ingest/downlink.js";
+import type { ListenerLimits } from "./ingest/listener-limits.js";
+import type { ListenerStats } from "./ingest/listener-stats.js";
+import type { LoginThrottleLimits } from "./ingest/login-throttle.js";
 import type { MqttTlsOptions } from "./ingest/mqtt-tls.js";
 import type { RegistrationFeedStats } from "./registrations/feed.js";
 import type { CloudConnector } from "./relay/connector.js";
@@ -60,6 +64,10 @@ export interface GatewayOptions {
   registrationRetryMaxMs?: number;
   /** A second MQTT listener for devices, over TLS. */
   mqttTls?: MqttTlsOptions;
+  /** The device listener's limits (packet size, CONNECT deadline, connection caps, in flight); ingest/listener-limits.ts has the defaults. */
+  mqttLimits?: Partial<ListenerLimits>;
+  /** How failed device logins are slowed and then refused; ingest/login-throttle.ts has the defaults. */
+  mqttLoginThrottle?: Partial<LoginThrottleLimits>;
   /**
    * Ingest from this broker (e.g. mosquitto) instead of the embedded one,
    * which is then not started (mqttPort is null); see ingest/external-broker.ts.
@@ -119,6 +127,8 @@ export interface GatewayStats {
   /** Null when the caller gave the registry (no feed runs). */
   registration: RegistrationStats | null;
   auth: AuthCounters;
+  /** The embedded device listener's connections and refusals; absent with an external broker. */
+  mqtt?: ListenerStats;
   outbox: OutboxStats;
   /** Absent when UDP is off. */
   udp?: UdpCounters;
@@ -142,6 +152,8 @@ export interface Gateway {
   readonly mqttPort: number | null;
   /** The TLS listener's port, when mqttTls was given. */
   readonly mqttTlsPort: number | undefined;
+  /** Messages to devices and their reports (ingest/downlink.ts); null with an external broker. */
+  readonly downlink: DeviceDownlink | null;
   /** Who may connect: the given registry or the registration projection. */
   readonly registry: SensorRegistry;
   /** The UDP port really bound; undefined when UDP is off. */

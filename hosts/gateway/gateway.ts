@@ -8,7 +8,7 @@
 import { createLogger } from "../log/logger.js";
 import { RelayFailureClock, watchConnector, type RegistrationStreamHealth } from "./api/health.js";
 import { DEFAULT_HTTP_PORT, idleApiStats, startApiServer, type ApiServer } from "./api/server.js";
-import { startBroker, type MqttBroker } from "./ingest/broker.js";
+import { startDeviceListener, type DeviceListener } from "./ingest/device-listener.js";
 import { RegistrationProjection } from "./registrations/projection.js";
 import type { CloudConnector } from "./relay/connector.js";
 import {
@@ -133,7 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     rateLimitBurst: options.rateLimitBurst,
     onStored,
   });
-  let broker: MqttBroker | undefined;
+  let broker: DeviceListener | undefined;
   let external: ExternalIngest | undefined;
   let feed: RegistrationSource | undefined;
   let udp: UdpIngest | undefined;
@@ -147,6 +147,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqttClients: broker?.connectedClients() ?? 0,
     registration: projection && feed ? { sensors: projection.size, offset: projection.offset(), ...feed.stats() } : null,
     auth: broker?.authCounters() ?? { accepted: 0, unregistered: 0, badSecret: 0, wrongSensor: 0, tlsFailed: 0 },
+    ...(broker ? { mqtt: broker.stats() } : {}),
     outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? idleApiStats(),
@@ -168,12 +169,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       external = started;
       undo.push(() => started.close());
     } else {
-      const started = await startBroker({
+      const started = await startDeviceListener({
         host: options.mqttHost ?? "127.0.0.1",
         port: options.mqttPort === undefined ? DEFAULT_MQTT_PORT : options.mqttPort,
-        ingest: outbox,
+        intake: outbox,
         registry,
         tls: options.mqttTls,
+        limits: options.mqttLimits,
+        loginThrottle: options.mqttLoginThrottle,
         logger: log.child("mqtt"),
         now,
       });
@@ -295,6 +298,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqttHost: broker?.host ?? null,
     mqttPort: broker?.port ?? null,
     mqttTlsPort: broker?.tlsPort,
+    downlink: broker?.downlink ?? null,
     registry,
     udpPort: udp?.port,
     httpPort: api?.port ?? null,

@@ -30,6 +30,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CLOUD_STORE_FILE } from "../../simulator/cloud/cloud-store.js";
+import { envName, KEY_BY_PATH } from "../../hosts/gateway/config/schema.js";
+import { oneAddressFleetLimits } from "../../hosts/gateway/ingest/listener-limits.js";
 import { freePort } from "../support/test-helpers.js";
 import { DEFAULT_TREND, judgeTrend, type MemorySample } from "./memory-trend.js";
 import { answers, Managed, sleep, until } from "./managed-process.js";
@@ -113,12 +115,16 @@ const cloud = new Managed(
   () => spawn(process.execPath, [XSEDGE, "cloud", "--port", String(cloudPort), "--grpc-port", String(grpcPort), "--data-dir", join(dataDir, "cloud"), "--admin-token-file", adminTokenFile, "--gateway-token-file", gatewayTokenFile, "--log-level", "error"], { stdio: "inherit" }),
   () => until("the cloud", answers(`${cloudUrl}/healthz`), 30_000),
 );
+// The whole fleet connects from 127.0.0.1, which the listener's per-address caps would otherwise refuse.
+const fleetLimitsEnv = Object.fromEntries(
+  Object.entries(oneAddressFleetLimits(settings.devices)).map(([key, value]) => [envName(KEY_BY_PATH.get(`mqtt.${key}`)!), String(value)]),
+);
 const gateway = new Managed(
   "gateway",
   () => spawn(process.execPath, [
     XSEDGE, "gateway", "--mqtt-port", String(mqttPort), "--http-port", String(apiPort), "--data-dir", join(dataDir, "gateway"),
     "--cloud-target", `127.0.0.1:${grpcPort}`, "--cloud-token-file", gatewayTokenFile, "--cloud-akka-payload", "observation", "--log-level", "error",
-  ], { stdio: "inherit" }),
+  ], { stdio: "inherit", env: { ...process.env, ...fleetLimitsEnv } }),
   () => until("the gateway", answers(`http://127.0.0.1:${apiPort}/healthz`), 30_000),
   `http://127.0.0.1:${apiPort}/metrics`,
 );

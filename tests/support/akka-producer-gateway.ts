@@ -72,7 +72,7 @@ export async function startProducerGateway(
     logger,
     dataDir,
     async publish(sensorId, payloads) {
-      const device = await TestMqttClient.connect(gateway.mqttPort!, `dev-${sensorId}`, { username: sensorId, password: secretOf(sensorId) });
+      const device = await TestMqttClient.connect(gateway.mqttPort!, sensorId, { username: sensorId, password: secretOf(sensorId) });
       for (const payload of payloads) await device.puback(device.publish(uplinkTopic(sensorId), payload));
       await device.end();
     },

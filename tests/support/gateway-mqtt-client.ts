@@ -2,13 +2,19 @@
  * A device played with raw MQTT 3.1.1 packets (mqtt-packet), so tests see
  * exactly what the broker sends and when, without a client library's retries.
  */
-import mqtt, { type Packet } from "mqtt-packet";
+import mqtt, { type IConnectPacket, type Packet } from "mqtt-packet";
 import { connect, type Socket } from "node:net";
 import { within } from "./test-helpers.js";
 
 export interface Credentials {
   username: string;
   password: string;
+}
+
+/** How a test device connects: from which loopback address, and CONNECT fields beyond the login (clean, keepalive, will). */
+export interface ConnectOptions {
+  localAddress?: string;
+  connect?: Partial<IConnectPacket>;
 }
 
 export class TestMqttClient {
@@ -37,20 +43,36 @@ export class TestMqttClient {
   }
 
   /** Connects and waits for CONNACK 0; `credentials` are the MQTT username (a sensor id) and password (its secret). */
-  static async connect(port: number, clientId: string, credentials?: Credentials): Promise<TestMqttClient> {
-    const { client, returnCode } = await TestMqttClient.attempt(connect(port, "127.0.0.1"), "connect", clientId, credentials);
+  static async connect(port: number, clientId: string, credentials?: Credentials, options: ConnectOptions = {}): Promise<TestMqttClient> {
+    const { client, returnCode } = await TestMqttClient.attempt(TestMqttClient.socket(port, options), "connect", clientId, credentials, options.connect);
     if (returnCode !== 0) throw new Error(`${clientId}: CONNACK refused with return code ${returnCode}`);
     return client;
   }
 
+  /** A TCP socket to the gateway on 127.0.0.1, from `localAddress` (any 127.x address is this machine's loopback too). */
+  static socket(port: number, options: ConnectOptions = {}): Socket {
+    return connect({ port, host: "127.0.0.1", ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  }
+
   /** Sends CONNECT over `socket` once it emits `ready` ("secureConnect" for TLS) and returns the CONNACK's return code, refused or not. */
-  static async attempt(socket: Socket, ready: "connect" | "secureConnect", clientId: string, credentials?: Credentials): Promise<{ client: TestMqttClient; returnCode: number }> {
+  static async attempt(
+    socket: Socket, ready: "connect" | "secureConnect", clientId: string, credentials?: Credentials, fields: Partial<IConnectPacket> = {},
+  ): Promise<{ client: TestMqttClient; returnCode: number; sessionPresent: boolean }> {
     await within(`${ready} of ${clientId}`, new Promise<void>((resolve, reject) => socket.once(ready, resolve).once("error", reject)));
     const client = new TestMqttClient(socket, clientId);
     const login = credentials ? { username: credentials.username, password: Buffer.from(credentials.password) } : {};
-    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0, ...login });
+    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0, ...login, ...fields });
     const connack = await client.waitFor("connack", (p) => p.cmd === "connack");
-    return { client, returnCode: connack.cmd === "connack" ? (connack.returnCode ?? 0) : -1 };
+    return {
+      client,
+      returnCode: connack.cmd === "connack" ? (connack.returnCode ?? 0) : -1,
+      sessionPresent: connack.cmd === "connack" && connack.sessionPresent === true,
+    };
+  }
+
+  /** Writes raw bytes, as an attacker would. */
+  write(bytes: Uint8Array): void {
+    this.#socket.write(bytes);
   }
 
   send(packet: Packet): void {

@@ -13,6 +13,7 @@
  * metric's collect() reads from it.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { LISTENER_METRICS } from "../ingest/listener-stats.js";
 
 export interface MetricSpec {
   /** Dotted path into the stats snapshot, e.g. "ingest.stored". */
@@ -81,6 +82,7 @@ export const GATEWAY_METRICS: readonly MetricSpec[] = Object.freeze([
   counter("auth.badSecret", "xsedge_auth_bad_secret_total", "Device CONNECTs refused: wrong or missing secret."),
   counter("auth.wrongSensor", "xsedge_auth_wrong_sensor_total", "Publishes refused: for a sensor other than the one logged in."),
   counter("auth.tlsFailed", "xsedge_auth_tls_failed_total", "TLS handshakes that failed."),
+  ...LISTENER_METRICS,
   gauge("registration.sensors", "xsedge_registration_sensors", "Registered sensors the gateway knows."),
   gauge("registration.offset", "xsedge_registration_offset", "Registration stream offset applied."),
   counter("registration.events", "xsedge_registration_events_total", "Registration events applied."),

@@ -65,6 +65,21 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     maxBufferedBytes: get<number | undefined>("http.sse.maxBufferedBytes"),
     stallMs: get<number | undefined>("http.sse.stallMs"),
   }) satisfies Partial<StreamLimits>;
+  options.mqttLimits = defined({
+    maxPacketBytes: get<number | undefined>("mqtt.maxPacketBytes"),
+    connectTimeoutMs: get<number | undefined>("mqtt.connectTimeoutMs"),
+    maxConnections: get<number | undefined>("mqtt.maxConnections"),
+    maxConnectionsPerAddress: get<number | undefined>("mqtt.maxConnectionsPerAddress"),
+    maxUnauthenticated: get<number | undefined>("mqtt.maxUnauthenticated"),
+    maxUnauthenticatedPerAddress: get<number | undefined>("mqtt.maxUnauthenticatedPerAddress"),
+    maxInFlight: get<number | undefined>("mqtt.maxInFlight"),
+  });
+  options.mqttLoginThrottle = defined({
+    initialDelayMs: get<number | undefined>("mqtt.login.delayMs"),
+    maxDelayMs: get<number | undefined>("mqtt.login.maxDelayMs"),
+    maxFailures: get<number | undefined>("mqtt.login.maxFailures"),
+    forgetAfterMs: get<number | undefined>("mqtt.login.forgetAfterMs"),
+  });
   if (config.values.has("mqtt.tls.certFile")) {
     options.mqttTls = defined({
       host: get<string | undefined>("mqtt.tls.host"),
@@ -88,6 +103,8 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     // The embedded broker's defaults must not open a listener beside the external one.
     delete options.mqttHost;
     delete options.mqttPort;
+    delete options.mqttLimits;
+    delete options.mqttLoginThrottle;
   }
   return options;
 }

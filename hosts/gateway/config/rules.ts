@@ -28,6 +28,7 @@ export function crossKeyErrors(config: ResolvedConfig): string[] {
   ordered("outbox.lowWater", "outbox.highWater", "<");
   ordered("relay.retryInitialMs", "relay.retryMaxMs", "<=");
   ordered("registration.retryInitialMs", "registration.retryMaxMs", "<=");
+  ordered("mqtt.login.delayMs", "mqtt.login.maxDelayMs", "<=");
 
   const tls = anyUnder("mqtt.tls.");
   if (tls.length > 0) {

@@ -16,6 +16,11 @@ import { MAX_RULE_WORKERS } from "../rules/worker-pool.js";
 import { DEFAULT_ALERT_TOPIC } from "../rules/alerts/mqtt-sink.js";
 import { DEFAULT_SSE_MAX_BUFFERED_BYTES, DEFAULT_SSE_MAX_CLIENTS, DEFAULT_SSE_MAX_CLIENTS_PER_ADDRESS } from "../../http/sse-admission.js";
 import { SSE_STALL_MS } from "../../http/sse.js";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PACKET_BYTES,
+  DEFAULT_MAX_UNAUTHENTICATED, DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, MAX_MAX_PACKET_BYTES, MIN_MAX_PACKET_BYTES,
+} from "../ingest/listener-limits.js";
+import { DEFAULT_LOGIN_DELAY_MS, DEFAULT_LOGIN_FORGET_AFTER_MS, DEFAULT_LOGIN_MAX_DELAY_MS, DEFAULT_LOGIN_MAX_FAILURES } from "../ingest/login-throttle.js";
 
 export interface ConfigKey {
   /** Dotted path in the config file, e.g. "mqtt.tls.certFile". */
@@ -77,6 +82,8 @@ const outboxSize: ValueKind = { type: "size", min: MIN_OUTBOX_BYTES, max: MAX_OU
 /** 100 million unrelayed observations: about 20 GB of store, past any Pi's SD card. */
 const MAX_WATER_MARK = 100_000_000;
 const waterMark: ValueKind = { type: "integer", min: 1, max: MAX_WATER_MARK };
+/** 1 million connections: past what one gateway process could hold. */
+const connections: ValueKind = { type: "integer", min: 1, max: 1_000_000 };
 
 export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "dataDir", kind: path, default: "./data/gateway", description: "directory of the SQLite stores (relative to the working directory)" },
@@ -90,6 +97,18 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "mqtt.tls.certFile", kind: path, description: "PEM certificate chain of the gateway" },
   { path: "mqtt.tls.keyFile", kind: path, description: "PEM private key of the gateway" },
   { path: "mqtt.tls.caFile", kind: path, description: "PEM CA that device client certificates must chain to (optional)" },
+  // The device listener's limits (ingest/listener-limits.ts, ingest/login-throttle.ts give each default and why).
+  { path: "mqtt.maxPacketBytes", kind: { type: "size", min: MIN_MAX_PACKET_BYTES, max: MAX_MAX_PACKET_BYTES }, default: DEFAULT_MAX_PACKET_BYTES, description: "largest MQTT packet a device may send, header included; a larger one closes its connection before its body is read" },
+  { path: "mqtt.connectTimeoutMs", kind: duration(100, 10 * 60_000), default: DEFAULT_CONNECT_TIMEOUT_MS, description: "a device connection must send CONNECT within this long (TLS handshake included)" },
+  { path: "mqtt.maxConnections", kind: connections, default: DEFAULT_MAX_CONNECTIONS, description: "device connections held at once, in all; more are closed at accept" },
+  { path: "mqtt.maxConnectionsPerAddress", kind: connections, default: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, description: "device connections held at once from one source address (raise it for a simulator or a NAT)" },
+  { path: "mqtt.maxUnauthenticated", kind: connections, default: DEFAULT_MAX_UNAUTHENTICATED, description: "connections not yet logged in, in all" },
+  { path: "mqtt.maxUnauthenticatedPerAddress", kind: connections, default: DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, description: "connections not yet logged in from one source address" },
+  { path: "mqtt.maxInFlight", kind: { type: "integer", min: 1, max: 65_535 }, default: DEFAULT_MAX_IN_FLIGHT, description: "publishes of one device awaiting their commit; past it the gateway reads no more from that device until some are acknowledged" },
+  { path: "mqtt.login.delayMs", kind: duration(0, HOUR_MS), default: DEFAULT_LOGIN_DELAY_MS, description: "after a failed login, the next attempt for that sensor from that address waits this long, doubling with each failure" },
+  { path: "mqtt.login.maxDelayMs", kind: duration(0, HOUR_MS), default: DEFAULT_LOGIN_MAX_DELAY_MS, description: "longest such wait" },
+  { path: "mqtt.login.maxFailures", kind: { type: "integer", min: 1, max: 1_000_000 }, default: DEFAULT_LOGIN_MAX_FAILURES, description: "failed logins for a sensor from one address after which its attempts from there are refused (CONNACK 5) without a look at the secret" },
+  { path: "mqtt.login.forgetAfterMs", kind: duration(1000, 7 * 24 * HOUR_MS), default: DEFAULT_LOGIN_FORGET_AFTER_MS, description: "quiet time (no attempt) after which failed logins are forgotten and refusals lifted" },
 
   { path: "externalBroker.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "ingest from this broker instead of the embedded one" },
   { path: "externalBroker.username", kind: text, description: "user name on the external broker" },

@@ -5,15 +5,19 @@
  * the registry); `DeviceAuth` adds the counters and the log lines the broker
  * needs. The secret never reaches a log line or a counter.
  *
- * Authentication happens once per connection: a sensor whose registration
- * is replaced (new secret) keeps the connection it has, so a re-provisioning
- * does not cut off a device mid-backlog; its next CONNECT needs the new secret.
+ * The client id must be the username (the sensor id), checked before the
+ * secret (`checkClientId`): MQTT lets a new session take over its client
+ * id's old one [MQTT-3.1.4-2], so with ids of their own choosing one device
+ * could cut off another forever. A session lasts while its registration
+ * does: when the sensor's secret is replaced or its registration removed,
+ * the listener ends the session (SensorRegistry.onRevoked).
  */
 import type { Logger } from "../../log/logger.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
 
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
+export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 export const CONNACK_NOT_AUTHORIZED = 5;
 
@@ -39,6 +43,17 @@ export interface AuthCounters {
 
 function quoted(text: string): string {
   return JSON.stringify(text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text);
+}
+
+/**
+ * Why a CONNECT's client id is refused (CONNACK 2), or null. Without a
+ * username the login itself is refused (CONNACK 5), so only a given one is
+ * compared.
+ */
+export function checkClientId(clientId: string, username: string | undefined): string | null {
+  if (username === undefined || username === "") return null;
+  if (clientId === username) return null;
+  return `client id ${quoted(clientId)} is not the username ${quoted(username)}: a device's client id must be its sensor id`;
 }
 
 /**

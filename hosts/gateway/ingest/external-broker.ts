@@ -37,8 +37,7 @@ import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import mqttPacket from "mqtt-packet";
 import type { Logger } from "../../log/logger.js";
-import type { PublishIntake } from "./broker.js";
-import type { PublishInput } from "./ingest.js";
+import type { IngestOutcome, PublishInput } from "./ingest.js";
 import type { ObservationStore } from "../store/observation-store.js";
 import { RefusalLog } from "./refusal-log.js";
 import type { SensorRegistry } from "./sensor-registry.js";
@@ -46,6 +45,11 @@ import { UnackedWindow } from "./unacked-window.js";
 import {
   ackDecision, type ExternalOutcome, DEFAULT_CLIENT_ID, DEFAULT_TOPIC, ingestClientId, parseBrokerUrl, reconnectDelayMs, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, topicSensorId,
 } from "./external-broker-policy.js";
+
+/** Where publishes go: the outbox (outbox.ts), which answers once the publish is committed. */
+export interface PublishIntake {
+  submit(input: PublishInput): Promise<IngestOutcome>;
+}
 
 /** `startGateway({ externalBroker })`: where the devices' broker is and how the gateway logs in. */
 export interface ExternalBrokerOptions {

@@ -129,26 +129,43 @@ export class Outbox {
   }
 
   /** Resolves (never rejects) with the publish's outcome once committed; "failed" means: no PUBACK. */
-  async submit(input: PublishInput): Promise<IngestOutcome> {
-    if (this.#closed) return refused(new OutboxRefusal("closing", "gateway is closing"));
+  submit(input: PublishInput): Promise<IngestOutcome> {
+    return new Promise((resolve) => this.offer(input, resolve));
+  }
+
+  /**
+   * As `submit`, without a promise per publish (the device listener's
+   * path): `done` is called once, with the outcome and the input, after
+   * the commit; or sooner, for a refusal.
+   */
+  offer<T extends PublishInput>(input: T, done: (outcome: IngestOutcome, input: T) => void): void {
+    if (this.#closed) return done(refused(new OutboxRefusal("closing", "gateway is closing")), input);
     if (input.clientId !== null) {
       const decision = this.#rate.decide(input.clientId, this.#now());
-      if (decision.kind === "refuse") return this.#rateRefuse(input.clientId);
+      if (decision.kind === "refuse") return done(this.#rateRefuse(input.clientId), input);
       if (decision.kind === "delay") {
         this.#counts.rateLimited++;
         this.#overloadLog("info", `rate:${input.clientId}`, `rate limit: slowing ${input.clientId} down (over ${this.#rateText()})`, { clientId: input.clientId });
-        await this.#sleep(decision.ms);
-        if (this.#closed) return refused(new OutboxRefusal("closing", "gateway is closing"));
+        this.#sleep(decision.ms).then(() => {
+          if (this.#closed) done(refused(new OutboxRefusal("closing", "gateway is closing")), input);
+          else this.#admit(input, done);
+        });
+        return;
       }
     }
+    this.#admit(input, done);
+  }
+
+  /** Past the rate limit: backpressure may hold or refuse it, else it joins the next group commit. */
+  #admit<T extends PublishInput>(input: T, done: (outcome: IngestOutcome, input: T) => void): void {
     const admission = this.#gate.admit(this.#depth, this.#held.size);
-    if (admission === "refuse") return this.#backpressureRefuse(input, `${this.#held.size} publishes already held, the most allowed`);
-    if (admission === "hold") {
-      const end = await this.#hold();
-      if (end === "expired") return this.#backpressureRefuse(input, `held for ${this.#maxHoldMs} ms without the outbox draining`);
-      if (end === "closing") return refused(new OutboxRefusal("closing", "gateway is closing"));
-    }
-    return this.#queue.submit(input);
+    if (admission === "refuse") return done(this.#backpressureRefuse(input, `${this.#held.size} publishes already held, the most allowed`), input);
+    if (admission === "pass") return this.#queue.enqueue(input, done);
+    this.#hold().then((end) => {
+      if (end === "expired") done(this.#backpressureRefuse(input, `held for ${this.#maxHoldMs} ms without the outbox draining`), input);
+      else if (end === "closing") done(refused(new OutboxRefusal("closing", "gateway is closing")), input);
+      else this.#queue.enqueue(input, done);
+    });
   }
 
   /**

@@ -9,8 +9,20 @@
  * one client's QoS 1 window and many clients' publishes share a commit
  * without any timer adding latency.
  *
+ * A commit is durable once the store's `sync` resolves (an fsync of the
+ * WAL on a thread of its own, ../store/wal-sync.ts): only then are the
+ * group's outcomes handed back, so no PUBACK precedes it. Meanwhile the
+ * event loop goes on reading devices and serving the relay, which may
+ * already send the group's rows (the cloud dedups a row the device resends
+ * if the sync never completes); what arrives meanwhile is committed as one
+ * group when the sync is done (or at once, if it reaches maxGroup), so the
+ * fsync's time still gathers groups as a blocking fsync would, without the
+ * event loop standing still for it. A sync that fails
+ * turns the group's outcomes into "failed": the devices keep the records
+ * and send them again (stored already, they are then duplicates).
+ *
  * If the group's transaction fails, it has rolled back, and each publish is
- * committed again on its own: one bad publish costs the others an fsync,
+ * committed again on its own: one bad publish costs the others a commit,
  * not their acknowledgement. One that fails alone resolves as "failed".
  */
 import type { Logger } from "../../log/logger.js";
@@ -34,6 +46,8 @@ export interface GroupCommitStats {
   largestGroup: number;
   /** Groups whose transaction failed, so each publish was committed alone. */
   failedGroups: number;
+  /** Groups committed whose sync to disk failed (not acknowledged). */
+  failedSyncs: number;
 }
 
 export interface IngestQueueOptions {
@@ -47,7 +61,7 @@ export interface IngestQueueOptions {
 
 interface Pending {
   input: PublishInput;
-  resolve: (outcome: IngestOutcome) => void;
+  done: (outcome: IngestOutcome, input: PublishInput) => void;
 }
 
 export class IngestQueue {
@@ -58,9 +72,12 @@ export class IngestQueue {
   readonly #onCommitted: (outcomes: readonly IngestOutcome[]) => void;
   #pending: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
-  readonly #stats: GroupCommitStats = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0 };
+  readonly #stats: GroupCommitStats = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0, failedSyncs: 0 };
   // A store failing every commit fails every group: one line per interval, as for the publishes themselves.
   readonly #failedGroupLog = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
+  /** Groups committed and waiting for their sync. */
+  #syncing = 0;
+  readonly #syncFailureLog = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
 
   constructor(options: IngestQueueOptions) {
     this.#ingest = options.ingest;
@@ -73,11 +90,18 @@ export class IngestQueue {
 
   /** Resolves (never rejects) once the publish is committed, or with "failed" if it could not be. */
   submit(input: PublishInput): Promise<IngestOutcome> {
-    return new Promise((resolve) => {
-      this.#pending.push({ input, resolve });
-      if (this.#pending.length >= this.#maxGroup) this.flush();
-      else this.#scheduled ??= setImmediate(() => this.flush());
-    });
+    return new Promise((resolve) => this.enqueue(input, resolve));
+  }
+
+  /** As `submit`, without a promise: `done` is called once, with the outcome and the input, after the commit. */
+  enqueue<T extends PublishInput>(input: T, done: (outcome: IngestOutcome, input: T) => void): void {
+    this.#pending.push({ input, done: done as Pending["done"] });
+    if (this.#pending.length >= this.#maxGroup) this.flush();
+    else if (this.#syncing === 0) this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#scheduled ??= setImmediate(() => this.flush());
   }
 
   /** Commits everything submitted so far, now. */
@@ -95,12 +119,48 @@ export class IngestQueue {
         // The group is committed whatever its observer did; throwing here would crash the gateway from a setImmediate.
         this.#log.error(`after a group commit: ${(e as Error).message}`, { error: e });
       }
-      group.forEach((p, i) => p.resolve(outcomes[i]));
+      this.#answerWhenDurable(group, outcomes);
     }
+  }
+
+  /** Hands the outcomes back once the commit is on disk; "failed" ones (nothing committed) need not wait. */
+  #answerWhenDurable(group: Pending[], outcomes: IngestOutcome[]): void {
+    if (outcomes.every((o) => o.kind === "failed")) {
+      for (let i = 0; i < group.length; i++) group[i].done(outcomes[i], group[i].input);
+      return;
+    }
+    this.#syncing++;
+    const synced = () => {
+      this.#syncing--;
+      // What arrived during the sync goes in the next group.
+      if (this.#pending.length > 0) this.#schedule();
+    };
+    this.#store.sync().then(
+      () => {
+        synced();
+        for (let i = 0; i < group.length; i++) group[i].done(outcomes[i], group[i].input);
+      },
+      (error: Error) => {
+        synced();
+        this.#stats.failedSyncs++;
+        const line = this.#syncFailureLog.note("sync", Date.now());
+        if (line.log) {
+          const more = line.suppressed > 0 ? ` (${line.suppressed} more failed syncs since the last such line)` : "";
+          this.#log.error(`could not sync ${group.length} committed publishes to disk (${error.message}); not acknowledging them${more}`, { publishes: group.length, error, suppressed: line.suppressed });
+        }
+        const failed: IngestOutcome = { kind: "failed", error };
+        for (let i = 0; i < group.length; i++) group[i].done(failed, group[i].input);
+      },
+    );
   }
 
   get pending(): number {
     return this.#pending.length;
+  }
+
+  /** Committed groups waiting for their sync to disk. */
+  get syncing(): number {
+    return this.#syncing;
   }
 
   stats(): GroupCommitStats {

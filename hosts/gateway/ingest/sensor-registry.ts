@@ -24,6 +24,36 @@ export interface SensorRegistry {
   isRegistered(sensorId: string): boolean;
   /** Registered sensors, without secrets. */
   list(): RegisteredSensor[];
+  /**
+   * Calls `listener` each time a sensor's secret is replaced by another or
+   * its registration is removed: sessions authenticated before that must
+   * end. Called after the change is in effect (verify already answers
+   * with the new state). Returns a function that stops the calls.
+   */
+  onRevoked?(listener: (sensorId: string) => void): () => void;
+}
+
+/** The listeners of SensorRegistry.onRevoked, for an implementation to hold. */
+export class RevocationListeners {
+  readonly #listeners = new Set<(sensorId: string) => void>();
+
+  add(listener: (sensorId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells every listener; one that throws does not keep the others from hearing. */
+  revoked(sensorId: string): void {
+    let failure: unknown;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(sensorId);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
 }
 
 export function secretDigest(secret: Uint8Array | string): Buffer {
@@ -38,14 +68,34 @@ export function secretMatches(digest: Uint8Array, secret: Uint8Array | string | 
 }
 
 /**
- * A fixed set of sensors held in memory: for tests, and for an operator who
+ * A set of sensors held in memory: for tests, and for an operator who
  * provisions devices without a cloud feed.
  */
 export class StaticRegistry implements SensorRegistry {
   readonly #digests = new Map<string, { digest: Buffer; registeredAt: number }>();
+  readonly #revocations = new RevocationListeners();
+  readonly #now: () => number;
 
   constructor(sensors: readonly { sensorId: string; secret: string }[] = [], now: () => number = Date.now) {
+    this.#now = now;
     for (const { sensorId, secret } of sensors) this.#digests.set(sensorId, { digest: secretDigest(secret), registeredAt: now() });
+  }
+
+  /** Registers a sensor, or gives it a new secret (ending its sessions if the secret changed). */
+  set(sensorId: string, secret: string): void {
+    const before = this.#digests.get(sensorId);
+    const digest = secretDigest(secret);
+    this.#digests.set(sensorId, { digest, registeredAt: this.#now() });
+    if (before !== undefined && !before.digest.equals(digest)) this.#revocations.revoked(sensorId);
+  }
+
+  /** Removes a sensor's registration, ending its sessions. */
+  remove(sensorId: string): void {
+    if (this.#digests.delete(sensorId)) this.#revocations.revoked(sensorId);
+  }
+
+  onRevoked(listener: (sensorId: string) => void): () => void {
+    return this.#revocations.add(listener);
   }
 
   verify(sensorId: string, secret: Uint8Array | string | undefined): RegistryVerdict {

@@ -23,7 +23,7 @@ import type { StreamRegistration } from "./akka/envelope.js";
 import type { OffsetSlice, SeenSeqNr, StreamOffset, StreamStep } from "./akka/sequence.js";
 import type { Registration } from "./event.js";
 import { parseSecretDigest } from "../../auth/secret-digest.js";
-import { secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "../ingest/sensor-registry.js";
+import { RevocationListeners, secretDigest, secretMatches, type RegisteredSensor, type RegistryVerdict, type SensorRegistry } from "../ingest/sensor-registry.js";
 
 export const REGISTRATION_STORE_FILE = "registrations.db";
 
@@ -105,6 +105,7 @@ export class RegistrationProjection implements SensorRegistry {
   readonly #now: () => number;
   /** The table, held in memory: CONNECT checks must not wait on the disk. */
   readonly #entries = new Map<string, Entry>();
+  readonly #revocations = new RevocationListeners();
   #offset: number;
 
   static open(dataDir: string, now: () => number = Date.now): RegistrationProjection {
@@ -128,8 +129,8 @@ export class RegistrationProjection implements SensorRegistry {
 
   /**
    * Stores the registration (replacing the sensor's digest if it had one) and
-   * its offset, in one transaction. A sensor whose secret is replaced keeps
-   * any connection it has; its next CONNECT needs the new secret.
+   * its offset, in one transaction. A sensor whose secret is replaced by
+   * another loses the sessions it logged in with (onRevoked).
    */
   apply(registration: Registration): ApplyOutcome {
     if (registration.offset <= this.#offset) return "stale";
@@ -139,7 +140,7 @@ export class RegistrationProjection implements SensorRegistry {
       return row;
     })();
     // Memory follows the commit, never leads it.
-    this.#entries.set(registration.sensorId, upserted.entry);
+    this.#adopt(registration.sensorId, upserted.entry);
     this.#offset = registration.offset;
     return upserted.outcome;
   }
@@ -191,7 +192,7 @@ export class RegistrationProjection implements SensorRegistry {
       return registration === null ? null : this.#upsert(registration.sensorId, registration.secret, registration.registeredAt, 0);
     })();
     if (registration === null || upserted === null) return "recorded";
-    this.#entries.set(registration.sensorId, upserted.entry);
+    this.#adopt(registration.sensorId, upserted.entry);
     return upserted.outcome;
   }
 
@@ -214,6 +215,22 @@ export class RegistrationProjection implements SensorRegistry {
 
   list(): RegisteredSensor[] {
     return [...this.#entries].map(([sensorId, { receivedAt }]) => ({ sensorId, registeredAt: receivedAt }));
+  }
+
+  onRevoked(listener: (sensorId: string) => void): () => void {
+    return this.#revocations.add(listener);
+  }
+
+  /** A committed registration into memory; a changed secret revokes what the old one opened. */
+  #adopt(sensorId: string, entry: Entry): void {
+    const before = this.#entries.get(sensorId);
+    this.#entries.set(sensorId, entry);
+    if (before === undefined || before.digest.equals(entry.digest)) return;
+    try {
+      this.#revocations.revoked(sensorId);
+    } catch {
+      // The registration is committed whatever a listener did; the listener (the device listener) logs its own faults.
+    }
   }
 
   get size(): number {

@@ -3,14 +3,18 @@
  * device, the clock anchor of each device boot, and a quarantine of every
  * payload it refused.
  *
- * The broker only sends a PUBACK after `append` or `recordAnchor` returns,
- * so what this file commits is the gateway's promise to the device. Hence
- * `synchronous=FULL`: in WAL mode NORMAL may lose the last transactions on
- * power loss, and an acknowledged record lost that way is one the device has
- * already deleted from its flash. The cost is one fsync per commit, shared
- * by every publish in a group commit (../ingest/queue.ts).
+ * What this file commits and `sync` then flushes is the gateway's promise
+ * to the device: the group commit (../ingest/queue.ts) sends no PUBACK
+ * before both. A commit alone is not durable (the connection runs at
+ * synchronous=NORMAL, under which WAL mode may lose the last transactions
+ * on power loss, and an acknowledged record lost that way is one the device
+ * has already deleted from its flash); `sync` adds exactly what FULL would,
+ * one fsync of the WAL after the commits, but on a thread of its own and
+ * shared by every commit made while one runs (wal-sync.ts), so the event
+ * loop never waits on the disk.
  *
- * Synchronous and timer-free on purpose: callers decide when to call it.
+ * Synchronous and timer-free on purpose (but for `sync`): callers decide
+ * when to call it.
  *
  * Each commit hands the rows it stored to relay-rows.ts, which gives them
  * to the relay from memory rather than reading back what was just written.
@@ -35,6 +39,7 @@ import { RuleRows } from "./rule-rows.js";
 import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
+import { WalSync } from "./wal-sync.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -100,6 +105,7 @@ export class ObservationStore {
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
   readonly #quarantine: StoreQuarantine;
+  readonly #walSync: WalSync;
   /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
@@ -126,6 +132,9 @@ export class ObservationStore {
       db.close();
       throw asStoreFileError(path, e);
     }
+    // Commits are made durable by `sync`, off the event loop (see the top of this file).
+    db.pragma("synchronous = NORMAL");
+    this.#walSync = new WalSync(`${path}-wal`);
     this.queries = new ObservationQueries(db, () => this.#tally.sensors());
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
@@ -150,7 +159,16 @@ export class ObservationStore {
     if (logger) reportContents(logger, path, this.#tally.counts(), this.queries.latestId());
   }
 
-  /** Runs `work` in one transaction: one commit (one fsync) for a whole batch. Nested, it is a savepoint. */
+  /**
+   * Resolves once every transaction committed before the call is on disk
+   * (one fdatasync of the WAL, shared with the other callers meanwhile);
+   * rejects if the disk said no. Acknowledge nothing before it resolves.
+   */
+  sync(): Promise<void> {
+    return this.#walSync.sync();
+  }
+
+  /** Runs `work` in one transaction: one commit for a whole batch (durable once `sync` resolves). Nested, it is a savepoint. */
   transaction<T>(work: () => T): T {
     const outermost = !this.#db.inTransaction;
     const staged = this.#staged.length;
@@ -311,7 +329,7 @@ export class ObservationStore {
     return evicted;
   }
 
-  /** The durability settings in force on this connection (synchronous: 2 = FULL), for diagnostics. */
+  /** The durability settings in force on this connection (synchronous: 1 = NORMAL, the WAL's fsync being `sync`'s), for diagnostics. */
   durability(): { journalMode: string; synchronous: number } {
     return {
       journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
@@ -325,6 +343,7 @@ export class ObservationStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    this.#walSync.close();
   }
 
   /** A row was inserted: staged for the relay (from memory once committed) and counted. */

@@ -31,7 +31,6 @@ const RETIMES = Symbol("retimes when made");
 type Stamped = StoredObservation & { [RETIMES]?: number };
 
 export class RelayRows {
-  readonly #db: Database.Database;
   readonly #tail = new UnrelayedTail();
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #oldest: Database.Statement<[number], ObservationRow>;
@@ -44,7 +43,6 @@ export class RelayRows {
   #retimes = 0;
 
   constructor(db: Database.Database) {
-    this.#db = db;
     this.#inTransaction = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
     this.#oldest = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL ORDER BY id LIMIT ?");
     this.#oldestBelow = db.prepare("SELECT * FROM observations WHERE relayed_at IS NULL AND id < ? ORDER BY id LIMIT ?");
@@ -105,15 +103,10 @@ export class RelayRows {
     if (rows.length === 0) return 0;
     const asSent = rows.every((row) => (row as Stamped)[RETIMES] === this.#retimes);
     // A relayed mark lost to a power cut only means a resend, which the
-    // cloud deduplicates: it need not wait for its own fsync (the next
-    // ingest commit, at synchronous=FULL, syncs the WAL with it anyway).
-    this.#db.exec("PRAGMA synchronous = NORMAL");
-    let changed: number;
-    try {
-      changed = this.#inTransaction(() => (asSent ? this.#markRuns(rows, at) : this.#markEach(rows, at)));
-    } finally {
-      this.#db.exec("PRAGMA synchronous = FULL");
-    }
+    // cloud deduplicates: it need not wait for an fsync of its own (the
+    // store runs at synchronous=NORMAL; the next group commit's sync takes
+    // the mark to disk with it).
+    const changed = this.#inTransaction(() => (asSent ? this.#markRuns(rows, at) : this.#markEach(rows, at)));
     this.#tail.remove(rows.map((row) => row.id));
     return changed;
   }

@@ -62,7 +62,7 @@ test("the command runs the gateway until stopped, then closes cleanly and return
   );
   await waitFor("the gateway to start", () => /gateway started/.test(io.stderr));
   await waitFor("the registration of s-1 to arrive", () => /sensor s-1 registered/.test(io.stderr));
-  const device = await TestMqttClient.connect(port, "dev-1", loginAs("s-1"));
+  const device = await TestMqttClient.connect(port, "s-1", loginAs("s-1"));
   await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
   stop.abort();
   assert.is(await within("the command to return", exit), 0);

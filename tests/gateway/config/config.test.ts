@@ -1,3 +1,5 @@
+import { DEFAULT_LISTENER_LIMITS, MAX_MAX_PACKET_BYTES, MIN_MAX_PACKET_BYTES } from "../../../hosts/gateway/ingest/listener-limits.js";
+import { DEFAULT_LOGIN_THROTTLE } from "../../../hosts/gateway/ingest/login-throttle.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
@@ -227,8 +229,24 @@ test("the resolved config maps to startGateway's options and the process setting
     httpAccess: { public: true }, sseLimits: { maxClients: 64, maxClientsPerAddress: 8, maxBufferedBytes: 262_144, stallMs: 30_000 },
     registrationRetryInitialMs: 1000, registrationRetryMaxMs: 60_000,
     rateLimitPerSecond: 2.5, rateLimitBurst: 10, relayBatchSize: DEFAULT_BATCH_SIZE, relayIntervalMs: 1000, relayRetryInitialMs: 500, relayRetryMaxMs: 30_000,
+    mqttLimits: { ...DEFAULT_LISTENER_LIMITS },
+    mqttLoginThrottle: { initialDelayMs: DEFAULT_LOGIN_THROTTLE.initialDelayMs, maxDelayMs: DEFAULT_LOGIN_THROTTLE.maxDelayMs, maxFailures: DEFAULT_LOGIN_THROTTLE.maxFailures, forgetAfterMs: DEFAULT_LOGIN_THROTTLE.forgetAfterMs },
   });
   assert.equal(toProcessSettings(config), { log: { level: "info", format: "pretty" }, stopDeadlineMs: 2000 });
+});
+
+test("the device listener's limits are keys of their own, checked by name", () => {
+  const options = toGatewayOptions(ok({
+    file: yaml("mqtt:\n  maxPacketBytes: 2 KiB\n  connectTimeoutMs: 2s\n  maxConnectionsPerAddress: 5000\n  login: {delayMs: 1s, maxFailures: 3}\n"),
+    env: { XSEDGE_GATEWAY_MQTT_MAX_UNAUTHENTICATED: "10" },
+    flags: [flag("--mqtt-max-in-flight", "64")],
+  }));
+  assert.equal(options.mqttLimits, { ...DEFAULT_LISTENER_LIMITS, maxPacketBytes: 2048, connectTimeoutMs: 2000, maxConnectionsPerAddress: 5000, maxUnauthenticated: 10, maxInFlight: 64 });
+  assert.equal([options.mqttLoginThrottle?.initialDelayMs, options.mqttLoginThrottle?.maxFailures], [1000, 3]);
+  assert.equal(errors({ file: yaml("mqtt: {maxPacketBytes: 16}\n") }), [`gw.yaml:1:24: mqtt.maxPacketBytes must be a size in bytes from ${MIN_MAX_PACKET_BYTES} to ${MAX_MAX_PACKET_BYTES}, got 16`]);
+  assert.equal(errors({ file: yaml("mqtt:\n  login: {delayMs: 10s, maxDelayMs: 1s}\n") }), [
+    "mqtt.login.delayMs (gw.yaml:2:20) must be at most mqtt.login.maxDelayMs (gw.yaml:2:37), got 10000 and 1000",
+  ]);
 });
 
 test("cloud links: Akka gRPC by default, registrations follow the cloud's transport unless told", () => {

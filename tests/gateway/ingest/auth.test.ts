@@ -43,9 +43,9 @@ const warnings = (logger: Logger) => logger.lines.filter((l) => l.level === "war
 
 test("an unregistered sensor is refused with CONNACK 5, counted and logged; so is a CONNECT without credentials", async () => {
   await withGateway(async (gateway, logger) => {
-    assert.is(await refusedConnect(gateway, "intruder", { username: "s-9", password: "not-the-secret" }), 5);
+    assert.is(await refusedConnect(gateway, "s-9", { username: "s-9", password: "not-the-secret" }), 5);
     assert.is(await refusedConnect(gateway, "anonymous"), 5);
-    assert.ok(warnings(logger).includes(`refused CONNECT from client "intruder": sensor "s-9" is not registered`), warnings(logger).join("\n"));
+    assert.ok(warnings(logger).includes(`refused CONNECT from client "s-9": sensor "s-9" is not registered`), warnings(logger).join("\n"));
     assert.ok(warnings(logger).includes(`refused CONNECT from client "anonymous": no username (the sensor id)`));
     assert.equal(gateway.stats().auth, { accepted: 0, unregistered: 2, badSecret: 0, wrongSensor: 0, tlsFailed: 0 });
     assert.is(gateway.stats().mqttClients, 0);
@@ -55,9 +55,9 @@ test("an unregistered sensor is refused with CONNACK 5, counted and logged; so i
 
 test("a registered sensor with a wrong or missing secret is refused with CONNACK 4, counted and logged without the secret", async () => {
   await withGateway(async (gateway, logger) => {
-    assert.is(await refusedConnect(gateway, "dev-1", { username: "s-1", password: "not-the-secret" }), 4);
-    assert.is(await refusedConnect(gateway, "dev-1", { username: "s-1", password: SECRETS["s-2"] }), 4, "another sensor's secret");
-    assert.ok(warnings(logger).includes(`refused CONNECT from client "dev-1": wrong secret for sensor "s-1"`));
+    assert.is(await refusedConnect(gateway, "s-1", { username: "s-1", password: "not-the-secret" }), 4);
+    assert.is(await refusedConnect(gateway, "s-1", { username: "s-1", password: SECRETS["s-2"] }), 4, "another sensor's secret");
+    assert.ok(warnings(logger).includes(`refused CONNECT from client "s-1": wrong secret for sensor "s-1"`));
     assert.equal(gateway.stats().auth, { accepted: 0, unregistered: 0, badSecret: 2, wrongSensor: 0, tlsFailed: 0 });
     assert.is(gateway.store.counts().observations, 0);
   });
@@ -65,7 +65,7 @@ test("a registered sensor with a wrong or missing secret is refused with CONNACK
 
 test("the right secret is accepted and the device's observations are stored", async () => {
   await withGateway(async (gateway) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", { username: "s-1", password: SECRETS["s-1"] });
     await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
     assert.ok(gateway.store.find("s-1", 1));
     assert.is(gateway.stats().auth.accepted, 1);
@@ -75,7 +75,7 @@ test("the right secret is accepted and the device's observations are stored", as
 
 test("publishing another sensor's records is refused as wrong-sensor: acknowledged, quarantined, counted, logged, never stored", async () => {
   await withGateway(async (gateway, logger) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", { username: "s-1", password: SECRETS["s-1"] });
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", { username: "s-1", password: SECRETS["s-1"] });
     await device.puback(device.publish(uplinkTopic("s-2"), encodeObservation(observation("s-2", 1))));
     assert.not.ok(gateway.store.find("s-2", 1), "not stored");
     assert.equal(gateway.store.rejected().map((r) => r.reason), ["wrong-sensor"]);
@@ -83,7 +83,7 @@ test("publishing another sensor's records is refused as wrong-sensor: acknowledg
     assert.is(stats.ingest.refusedByReason["wrong-sensor"], 1);
     assert.is(stats.auth.wrongSensor, 1);
     assert.ok(
-      warnings(logger).some((m) => m.includes(`refused publish from dev-1: wrong-sensor (sensorId): client authenticated as "s-1" may not publish for sensor "s-2"`)),
+      warnings(logger).some((m) => m.includes(`refused publish from s-1: wrong-sensor (sensorId): client authenticated as "s-1" may not publish for sensor "s-2"`)),
       warnings(logger).join("\n"),
     );
     // The device stays connected and its own records are still welcome.

@@ -40,7 +40,7 @@ test("a valid QoS 1 publish is committed to SQLite before its PUBACK arrives", a
   await withGateway(async (gateway) => {
     // A second connection sees only what is committed, not the gateway's open transaction.
     const reader = new Database(gateway.store.path, { readonly: true });
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     let rowsAtPuback = -1;
     device.onPacket = (packet) => {
       if (packet.cmd === "puback") {
@@ -59,7 +59,7 @@ test("a valid QoS 1 publish is committed to SQLite before its PUBACK arrives", a
 test("a clock anchor and the rows it times are committed before its PUBACK arrives", async () => {
   await withGateway(async (gateway) => {
     const reader = new Database(gateway.store.path, { readonly: true });
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     let atPuback: unknown;
     device.onPacket = (packet) => {
@@ -79,13 +79,13 @@ test("anchors survive a gateway restart: a boot's later observations are timed b
   const dir = tempDir("broker");
   const start = () => startGateway({ httpPort: null, mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger(), now: () => WALL + 60_000, registry: registry() });
   let gateway = await start();
-  let device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+  let device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
   // A null anchor: the gateway's (injected) clock at receipt stands in.
   await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 10_000, null)));
   await device.end();
   await within("gateway close", gateway.close());
   gateway = await start();
-  device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+  device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
   await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 30)));
   const stored = gateway.store.find("s-1", 30)?.observation;
   assert.equal([stored?.time, stored?.timeSource], [WALL + 60_000 - 10_000 + 30_000, "gateway"]);
@@ -97,12 +97,12 @@ test("anchors survive a gateway restart: a boot's later observations are timed b
 
 test("no PUBACK without a commit: a store failure drops the publisher, who is stored on its retry", async () => {
   await withGateway(async (gateway, logger) => {
-    const bystander = await TestMqttClient.connect(gateway.mqttPort!, "bystander", as("s-bystander"));
+    const bystander = await TestMqttClient.connect(gateway.mqttPort!, "s-bystander", as("s-bystander"));
     const append = gateway.store.append;
     gateway.store.append = () => {
       throw new Error("disk I/O error");
     };
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     device.publish(uplinkTopic("s-1"), payload("s-1", 1));
     await within("the publisher to be disconnected", device.closed);
     assert.not.ok(device.received.some((p) => p.cmd === "puback"), "no PUBACK for an uncommitted publish");
@@ -111,7 +111,7 @@ test("no PUBACK without a commit: a store failure drops the publisher, who is st
     assert.ok(bystander.connected, "other clients are not affected");
 
     gateway.store.append = append;
-    const retry = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const retry = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     await retry.puback(retry.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     assert.ok(gateway.store.find("s-1", 1));
     await retry.end();
@@ -121,8 +121,8 @@ test("no PUBACK without a commit: a store failure drops the publisher, who is st
 
 test("a malformed payload is acknowledged, quarantined, counted and logged, and the gateway keeps serving", async () => {
   await withGateway(async (gateway, logger) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
-    const other = await TestMqttClient.connect(gateway.mqttPort!, "dev-2", as("s-9"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
+    const other = await TestMqttClient.connect(gateway.mqttPort!, "s-9", as("s-9"));
     const bad = device.publish(uplinkTopic("s-1"), new Uint8Array([0x9f, 0x01]));
     await device.puback(bad);
     const stats = gateway.stats();
@@ -131,8 +131,8 @@ test("a malformed payload is acknowledged, quarantined, counted and logged, and 
     assert.is(stats.store.rejected, 1);
     const line = logger.lines.find((l) => l.level === "warn" && l.reason === "malformed");
     assert.ok(line, "a warn line with the reason");
-    assert.is(line?.clientId, "dev-1");
-    assert.match(String(line?.msg), /refused publish from dev-1: malformed \(record\)/);
+    assert.is(line?.clientId, "s-1");
+    assert.match(String(line?.msg), /refused publish from s-1: malformed \(record\)/);
 
     await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 2)));
     await other.puback(other.publish(uplinkTopic("s-9"), payload("s-9", 1)));
@@ -147,7 +147,7 @@ test("a malformed payload is acknowledged, quarantined, counted and logged, and 
 
 test("a publish on a foreign topic or for another sensor is refused with its reason, and acknowledged", async () => {
   await withGateway(async (gateway) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     await device.puback(device.publish("home/kitchen/temp", payload("s-1", 1)));
     await device.puback(device.publish(uplinkTopic("s-2"), payload("s-1", 1)));
     const reasons = gateway.store.rejected().map((r) => r.reason).sort();
@@ -159,7 +159,7 @@ test("a publish on a foreign topic or for another sensor is refused with its rea
 
 test("a retried publish (lost PUBACK) is acknowledged again and stored once", async () => {
   await withGateway(async (gateway) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     const record = payload("s-1", 5);
     await device.puback(device.publish(uplinkTopic("s-1"), record));
     device.send({ cmd: "publish", topic: uplinkTopic("s-1"), payload: Buffer.from(record), qos: 1, dup: true, retain: false, messageId: 77 });
@@ -172,11 +172,11 @@ test("a retried publish (lost PUBACK) is acknowledged again and stored once", as
 
 test("subscriptions are denied with SUBACK 0x80 and a log line, without a disconnect", async () => {
   await withGateway(async (gateway, logger) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     device.send({ cmd: "subscribe", messageId: 9, subscriptions: [{ topic: "xsedge/v1/+/up", qos: 1 }] });
     const suback = await device.waitFor("SUBACK", (p) => p.cmd === "suback");
     assert.equal(suback.cmd === "suback" && suback.granted, [128]);
-    assert.ok(logger.lines.some((l) => l.level === "warn" && /subscribe denied for dev-1/.test(String(l.msg))));
+    assert.ok(logger.lines.some((l) => l.level === "warn" && /subscribe denied for s-1/.test(String(l.msg))));
     await device.puback(device.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     await device.end();
   });
@@ -185,7 +185,7 @@ test("subscriptions are denied with SUBACK 0x80 and a log line, without a discon
 test("close disconnects clients (even one that never sent CONNECT), closes the store, and is idempotent", async () => {
   const dir = tempDir("broker");
   const gateway = await startGateway({ httpPort: null, mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger(), registry: registry() });
-  const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+  const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
   const silent = connect(gateway.mqttPort!, "127.0.0.1");
   await within("silent connect", new Promise((resolve) => silent.once("connect", resolve)));
   const silentClosed = new Promise((resolve) => silent.once("close", resolve));

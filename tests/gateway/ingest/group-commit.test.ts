@@ -84,10 +84,58 @@ test("a group whose transaction fails is committed publish by publish: only the 
   // Seqs 1 and 2 were staged in the group that rolled back; they count once, when committed alone.
   assert.is(ingest.counters().stored, 4);
   assert.is(ingest.counters().failed, 1);
-  assert.equal(queue.stats(), { commits: 4, publishes: 5, largestGroup: 5, failedGroups: 1 });
+  assert.equal(queue.stats(), { commits: 4, publishes: 5, largestGroup: 5, failedGroups: 1, failedSyncs: 0 });
   assert.is(store.find("s-1", 3), undefined);
   assert.ok(logger.lines.some((l) => l.level === "warn" && /group commit of 5 publishes failed/.test(String(l.msg))));
   store.close();
+  dir.remove();
+});
+
+test("no outcome before the commit's sync to disk (the WAL's fsync); what arrives meanwhile commits together after it; a failed sync acknowledges nothing", async () => {
+  const dir = tempDir("group");
+  const store = ObservationStore.open(dir.path);
+  const logger = createMemoryLogger();
+  const ingest = new Ingest({ store, logger, now: () => 1000 });
+  const queue = new IngestQueue({ ingest, store, logger });
+  const syncs: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  const realSync = store.sync.bind(store);
+  store.sync = () => new Promise((resolve, reject) => syncs.push({ resolve: () => realSync().then(resolve, reject), reject }));
+  const answered: string[] = [];
+  const submit = (seq: number) => queue.submit({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", seq), clientId: "s-1" }).then((o) => (answered.push(`${seq} ${o.kind}`), o));
+  const first = submit(1);
+  await waitFor("the first group's sync to be asked for", () => syncs.length === 1);
+  assert.ok(store.find("s-1", 1), "committed");
+  assert.equal(answered, [], "but not answered before its sync");
+  // The event loop goes on meanwhile (this test runs on it); publishes arriving now wait for the sync, to be one group.
+  const later = [submit(2), submit(3)];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal([store.find("s-1", 2), syncs.length], [undefined, 1]);
+  syncs[0].resolve();
+  assert.is((await first).kind, "stored");
+  await waitFor("the second group's sync", () => syncs.length === 2);
+  assert.ok(store.find("s-1", 2) && store.find("s-1", 3), "2 and 3 committed in one group");
+  assert.is(queue.stats().commits, 2);
+  syncs[1].reject(new Error("EIO: the disk said no"));
+  assert.equal((await Promise.all(later)).map((o) => o.kind), ["failed", "failed"]);
+  assert.equal(answered, ["1 stored", "2 failed", "3 failed"]);
+  assert.is(queue.stats().failedSyncs, 1);
+  assert.ok(logger.lines.some((l) => l.level === "error" && /could not sync 2 committed publishes to disk/.test(String(l.msg))));
+  store.sync = realSync;
+  store.close();
+  dir.remove();
+});
+
+test("the store syncs for real: a sync resolves after commits, and one sync serves the callers that asked while it ran", async () => {
+  const dir = tempDir("group");
+  const store = ObservationStore.open(dir.path);
+  const ingest = new Ingest({ store, logger: createMemoryLogger(), now: () => 1000 });
+  const queue = new IngestQueue({ ingest, store, logger: createMemoryLogger() });
+  const outcomes = await Promise.all(range(1, 50).map((seq) => queue.submit({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", seq), clientId: "s-1" })));
+  assert.ok(outcomes.every((o) => o.kind === "stored"));
+  await Promise.all([store.sync(), store.sync(), store.sync()]);
+  assert.equal(store.durability(), { journalMode: "wal", synchronous: 1 });
+  store.close();
+  await store.sync().then(() => assert.unreachable("a closed store cannot sync"), (e: Error) => assert.match(e.message, /closed/));
   dir.remove();
 });
 

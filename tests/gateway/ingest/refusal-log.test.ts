@@ -83,8 +83,9 @@ async function withGateway(run: (gateway: Gateway, lines: Line[], clock: { now: 
   const registry = new StaticRegistry(Object.entries(SECRETS).map(([sensorId, secret]) => ({ sensorId, secret })));
   const gateway = await startGateway({
     httpPort: null, mqttPort: 0, dataDir: dir.path, connector: memoryConnector(), logger, registry, now: () => clock.now,
-    // The flood is to reach ingest, not be cut short by the per-device limit.
+    // The flood is to reach ingest, not be cut short by the per-device limit; the CONNECT loops, the log, not the login throttle.
     rateLimitPerSecond: Infinity,
+    mqttLoginThrottle: { initialDelayMs: 0, maxFailures: 1_000 },
   });
   try {
     await run(gateway, logger.lines, clock);
@@ -101,9 +102,9 @@ const MALFORMED = new Uint8Array([0x9f, 0x01]);
 
 test("500 malformed publishes from one client: each acknowledged, counted and quarantined; one line, then one with the count", async () => {
   await withGateway(async (gateway, lines, clock) => {
-    const flooder = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
-    const other = await TestMqttClient.connect(gateway.mqttPort!, "dev-2", as("s-2"));
-    const good = await TestMqttClient.connect(gateway.mqttPort!, "dev-3", as("s-3"));
+    const flooder = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
+    const other = await TestMqttClient.connect(gateway.mqttPort!, "s-2", as("s-2"));
+    const good = await TestMqttClient.connect(gateway.mqttPort!, "s-3", as("s-3"));
     const ids: number[] = [];
     for (let chunk = 0; chunk < 5; chunk++) {
       ids.push(...flooder.publishAll(Array.from({ length: 100 }, () => ({ topic: uplinkTopic("s-1"), payload: MALFORMED }))));
@@ -119,22 +120,22 @@ test("500 malformed publishes from one client: each acknowledged, counted and qu
     assert.is(stats.ingest.refused, 501);
     assert.is(stats.ingest.refusedByReason.malformed, 501);
     assert.is(stats.store.rejected, 501, "every refused payload is quarantined (the cap is far above 501)");
-    assert.is(gateway.store.rejected(1000).filter((r) => r.clientId === "dev-1").length, 500);
+    assert.is(gateway.store.rejected(1000).filter((r) => r.clientId === "s-1").length, 500);
     assert.ok(gateway.store.find("s-3", 1), "the good publish is stored");
     assert.is(stats.ingest.stored, 1);
 
-    const first = warnings(lines, "refused publish from dev-1:");
+    const first = warnings(lines, "refused publish from s-1:");
     assert.is(first.length, 1, "the flood wrote one line");
-    assert.match(String(first[0].msg), /^refused publish from dev-1: malformed \(record\): \S/);
-    assert.equal([first[0].clientId, first[0].reason, first[0].field, first[0].suppressed], ["dev-1", "malformed", "record", 0]);
+    assert.match(String(first[0].msg), /^refused publish from s-1: malformed \(record\): \S/);
+    assert.equal([first[0].clientId, first[0].reason, first[0].field, first[0].suppressed], ["s-1", "malformed", "record", 0]);
     assert.is(typeof first[0].quarantineId, "number", "the first line names the quarantined row");
-    const second = warnings(lines, "refused publish from dev-2:");
-    assert.is(second.length, 1, "another client's first refusal is logged although dev-1's are held back");
+    const second = warnings(lines, "refused publish from s-2:");
+    assert.is(second.length, 1, "another client's first refusal is logged although s-1's are held back");
     assert.is(second[0].suppressed, 0);
 
     clock.now += REFUSAL_LOG_INTERVAL_MS;
     await flooder.puback(flooder.publish(uplinkTopic("s-1"), MALFORMED));
-    const all = warnings(lines, "refused publish from dev-1:");
+    const all = warnings(lines, "refused publish from s-1:");
     assert.is(all.length, 2);
     assert.is(all[1].suppressed, 499);
     assert.match(String(all[1].msg), /\(499 more like this since the last such line\)$/);
@@ -155,30 +156,30 @@ async function refusedConnect(gateway: Gateway, clientId: string, credentials: C
 test("CONNECTs with a wrong secret in a loop, and from ever new client ids: every one counted, the lines bounded", async () => {
   await withGateway(async (gateway, lines, clock) => {
     const wrong = { username: "s-1", password: "not-the-secret" };
-    for (let i = 0; i < 50; i++) assert.is(await refusedConnect(gateway, "dev-1", wrong), 4);
-    assert.is(await refusedConnect(gateway, "dev-2", wrong), 4);
-    const good = await TestMqttClient.connect(gateway.mqttPort!, "dev-3", as("s-3"));
+    for (let i = 0; i < 50; i++) assert.is(await refusedConnect(gateway, "s-1", wrong), 4);
+    assert.is(await refusedConnect(gateway, "s-2", { username: "s-2", password: "not-the-secret" }), 4);
+    const good = await TestMqttClient.connect(gateway.mqttPort!, "s-3", as("s-3"));
     await good.puback(good.publish(uplinkTopic("s-3"), obsPayload("s-3", 1)));
     assert.ok(gateway.store.find("s-3", 1), "a device with the right secret connects and is served meanwhile");
-    const loop = warnings(lines, `refused CONNECT from client "dev-1"`);
+    const loop = warnings(lines, `refused CONNECT from client "s-1"`);
     assert.is(loop.length, 1, "the loop wrote one line");
-    assert.is(loop[0].msg, `refused CONNECT from client "dev-1": wrong secret for sensor "s-1"`);
+    assert.is(loop[0].msg, `refused CONNECT from client "s-1": wrong secret for sensor "s-1"`);
     assert.equal([loop[0].reason, loop[0].returnCode, loop[0].suppressed], ["bad-secret", 4, 0]);
-    assert.is(warnings(lines, `refused CONNECT from client "dev-2"`).length, 1, "another client's first refusal is logged at once");
+    assert.is(warnings(lines, `refused CONNECT from client "s-2"`).length, 1, "another client's first refusal is logged at once");
 
-    // A script that picks a new client id for every attempt: every key is new, so the overall limit holds.
-    for (let i = 0; i < 30; i++) assert.is(await refusedConnect(gateway, `random-${i}`, wrong), 4);
+    // A script that picks a new id for every attempt: every key is new, so the overall limit holds.
+    for (let i = 0; i < 30; i++) assert.is(await refusedConnect(gateway, `random-${i}`, { username: `random-${i}`, password: "not-the-secret" }), 5);
     assert.is(warnings(lines, "refused CONNECT").length, MAX_REFUSAL_LINES_PER_INTERVAL);
 
     clock.now += REFUSAL_LOG_INTERVAL_MS;
-    assert.is(await refusedConnect(gateway, "dev-1", wrong), 4);
+    assert.is(await refusedConnect(gateway, "s-1", wrong), 4);
     const summary = warnings(lines, "12 refusals not logged");
     assert.is(summary.length, 1, "the refusals the overall limit left out are summed on a line of their own");
     assert.is(summary[0].unlogged, 12);
     const refused = warnings(lines, "refused CONNECT");
-    assert.is(refused.at(-1)?.msg, `refused CONNECT from client "dev-1": wrong secret for sensor "s-1" (49 more like this since the last such line)`);
+    assert.is(refused.at(-1)?.msg, `refused CONNECT from client "s-1": wrong secret for sensor "s-1" (49 more like this since the last such line)`);
     const attempts = 50 + 1 + 30 + 1;
-    assert.is(gateway.stats().auth.badSecret, attempts);
+    assert.is(gateway.stats().auth.badSecret + gateway.stats().auth.unregistered, attempts);
     assert.is(refused.length + sum(refused, "suppressed") + sum(lines, "unlogged"), attempts, "lines and their counts add up to the refusals");
     assert.is(warnings(lines, "client ").filter((l) => / dropped: /.test(String(l.msg))).length, 0, "a refused CONNECT is not logged again as a dropped client");
     assert.ok(good.connected);
@@ -188,7 +189,7 @@ test("CONNECTs with a wrong secret in a loop, and from ever new client ids: ever
 
 test("a subscribe loop and connections that send garbage instead of CONNECT: one line each, then the count", async () => {
   await withGateway(async (gateway, lines, clock) => {
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", as("s-1"));
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     for (let i = 1; i <= 20; i++) {
       device.send({ cmd: "subscribe", messageId: i, subscriptions: [{ topic: "xsedge/#", qos: 1 }] });
       const suback = await device.waitFor(`SUBACK ${i}`, (p) => p.cmd === "suback" && p.messageId === i);
@@ -200,13 +201,14 @@ test("a subscribe loop and connections that send garbage instead of CONNECT: one
       socket.end("GET / HTTP/1.1\r\n\r\n");
       await within("the garbage connection to close", new Promise((resolve) => socket.once("close", resolve)));
     }
-    assert.is(warnings(lines, "subscribe denied for dev-1").length, 1);
-    assert.is(warnings(lines, "connection dropped before CONNECT").length, 1);
+    assert.is(warnings(lines, "subscribe denied for s-1").length, 1);
+    // "G" is no CONNECT's first byte: each is closed on it, one line for all.
+    assert.is(warnings(lines, "closing a connection from 127.0.0.1: its first packet is of type 4, not CONNECT").length, 1);
 
     clock.now += REFUSAL_LOG_INTERVAL_MS;
     device.send({ cmd: "subscribe", messageId: 21, subscriptions: [{ topic: "xsedge/#", qos: 1 }] });
     await device.waitFor("SUBACK 21", (p) => p.cmd === "suback" && p.messageId === 21);
-    const denied = warnings(lines, "subscribe denied for dev-1");
+    const denied = warnings(lines, "subscribe denied for s-1");
     assert.is(denied.length, 2);
     assert.is(denied[1].suppressed, 19);
     assert.ok(device.connected, "the device is still served");

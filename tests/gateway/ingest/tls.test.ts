@@ -52,7 +52,7 @@ test("a device logs in over TLS, trusting the gateway's certificate, and its obs
   await withTlsGateway(async (gateway) => {
     assert.ok(gateway.mqttTlsPort !== undefined && gateway.mqttTlsPort !== gateway.mqttPort!);
     const socket = connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert });
-    const { client, returnCode } = await TestMqttClient.attempt(socket, "secureConnect", "dev-1", login);
+    const { client, returnCode } = await TestMqttClient.attempt(socket, "secureConnect", "s-1", login);
     assert.is(returnCode, 0);
     await client.puback(client.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
     assert.ok(gateway.store.find("s-1", 1));
@@ -67,15 +67,15 @@ test("a plain-text MQTT client on the TLS port fails cleanly: closed, counted, l
     const closed = new Promise((resolve) => plain.once("close", resolve));
     const received: Buffer[] = [];
     plain.on("data", (d: Buffer) => received.push(d));
-    const { client } = await TestMqttClient.attempt(plain, "connect", "plain", login).catch(() => ({ client: undefined }));
+    const { client } = await TestMqttClient.attempt(plain, "connect", "s-1", login).catch(() => ({ client: undefined }));
     assert.is(client, undefined, "no CONNACK over plain text");
     await within("the plain connection to close", closed);
     await waitFor("the failure to be counted", () => gateway.stats().auth.tlsFailed === 1);
     assert.ok(logger.lines.some((l) => l.level === "warn" && /^TLS connection from 127\.0\.0\.1 failed/.test(String(l.msg))));
     // The plain listener and the TLS one both still serve.
-    const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", login);
+    const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", login);
     await device.end();
-    const tls = await TestMqttClient.attempt(connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert }), "secureConnect", "dev-2", login);
+    const tls = await TestMqttClient.attempt(connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert }), "secureConnect", "s-1", login);
     assert.is(tls.returnCode, 0);
     await tls.client.end();
   });
@@ -84,7 +84,7 @@ test("a plain-text MQTT client on the TLS port fails cleanly: closed, counted, l
 test("with caFile, devices must present a certificate it signed (mutual TLS)", async () => {
   await withTlsGateway(async (gateway) => {
     const withCert = connectTls({ host: "127.0.0.1", port: gateway.mqttTlsPort!, ca: cert, cert, key: readFileSync(keyFile) });
-    const ok = await TestMqttClient.attempt(withCert, "secureConnect", "dev-1", login);
+    const ok = await TestMqttClient.attempt(withCert, "secureConnect", "s-1", login);
     assert.is(ok.returnCode, 0);
     await ok.client.end();
 
@@ -92,7 +92,7 @@ test("with caFile, devices must present a certificate it signed (mutual TLS)", a
     without.on("error", () => {});
     const closed = new Promise((resolve) => without.once("close", resolve));
     // TLS 1.3 completes the client's handshake before the server checks its certificate: the refusal comes as a close.
-    const attempt = await TestMqttClient.attempt(without, "secureConnect", "dev-2", login).catch((e: Error) => e);
+    const attempt = await TestMqttClient.attempt(without, "secureConnect", "s-1", login).catch((e: Error) => e);
     assert.ok(attempt instanceof Error, "no CONNACK without a client certificate");
     await within("the connection to close", closed);
     await waitFor("the failure to be counted", () => gateway.stats().auth.tlsFailed === 1);

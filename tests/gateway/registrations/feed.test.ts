@@ -97,23 +97,32 @@ test("the gateway stores registrations and the offset, and after a restart resum
   dir.remove();
 });
 
-test("a device keeps its connection when its secret is replaced; new connections need the new secret", async () => {
+test("a new secret at the cloud ends the session that logged in with the old one (issue 2.2 item 7); the new secret logs in", async () => {
   const dir = tempDir("reg-feed");
   const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: `${dir.path}/cloud`, logger: createMemoryLogger() });
   await registerAtCloud(cloud.url, "s-1", "first-secret");
+  await registerAtCloud(cloud.url, "s-2", "second-secret");
   const gateway = await startGatewayOn(`${dir.path}/gateway`, cloud.url, createMemoryLogger());
-  await untilAccepted(gateway, ["s-1"], () => "first-secret");
-  const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", loginAs("s-1", "first-secret"));
+  await untilAccepted(gateway, ["s-1", "s-2"], (id) => (id === "s-1" ? "first-secret" : "second-secret"));
+  const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", loginAs("s-1", "first-secret"));
+  const bystander = await TestMqttClient.connect(gateway.mqttPort!, "s-2", loginAs("s-2", "second-secret"));
+  await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
+  // The same secret again changes nothing: the session stays.
+  await registerAtCloud(cloud.url, "s-1", "first-secret");
   await registerAtCloud(cloud.url, "s-1", "replaced-secret");
   await untilAccepted(gateway, ["s-1"], () => "replaced-secret");
-  await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 1))));
-  assert.ok(gateway.store.find("s-1", 1), "the connected device is still served");
-  const stale = await TestMqttClient.attempt(connect(gateway.mqttPort!, "127.0.0.1"), "connect", "dev-1b", loginAs("s-1", "first-secret"));
+  // The gateway drops the session as it adopts the new secret; 1 s bounds the socket's close reaching the device.
+  await within("the session with the old secret to be closed", device.closed, 1000);
+  assert.is(gateway.stats().mqtt?.revoked, 1);
+  await bystander.puback(bystander.publish(uplinkTopic("s-2"), encodeObservation(observation("s-2", 1))));
+  assert.ok(bystander.connected, "other sensors' sessions are untouched");
+  const stale = await TestMqttClient.attempt(connect(gateway.mqttPort!, "127.0.0.1"), "connect", "s-1", loginAs("s-1", "first-secret"));
   assert.is(stale.returnCode, 4, "the old secret is refused");
   await within("refused connection closed", stale.client.closed);
-  const renewed = await TestMqttClient.connect(gateway.mqttPort!, "dev-1c", loginAs("s-1", "replaced-secret"));
+  const renewed = await TestMqttClient.connect(gateway.mqttPort!, "s-1", loginAs("s-1", "replaced-secret"));
+  await renewed.puback(renewed.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", 2))));
   await renewed.end();
-  await device.end();
+  await bystander.end();
   await within("gateway close", gateway.close());
   await within("cloud close", cloud.close());
   dir.remove();

@@ -190,7 +190,7 @@ test("end to end: a device's publish reaches the cloud through the gateway", asy
   // The device may connect once its registration has reached the gateway from the cloud.
   await registerAtCloud(cloud.url, "s-1");
   await untilAccepted(gateway, ["s-1"]);
-  const device = await TestMqttClient.connect(gateway.mqttPort!, "dev-1", loginAs("s-1"));
+  const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", loginAs("s-1"));
   await device.puback(device.publish(uplinkTopic("s-1"), anchorPayload("s-1", 1, 0, WALL)));
   for (let seq = 1; seq <= 3; seq++) await device.puback(device.publish(uplinkTopic("s-1"), encodeObservation(observation("s-1", seq))));
   // Well under the idle interval: the relay was woken by the store, not by its timer.
