@@ -6,9 +6,10 @@
  * last commit, whose outputs are in the store, and no later output is.
  *
  * Deliveries are queued and committed together, at most every
- * COMMIT_INTERVAL_MS, without an fsync of their own (the next device
- * commit's covers them): fsyncs on the event loop that sends devices'
- * PUBACKs are the ingest's. A power cut may take the last commits back,
+ * COMMIT_INTERVAL_MS, without a sync of their own (the store runs at
+ * synchronous=NORMAL; the next device group commit's sync, off the event
+ * loop, takes them to disk): a device's PUBACK never waits for a rule's
+ * commit, only for the bytes it wrote. A power cut may take the last commits back,
  * outputs and offset together; the rule then derives them again from the
  * same durable observations and state, with the same seqs, so the cloud
  * (which drops repeats by sensor and seq) sees each once. A rule may run ahead of its commit (its next
@@ -102,8 +103,9 @@ export class CommitQueue {
     const summary = { derived: 0, keptLocal: 0, alerts: 0 };
     const at = this.#now();
     try {
-      // Not fsynced on the event loop: what a rule did is redone from its last durable offset, the same way (see README).
-      this.#store.replayableTransaction(() => {
+      // No sync of its own: the next group commit's sync (store.sync) takes it to disk, and what a power cut takes
+      // back before that is redone from the rule's last durable offset, the same way (see README).
+      this.#store.transaction(() => {
         const last = new Map<string, RuleCommit>();
         for (const commit of queue) {
           this.#apply(commit, at, summary);

@@ -190,24 +190,6 @@ export class ObservationStore {
   }
 
   /**
-   * A transaction whose commit is not fsynced (synchronous=NORMAL): it
-   * survives a crash or a SIGKILL, and a power cut makes it durable or
-   * lost together with everything after it, until the next commit that is
-   * fsynced (every device commit is). For work that can be redone from what
-   * is durable, as a gateway rule's outputs can: its inputs are committed
-   * device rows, and it runs again from its last durable offset.
-   */
-  replayableTransaction<T>(work: () => T): T {
-    if (this.#db.inTransaction) return this.transaction(work);
-    this.#db.exec("PRAGMA synchronous = NORMAL");
-    try {
-      return this.transaction(work);
-    } finally {
-      this.#db.exec("PRAGMA synchronous = FULL");
-    }
-  }
-
-  /**
    * Stores one observation unless its (sensorId, seq) is already stored;
    * committed on return unless inside `transaction`. The store keeps `obs`
    * for the relay: the caller must not change it afterwards.
