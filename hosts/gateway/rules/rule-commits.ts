@@ -21,7 +21,7 @@ import { QUANTITIES, type Quantity, type Reading } from "../../../modules/observ
 import type { ObservationStore } from "../store/observation-store.js";
 import type { EventResult } from "./xs/protocol.js";
 
-/** Longest a finished delivery waits for its commit: the latency of a rule's outputs and verdicts, against fsyncs per second. */
+/** Longest a finished delivery waits for its commit: the latency of a rule's outputs and verdicts, against transactions (and WAL pages) per second. */
 export const COMMIT_INTERVAL_MS = 50;
 /** Events queued at most before rules wait for a commit. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -112,7 +112,7 @@ export class CommitQueue {
           last.set(commit.rule, commit);
         }
         // A rule's offset and state once per transaction, its last delivery's: a state is up to stateBytes, and every
-        // byte written here is one more for the next device commit's fsync to wait on.
+        // byte written here is one more for the next device group commit's sync, which its PUBACKs wait on.
         for (const commit of last.values()) this.#store.rules.progress(commit.rule, commit.position, commit.state, at);
       });
     } catch (error) {
