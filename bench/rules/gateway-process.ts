@@ -17,6 +17,7 @@ import { join } from "node:path";
 import type { CloudAck, CloudConnector } from "../../hosts/gateway/relay/connector.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
+import { oneAddressFleetLimits } from "../../hosts/gateway/ingest/listener-limits.js";
 import { createLogger } from "../../hosts/log/logger.js";
 
 export interface RulesServerPlan {
@@ -63,7 +64,8 @@ process.once("message", async (plan: RulesServerPlan) => {
   const registry = new StaticRegistry(Array.from({ length: plan.devices }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret })));
   const gateway = await startGateway({
     mqttPort: 0, httpPort: 0, dataDir, connector: ackAll, registry, logger: createLogger({ component: "bench", level: "error" }),
-    rateLimitPerSecond: Infinity,
+    // The bench's devices all connect from this host, as a simulator's fleet does.
+    rateLimitPerSecond: Infinity, mqttLimits: oneAddressFleetLimits(plan.devices),
   });
   process.on("message", async (message: { type: string }) => {
     if (message.type === "memory") {
