@@ -1,5 +1,6 @@
 /*
- * One delivery of a rule's events to its slot in a worker, and what came
+ * A rule's slot loaded into its worker, and one delivery of its events to
+ * it, and what came
  * back judged: accepted, a fault of this rule (a death while its request
  * was in flight, a fault the rule host reported, heap growth over the
  * rule's memoryBytes, outputs it may not make), or nothing to judge (the
@@ -13,11 +14,31 @@ import { refuseOutputs } from "./output-checks.js";
 import { deathFault } from "./rule-faults.js";
 import type { RuleVersion } from "./rule-version.js";
 import { WorkerDiedError, type RuleWorker } from "./rule-worker.js";
-import type { DeliverReply, Fault, WireEvent } from "./xs/protocol.js";
+import type { DeliverReply, Fault, LoadReply, WireEvent } from "./xs/protocol.js";
 
 /** A delivery's watchdog: this much, plus this much per event (the meter stops a loop long before). */
 const WATCHDOG_BASE_MS = 5000;
 const WATCHDOG_PER_EVENT_MS = 20;
+/** A load or an unload answers in milliseconds; this long means the worker is stuck. */
+export const LOAD_TIMEOUT_MS = 10_000;
+
+/** `retry`: the worker died under another rule's request, or was closed (not this rule's doing). */
+export type LoadOutcome = { kind: "loaded"; worker: RuleWorker } | { kind: "fault"; fault: Fault } | { kind: "retry" };
+
+/** Loads `version` with `state` into the rule's worker (started first if need be). */
+export async function loadSlot(env: RunnerEnv, version: RuleVersion, workerIndex: number, state: string | null): Promise<LoadOutcome> {
+  try {
+    const worker = await env.pool.worker(workerIndex);
+    const { reply } = await worker.request<LoadReply>(
+      { op: "load", slot: version.slot, code: version.bundle, file: version.bundleFile, state, ...env.limits },
+      LOAD_TIMEOUT_MS,
+    );
+    return reply.ok ? { kind: "loaded", worker } : { kind: "fault", fault: reply.error };
+  } catch (e) {
+    if (e instanceof WorkerDiedError && (!e.inFlight || e.death === "closed")) return { kind: "retry" };
+    return { kind: "fault", fault: e instanceof WorkerDiedError ? deathFault(e, version.summary.limits, "module") : { kind: "crash", message: (e as Error).message } };
+  }
+}
 
 export type DeliveryOutcome =
   | { kind: "accepted"; reply: Extract<DeliverReply, { ok: true }> }

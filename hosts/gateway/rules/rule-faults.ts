@@ -61,6 +61,11 @@ export class RuleFaults {
     return this.#lastError;
   }
 
+  /** The faults as a rule's figures show them. */
+  figures(): { failures: Partial<Record<FaultKind, number>>; failuresTotal: number; consecutiveFailures: number; lastError: { at: number; message: string } | null } {
+    return { failures: this.byKind, failuresTotal: this.total, consecutiveFailures: this.#consecutive, lastError: this.#lastError };
+  }
+
   /** Whether the next delivery from `position` must hold a single observation. */
   cautiousAt(position: number): boolean {
     return this.#cautiousThrough !== null && position < this.#cautiousThrough;

@@ -14,22 +14,21 @@
 import type { RunnerEnv } from "./runner-env.js";
 import { MAX_CONSECUTIVE_FAILURES } from "./fault-policy.js";
 import type { FaultContext } from "./fault-report.js";
-import { deathFault, RuleFaults } from "./rule-faults.js";
+import { RuleFaults } from "./rule-faults.js";
 import { planDelivery, READ_ROWS } from "./delivery-plan.js";
-import { deliverEvents } from "./rule-delivery.js";
+import { deliverEvents, loadSlot, LOAD_TIMEOUT_MS } from "./rule-delivery.js";
 import { DeliveryPace } from "./delivery-pace.js";
 
 export { MAX_DELIVERY_EVENTS, READ_ROWS } from "./delivery-plan.js";
-import { lagOf, RuleCounts, type RuleStats, type RunnerStatus } from "./rule-stats.js";
+import { lagOf, RuleCounts, versionFigures, type RuleStats, type RunnerStatus } from "./rule-stats.js";
 import type { RuleVersion } from "./rule-version.js";
 import { RuleTrace } from "./rule-trace.js";
-import { WorkerDiedError, type RuleWorker } from "./rule-worker.js";
-import type { DeliverReply, Fault, LoadReply, SimpleReply, WireEvent } from "./xs/protocol.js";
+import type { RuleWorker } from "./rule-worker.js";
+import type { DeliverReply, Fault, SimpleReply, WireEvent } from "./xs/protocol.js";
 
 export type { RuleStats, RunnerStatus } from "./rule-stats.js";
 export type { RunnerEnv } from "./runner-env.js";
 
-const LOAD_TIMEOUT_MS = 10_000;
 
 export class RuleRunner {
   readonly name: string;
@@ -177,19 +176,11 @@ export class RuleRunner {
   }
 
   stats(): RuleStats {
-    const { summary } = this.#version;
-    const faults = this.#faults;
     return {
       name: this.name,
-      version: this.#version.version,
-      hash: this.#version.hash,
-      file: this.#version.file,
+      ...versionFigures(this.#version),
       status: this.#status,
       disabledReason: this.#disabledReason,
-      relay: summary.relay,
-      sensors: summary.sensors,
-      quantities: summary.quantities,
-      limits: summary.limits,
       worker: this.#worker,
       position: this.#position,
       committedPosition: this.#committed.position,
@@ -197,10 +188,7 @@ export class RuleRunner {
       ...lagOf(this.#env.store, this.#position, this.#env.now()),
       ...this.#counts.figures(),
       traces: this.#trace.total,
-      failures: faults.byKind,
-      failuresTotal: faults.total,
-      consecutiveFailures: faults.consecutive,
-      lastError: faults.lastError,
+      ...this.#faults.figures(),
       stateBytes: this.#pending.state === null ? 0 : Buffer.byteLength(this.#pending.state),
       nextTimerAt: this.#nextTimerAt,
     };
@@ -243,25 +231,10 @@ export class RuleRunner {
   }
 
   async #load(): Promise<"loaded" | "fault" | "retry"> {
-    const version = this.#version;
-    try {
-      const worker = await this.#env.pool.worker(this.#worker);
-      const { reply } = await worker.request<LoadReply>(
-        { op: "load", slot: version.slot, code: version.bundle, file: version.bundleFile, state: this.#pending.state, ...this.#env.limits },
-        LOAD_TIMEOUT_MS,
-      );
-      if (!reply.ok) {
-        this.#fault(reply.error, {}, []);
-        return "fault";
-      }
-      this.#loadedIn = worker;
-      return "loaded";
-    } catch (e) {
-      if (e instanceof WorkerDiedError && (!e.inFlight || e.death === "closed")) return "retry";
-      const fault: Fault = e instanceof WorkerDiedError ? deathFault(e, version.summary.limits, "module") : { kind: "crash", message: (e as Error).message };
-      this.#fault(fault, {}, []);
-      return "fault";
-    }
+    const outcome = await loadSlot(this.#env, this.#version, this.#worker, this.#pending.state);
+    if (outcome.kind === "loaded") this.#loadedIn = outcome.worker;
+    else if (outcome.kind === "fault") this.#fault(outcome.fault, {}, []);
+    return outcome.kind;
   }
 
   async #deliver(events: WireEvent[], through: number): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { ObservationStore } from "../store/observation-store.js";
 import type { DeliverReply, FaultKind, ResolvedLimits } from "./xs/protocol.js";
+import type { RuleVersion } from "./rule-version.js";
 
 /** Backlog counted exactly up to this (a scan of that many rows, well under a millisecond); beyond it, estimated from row ids. */
 export const MAX_COUNTED_LAG = 1000;
@@ -46,6 +47,12 @@ export interface RuleStats {
   computePerEvent: number;
   stateBytes: number;
   nextTimerAt: number | null;
+}
+
+/** What a rule's figures say of the version it runs. */
+export function versionFigures(version: RuleVersion): Pick<RuleStats, "version" | "hash" | "file" | "relay" | "sensors" | "quantities" | "limits"> {
+  const { summary } = version;
+  return { version: version.version, hash: version.hash, file: version.file, relay: summary.relay, sensors: summary.sensors, quantities: summary.quantities, limits: summary.limits };
 }
 
 /** How far behind a rule at `position` is: devices' observations after it, and how long the oldest has waited. */
