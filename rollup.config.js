@@ -9,6 +9,8 @@
  *  - build/sim/device.js: that module again as one script for
  *    xsnap-worker, its specifiers resolved to the simulator's host modules.
  * Either build fails if device code reaches for a Node built-in.
+ * And the gateway's rule host (hosts/gateway/rules/xs), the script each
+ * rules xsnap-worker evaluates: build/rules/rule-host.js.
  */
 import { fileURLToPath } from "node:url";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
@@ -44,4 +46,9 @@ export default [
   // The built-in app imports no sensor driver by specifier, so $MODDABLE plays no part in its script.
   { ...simulatorScriptInput(APP_ESM, { moddable: undefined }), output: { file: "build/sim/device.js", format: "iife", sourcemap: false } },
   ...desktopStandIns,
+  {
+    input: here("./dist/hosts/gateway/rules/xs/rule-host.js"),
+    plugins: [noNodeBuiltins(), stripSourceMapComments()],
+    output: { file: "build/rules/rule-host.js", format: "iife", sourcemap: false },
+  },
 ];
