@@ -16,6 +16,8 @@
  * (simulator/sensors) and the NOR flash model (simulator/storage), which
  * run inside XS beside each device's app.
  * Every build fails if its code reaches for a Node built-in.
+ * And the gateway's rule host (hosts/gateway/rules/xs), the script each
+ * rules xsnap-worker evaluates: build/rules/rule-host.js.
  */
 import { fileURLToPath } from "node:url";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
@@ -73,4 +75,9 @@ export default [
     output: { file: "build/sim/fleet-runtime.js", format: "iife", sourcemap: false },
   },
   ...desktopStandIns,
+  {
+    input: here("./dist/hosts/gateway/rules/xs/rule-host.js"),
+    plugins: [noNodeBuiltins(), stripSourceMapComments()],
+    output: { file: "build/rules/rule-host.js", format: "iife", sourcemap: false },
+  },
 ];

@@ -68,7 +68,7 @@ export interface BenchContext {
 export interface BenchArea<M = unknown> {
   /** Key in results.json and for `npm run bench -- --only <id>`: lower case, e.g. "ingest". */
   id: string;
-  /** Where its sections go in RESULTS.md: lower first (device 10, codec 20, ingest 30, backlog 40, api 50). */
+  /** Where its sections go in RESULTS.md: lower first (device 10, codec 20, ingest 30, backlog 40, api 50, rules 60). */
   order: number;
   /** What it measures, one line (the table of contents of RESULTS.md). */
   title: string;

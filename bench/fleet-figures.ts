@@ -79,6 +79,8 @@ export interface FleetFigures {
    */
   baselineProjected: number;
   fleetProjected: number;
+  /** The machine's load average (1 min) when the levels were done: other work shares the cores. */
+  loadAverage: number;
 }
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
@@ -207,6 +209,7 @@ export async function fleetFigures(options: { baselineLevels?: readonly number[]
     fleetMemoryPerDeviceBytes: fleet.memoryPerDeviceBytes,
     baselineCpuPerDeviceSecondUs: baseline.cpuPerDeviceSecondUs,
     fleetCpuPerDeviceSecondUs: fleet.cpuPerDeviceSecondUs,
+    loadAverage: loadavg()[0],
   };
 }
 
@@ -216,7 +219,7 @@ export function fleetFiguresMarkdown(f: FleetFigures): string[] {
   const us = (n: number) => `${n.toLocaleString("en", { maximumFractionDigits: 0 })} µs`;
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : "–");
   return [
-    `Simulated devices sampling once a second (TMP117, SHT3x and BME280 in turn, the built-in app, batches of 10 s) against the real gateway in a process of its own, each level in a fresh process beside a fresh gateway, its devices switched on evenly over ${BOOT_SPREAD_MS / 1000} s (so their batches do not all land at once); a level is sustained when the gateway stored ${SUSTAINED_SHARE * 100}% of what was sampled over a ${WINDOW_MS / 1000} s window (and, for the fleet, timers fired less than ${SUSTAINED_LATENESS_MS} ms late at the 99th percentile). Levels climb until one is not sustained. Baseline: one xsnap-worker per device, the design before the fleet. Load average at the end: ${loadavg()[0].toFixed(1)} on ${f.cores} cores (other work shares them; the ratios are the figures to read).`,
+    `Simulated devices sampling once a second (TMP117, SHT3x and BME280 in turn, the built-in app, batches of 10 s) against the real gateway in a process of its own, each level in a fresh process beside a fresh gateway, its devices switched on evenly over ${BOOT_SPREAD_MS / 1000} s (so their batches do not all land at once); a level is sustained when the gateway stored ${SUSTAINED_SHARE * 100}% of what was sampled over a ${WINDOW_MS / 1000} s window (and, for the fleet, timers fired less than ${SUSTAINED_LATENESS_MS} ms late at the 99th percentile). Levels climb until one is not sustained. Baseline: one xsnap-worker per device, the design before the fleet. Load average at the end: ${f.loadAverage.toFixed(1)} on ${f.cores} cores (other work shares them; the ratios are the figures to read).`,
     "",
     "| design | devices | workers | stored / sampled | timers late, p99 | memory per device | CPU per device-second | gateway's share of CPU | sustained |",
     "|---|---|---|---|---|---|---|---|---|",

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { gatewayCommand } from "../gateway/cli.js";
+import { rulesCommand } from "../gateway/rules/cli.js";
 import { cloudCommand } from "../../simulator/cloud/cli.js";
 import { simCommand } from "../../simulator/cli.js";
 import { upCommand } from "./up.js";
@@ -15,6 +16,7 @@ import { deviceCommand } from "./device.js";
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   up: upCommand,
   gateway: gatewayCommand,
+  rules: (argv) => rulesCommand(argv),
   sim: simCommand,
   cloud: cloudCommand,
   new: newCommand,
@@ -27,6 +29,7 @@ export const USAGE = `Usage: xsedge <command> [options]
 Commands:
   up        cloud + gateway + simulated devices on 127.0.0.1 (npm start)
   gateway   the edge gateway: MQTT ingest, SQLite store, relay to the cloud
+  rules     deploy, list, show, disable, enable, roll back a running gateway's rules
   sim       simulated devices running the device bundle on the XS engine
   cloud     the reference cloud registration service
   new       a new device app's project on the xsedge runtime

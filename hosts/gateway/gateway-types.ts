@@ -24,6 +24,9 @@ import type { SensorRegistry } from "./ingest/sensor-registry.js";
 import type { UdpCounters } from "./ingest/udp/udp-ingest.js";
 import type { SourceLimitOptions } from "./ingest/udp/source-limit.js";
 import type { Logger } from "../log/logger.js";
+import type { RuleEngine, RulesStats } from "./rules/rule-engine.js";
+import type { RulesSettings } from "./rules/rules-service.js";
+import type { SinkStats } from "./rules/alerts/alert-dispatch.js";
 import type { DispatcherStats } from "./downlink/dispatcher.js";
 
 export interface GatewayOptions {
@@ -102,6 +105,8 @@ export interface GatewayOptions {
   rateLimitPerSecond?: number;
   /** Publishes a client may send at once above its rate; default 200. */
   rateLimitBurst?: number;
+  /** Gateway rules (rules/): their workers, limits and alert sinks; null: no rules at all. */
+  rules?: RulesSettings | null;
 }
 
 /** The registration projection and its feed; see registrations/feed.ts. */
@@ -134,6 +139,9 @@ export interface GatewayStats {
   downlinks?: DispatcherStats & { requests: Record<string, number> };
   /** The cloud transport's own counters (streams, acks, timeouts); absent for HTTP and a given connector. */
   cloudLink?: object;
+  /** Absent when rules are off. */
+  rules?: RulesStats;
+  alertSinks?: Record<string, SinkStats>;
 }
 
 export interface Gateway {
@@ -153,6 +161,8 @@ export interface Gateway {
   /** The HTTP API's port; null when it is off. */
   readonly httpPort: number | null;
   readonly store: ObservationStore;
+  /** Undefined when rules are off. */
+  readonly rules: RuleEngine | undefined;
   stats(): GatewayStats;
   /** Stops accepting, drains the relay's request in flight, then closes the broker and the store. Idempotent. */
   close(): Promise<void>;

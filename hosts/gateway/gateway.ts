@@ -24,6 +24,7 @@ import { Outbox } from "./ingest/outbox.js";
 import { Relay } from "./relay/relay.js";
 import type { SensorRegistry } from "./ingest/sensor-registry.js";
 import { startUdpIngest, type UdpIngest } from "./ingest/udp/udp-ingest.js";
+import { startRules, type StartedRules } from "./rules/rules-service.js";
 import { PendingStore } from "./downlink/pending-store.js";
 import { DownlinkDispatcher } from "./downlink/dispatcher.js";
 
@@ -80,6 +81,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (ownConnector) undo.push(() => ownConnector.close());
   const connector = options.connector ?? (ownConnector as CloudConnector);
   const relayFailures = new RelayFailureClock();
+  let api: ApiServer | undefined;
+  let rules: StartedRules | undefined;
+  try {
+    rules = options.rules === null ? undefined : startRules({
+      options: options.rules ?? {},
+      store,
+      registry,
+      logger: log.child("rules"),
+      now,
+      onCommitted: ({ derived, keptLocal, alerts }) => {
+        if (keptLocal > 0) outbox.relayed();
+        relay.wake();
+        if (derived > 0) api?.stored();
+        if (alerts > 0) api?.alertsStored();
+      },
+    });
+  } catch (e) {
+    for (const step of undo.reverse()) await step();
+    throw e;
+  }
+  const ownRules = rules;
+  if (ownRules) undo.push(() => ownRules.close());
   const relay = new Relay({
     store,
     connector: watchConnector(connector, relayFailures, now),
@@ -89,12 +112,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryInitialMs: options.relayRetryInitialMs,
     retryMaxMs: options.relayRetryMaxMs,
     onRelayed: () => outbox.relayed(),
+    gate: rules?.engine.verdicts,
   });
   const ingest = new Ingest({ store, logger: log.child("ingest"), now: options.now });
-  let api: ApiServer | undefined;
   const onStored = () => {
     relay.wake();
     api?.stored();
+    rules?.engine.stored();
   };
   const outbox = new Outbox({
     store,
@@ -127,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     outbox: outbox.stats(),
     udp: udp?.counters(),
     http: api?.stats() ?? idleApiStats(),
+    ...(rules ? { rules: rules.engine.stats(), alertSinks: rules.alerts.stats() } : {}),
     ...(downlinks && pending?.isOpen ? { downlinks: downlinks.stats() } : {}),
     ...(external ? { externalBroker: external.stats() } : {}),
     ...(cloudLink?.stats ? { cloudLink: cloudLink.stats() } : {}),
@@ -198,6 +223,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         now,
         relayFailingThresholdMs: options.relayFailingThresholdMs,
         sseStallMs: options.sseStallMs,
+        rules: rules?.engine,
         downlinks,
         sseLimits: options.sseLimits,
         access: options.httpAccess,
@@ -222,6 +248,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     feed.start();
   }
   relay.start();
+  rules?.start();
   log.info("gateway started", {
     mqtt: broker ? (broker.port === null ? null : `${broker.host}:${broker.port}`) : null,
     mqttTls: broker?.tlsPort !== undefined ? `${options.mqttTls?.host ?? broker.host}:${broker.tlsPort}` : null,
@@ -248,6 +275,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await feed?.close();
     closeStep = "external broker session";
     await external?.close();
+    closeStep = "rules: deliveries in flight and their commit";
+    await rules?.close();
     closeStep = `relay request in flight to ${connector.name}`;
     await relay.close();
     closeStep = "outbox commits";
@@ -274,6 +303,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     udpPort: udp?.port,
     httpPort: api?.port ?? null,
     store,
+    rules: rules?.engine,
     stats,
     close: () => (closing ??= close()),
     stillRunning: () => (closeStep === undefined ? [] : [closeStep]),

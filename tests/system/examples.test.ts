@@ -40,9 +40,22 @@ async function start(example: string): Promise<Run> {
     app, count: 1, idPrefix: example, gatewayAddress: "127.0.0.1", gatewayPort: t.gateway.mqttPort!, clock,
     secretFor: secretOf, config: { batchMaxAgeMs: 0 }, onTrace: (_id, line) => traces.push(line),
   });
+  // Each virtual second, until the device and the gateway are done with it:
+  // the gateway's PUBACKs follow its commit's fsync, which a loaded machine
+  // may take tens of milliseconds over, and what the test reads next is the
+  // gateway's store. Bounded: a device that keeps talking fails its assertions.
+  const bytesIn = () => devices.reduce((sum, d) => sum + d.device.stats().tcp.bytesIn, 0);
   const settle = async () => {
-    for (const d of devices) await d.device.idle();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const until = Date.now() + 2000;
+    let seen = -1;
+    while (Date.now() < until) {
+      for (const d of devices) await d.device.idle();
+      const { awaitingCommit, awaitingSync } = t.gateway.stats().outbox;
+      const now = bytesIn();
+      if (now === seen && awaitingCommit === 0 && awaitingSync === 0) return;
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   };
   await waitFor("the device's session", () => t.gateway.stats().mqttClients === 1, 8000);
   const runFor = async (ms: number, step = 1000) => {

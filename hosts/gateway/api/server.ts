@@ -10,12 +10,14 @@
  *   GET /metrics                                          Prometheus text
  *   POST /api/v1/downlinks, GET /api/v1/downlinks         messages to devices (downlink-routes.ts)
  *   GET /, /app.js, /style.css                            the live dashboard
+ *   /api/v1/rules...                                      the gateway rules (rule-routes.ts)
  *
  * Errors are JSON {error} naming what was wrong: 400 for a bad query
  * parameter, 401 without a credential where one is needed (api-access.ts),
  * 404 for an unknown path, 405 for a wrong method, 429 and 503 for an event
  * stream over its limits, 503 while the store is closed. Read-only but for the
- * downlinks: nothing here changes what the gateway stores of observations. Over TLS when `access.tls` is given.
+ * downlinks and the rule routes (which deploy and switch rules): nothing here
+ * changes what the gateway stores of observations. Over TLS when `access.tls` is given.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -30,6 +32,9 @@ import type { SensorRegistry } from "../ingest/sensor-registry.js";
 import { loadDashboard } from "./dashboard-files.js";
 import { assessHealth, RELAY_FAILING_THRESHOLD_MS, type HealthFacts } from "./health.js";
 import { GatewayMetrics } from "./metrics.js";
+import { AlertStream, type AlertStreamStats } from "./alert-stream.js";
+import { ruleRoutes } from "./rule-routes.js";
+import type { RuleEngine } from "../rules/rule-engine.js";
 import { DEFAULT_STREAM_LIMITS, ObservationStream, type StreamLimits, type StreamStats } from "./observation-stream.js";
 import { ApiAccess, checkApiExposure, type ApiAccessOptions } from "./api-access.js";
 import type { AuthRefusalReason } from "../../auth/refusals.js";
@@ -69,6 +74,8 @@ export interface ApiServerOptions {
   relayFailingThresholdMs?: number;
   /** Default SSE_STALL_MS (hosts/http/sse.ts). */
   sseStallMs?: number;
+  /** The gateway's rules; their routes answer 503 without. */
+  rules?: RuleEngine;
   /** Messages to devices; absent with an external broker (the routes answer 503). */
   downlinks?: DownlinkDispatcher;
   /** Caps on the event streams; DEFAULT_STREAM_LIMITS (observation-stream.ts) for what is not given. */
@@ -82,6 +89,8 @@ export interface ApiStats extends StreamStats {
   authRefused: Record<AuthRefusalReason, number>;
   /** The event streams' limits, for /metrics. */
   sseLimits: StreamLimits;
+  /** The rules' alert streams (/api/v1/rules/alerts/stream). */
+  alertStreams: AlertStreamStats;
 }
 
 export interface ApiServer {
@@ -89,6 +98,8 @@ export interface ApiServer {
   readonly port: number;
   /** Rows were committed to the store: wakes the SSE streams. */
   stored(): void;
+  /** Rules' alerts were committed: wakes the alert streams. */
+  alertsStored(): void;
   stats(): ApiStats;
   /** Ends the streams and closes the listener. */
   close(): Promise<void>;
@@ -99,6 +110,7 @@ export function idleApiStats(): ApiStats {
   return {
     sseClients: 0, sseStalled: 0, sseRefused: { maxClients: 0, maxClientsPerAddress: 0 }, sseBufferedBytes: 0,
     authRefused: { missing: 0, invalid: 0, forbidden: 0 }, sseLimits: { ...DEFAULT_STREAM_LIMITS },
+    alertStreams: { clients: 0, stalled: 0, refused: { maxClients: 0, maxClientsPerAddress: 0 } },
   };
 }
 
@@ -117,6 +129,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const access = new ApiAccess(accessOptions, log);
   const stream = new ObservationStream(store, { ...(options.sseStallMs === undefined ? {} : { stallMs: options.sseStallMs }), ...options.sseLimits });
   const metrics = new GatewayMetrics(options.stats);
+  const alertStream = new AlertStream(store, { ...(options.sseStallMs === undefined ? {} : { stallMs: options.sseStallMs }), ...options.sseLimits });
 
   function openStore(): ObservationStore {
     if (!store.isOpen) throw new HttpError(503, "the store is closed (the gateway is stopping or has failed)");
@@ -190,6 +203,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       },
     },
   };
+  Object.assign(routes, ruleRoutes(() => options.rules, store, alertStream));
   Object.assign(routes, downlinkRoutes(() => options.downlinks));
   for (const [path, file] of dashboard) {
     routes[path] = {
@@ -246,10 +260,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     host: options.host,
     port,
     stored: () => stream.stored(),
-    stats: () => ({ ...stream.stats(), authRefused: access.refused(), sseLimits: { ...stream.limits } }),
+    alertsStored: () => alertStream.stored(),
+    stats: () => ({ ...stream.stats(), authRefused: access.refused(), sseLimits: { ...stream.limits }, alertStreams: alertStream.stats() }),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stream.close();
+      alertStream.close();
       server.closeIdleConnections();
       // A request still being answered gets a moment; a client holding a connection open (half a request, say) does not hold the stop.
       const cutOff = setTimeout(() => server.closeAllConnections(), API_CLOSE_GRACE_MS);

@@ -11,6 +11,7 @@ import type { ResolvedConfig } from "./resolve.js";
 import { DEFAULT_MQTT_TLS_PORT } from "./rules.js";
 import type { ClientTlsFiles } from "../../grpc/tls.js";
 import { defaultRegistrationLink, type CloudLinkOptions, type RegistrationLinkOptions } from "../cloud-link.js";
+import type { RulesSettings } from "../rules/rules-service.js";
 import { readClientToken, readTokenFile } from "../../auth/token-file.js";
 import { sendableTokenProblem, TokenError, TokenSet } from "../../auth/bearer.js";
 import type { ApiAccessOptions } from "../api/api-access.js";
@@ -53,6 +54,8 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     relayRetryInitialMs: get<number | undefined>("relay.retryInitialMs"),
     relayRetryMaxMs: get<number | undefined>("relay.retryMaxMs"),
   });
+  const ruleSettings = rules(config);
+  if (ruleSettings !== undefined) options.rules = ruleSettings;
   options.cloudLink = cloudLink(config);
   options.registrationLink = registrationLink(config, options.cloudLink);
   options.httpAccess = httpAccess(config);
@@ -104,6 +107,32 @@ export function toGatewayOptions(config: ResolvedConfig): ConfiguredGatewayOptio
     delete options.mqttLoginThrottle;
   }
   return options;
+}
+
+/** null: rules off; undefined: nothing set (the gateway's defaults). */
+function rules(config: ResolvedConfig): RulesSettings | null | undefined {
+  const get = <T>(path: string) => config.values.get(path) as T;
+  if (get<boolean>("rules.enabled") === false) return null;
+  const alerts: NonNullable<RulesSettings["alerts"]> = {};
+  if (config.values.has("rules.alerts.webhook.url")) {
+    alerts.webhook = defined({ url: get<string>("rules.alerts.webhook.url"), token: get<string | undefined>("rules.alerts.webhook.token") });
+  }
+  if (config.values.has("rules.alerts.mqtt.url")) {
+    alerts.mqtt = defined({
+      url: get<string>("rules.alerts.mqtt.url"),
+      topic: get<string | undefined>("rules.alerts.mqtt.topic"),
+      username: get<string | undefined>("rules.alerts.mqtt.username"),
+      password: get<string | undefined>("rules.alerts.mqtt.password"),
+      clientId: get<string | undefined>("rules.alerts.mqtt.clientId"),
+    });
+  }
+  const settings: RulesSettings = defined({
+    workers: get<number | undefined>("rules.workers"),
+    workerMemoryBytes: get<number | undefined>("rules.workerMemoryBytes"),
+    verdictWaitMs: get<number | undefined>("rules.verdictWaitMs"),
+  });
+  if (Object.keys(alerts).length > 0) settings.alerts = alerts;
+  return Object.keys(settings).length > 0 ? settings : undefined;
 }
 
 /** TLS files under `prefix` (e.g. "cloud.tls"); undefined when none is given. */

@@ -61,6 +61,15 @@ export function crossKeyErrors(config: ResolvedConfig): string[] {
     errors.push(`${at("mqtt.port")} is off, and neither mqtt.tls, externalBroker nor udp is configured: devices could not reach the gateway`);
   }
   errors.push(...cloudLinkErrors(config));
+  if (values.get("rules.enabled") === false) {
+    for (const path of [...values.keys()].filter((key) => key.startsWith("rules.") && key !== "rules.enabled" && given(key))) {
+      errors.push(`${at(path)} has no effect with ${at("rules.enabled")} false`);
+    }
+  }
+  if (has("rules.alerts.webhook.token") && !has("rules.alerts.webhook.url")) errors.push(`${at("rules.alerts.webhook.token")} needs rules.alerts.webhook.url`);
+  for (const key of ["rules.alerts.mqtt.username", "rules.alerts.mqtt.password", "rules.alerts.mqtt.clientId"]) {
+    if (given(key) && !has("rules.alerts.mqtt.url")) errors.push(`${at(key)} needs rules.alerts.mqtt.url`);
+  }
   errors.push(...httpErrors(config));
   return errors;
 }

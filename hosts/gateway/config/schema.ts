@@ -10,6 +10,10 @@
 import { DEFAULT_BATCH_SIZE, DEFAULT_RELAY_POLICY } from "../relay/relay.js";
 import type { ValueKind } from "./value-kinds.js";
 import { DEFAULT_CLOUD_TARGET, DEFAULT_CLOUD_URL } from "../cloud-link.js";
+import { DEFAULT_WORKER_MEMORY_BYTES } from "../rules/rule-limits.js";
+import { DEFAULT_VERDICT_WAIT_MS } from "../rules/relay-verdicts.js";
+import { MAX_RULE_WORKERS } from "../rules/worker-pool.js";
+import { DEFAULT_ALERT_TOPIC } from "../rules/alerts/mqtt-sink.js";
 import { DEFAULT_SSE_MAX_BUFFERED_BYTES, DEFAULT_SSE_MAX_CLIENTS, DEFAULT_SSE_MAX_CLIENTS_PER_ADDRESS } from "../../http/sse-admission.js";
 import { SSE_STALL_MS } from "../../http/sse.js";
 import {
@@ -175,6 +179,18 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   { path: "relay.intervalMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.intervalMs, description: "wait between relay rounds when idle" },
   { path: "relay.retryInitialMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.retryInitialMs, description: "first wait after a failed cloud request" },
   { path: "relay.retryMaxMs", kind: duration(1, HOUR_MS), default: DEFAULT_RELAY_POLICY.retryMaxMs, description: "longest wait between failing cloud requests" },
+
+  { path: "rules.enabled", kind: { type: "boolean" }, default: true, description: "run gateway rules (false: no rule engine, no rules workers, the rule routes answer 503)" },
+  { path: "rules.workers", kind: { type: "integer", min: 1, max: MAX_RULE_WORKERS }, description: "xsnap-workers the rules share, about 45 MB each (default 1): more means a rule's fault pauses fewer others" },
+  { path: "rules.workerMemoryBytes", kind: { type: "size", min: 64 * 2 ** 20, max: 2 ** 31 }, description: `memory cap of each rules worker, where a rule's memory blow-up stops (default ${DEFAULT_WORKER_MEMORY_BYTES / 2 ** 20} MiB)` },
+  { path: "rules.verdictWaitMs", kind: duration(100, HOUR_MS), description: `how long the relay waits for a rule that decides what is relayed, then relays anyway (default ${DEFAULT_VERDICT_WAIT_MS / 1000} s)` },
+  { path: "rules.alerts.webhook.url", kind: httpUrl, description: "POST each alert's JSON here (Idempotency-Key header), retried with backoff" },
+  { path: "rules.alerts.webhook.token", kind: text, secret: true, flag: false, description: "bearer token for the alert webhook (file or environment only)" },
+  { path: "rules.alerts.mqtt.url", kind: { type: "url", protocols: ["mqtt:", "mqtts:"] }, description: "publish each alert (QoS 1) to this broker" },
+  { path: "rules.alerts.mqtt.topic", kind: text, description: `alerts go to <topic>/<rule> (default ${DEFAULT_ALERT_TOPIC})` },
+  { path: "rules.alerts.mqtt.username", kind: text, description: "user name on the alert broker" },
+  { path: "rules.alerts.mqtt.password", kind: text, secret: true, flag: false, description: "password on the alert broker (file or environment only)" },
+  { path: "rules.alerts.mqtt.clientId", kind: text, description: "MQTT client id on the alert broker" },
 
   { path: "shutdown.deadlineMs", kind: duration(100, MAX_STOP_DEADLINE_MS), default: DEFAULT_STOP_DEADLINE_MS, description: "how long a stop may drain before the process exits non-zero" },
 ];

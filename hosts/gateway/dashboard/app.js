@@ -176,6 +176,34 @@ function renderSensors(sensors) {
   document.querySelector("#sensors tbody").replaceChildren(...rows);
 }
 
+// A gateway with rules off answers 503: the section stays hidden.
+async function refreshRules() {
+  const response = await fetch("/api/v1/rules", { cache: "no-store" });
+  $("rules-section").hidden = !response.ok;
+  if (!response.ok) return;
+  const { rules } = await response.json();
+  const rows = rules.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.rule = r.name;
+    const lag = r.lagObservations > 0 ? `${r.lagObservations} (${Math.round(r.lagMs / 1000)} s)` : "caught up";
+    for (const text of [r.name, `v${r.version}`, r.status, lag, String(r.events), String(r.derived), String(r.alerts), `${r.stateBytes} B`, String(r.failuresTotal), r.lastError?.message ?? ""]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    if (r.status !== "running") tr.className = "error";
+    return tr;
+  });
+  document.querySelector("#rules tbody").replaceChildren(...rows);
+  const { alerts } = await getJson("/api/v1/rules/alerts?limit=5");
+  $("alerts").replaceChildren(...alerts.map((a) => {
+    const li = document.createElement("li");
+    li.textContent = `${ago(a.at)}: ${a.rule} ${a.state} ${a.key}${a.message ? ` — ${a.message}` : ""}`;
+    if (a.state === "raised") li.className = "error";
+    return li;
+  }));
+}
+
 async function refresh() {
   const [{ sensors }, outbox, relay, health] = await Promise.all([
     getJson("/api/v1/sensors"),
@@ -184,6 +212,7 @@ async function refresh() {
     getJson("/healthz"),
   ]);
   renderSensors(sensors);
+  await refreshRules();
   $("outbox-depth").textContent = String(outbox.depth);
   $("outbox-age").textContent = outbox.oldestAgeMs === null ? "–" : `${Math.round(outbox.oldestAgeMs / 1000)} s`;
   $("relay-state").textContent = `${relay.state} → ${relay.connector}`;

@@ -48,6 +48,10 @@ export interface GroupCommitStats {
   failedGroups: number;
   /** Groups committed whose sync to disk failed (not acknowledged). */
   failedSyncs: number;
+  /** Publishes waiting for their group's commit now. */
+  awaitingCommit: number;
+  /** Committed groups waiting for their sync to disk now (their PUBACKs follow it). */
+  awaitingSync: number;
 }
 
 export interface IngestQueueOptions {
@@ -72,7 +76,7 @@ export class IngestQueue {
   readonly #onCommitted: (outcomes: readonly IngestOutcome[]) => void;
   #pending: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
-  readonly #stats: GroupCommitStats = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0, failedSyncs: 0 };
+  readonly #stats: Omit<GroupCommitStats, "awaitingCommit" | "awaitingSync"> = { commits: 0, publishes: 0, largestGroup: 0, failedGroups: 0, failedSyncs: 0 };
   // A store failing every commit fails every group: one line per interval, as for the publishes themselves.
   readonly #failedGroupLog = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
   /** Groups committed and waiting for their sync. */
@@ -164,7 +168,7 @@ export class IngestQueue {
   }
 
   stats(): GroupCommitStats {
-    return { ...this.#stats };
+    return { ...this.#stats, awaitingCommit: this.#pending.length, awaitingSync: this.#syncing };
   }
 
   #commit(inputs: PublishInput[]): IngestOutcome[] {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../../log/logger.js";
 import type { CloudConnector, ObservationKey, RelayedObservation } from "./connector.js";
+import type { RelayGate } from "./relay-gate.js";
 import type { ObservationStore, StoredObservation } from "../store/observation-store.js";
 import { INITIAL_RELAY_STATE, nextRelay, type RelayEvent, type RelayPhase, type RelayPolicy, type RelayState } from "./machine.js";
 
@@ -24,6 +25,8 @@ export interface RelayOptions {
   now?: () => number;
   /** Called with how many rows each ack marked relayed (the outbox keeps its depth with it). */
   onRelayed?: (count: number) => void;
+  /** Rows that wait for a gateway rule's verdict (rules/relay-verdicts.ts); all rows go at once without it. */
+  gate?: RelayGate;
 }
 
 export interface RelayStats {
@@ -84,6 +87,7 @@ export class Relay {
   readonly #policy: RelayPolicy;
   readonly #now: () => number;
   readonly #onRelayed: (count: number) => void;
+  readonly #gate: RelayGate | undefined;
   #state: RelayState = INITIAL_RELAY_STATE;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight: Promise<void> = Promise.resolve();
@@ -105,6 +109,7 @@ export class Relay {
     };
     this.#now = options.now ?? Date.now;
     this.#onRelayed = options.onRelayed ?? (() => {});
+    this.#gate = options.gate;
     this.#connector.onLinkUp?.(() => {
       if (this.#state.phase === "backing-off") this.#log.info(`${this.#connector.name} is reachable again: sending now`);
       this.#dispatch({ type: "link-up" });
@@ -168,7 +173,9 @@ export class Relay {
   /** Never rejects: every failure becomes a "failed" event. */
   async #sendBatch(): Promise<RelayEvent> {
     try {
-      const rows = this.#store.unrelayed(this.#batchSize);
+      const read = this.#store.unrelayed(this.#batchSize);
+      const rows = this.#gate ? this.#gate.admit(read, this.#now()) : read;
+      // Rows held for a verdict: the next wake (a commit, a rule's verdict) or the idle poll reads them again.
       if (rows.length === 0) return { type: "sent", more: false };
       const batch = rows.map(relayed);
       const ack = await this.#connector.send(batch);

@@ -35,6 +35,8 @@ import { StoreEviction, type Eviction } from "./eviction.js";
 import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 import { RelayRows } from "./relay-rows.js";
 import { StoreQuarantine } from "./quarantine.js";
+import { RuleRows } from "./rule-rows.js";
+import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
 import { WalSync } from "./wal-sync.js";
@@ -45,6 +47,8 @@ export { MAX_CACHED_ANCHORS, type AnchorOutcome } from "./boot-anchors.js";
 export { MAX_EVICTED_RANGES, type EvictedRange, type Eviction } from "./eviction.js";
 export { StoreCorruptError, StoreFileError, StoreVersionError } from "../../sqlite/durable-database.js";
 export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./quarantine.js";
+export type { RuleInputRow, RuleRow, VersionRow, VersionStatus } from "./rule-rows.js";
+export type { AlertRecord, NewAlert } from "./rule-alerts.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";
@@ -85,6 +89,10 @@ export class ObservationStore {
   readonly path: string;
   /** Read-only queries for the local API, on this connection. */
   readonly queries: ObservationQueries;
+  /** The gateway rules' versions, offsets and state (hosts/gateway/rules/). */
+  readonly rules: RuleRows;
+  /** The rules' alert outbox. */
+  readonly alerts: RuleAlerts;
   readonly #db: Database.Database;
   readonly #anchors: BootAnchors;
   readonly #eviction: StoreEviction;
@@ -102,6 +110,8 @@ export class ObservationStore {
   #staged: StoredObservation[] = [];
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
   #retimedInTransaction = false;
+  /** The open transaction took rows out of the outbox (keepLocal): a rollback puts them back. */
+  #keptInTransaction = false;
 
   /**
    * Opens (creating if needed) the store in `dataDir`, migrating its schema
@@ -135,6 +145,11 @@ export class ObservationStore {
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
+    this.rules = new RuleRows(db, {
+      stored: (id, obs, receivedAt) => this.#stored(id, obs, receivedAt),
+      keepLocal: (ids, at) => this.#keepLocal(ids, at),
+    });
+    this.alerts = new RuleAlerts(db);
     this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#quarantine = new StoreQuarantine(db);
@@ -166,7 +181,8 @@ export class ObservationStore {
       this.#staged.length = staged;
       this.#tally.rollbackTo(changes);
       this.#anchors.forgetCached();
-      if (outermost) this.#retimedInTransaction = false;
+      if (this.#keptInTransaction) this.#relayRows.rolledBack();
+      if (outermost) this.#retimedInTransaction = this.#keptInTransaction = false;
       throw e;
     }
     if (outermost) this.#committed();
@@ -182,10 +198,7 @@ export class ObservationStore {
     const readings = JSON.stringify(obs.readings);
     const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
     if (result.changes === 1) {
-      const id = Number(result.lastInsertRowid);
-      this.#staged.push(this.#relayRows.row(id, obs, receivedAt));
-      this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
-      if (!this.#db.inTransaction) this.#committed();
+      this.#stored(Number(result.lastInsertRowid), obs, receivedAt);
       return "stored";
     }
     const existing = this.#byKey.get(obs.sensorId, obs.seq);
@@ -315,11 +328,31 @@ export class ObservationStore {
     this.#walSync.close();
   }
 
+  /** A row was inserted: staged for the relay (from memory once committed) and counted. */
+  #stored(id: number, obs: TimedObservation, receivedAt: number): StoredObservation {
+    const row = this.#relayRows.row(id, obs, receivedAt);
+    this.#staged.push(row);
+    this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
+    if (!this.#db.inTransaction) this.#committed();
+    return row;
+  }
+
+  /** Unrelayed rows a rule kept at the gateway leave the outbox (back in it if the transaction rolls back). */
+  #keepLocal(ids: readonly number[], at: number): number[] {
+    const kept = this.#relayRows.keepLocal(ids, at);
+    if (kept.length > 0) {
+      this.#count({ kind: "relayed", rows: kept.length, untimedAgain: 0 });
+      if (this.#db.inTransaction) this.#keptInTransaction = true;
+    }
+    return kept;
+  }
+
   /** The outermost transaction committed (or a lone append did): the relay may have its new rows from memory. */
   #committed(): void {
     const staged = this.#staged;
     this.#staged = [];
     this.#tally.commit();
+    this.#keptInTransaction = false;
     if (this.#retimedInTransaction) this.#retimedInTransaction = false;
     else this.#relayRows.committed(staged);
   }

@@ -37,6 +37,8 @@ export class RelayRows {
   readonly #oldestBelow: Database.Statement<[number, number], ObservationRow>;
   readonly #markOne: Database.Statement<[MarkParams]>;
   readonly #markRun: Database.Statement<[number, number, number]>;
+  readonly #keepLocal: Database.Statement<[number, number]>;
+  readonly #markKept: Database.Statement<[number, number]>;
   /** Times anchors changed unrelayed rows in SQLite. */
   #retimes = 0;
 
@@ -48,6 +50,8 @@ export class RelayRows {
       "UPDATE observations SET relayed_at = @at, time = @time, time_source = @source WHERE id = @id AND relayed_at IS NULL",
     );
     this.#markRun = db.prepare("UPDATE observations SET relayed_at = ? WHERE id BETWEEN ? AND ? AND relayed_at IS NULL");
+    this.#keepLocal = db.prepare("UPDATE observations SET relayed_at = ? WHERE id = ? AND relayed_at IS NULL");
+    this.#markKept = db.prepare("INSERT OR REPLACE INTO rule_kept_local (id, at) VALUES (?, ?)");
   }
 
   /** A row just stored, as the relay will get it once its transaction commits. */
@@ -63,6 +67,11 @@ export class RelayRows {
   /** Unrelayed rows changed in SQLite (an anchor timed them): copies in memory are stale. */
   retimed(): void {
     this.#retimes++;
+    this.#tail.invalidate();
+  }
+
+  /** A transaction that took rows out of the tail rolled back: SQLite has them again, the tail must read them back. */
+  rolledBack(): void {
     this.#tail.invalidate();
   }
 
@@ -100,6 +109,18 @@ export class RelayRows {
     const changed = this.#inTransaction(() => (asSent ? this.#markRuns(rows, at) : this.#markEach(rows, at)));
     this.#tail.remove(rows.map((row) => row.id));
     return changed;
+  }
+
+  /**
+   * Rows a gateway rule kept at the gateway leave the outbox (relayed_at
+   * set, the id in rule_kept_local) unless already relayed; in the
+   * caller's transaction. Returns the ids that left.
+   */
+  keepLocal(ids: readonly number[], at: number): number[] {
+    const kept = ids.filter((id) => this.#keepLocal.run(at, id).changes === 1 && this.#markKept.run(id, at).changes === 1);
+    // If the caller's transaction rolls back, they are unrelayed again in SQLite: the store then calls rolledBack().
+    if (kept.length > 0) this.#tail.remove(kept);
+    return kept;
   }
 
   /** One UPDATE per run of consecutive ids: a batch is usually one run. */

@@ -55,6 +55,65 @@ export const MIGRATIONS: readonly string[] = [
      received_at INTEGER NOT NULL,
      PRIMARY KEY (sensor_id, boot)
    );`,
+  // 3: gateway rules (hosts/gateway/rules/). Device rows keep their shape
+  // (and their size on disk): a derived observation is an ordinary row named
+  // in rule_derived with the rule that derived it (rules read only devices'
+  // rows, so no rule feeds on its own output), and one a rule kept at the
+  // gateway leaves the outbox with relayed_at set and its id in
+  // rule_kept_local; the trigger forgets both when the row is evicted. Each
+  // rule's offset (`position`, the last observation it finished) and state
+  // commit in the transaction that stores what it derived; its versions keep
+  // their source and bundle for rollback; alerts wait in their own outbox,
+  // with a cursor per sink.
+  `CREATE TABLE rule_derived (
+     id INTEGER PRIMARY KEY,
+     rule TEXT NOT NULL
+   );
+   CREATE TABLE rule_kept_local (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL
+   );
+   CREATE TRIGGER rule_rows_evicted AFTER DELETE ON observations BEGIN
+     DELETE FROM rule_derived WHERE id = old.id;
+     DELETE FROM rule_kept_local WHERE id = old.id;
+   END;
+   CREATE TABLE rules (
+     name TEXT PRIMARY KEY,
+     version INTEGER NOT NULL,
+     enabled INTEGER NOT NULL,
+     position INTEGER NOT NULL,
+     state TEXT,
+     disabled_reason TEXT,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE rule_versions (
+     rule TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     hash TEXT NOT NULL,
+     file TEXT NOT NULL,
+     source TEXT NOT NULL,
+     bundle TEXT NOT NULL,
+     source_map TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     deployed_at INTEGER NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'superseded', 'failed')),
+     detail TEXT,
+     PRIMARY KEY (rule, version)
+   );
+   CREATE TABLE rule_alerts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     rule TEXT NOT NULL,
+     key TEXT NOT NULL,
+     active INTEGER NOT NULL,
+     idempotency_key TEXT NOT NULL UNIQUE,
+     at INTEGER NOT NULL,
+     details TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE rule_alert_sinks (
+     sink TEXT PRIMARY KEY,
+     delivered_through INTEGER NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

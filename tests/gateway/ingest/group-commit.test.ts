@@ -84,7 +84,7 @@ test("a group whose transaction fails is committed publish by publish: only the 
   // Seqs 1 and 2 were staged in the group that rolled back; they count once, when committed alone.
   assert.is(ingest.counters().stored, 4);
   assert.is(ingest.counters().failed, 1);
-  assert.equal(queue.stats(), { commits: 4, publishes: 5, largestGroup: 5, failedGroups: 1, failedSyncs: 0 });
+  assert.equal(queue.stats(), { commits: 4, publishes: 5, largestGroup: 5, failedGroups: 1, failedSyncs: 0, awaitingCommit: 0, awaitingSync: 0 });
   assert.is(store.find("s-1", 3), undefined);
   assert.ok(logger.lines.some((l) => l.level === "warn" && /group commit of 5 publishes failed/.test(String(l.msg))));
   store.close();
@@ -110,6 +110,7 @@ test("no outcome before the commit's sync to disk (the WAL's fsync); what arrive
   const later = [submit(2), submit(3)];
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal([store.find("s-1", 2), syncs.length], [undefined, 1]);
+  assert.equal([queue.stats().awaitingCommit, queue.stats().awaitingSync], [2, 1], "what waits, as the stats show it");
   syncs[0].resolve();
   assert.is((await first).kind, "stored");
   await waitFor("the second group's sync", () => syncs.length === 2);
@@ -118,7 +119,7 @@ test("no outcome before the commit's sync to disk (the WAL's fsync); what arrive
   syncs[1].reject(new Error("EIO: the disk said no"));
   assert.equal((await Promise.all(later)).map((o) => o.kind), ["failed", "failed"]);
   assert.equal(answered, ["1 stored", "2 failed", "3 failed"]);
-  assert.is(queue.stats().failedSyncs, 1);
+  assert.equal([queue.stats().failedSyncs, queue.stats().awaitingCommit, queue.stats().awaitingSync], [1, 0, 0]);
   assert.ok(logger.lines.some((l) => l.level === "error" && /could not sync 2 committed publishes to disk/.test(String(l.msg))));
   store.sync = realSync;
   store.close();

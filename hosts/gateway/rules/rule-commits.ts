@@ -1,0 +1,167 @@
+/*
+ * Commits what the rules finished: for each delivery, the observations it
+ * derived, the observations it kept at the gateway, its alerts, and the
+ * rule's new offset and state, all in one SQLite transaction. That is the
+ * exactly-once of rules: after a crash a rule resumes at the offset of its
+ * last commit, whose outputs are in the store, and no later output is.
+ *
+ * Deliveries are queued and committed together, at most every
+ * COMMIT_INTERVAL_MS, without a sync of their own (the store runs at
+ * synchronous=NORMAL; the next device group commit's sync, off the event
+ * loop, takes them to disk): a device's PUBACK never waits for a rule's
+ * commit, only for the bytes it wrote. A power cut may take the last commits back,
+ * outputs and offset together; the rule then derives them again from the
+ * same durable observations and state, with the same seqs, so the cloud
+ * (which drops repeats by sensor and seq) sees each once. A rule may run ahead of its commit (its next
+ * delivery starts from the state the worker holds); the queue is bounded,
+ * and a rule waits while it is full.
+ */
+import type { Logger } from "../../log/logger.js";
+import { QUANTITIES, type Quantity, type Reading } from "../../../modules/observation/record.js";
+import type { ObservationStore } from "../store/observation-store.js";
+import type { EventResult } from "./xs/protocol.js";
+
+/** Longest a finished delivery waits for its commit: the latency of a rule's outputs and verdicts, against transactions (and WAL pages) per second. */
+export const COMMIT_INTERVAL_MS = 50;
+/** Events queued at most before rules wait for a commit. */
+export const MAX_QUEUED_EVENTS = 10_000;
+
+export interface RuleCommit {
+  rule: string;
+  version: number;
+  results: EventResult[];
+  /** The state after the delivery, and the last observation id it finished. */
+  state: string;
+  position: number;
+  /** Events the delivery ran. */
+  events: number;
+  /** Told once the commit is durable. */
+  committed(): void;
+}
+
+export interface CommitHooks {
+  /** Ids of observations whose keep-local verdict came after the relay had already sent them (rules/relay-verdicts.ts). */
+  isLate(observationId: number): boolean;
+  /** After each commit: what it stored. */
+  onCommitted(summary: { derived: number; keptLocal: number; alerts: number }): void;
+}
+
+/** A derived value rounded to its quantity's resolution, as a device's record would carry it. */
+export function roundReading(reading: Reading): Reading {
+  const exponent = QUANTITIES[reading.quantity as Quantity].exponent;
+  const mantissa = Math.round(exponent < 0 ? reading.value * 10 ** -exponent : reading.value / 10 ** exponent);
+  return { quantity: reading.quantity, value: exponent < 0 ? mantissa / 10 ** -exponent : mantissa * 10 ** exponent };
+}
+
+export class CommitQueue {
+  readonly #store: ObservationStore;
+  readonly #hooks: CommitHooks;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #queue: RuleCommit[] = [];
+  #events = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+  #commits = 0;
+  readonly #waiting = new Set<() => void>();
+
+  constructor(store: ObservationStore, hooks: CommitHooks, logger: Logger, now: () => number) {
+    this.#store = store;
+    this.#hooks = hooks;
+    this.#log = logger;
+    this.#now = now;
+  }
+
+  get full(): boolean {
+    return this.#events >= MAX_QUEUED_EVENTS;
+  }
+
+  get stats(): { commits: number; commitFailures: number; queuedEvents: number } {
+    return { commits: this.#commits, commitFailures: this.#failures, queuedEvents: this.#events };
+  }
+
+  add(commit: RuleCommit): void {
+    this.#queue.push(commit);
+    this.#events += Math.max(1, commit.events);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, COMMIT_INTERVAL_MS);
+  }
+
+  /** Calls `wake` once the queue has room again. */
+  whenRoom(wake: () => void): void {
+    this.#waiting.add(wake);
+  }
+
+  /** Commits everything queued now (a hand-over or a stop waits for this). False when the store refused (kept for the next try). */
+  flush(): boolean {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#queue.length === 0 || !this.#store.isOpen) return this.#queue.length === 0;
+    const queue = this.#queue;
+    const summary = { derived: 0, keptLocal: 0, alerts: 0 };
+    const at = this.#now();
+    try {
+      // No sync of its own: the next group commit's sync (store.sync) takes it to disk, and what a power cut takes
+      // back before that is redone from the rule's last durable offset, the same way (see README).
+      this.#store.transaction(() => {
+        const last = new Map<string, RuleCommit>();
+        for (const commit of queue) {
+          this.#apply(commit, at, summary);
+          last.set(commit.rule, commit);
+        }
+        // A rule's offset and state once per transaction, its last delivery's: a state is up to stateBytes, and every
+        // byte written here is one more for the next device group commit's sync, which its PUBACKs wait on.
+        for (const commit of last.values()) this.#store.rules.progress(commit.rule, commit.position, commit.state, at);
+      });
+    } catch (error) {
+      this.#failures++;
+      this.#log.error(`rules: committing ${queue.length} deliveries failed; retrying`, { error });
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, COMMIT_INTERVAL_MS * 10);
+      return false;
+    }
+    this.#queue = [];
+    this.#events = 0;
+    this.#commits++;
+    for (const commit of queue) commit.committed();
+    this.#hooks.onCommitted(summary);
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const wake of waiting) wake();
+    return true;
+  }
+
+  /** Drops what a rule queued (it is being removed from the engine). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #apply(commit: RuleCommit, at: number, summary: { derived: number; keptLocal: number; alerts: number }): void {
+    const keep: number[] = [];
+    for (const result of commit.results) {
+      for (const derived of result.derived) {
+        this.#store.rules.appendDerived({ sensorId: derived.sensorId, readings: derived.readings.map(roundReading), time: Math.round(derived.time) }, at, commit.rule);
+        summary.derived++;
+      }
+      if (result.keepLocal && result.observationId !== null && !this.#hooks.isLate(result.observationId)) keep.push(result.observationId);
+      for (const alert of result.alerts) {
+        const added = this.#store.alerts.add({
+          rule: commit.rule,
+          key: alert.key,
+          active: alert.active,
+          idempotencyKey: `${commit.rule}/${alert.n}/${alert.key}`,
+          at: alert.at,
+          details: JSON.stringify(alert.details),
+          createdAt: at,
+        });
+        if (added) summary.alerts++;
+      }
+    }
+    if (keep.length > 0) summary.keptLocal += this.#store.rules.keepLocal(keep, at).length;
+  }
+}
