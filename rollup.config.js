@@ -6,9 +6,16 @@
  *  - build/moddable/main.js: an ES module that manifest.json names, for
  *    mcconfig; Moddable module specifiers stay imports, resolved by the SDK;
  *    its default export is the function the host calls to start the app.
+ *    The simulator's fleet runs this very file: each device's Compartment
+ *    resolves the same specifiers to that device's host modules.
  *  - build/sim/device.js: that module again as one script for
- *    xsnap-worker, its specifiers resolved to the simulator's host modules.
- * Either build fails if device code reaches for a Node built-in.
+ *    xsnap-worker, its specifiers resolved to the simulator's host modules:
+ *    the one-worker-per-device engine, kept as the benchmark's baseline.
+ * And the fleet worker's runtime, build/sim/fleet-runtime.js: one script
+ * with simulator/xs-fleet, the register models of the parts
+ * (simulator/sensors) and the NOR flash model (simulator/storage), which
+ * run inside XS beside each device's app.
+ * Every build fails if its code reaches for a Node built-in.
  * And the gateway's rule host (hosts/gateway/rules/xs), the script each
  * rules xsnap-worker evaluates: build/rules/rule-host.js.
  */
@@ -23,6 +30,23 @@ export { noNodeBuiltins, stripSourceMapComments };
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const APP = here("./dist/modules/app/main.js");
 const APP_ESM = here("./build/moddable/main.js");
+const FLEET_ENTRY = "\0xsedge-fleet-entry";
+
+/** The fleet worker's script: its runtime, handed the builder of the parts' models and the NOR model of its chips. */
+function fleetRuntimeEntry() {
+  return {
+    name: "xsedge-fleet-runtime-entry",
+    resolveId: (source) => (source === FLEET_ENTRY ? FLEET_ENTRY : null),
+    load(id) {
+      if (id !== FLEET_ENTRY) return null;
+      return `import { install } from ${JSON.stringify(here("./dist/simulator/xs-fleet/fleet-runtime.js"))};\n`
+        + `import { buildParts } from ${JSON.stringify(here("./dist/simulator/sensors/part-builder.js"))};\n`
+        + `import { NorFlash } from ${JSON.stringify(here("./dist/simulator/storage/nor-flash.js"))};\n`
+        + `install({ buildParts, createChip: (geometry, bytes, wear) => {\n`
+        + `  const chip = new NorFlash(geometry, bytes);\n  chip.eraseCounts.set(wear);\n  return chip;\n} });\n`;
+    },
+  };
+}
 
 const resolve = () => nodeResolve({ browser: false, exportConditions: ["default", "module", "import"], preferBuiltins: false });
 
@@ -45,6 +69,11 @@ export default [
   { ...appBundleInput(APP), output: { file: APP_ESM, format: "es", sourcemap: false } },
   // The built-in app imports no sensor driver by specifier, so $MODDABLE plays no part in its script.
   { ...simulatorScriptInput(APP_ESM, { moddable: undefined }), output: { file: "build/sim/device.js", format: "iife", sourcemap: false } },
+  {
+    input: FLEET_ENTRY,
+    plugins: [noNodeBuiltins(), fleetRuntimeEntry(), resolve(), stripSourceMapComments()],
+    output: { file: "build/sim/fleet-runtime.js", format: "iife", sourcemap: false },
+  },
   ...desktopStandIns,
   {
     input: here("./dist/hosts/gateway/rules/xs/rule-host.js"),

@@ -20,6 +20,7 @@
  * latencies are sent only when asked for, so that sampling memory or CPU
  * during a run costs the server next to nothing.
  */
+import { oneAddressFleetLimits } from "../../hosts/gateway/ingest/listener-limits.js";
 import { Aedes } from "aedes";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -163,7 +164,8 @@ async function start(plan: ServerPlan): Promise<Started> {
     registry: new StaticRegistry(sensors),
     // The bench's devices flood on purpose; the limit that protects a gateway from one would cap the figure.
     rateLimitPerSecond: Infinity,
-    mqttLimits: BENCH_LIMITS,
+    // The simulator's levels bring up to 10,000 devices, all from 127.0.0.1.
+    mqttLimits: { ...BENCH_LIMITS, ...oneAddressFleetLimits(Math.max(plan.devices ?? 1, BENCH_LIMITS.maxConnectionsPerAddress)) },
   });
   return {
     port: gateway.mqttPort!,

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM so each command can stop cleanly.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { didYouMean } from "../gateway/config/did-you-mean.js";
+import { didYouMean } from "../config-text/did-you-mean.js";
 import { createLogger, isLevel, type Level, type Logger } from "../log/logger.js";
 
 /** Where a command writes; tests pass their own, and a signal to stop it. */

@@ -27,7 +27,7 @@ import type { CloudObservation } from "../../simulator/cloud/cloud-store.js";
 import { startFleet, stopFleet } from "../../simulator/fleet.js";
 import { oneAddressFleetLimits } from "../gateway/ingest/listener-limits.js";
 import { loadApp } from "../../simulator/app/load-app.js";
-import { startAppFleet, stopAppFleet } from "../../simulator/app/app-fleet.js";
+import { fleetApp } from "../../simulator/app/app-on-fleet.js";
 import {
   LOG_OPTIONS, parseFlags, parseInteger, parseLogOptions, parseOrReport, parsePort, processIo, stringFlag, untilStopped, UsageError, type CommandIo,
 } from "./command.js";
@@ -42,7 +42,7 @@ Options:
                          (made by "xsedge new"; built first), instead of the
                          built-in app
   --no-build             with --app, run its bundle as it is
-  --devices <n>          simulated devices (default 3)
+  --devices <n>          simulated devices (default 3, at most 10,000)
   --period <ms>          their sample period (default 1000; with --app, the app's)
   --batch-age <ms>       how long a device holds samples before logging and
                          sending them as one batch (default 2000 here; 10000 on
@@ -81,7 +81,7 @@ function parse(argv: string[]) {
     help: values.help === true,
     app: app === undefined ? undefined : resolve(app),
     build: values["no-build"] !== true,
-    devices: parseInteger("--devices", flag("devices") ?? "3", 1, 100),
+    devices: parseInteger("--devices", flag("devices") ?? "3", 1, 10_000),
     periodMs: flag("period") === undefined ? undefined : parseInteger("--period", flag("period")!, 10, 86_400_000),
     batchAgeMs: parseInteger("--batch-age", flag("batch-age") ?? "2000", 0, 86_400_000),
     mqttPort: parsePort("--mqtt-port", flag("mqtt-port") ?? "1883"),
@@ -183,16 +183,11 @@ export async function upCommand(argv: string[], io: CommandIo = processIo): Prom
       logger: logger.child("sim"),
       onTrace: options.trace ? (id: string, line: string) => io.out(`${id}: ${line}\n`) : undefined,
     };
-    if (options.app) {
-      const app = await loadApp(options.app, { build: options.build });
-      const fleet = await startAppFleet({ ...common, app, samplePeriodMs: options.periodMs });
-      stopDevices = () => stopAppFleet(fleet);
-      devices = fleet.length;
-    } else {
-      const fleet = await startFleet({ ...common, samplePeriodMs: options.periodMs ?? 1000 });
-      stopDevices = () => stopFleet(fleet);
-      devices = fleet.length;
-    }
+    // A project's app runs on the fleet engine as the built-in one does: many devices per worker.
+    const project = options.app ? fleetApp(await loadApp(options.app, { build: options.build })) : undefined;
+    const fleet = await startFleet({ ...common, project, samplePeriodMs: options.periodMs ?? (project ? undefined : 1000) });
+    stopDevices = () => stopFleet(fleet);
+    devices = fleet.length;
   } catch (error) {
     io.err(`xsedge up: could not start: ${(error as Error).message}\n`);
     await stop();

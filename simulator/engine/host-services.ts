@@ -24,8 +24,9 @@ export type ExtraRequests = (op: number, request: FrameReader, out: FrameWriter)
 
 export interface HostServicesOptions {
   name: string;
-  clock: HostClock;
-  tcp: TcpBridge;
+  /** Without a clock and a TCP bridge (a fleet device: its worker keeps both), those requests are refused. */
+  clock?: HostClock;
+  tcp?: TcpBridge;
   i2c: I2cBus;
   preferences: PreferenceStore;
   /** Flash partitions by name, as `new Flash(name)` opens them. */
@@ -35,10 +36,12 @@ export interface HostServicesOptions {
   extraRequests?: ExtraRequests;
 }
 
+/** One answer buffer for every device: requests are answered one at a time, and each answer is copied out. */
+const answer = new FrameWriter(MAX_FRAME_BYTES);
+
 export class HostServices {
   readonly counts = { traces: 0, uncaught: 0, flashFaults: 0 };
   private readonly options: HostServicesOptions;
-  private readonly answer = new FrameWriter(MAX_FRAME_BYTES);
   /** Partitions the device has opened, by the handle it was given. */
   private readonly opened: BlockDevice[] = [];
 
@@ -49,7 +52,7 @@ export class HostServices {
   handle(bytes: Uint8Array): Uint8Array {
     const request = new FrameReader(bytes);
     const op = request.u8();
-    const out = this.answer.reset();
+    const out = answer.reset();
     if (op >= Request.PREF_GET && op <= Request.PREF_KEYS) this.preference(op, request, out);
     else if (op >= Request.FLASH_OPEN && op <= Request.FLASH_ERASE) this.flash(op, request, out);
     else this.board(op, request, out);
@@ -74,10 +77,17 @@ export class HostServices {
         out.u8(Status.OK);
         break;
       case Request.DELAY:
-        this.options.clock.delay(request.f64());
-        out.u8(Status.OK);
+        if (!this.options.clock) out.u8(Status.REFUSED);
+        else {
+          this.options.clock.delay(request.f64());
+          out.u8(Status.OK);
+        }
         break;
       case Request.TCP_OPEN: {
+        if (!tcp) {
+          out.u8(Status.REFUSED);
+          break;
+        }
         const id = request.u16();
         const port = request.u16();
         out.u8(tcp.open(id, fromUtf8(request.tail()), port) ? Status.OK : Status.REFUSED);
@@ -85,13 +95,13 @@ export class HostServices {
       }
       case Request.TCP_WRITE: {
         const id = request.u16();
-        const writable = tcp.write(id, request.tail());
+        const writable = tcp?.write(id, request.tail());
         if (writable === undefined) out.u8(Status.REFUSED);
         else out.u8(Status.OK).u32(writable);
         break;
       }
       case Request.TCP_CLOSE:
-        out.u8(tcp.close(request.u16()) ? Status.OK : Status.REFUSED);
+        out.u8(tcp?.close(request.u16()) ? Status.OK : Status.REFUSED);
         break;
       case Request.I2C_WRITE: {
         const address = request.u8();
@@ -148,7 +158,8 @@ export class HostServices {
       }
     } catch (error) {
       this.counts.flashFaults++;
-      out.reset().u8(Status.FAILED).tail(utf8((error as Error).message));
+      // A power cut (the NOR model's PowerCut) is told apart: it powers the board off, an illegal write does not.
+      out.reset().u8((error as Error).name === "PowerCut" ? Status.POWER_OFF : Status.FAILED).tail(utf8((error as Error).message));
     }
   }
 

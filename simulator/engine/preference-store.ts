@@ -53,6 +53,15 @@ export class PreferenceStore {
     return existed;
   }
 
+  /** Every value, as [domain, key, value]. */
+  all(): Array<[string, string, PreferenceValue]> {
+    return [...this.values.keys()].map((name) => {
+      const at = name.indexOf("/");
+      const [domain, key] = [name.slice(0, at), name.slice(at + 1)];
+      return [domain, key, this.get(domain, key)!];
+    });
+  }
+
   keys(domain: string): string[] {
     const prefix = `${domain}/`;
     return [...this.values.keys()].filter((name) => name.startsWith(prefix)).map((name) => name.slice(prefix.length));

@@ -141,6 +141,11 @@ export class SimulatedDevice {
     return meter.currentHeapCount;
   }
 
+  /** The worker process's id, once started (for a benchmark to read its CPU and memory). */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
   /** The XS heap as xsnap last measured it, in slots. */
   get heapSlots(): number {
     return this.meter?.currentHeapCount ?? 0;

@@ -53,6 +53,8 @@ export interface XsnapWorkerOptions {
   onQueryError?: (error: unknown) => void;
   /** Kilobytes for XS's parser buffer; a device bundle is well under the default. */
   parserBufferKb?: number;
+  /** A snapshot file (written by writeSnapshot) to start from instead of a fresh machine. */
+  snapshot?: string;
 }
 
 interface Pending {
@@ -99,6 +101,7 @@ export class XsnapWorker {
     this.name = options.name;
     const args = [options.name.replace(/^-+/, "")];
     if (options.parserBufferKb) args.push("-s", String(options.parserBufferKb));
+    if (options.snapshot) args.push("-r", options.snapshot);
     this.child = spawn(xsnapWorkerPath(), args, { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
     this.toWorker = this.child.stdio[3] as Writable;
     const fromWorker = this.child.stdio[4] as Readable;
@@ -127,6 +130,12 @@ export class XsnapWorker {
   /** Calls the worker's globalThis.handleCommand with these bytes. */
   command(bytes: Uint8Array): Promise<XsnapReply> {
     return this.send(Buffer.concat([Buffer.from("?"), bytes]));
+  }
+
+  /** Writes the whole machine to `path` (xsnap's `w` command); a worker started with `snapshot: path` resumes from it. */
+  async writeSnapshot(path: string): Promise<number> {
+    const { reply } = await this.send(Buffer.from(`w${path}`, "utf8"));
+    return Number(Buffer.from(reply).toString("latin1"));
   }
 
   get pid(): number | undefined {

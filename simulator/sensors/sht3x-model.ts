@@ -21,6 +21,8 @@ const SINGLE_SHOT: ReadonlyMap<number, number> = new Map([
   [0x240b, 6],
   [0x2416, 4],
 ]);
+/** Commands kept for tests to look at. */
+const LOGGED_LIMIT = 64;
 /**
  * Single shot with clock stretching (Table 9): the part holds SCL low until
  * the result is ready, so a read during the measurement waits rather than
@@ -55,7 +57,7 @@ export class Sht3xModel implements I2cTarget {
   /** What the next read returns, or undefined: the read header is then NACKed. */
   private pending: Uint8Array | undefined;
   status = STATUS_AFTER_RESET;
-  /** Every command accepted, in order. */
+  /** The last LOGGED_LIMIT commands accepted, in order (a model runs for days in a fleet). */
   readonly commands: number[] = [];
   /** Fault injection: the part does not acknowledge (unplugged, or a bus fault). */
   unplugged = false;
@@ -112,6 +114,7 @@ export class Sht3xModel implements I2cTarget {
       return true;
     }
     this.status &= ~STATUS_COMMAND_FAILED;
+    if (this.commands.length >= LOGGED_LIMIT) this.commands.shift();
     this.commands.push(command);
     return true;
   }

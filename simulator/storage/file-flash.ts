@@ -1,29 +1,26 @@
 /*
- * A simulated device's flash partition kept in a file: the NOR model holds
- * the rules, and every completed write or erase is written through to the
- * file, so the flash log a simulated device leaves behind is there at its
- * next boot, as a board's is after a power cycle.
+ * A simulated device's flash partition kept in a file, for the
+ * one-worker-per-device engine: the NOR model holds the rules, and every
+ * write or erase is written through to the file (flash-image.ts), torn ones
+ * included: what a power cut left is what the next boot finds, as on a
+ * board after a power cycle. Wear is kept beside it and adds up across runs.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { FlashImage } from "./flash-image.js";
 import { NorFlash, type NorFlashOptions } from "./nor-flash.js";
 import type { BlockDevice } from "../../modules/storage/block-device.js";
 
 export class FileFlash implements BlockDevice {
   readonly chip: NorFlash;
-  readonly #fd: number;
+  readonly image: FlashImage;
 
   constructor(path: string, options: NorFlashOptions) {
-    mkdirSync(dirname(path), { recursive: true });
-    const byteLength = options.blockSize * options.blocks;
-    let bytes: Uint8Array | undefined;
-    if (existsSync(path)) {
-      bytes = readFileSync(path);
-      if (bytes.byteLength !== byteLength) throw new Error(`${path}: ${bytes.byteLength} bytes, expected a ${byteLength}-byte partition`);
-    }
-    this.chip = new NorFlash(options, bytes);
-    this.#fd = openSync(path, existsSync(path) ? "r+" : "w+");
-    if (!bytes) writeSync(this.#fd, this.chip.snapshot(), 0, byteLength, 0);
+    this.image = new FlashImage(options, path);
+    this.chip = new NorFlash(options, this.image.bytes);
+    this.chip.eraseCounts.set(this.image.eraseCounts);
+  }
+
+  get path(): string {
+    return this.image.path!;
   }
 
   get byteLength(): number {
@@ -34,22 +31,39 @@ export class FileFlash implements BlockDevice {
     return this.chip.blockSize;
   }
 
+  /** Erases per block, across every run that used this file. */
+  get eraseCounts(): Uint32Array {
+    return this.chip.eraseCounts;
+  }
+
   read(offset: number, byteLength: number): ArrayBuffer {
     return this.chip.read(offset, byteLength) as ArrayBuffer;
   }
 
   write(offset: number, byteLength: number, buffer: ArrayBuffer): void {
-    this.chip.write(offset, byteLength, buffer);
-    writeSync(this.#fd, new Uint8Array(this.chip.read(offset, byteLength)), 0, byteLength, offset);
+    try {
+      this.chip.write(offset, byteLength, buffer);
+    } finally {
+      if (inRange(this.chip, offset, byteLength)) this.image.apply(offset, this.chip.contents(offset, byteLength));
+    }
   }
 
   erase(block: number): void {
-    this.chip.erase(block);
-    const offset = block * this.chip.blockSize;
-    writeSync(this.#fd, new Uint8Array(this.chip.read(offset, this.chip.blockSize)), 0, this.chip.blockSize, offset);
+    try {
+      this.chip.erase(block);
+    } finally {
+      if (inRange(this.chip, block * this.chip.blockSize, this.chip.blockSize)) {
+        this.image.erased(block, this.chip.eraseCounts[block], this.chip.contents(block * this.chip.blockSize, this.chip.blockSize));
+      }
+    }
   }
 
   close(): void {
-    closeSync(this.#fd);
+    this.image.close();
   }
+}
+
+// A range the chip refused (out of bounds) changed nothing to write through.
+function inRange(chip: NorFlash, offset: number, byteLength: number): boolean {
+  return Number.isInteger(offset) && Number.isInteger(byteLength) && offset >= 0 && byteLength > 0 && offset + byteLength <= chip.byteLength;
 }

@@ -24,9 +24,10 @@
 import type { BlockDevice } from "../../modules/storage/block-device.js";
 
 export class PowerCut extends Error {
+  // Defined, not assigned: the fleet's XS freezes Error.prototype, as a board's ROM does.
+  override readonly name = "PowerCut";
   constructor(what: string) {
     super(`power cut during ${what}`);
-    this.name = "PowerCut";
   }
 }
 
@@ -61,14 +62,21 @@ export class NorFlash implements BlockDevice {
     this.byteLength = blockSize * blocks;
     if (bytes && bytes.length !== this.byteLength) throw new RangeError(`${bytes.length} bytes is not ${blocks} blocks of ${blockSize}`);
     // A new chip reads erased; one made from bytes (a snapshot, a file) continues from them.
-    this.#bytes = bytes ? Uint8Array.from(bytes) : new Uint8Array(this.byteLength).fill(0xff);
+    // slice(), not Uint8Array.from: in XS, from() walks an iterator, 64 KB of it per boot of a fleet device.
+    this.#bytes = bytes ? bytes.slice() : new Uint8Array(this.byteLength).fill(0xff);
     this.eraseCounts = new Uint32Array(blocks);
     this.#random = mulberry32(options.seed ?? 1);
   }
 
   /** A copy of the chip's contents, for a file-backed flash or a later `new NorFlash(options, bytes)`. */
   snapshot(): Uint8Array {
-    return Uint8Array.from(this.#bytes);
+    return this.#bytes.slice();
+  }
+
+  /** A view of some of the chip's bytes, power or not: what a file behind the chip writes through, torn bytes included. */
+  contents(offset: number, byteLength: number): Uint8Array {
+    this.#checkRange(offset, byteLength);
+    return this.#bytes.subarray(offset, offset + byteLength);
   }
 
   get powered(): boolean {

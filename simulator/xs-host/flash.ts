@@ -10,7 +10,7 @@ import { frame, request } from "./bridge.js";
 type Buffer = ArrayBuffer | ArrayBufferView;
 
 function check(status: number, reply: { tail(): Uint8Array }, what: string): void {
-  if (status === Status.FAILED) throw new Error(`flash ${what}: ${fromUtf8(reply.tail())}`);
+  if (status === Status.FAILED || status === Status.POWER_OFF) throw new Error(`flash ${what}: ${fromUtf8(reply.tail())}`);
 }
 
 export default class Flash {
@@ -30,19 +30,19 @@ export default class Flash {
   }
 
   read(offset: number, byteLength: number): ArrayBuffer {
-    const { status, reply } = request(frame(Request.FLASH_READ).u8(this.#handle).u32(offset).u32(byteLength), [Status.OK, Status.FAILED]);
+    const { status, reply } = request(frame(Request.FLASH_READ).u8(this.#handle).u32(offset).u32(byteLength), [Status.OK, Status.FAILED, Status.POWER_OFF]);
     check(status, reply, `${this.#name} read`);
     return reply.tail().slice().buffer;
   }
 
   write(offset: number, byteLength: number, buffer: Buffer): void {
     const bytes = buffer instanceof ArrayBuffer ? new Uint8Array(buffer, 0, byteLength) : new Uint8Array(buffer.buffer, buffer.byteOffset, byteLength);
-    const { status, reply } = request(frame(Request.FLASH_WRITE).u8(this.#handle).u32(offset).tail(bytes), [Status.OK, Status.FAILED]);
+    const { status, reply } = request(frame(Request.FLASH_WRITE).u8(this.#handle).u32(offset).tail(bytes), [Status.OK, Status.FAILED, Status.POWER_OFF]);
     check(status, reply, `${this.#name} write`);
   }
 
   erase(block: number): void {
-    const { status, reply } = request(frame(Request.FLASH_ERASE).u8(this.#handle).u32(block), [Status.OK, Status.FAILED]);
+    const { status, reply } = request(frame(Request.FLASH_ERASE).u8(this.#handle).u32(block), [Status.OK, Status.FAILED, Status.POWER_OFF]);
     check(status, reply, `${this.#name} erase`);
   }
 }

@@ -53,6 +53,7 @@ export const Status = Object.freeze({
   REFUSED: 2, // the host refused the request (bad address, unknown socket)
   MISSING: 3, // preference not set, or no flash partition of that name
   FAILED: 4, // the host's device raised an error; its message follows as UTF-8
+  POWER_OFF: 5, // a power cut landed in this flash operation; its message follows as UTF-8
 });
 
 export const LogLevel = Object.freeze({ TRACE: 0, WARN: 1, ERROR: 2 });

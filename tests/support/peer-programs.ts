@@ -19,7 +19,7 @@ export interface PeerProgram {
 export const PEER_PROGRAMS: readonly PeerProgram[] = Object.freeze([
   { name: "mosquitto", debianPackage: "mosquitto", usedFor: "the external-broker tests" },
   { name: "mosquitto_passwd", debianPackage: "mosquitto", usedFor: "the external-broker tests" },
-  { name: "chromium", debianPackage: "chromium", usedFor: "the dashboard's screenshot test" },
+  { name: "chromium", debianPackage: "chromium", usedFor: "the dashboard's and the simulator UI's screenshot tests" },
   { name: "systemd-analyze", debianPackage: "systemd", usedFor: "verifying the gateway's unit file" },
   { name: "promtool", debianPackage: "prometheus", usedFor: "checking /metrics" },
   { name: "openssl", debianPackage: "openssl", usedFor: "test certificates" },

@@ -1,11 +1,11 @@
 /*
  * A config file's text → the settings it makes, each with its line and
- * column. YAML or JSON by the file's extension, both through the `yaml`
- * package (JSON with its JSON schema, so YAML-only syntax is refused in a
- * .json file) because it keeps the position of every node.
+ * column. YAML or JSON by the file's extension (hosts/config-text reads
+ * both, keeping the position of every node).
  */
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from "yaml";
-import { didYouMean } from "./did-you-mean.js";
+import { isAlias, isMap, isScalar, type Node, type Pair, type YAMLMap } from "yaml";
+import { parsePositioned } from "../../config-text/positioned-text.js";
+import { didYouMean } from "../../config-text/did-you-mean.js";
 import { KEY_BY_PATH, SECTIONS } from "./schema.js";
 import { show } from "./value-kinds.js";
 import { where, type Setting, type Source } from "./source.js";
@@ -32,96 +32,11 @@ export const MAX_CONFIG_ALIASES = 100;
  */
 export const MAX_CONFIG_DEPTH = 32;
 
-/**
- * Where `text` first nests deeper than MAX_CONFIG_DEPTH, counting flow
- * brackets outside quotes and comments, and (YAML) block indentation and
- * compact "- - -" sequences; null if it never does. Cheap and iterative.
- */
-export function tooDeep(text: string, isJson: boolean): number | null {
-  let flow = 0;
-  const indents: number[] = [];
-  let lineStart = true;
-  let indent = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\n") {
-      lineStart = true;
-      indent = 0;
-      continue;
-    }
-    if (lineStart && flow === 0 && !isJson) {
-      if (c === " ") {
-        indent++;
-        continue;
-      }
-      lineStart = false;
-      if (c === "#") {
-        while (i + 1 < text.length && text[i + 1] !== "\n") i++;
-        continue;
-      }
-      while (indents.length > 0 && indents[indents.length - 1] >= indent) indents.pop();
-      indents.push(indent);
-      let dashes = 0;
-      while (text[i + dashes * 2] === "-" && text[i + dashes * 2 + 1] === " ") dashes++;
-      if (indents.length + dashes > MAX_CONFIG_DEPTH) return i;
-    }
-    lineStart = false;
-    if (c === '"' || (c === "'" && !isJson)) {
-      // A quoted string: skip to its end (\" in double quotes, '' in single).
-      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === "\\") i++;
-      continue;
-    }
-    if (c === "#" && !isJson && (i === 0 || /\s/.test(text[i - 1]))) {
-      while (i + 1 < text.length && text[i + 1] !== "\n") i++;
-      continue;
-    }
-    if (c === "[" || c === "{") {
-      flow++;
-      if (flow + indents.length > MAX_CONFIG_DEPTH) return i;
-    } else if ((c === "]" || c === "}") && flow > 0) flow--;
-  }
-  return null;
-}
-
 export function readConfigText(fileName: string, text: string): ConfigFileResult {
-  const isJson = /\.json$/i.test(fileName);
-  if (!isJson && !/\.ya?ml$/i.test(fileName)) {
-    return { settings: [], errors: [`${fileName}: a config file must end in .yaml, .yml or .json`] };
-  }
-  const lines = new LineCounter();
-  const deep = tooDeep(text, isJson);
-  if (deep !== null) {
-    lines.addNewLine(0);
-    for (let i = text.indexOf("\n"); i !== -1 && i < deep; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
-    const { line, col } = lines.linePos(deep);
-    return { settings: [], errors: [`${fileName}:${line}:${col}: nested deeper than ${MAX_CONFIG_DEPTH} levels; a config's keys are at most 3 deep (mqtt.tls.certFile)`] };
-  }
-  let doc: ReturnType<typeof parseDocument>;
-  try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: isJson ? "json" : "core" });
-  } catch (error) {
-    // The depth check above should leave nothing for this; a parser that recurses anyway must not kill the gateway.
-    if (error instanceof RangeError) return { settings: [], errors: [`${fileName}: too deeply nested to read (${error.message})`] };
-    throw error;
-  }
-  const at = (offset: number): Source => ({ kind: "file", file: fileName, ...lines.linePos(offset) });
-  if (isJson) {
-    // The yaml package reads JSON leniently (trailing commas); a .json file must be JSON to every other tool too.
-    try {
-      JSON.parse(text);
-    } catch (e) {
-      const message = (e as Error).message;
-      const offset = / at position (\d+)/.exec(message)?.[1];
-      const pos = offset !== undefined ? Number(offset) : (doc.errors[0]?.pos[0] ?? 0);
-      return { settings: [], errors: [`${where(at(pos))}: JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}`] };
-    }
-  }
-  if (doc.errors.length > 0) {
-    // One syntax error usually causes the rest; the first is the one to fix.
-    const error = doc.errors[0];
-    const message = error.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
-    return { settings: [], errors: [`${where(at(error.pos[0]))}: ${isJson ? "JSON" : "YAML"} syntax error: ${message}`] };
-  }
+  const parsed = parsePositioned(fileName, text, { maxDepth: MAX_CONFIG_DEPTH, depthHint: "a config's keys are at most 3 deep (mqtt.tls.certFile)" });
+  if (!parsed.ok) return { settings: [], errors: [parsed.error] };
+  const doc = parsed.text.document;
+  const at = (offset: number): Source => ({ kind: "file", ...parsed.text.at(offset) });
   const settings: Setting[] = [];
   const errors: string[] = [];
 
@@ -170,7 +85,7 @@ export function readConfigText(fileName: string, text: string): ConfigFileResult
     }
   }
 
-  const root = doc.contents as Node | null;
+  const root = parsed.text.root;
   if (root === null || (isScalar(root) && root.value === null)) return { settings, errors };
   if (!isMap(root)) {
     const value = plain(root);

@@ -4,7 +4,7 @@
  * even one a later layer overrides), the last one wins, and the rules that
  * span keys are checked on the result.
  */
-import { didYouMean } from "./did-you-mean.js";
+import { didYouMean } from "../../config-text/did-you-mean.js";
 import { crossKeyErrors } from "./rules.js";
 import { CONFIG_FILE_ENV, CONFIG_SCHEMA, ENV_PREFIX, envName, KEY_BY_PATH, OFF } from "./schema.js";
 import { keyError, type Setting, type Source } from "./source.js";
