@@ -11,7 +11,7 @@ import { MODELLED_PARTS, type ModelledPart } from "../sensors/part-builder.js";
 import { readFaults, readSignals, type TraceLoader } from "./scenario-parts.js";
 import { readEvents, readExpectations } from "./scenario-timeline.js";
 import type { DeviceGroup, GatewaySpec, Scenario, TimeMode } from "./scenario-types.js";
-import { FieldReader, type Field } from "./yaml-fields.js";
+import { FieldReader, show, type Field } from "./yaml-fields.js";
 
 export type ScenarioResult = { ok: true; scenario: Scenario } | { ok: false; errors: string[] };
 
@@ -58,7 +58,7 @@ export function readScenarioText(fileName: string, text: string, loadTrace: Trac
   if (get("start")) {
     const start = r.value(get("start")!);
     startMs = typeof start === "string" ? Date.parse(start) : start instanceof Date ? start.getTime() : NaN;
-    if (!Number.isFinite(startMs)) r.error(get("start")!, `must be a date and time such as 2026-01-01T00:00:00Z, got ${JSON.stringify(start)}`);
+    if (!Number.isFinite(startMs)) r.error(get("start")!, `must be a date and time such as 2026-01-01T00:00:00Z, got ${show(start)}`);
     else if (time === "real") r.error(get("start")!, "is for virtual time: a real-time scenario starts now");
   }
   const durationMs = required("duration") && r.duration(fields.get("duration")!, { min: 1 });

@@ -6,7 +6,7 @@
 import { MIN_WALK_STEP_MS, parseTraceCsv, type SignalSpec } from "../sensors/signal.js";
 import type { FaultSpec } from "../sensors/part-faults.js";
 import { PARTS_WITH_CRC, type PartSignals } from "../sensors/part-builder.js";
-import type { Field, FieldReader } from "./yaml-fields.js";
+import { show, type Field, type FieldReader } from "./yaml-fields.js";
 
 export const QUANTITIES = ["temperature", "humidity", "pressure"] as const;
 const KINDS = ["constant", "sine", "randomWalk", "trace"] as const;
@@ -18,7 +18,7 @@ export type TraceLoader = (file: string) => string;
 function signal(r: FieldReader, field: Field, loadTrace: TraceLoader): SignalSpec | undefined {
   // The kind decides which other keys belong; it is read first.
   const raw = r.value(field);
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return r.error(field, `must be a mapping with a kind (${KINDS.join(", ")}), got ${JSON.stringify(raw ?? null)}`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return r.error(field, `must be a mapping with a kind (${KINDS.join(", ")}), got ${show(raw)}`);
   const kind = (raw as Record<string, unknown>).kind;
   const keys: Record<(typeof KINDS)[number], readonly string[]> = {
     constant: ["kind", "value", "noise"],
@@ -28,7 +28,7 @@ function signal(r: FieldReader, field: Field, loadTrace: TraceLoader): SignalSpe
   };
   if (typeof kind !== "string" || !(KINDS as readonly string[]).includes(kind)) {
     const kindField = r.object(field, ["kind", ...new Set(Object.values(keys).flat())])?.get("kind");
-    return r.error(kindField ?? { ...field, path: `${field.path}.kind` }, `must be one of ${KINDS.join(", ")}, got ${JSON.stringify(kind ?? null)}`);
+    return r.error(kindField ?? { ...field, path: `${field.path}.kind` }, `must be one of ${KINDS.join(", ")}, got ${show(kind)}`);
   }
   const fields = r.object(field, keys[kind as (typeof KINDS)[number]]);
   if (!fields) return undefined;
@@ -87,7 +87,7 @@ function signal(r: FieldReader, field: Field, loadTrace: TraceLoader): SignalSpe
         points = [];
         for (const row of rows) {
           const pair = r.value(row);
-          if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== "number") return r.error(row, `must be [time, value], got ${JSON.stringify(pair)}`);
+          if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== "number") return r.error(row, `must be [time, value], got ${show(pair)}`);
           const t = r.duration({ node: (row.node as unknown as { items: never[] }).items[0], path: `${row.path}[0]` });
           if (t === undefined) return undefined;
           if (points.length > 0 && t < points[points.length - 1][0]) return r.error(row, "times must not go backwards");

@@ -8,7 +8,7 @@ import { didYouMean } from "../../hosts/config-text/did-you-mean.js";
 import { CUT_KINDS } from "../xs-fleet/fleet-protocol.js";
 import { readFaults, readSignals, QUANTITIES, type TraceLoader } from "./scenario-parts.js";
 import type { ExpectationSpec, GatewaySpec, ScenarioAction, ScenarioEvent, Selector, TimeMode } from "./scenario-types.js";
-import { formatDuration, type Field, type FieldReader } from "./yaml-fields.js";
+import { formatDuration, show, type Field, type FieldReader } from "./yaml-fields.js";
 
 const ACTIONS = ["cloud", "gateway", "faults", "signals", "power", "powerCut", "network"] as const;
 const EVENT_KEYS = ["at", "for", "devices", "downFor", "rebootAfter", ...ACTIONS] as const;
@@ -27,7 +27,7 @@ export function readSelector(r: FieldReader, field: Field, groups: Context["grou
   const value = r.value(field);
   if (value === "all") return { all: true };
   const patterns = typeof value === "string" ? [value] : Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : undefined;
-  if (!patterns || patterns.length === 0) return r.error(field, `must be all, a device id, a pattern such as ${groups[0]?.name ?? "fleet"}-*, or a list of them, got ${JSON.stringify(value)}`);
+  if (!patterns || patterns.length === 0) return r.error(field, `must be all, a device id, a pattern such as ${groups[0]?.name ?? "fleet"}-*, or a list of them, got ${show(value)}`);
   for (const pattern of patterns) {
     if (selects(pattern, groups) === 0) return r.error(field, `"${pattern}" names no device of this scenario (groups: ${groups.map((g) => `${g.name}-1..${g.count}`).join(", ")})`);
   }

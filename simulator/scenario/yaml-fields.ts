@@ -11,7 +11,8 @@ import { where, type PositionedText } from "../../hosts/config-text/positioned-t
 
 export type Field = { node: Node | null; keyNode?: Node; path: string };
 
-const show = (value: unknown) => (typeof value === "string" ? JSON.stringify(value) : value === null ? "nothing" : Array.isArray(value) ? "a list" : typeof value === "object" ? "a mapping" : String(value));
+/** A value as an error quotes it: text quoted, nothing named, lists and mappings by kind. */
+export const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : value === null || value === undefined ? "nothing" : Array.isArray(value) ? "a list" : typeof value === "object" ? "a mapping" : String(value));
 
 export class FieldReader {
   readonly errors: string[] = [];
