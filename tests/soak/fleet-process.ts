@@ -1,7 +1,7 @@
 /*
- * The soak's fleet: simulated devices (the device bundle on XS, one
- * xsnap-worker each) through today's fleet interface (simulator/fleet.ts,
- * what `xsedge sim` runs), in a process of its own, logging in with the
+ * The soak's fleet: simulated devices (the device bundle on XS, many per
+ * xsnap-worker, each in a Compartment of its own) through the fleet
+ * interface (simulator/fleet.ts, what `xsedge sim` runs), in a process of its own, logging in with the
  * secrets the soak registered. When the simulator's fleet engine changes,
  * this is the file that follows it.
  * argv: <count> <gateway port> <data dir> <sample period ms> <id prefix> <secret prefix>.
