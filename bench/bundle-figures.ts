@@ -7,7 +7,7 @@
  */
 import { rollup, type OutputOptions, type RollupOptions } from "@rollup/wasm-node";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -30,7 +30,11 @@ export async function bundleFigures(): Promise<BundleFigure[]> {
   const configs = (await import(pathToFileURL(`${ROOT}rollup.config.js`).href)).default as RollupOptions[];
   const figures: BundleFigure[] = [];
   for (const file of BUNDLES) {
-    const config = configs.find((c) => (c.output as OutputOptions | undefined)?.file === file);
+    // The config may name its output relative to the root or absolutely.
+    const config = configs.find((c) => {
+      const output = (c.output as OutputOptions | undefined)?.file;
+      return output !== undefined && resolve(ROOT, output) === resolve(ROOT, file);
+    });
     if (!config) throw new Error(`rollup.config.js builds no ${file}`);
     const bundle = await rollup({ ...config, onwarn: () => {} });
     try {
