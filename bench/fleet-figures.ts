@@ -19,6 +19,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { LevelPlan, LevelReading } from "./fleet/fleet-level.js";
 import type { ServerStats } from "./gateway/server-process.js";
+import { nextReply } from "./child-reply.js";
 
 const LEVEL = fileURLToPath(new URL("./fleet/fleet-level.js", import.meta.url));
 const SERVER = fileURLToPath(new URL("./gateway/server-process.js", import.meta.url));
@@ -84,24 +85,7 @@ export interface FleetFigures {
 }
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
-    const onMessage = (message: any) => {
-      if (message?.error) return done(new Error(`${what}: ${message.error}`));
-      const value = accept(message);
-      if (value !== undefined) done(undefined, value);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
-    function done(error?: Error, value?: T) {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (error) reject(error);
-      else resolve(value as T);
-    }
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+  return nextReply(child, what, accept, CHILD_TIMEOUT_MS);
 }
 
 async function stop(child: ChildProcess, what: string): Promise<void> {

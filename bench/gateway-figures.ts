@@ -21,6 +21,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { percentile, type LoadPlan, type LoadResult } from "./gateway/load-generator.js";
 import { mosquittoMissing } from "./gateway/mosquitto-server.js";
 import type { ServerPlan, ServerStats } from "./gateway/server-process.js";
+import { nextReply } from "./child-reply.js";
 
 const SERVER = new URL("./gateway/server-process.js", import.meta.url);
 const LOAD = new URL("./gateway/load-generator.js", import.meta.url);
@@ -41,24 +42,7 @@ export const INGEST_KINDS = ["mosquitto", "aedes", "gateway", "listener"] as con
 export type IngestKind = (typeof INGEST_KINDS)[number];
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
-    const onMessage = (message: any) => {
-      if (message?.error) return done(new Error(`${what}: ${message.error}`));
-      const value = accept(message);
-      if (value !== undefined) done(undefined, value);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
-    function done(error?: Error, value?: T) {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (error) reject(error);
-      else resolve(value as T);
-    }
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+  return nextReply(child, what, accept, CHILD_TIMEOUT_MS);
 }
 
 interface Server {

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import type { LoadPlan, LoadResult } from "./gateway/load-generator.js";
 import type { RulesServerPlan, TwinCheck } from "./rules/gateway-process.js";
 import { throughputFigure, type ThroughputFigure } from "./rules/throughput.js";
+import { nextReply } from "./child-reply.js";
 
 const SERVER = fileURLToPath(new URL("./rules/gateway-process.js", import.meta.url));
 const LOAD = fileURLToPath(new URL("./gateway/load-generator.js", import.meta.url));
@@ -96,24 +97,7 @@ function tenRules(): Array<{ file: string; source: string }> {
 }
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
-    const onMessage = (message: any) => {
-      if (message?.error) return done(new Error(`${what}: ${message.error}`));
-      const value = accept(message);
-      if (value !== undefined) done(undefined, value);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
-    function done(error?: Error, value?: T) {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (error) reject(error);
-      else resolve(value as T);
-    }
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+  return nextReply(child, what, accept, CHILD_TIMEOUT_MS);
 }
 
 interface RulesServer {

@@ -6,6 +6,7 @@
  * bench instead of hanging it), stop.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { nextReply } from "../child-reply.js";
 
 /** Bounds every exchange with a child. */
 const CHILD_TIMEOUT_MS = 300_000;
@@ -18,24 +19,7 @@ export interface Child {
 }
 
 function next<T>(child: ChildProcess, what: string, accept: (message: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
-    const onMessage = (message: any) => {
-      if (message?.error) return done(new Error(`${what}: ${message.error}`));
-      const value = accept(message);
-      if (value !== undefined) done(undefined, value);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: child exited (${code})`));
-    function done(error?: Error, value?: T) {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (error) reject(error);
-      else resolve(value as T);
-    }
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+  return nextReply(child, what, accept, CHILD_TIMEOUT_MS);
 }
 
 export async function startChild(script: string, args: string[], what: string, env: Record<string, string> = {}): Promise<Child> {
