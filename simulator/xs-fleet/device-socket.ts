@@ -8,6 +8,7 @@
 import { Output } from "./fleet-protocol.js";
 import { flushOutputIfFull, output } from "./host-link.js";
 import { checkPowered, type BoardContext } from "./board-context.js";
+import { ReceiveQueue } from "../xs-host/receive-queue.js";
 
 type Buffer = ArrayBuffer | ArrayBufferView;
 
@@ -53,8 +54,7 @@ export class FleetSocket {
   readonly #sockets: DeviceSockets;
   readonly #id: number;
   readonly #options: TCPOptions;
-  #chunks: Uint8Array[] = [];
-  #pending = 0;
+  readonly #received = new ReceiveQueue();
   #writable = 0;
   #open = true;
   readonly remoteAddress: string;
@@ -82,20 +82,7 @@ export class FleetSocket {
   }
 
   read(count?: number): ArrayBuffer | undefined {
-    if (this.#pending === 0) return undefined;
-    const want = Math.min(count ?? this.#pending, this.#pending);
-    const out = new Uint8Array(want);
-    let filled = 0;
-    while (filled < want) {
-      const head = this.#chunks[0];
-      const take = Math.min(head.byteLength, want - filled);
-      out.set(head.subarray(0, take), filled);
-      filled += take;
-      if (take === head.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(take);
-    }
-    this.#pending -= want;
-    return out.buffer;
+    return this.#received.read(count);
   }
 
   write(value: Buffer | number): void {
@@ -124,15 +111,14 @@ export class FleetSocket {
 
   /** @internal */ _data(bytes: Uint8Array): void {
     if (!this.#open) return;
-    if (this.#pending + bytes.byteLength > MAX_UNREAD_BYTES) {
-      this._error(`receive buffer overflow: ${this.#pending} bytes unread`);
+    if (this.#received.pending + bytes.byteLength > MAX_UNREAD_BYTES) {
+      this._error(`receive buffer overflow: ${this.#received.pending} bytes unread`);
       output.record(Output.TCP_CLOSE, this.#board.index, this.#board.clock.now()).u16(this.#id);
       return;
     }
     // Copied: the step's input buffer is not the device's.
-    this.#chunks.push(bytes.slice());
-    this.#pending += bytes.byteLength;
-    this.#call(this.#options.onReadable, this.#pending);
+    this.#received.push(bytes);
+    this.#call(this.#options.onReadable, this.#received.pending);
   }
 
   /** @internal */ _error(reason: string): void {

@@ -5,6 +5,7 @@
  */
 import { Request, Status, utf8 } from "./protocol.js";
 import { frame, reportUncaught, request } from "./bridge.js";
+import { ReceiveQueue } from "./receive-queue.js";
 
 type Buffer = ArrayBuffer | ArrayBufferView;
 
@@ -25,8 +26,7 @@ let nextId = 1;
 export default class TCP {
   readonly #id: number;
   readonly #options: TCPOptions;
-  #chunks: Uint8Array[] = [];
-  #pending = 0;
+  readonly #received = new ReceiveQueue();
   #writable = 0;
   #open = true;
   readonly remoteAddress: string | undefined;
@@ -55,20 +55,7 @@ export default class TCP {
   }
 
   read(count?: number): ArrayBuffer | undefined {
-    if (this.#pending === 0) return undefined;
-    const want = Math.min(count ?? this.#pending, this.#pending);
-    const out = new Uint8Array(want);
-    let filled = 0;
-    while (filled < want) {
-      const head = this.#chunks[0];
-      const take = Math.min(head.byteLength, want - filled);
-      out.set(head.subarray(0, take), filled);
-      filled += take;
-      if (take === head.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(take);
-    }
-    this.#pending -= want;
-    return out.buffer;
+    return this.#received.read(count);
   }
 
   write(value: Buffer | number): void {
@@ -94,9 +81,8 @@ export default class TCP {
 
   /** @internal */ _data(bytes: Uint8Array): void {
     // Copied: the frame's buffer is reused by the bridge.
-    this.#chunks.push(bytes.slice());
-    this.#pending += bytes.byteLength;
-    this.#call(this.#options.onReadable, this.#pending);
+    this.#received.push(bytes);
+    this.#call(this.#options.onReadable, this.#received.pending);
   }
 
   /** @internal */ _error(reason: string): void {
