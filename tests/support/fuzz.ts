@@ -110,11 +110,14 @@ export async function fuzz<T>(
     const retook = performance.now() - again;
     if (retook > runTimeoutMs) throw new Error(`hang: the run took ${Math.round(took)} ms, and ${Math.round(retook)} ms again (limit ${runTimeoutMs} ms)`);
   };
+  // Chosen here and printed first, so that a run killed by run-all's limit (a synchronous hang) can be replayed.
+  const seed = replay.seed ?? (Math.floor(Math.random() * 0x100000000) | 0);
+  process.stdout.write(`  fuzz "${name}": seed ${seed} (XSEDGE_FUZZ_SEED=${seed} replays it)\n`);
   const heapBefore = heapAfterGc();
   const started = Date.now();
   const details = await fc.check(fc.asyncProperty(arbitrary, timed), {
     numRuns: (options.maxRuns ?? 100_000) * scale,
-    seed: replay.seed,
+    seed,
     path: replay.path,
     examples: (options.examples ?? []).map((example) => [example] as [T]),
     // Shrinking counts against the budget too; the seed and path replay from where it stopped.
