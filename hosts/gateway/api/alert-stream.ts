@@ -15,10 +15,8 @@ import { SseAdmission, type SseRefusalReason } from "../../http/sse-admission.js
 import { SseSession } from "../../http/sse.js";
 import type { ObservationStore } from "../store/observation-store.js";
 import { alertMessage, type AlertMessage } from "../rules/alerts/alert-message.js";
-import { checkParams, intValue } from "./query.js";
-import { DEFAULT_STREAM_LIMITS, type StreamLimits } from "./observation-stream.js";
+import { DEFAULT_STREAM_LIMITS, streamStart, type StreamLimits } from "./observation-stream.js";
 
-const ID_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
 /** Alert streams open at once: an operator's dashboards and a consumer or two, not a crowd. */
 export const MAX_ALERT_STREAMS = 32;
 
@@ -45,12 +43,7 @@ export class AlertStream {
   }
 
   open(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
-    checkParams(params, ["after"]);
-    const lastEventId = req.headers["last-event-id"];
-    const after =
-      typeof lastEventId === "string"
-        ? intValue("Last-Event-ID", lastEventId, ID_RANGE, 0)
-        : intValue("after", params.get("after"), ID_RANGE, this.#store.alerts.latestId());
+    const after = streamStart(req, params, this.#store.alerts.latestId());
     const place = this.#admission.admit(req.socket.remoteAddress ?? "unknown");
     if (!place.ok) throw new HttpError(place.status, `alert streams: ${place.message}`, place.status === 503 ? { "retry-after": "10" } : {});
     const read = (id: number, limit: number) => this.#store.alerts.after(id, limit).map(alertMessage);

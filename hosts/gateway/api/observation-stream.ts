@@ -20,6 +20,16 @@ import { apiObservation, type ApiObservation } from "./views.js";
 
 const ID_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
 
+/**
+ * The id an event stream starts after: Last-Event-ID, which a reconnecting
+ * EventSource sends, else `?after=`, else `latest` (only new events).
+ */
+export function streamStart(req: IncomingMessage, params: URLSearchParams, latest: number): number {
+  checkParams(params, ["after"]);
+  const lastEventId = req.headers["last-event-id"];
+  return typeof lastEventId === "string" ? intValue("Last-Event-ID", lastEventId, ID_RANGE, 0) : intValue("after", params.get("after"), ID_RANGE, latest);
+}
+
 export interface StreamStats {
   sseClients: number;
   /** Clients disconnected because they stopped reading (see SSE_STALL_MS). */
@@ -50,13 +60,7 @@ export class ObservationStream {
   }
 
   open(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
-    checkParams(params, ["after"]);
-    // Last-Event-ID is what a reconnecting EventSource sends; without either, only new events.
-    const lastEventId = req.headers["last-event-id"];
-    const after =
-      typeof lastEventId === "string"
-        ? intValue("Last-Event-ID", lastEventId, ID_RANGE, 0)
-        : intValue("after", params.get("after"), ID_RANGE, this.#store.queries.latestId());
+    const after = streamStart(req, params, this.#store.queries.latestId());
     const place = this.#admission.admit(req.socket.remoteAddress ?? "unknown");
     if (!place.ok) throw new HttpError(place.status, place.message, place.status === 503 ? { "retry-after": "10" } : {});
     const read = (id: number, limit: number) => this.#store.queries.after(id, limit).map(apiObservation);
