@@ -7,6 +7,7 @@
  */
 import { LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { tooDeep } from "./nesting-depth.js";
+import { printable } from "./printable.js";
 
 export interface Position {
   file: string;
@@ -67,14 +68,14 @@ export function parsePositioned(fileName: string, text: string, options: ParseOp
       const message = (e as Error).message;
       const offset = / at position (\d+)/.exec(message)?.[1];
       const pos = offset !== undefined ? Number(offset) : (doc.errors[0]?.pos[0] ?? 0);
-      return { ok: false, error: `${where(at(pos))}: JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "")}` };
+      return { ok: false, error: `${where(at(pos))}: JSON syntax error: ${printable(message.replace(/ in JSON at position \d+.*$/, ""))}` };
     }
   }
   if (doc.errors.length > 0) {
     // One syntax error usually causes the rest; the first is the one to fix.
     const error = doc.errors[0];
     const message = error.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
-    return { ok: false, error: `${where(at(error.pos[0]))}: ${isJson ? "JSON" : "YAML"} syntax error: ${message}` };
+    return { ok: false, error: `${where(at(error.pos[0]))}: ${isJson ? "JSON" : "YAML"} syntax error: ${printable(message)}` };
   }
   return {
     ok: true,

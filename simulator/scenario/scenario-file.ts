@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parsePositioned } from "../../hosts/config-text/positioned-text.js";
+import { printable } from "../../hosts/config-text/printable.js";
 import { MODELLED_PARTS, type ModelledPart } from "../sensors/part-builder.js";
 import { readFaults, readSignals, type TraceLoader } from "./scenario-parts.js";
 import { readEvents, readExpectations } from "./scenario-timeline.js";
@@ -87,7 +88,8 @@ export function readScenarioText(fileName: string, text: string, loadTrace: Trac
   // In the order of the file, as a compiler lists them.
   r.errors.sort(byPosition);
   if (r.errors.length > 0 || name === undefined || seed === undefined || time === undefined || durationMs === undefined || !gateway || !network || cloudLatencyMs === undefined) {
-    return { ok: false, errors: r.errors.length > 0 ? r.errors : [`${fileName}: the scenario is incomplete`] };
+    // Errors quote what the user wrote; whatever a message quotes, it prints as one safe line.
+    return { ok: false, errors: r.errors.length > 0 ? r.errors.map(printable) : [`${fileName}: the scenario is incomplete`] };
   }
   const longestBatch = Math.max(...groups.map((g) => g.batchMaxAgeMs + g.samplePeriodMs));
   return {

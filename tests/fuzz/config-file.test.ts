@@ -91,9 +91,14 @@ const file = fc.oneof(
 
 const reached = { ok: 0, refused: 0, aliases: 0, tokenFiles: 0 };
 
-/** What a result means, whatever line and column its errors give. */
+/**
+ * What a result means, whatever line and column its errors give, at their
+ * start or inside them: an empty value ("port:") is pointed at by its key,
+ * the same value written out ("port: null") by itself.
+ */
 function meaning(result: ConfigResult): unknown {
-  return result.ok ? { ok: true, values: [...result.config.values] } : { ok: false, errors: result.errors.map((e) => e.replace(/^[^:]*:\d+:\d+: /, "")) };
+  const unplaced = (e: string) => e.replace(/^[^:]*:\d+:\d+: /, "").replace(/\([^()]*:\d+:\d+\)/g, "(at)");
+  return result.ok ? { ok: true, values: [...result.config.values] } : { ok: false, errors: result.errors.map(unplaced) };
 }
 
 /**
@@ -147,6 +152,7 @@ function resolvesOrRefuses(input: { name: string; text: string }): void {
   for (const error of result.errors) {
     assert.type(error, "string");
     assert.ok(error.trim().length > 0 && !error.includes("[object Object]") && !error.includes("undefined:"), `an unclear error: ${JSON.stringify(error)}`);
+    assert.not.match(error, /[\u0000-\u0008\u000b-\u001f\u007f]/, `an error with a control character a terminal would act on: ${JSON.stringify(error)}`);
   }
 }
 
@@ -158,6 +164,7 @@ const REGRESSIONS = [
   { name: "gateway.yaml", text: "mqtt: &m\n  port: 1883\nhttp: *m\n" },
   { name: "gateway.yaml", text: `${BOMB}\ndataDir: *l8\n` },
   { name: "gateway.json", text: '{"http":{"token":"512 MiB"}}' },
+  { name: "gateway.yaml", text: "mqtt:\n  mqtt:\n  port:\n  \u0000ort: &p 1883\nhttp:\n  port: *p\n" },
 ];
 
 test("regression: an alias stands for the value it names, a key's or a section's", () => {
@@ -179,6 +186,14 @@ test("regression: a weak token given inline is a config error at its key, not a 
   const result = resolveConfig({ file: REGRESSIONS[3] });
   assert.not.ok(result.ok);
   assert.ok(!result.ok && result.errors.some((e) => /http\.token \(gateway\.json.*\) is 7 characters, at least 16 are needed/.test(e)), JSON.stringify(result));
+});
+
+test("regression: an unknown key holding a control character is shown quoted, and an empty value is pointed at by its key", () => {
+  const result = resolveConfig({ file: REGRESSIONS[4] });
+  assert.not.ok(result.ok);
+  const errors = result.ok ? [] : result.errors;
+  assert.ok(errors.includes('gateway.yaml:4:3: unknown key "mqtt.\\u0000ort" (did you mean mqtt.port?)'), JSON.stringify(errors));
+  assert.ok(errors.some((e) => e.startsWith("mqtt.port (gateway.yaml:3:3) is off")), JSON.stringify(errors));
 });
 
 test("any config file: options the gateway can start with, or errors that each say something; no throw, no hang", async () => {

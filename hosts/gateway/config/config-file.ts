@@ -6,6 +6,7 @@
 import { isAlias, isMap, isScalar, type Node, type Pair, type YAMLMap } from "yaml";
 import { parsePositioned } from "../../config-text/positioned-text.js";
 import { didYouMean } from "../../config-text/did-you-mean.js";
+import { printableName } from "../../config-text/printable.js";
 import { KEY_BY_PATH, SECTIONS } from "./schema.js";
 import { show } from "./value-kinds.js";
 import { where, type Setting, type Source } from "./source.js";
@@ -80,7 +81,7 @@ export function readConfigText(fileName: string, text: string): ConfigFileResult
         if (value === undefined) errors.push(tooManyAliases(path, written!));
         else settings.push({ path, value, source: valueAt });
       } else {
-        errors.push(`${where(keyAt)}: unknown key ${path}${didYouMean(path, KNOWN_NAMES)}`);
+        errors.push(`${where(keyAt)}: unknown key ${printableName(path)}${didYouMean(path, KNOWN_NAMES)}`);
       }
     }
   }

@@ -5,6 +5,7 @@
  * span keys are checked on the result.
  */
 import { didYouMean } from "../../config-text/did-you-mean.js";
+import { printable } from "../../config-text/printable.js";
 import { crossKeyErrors } from "./rules.js";
 import { CONFIG_FILE_ENV, CONFIG_SCHEMA, ENV_PREFIX, envName, KEY_BY_PATH, OFF } from "./schema.js";
 import { keyError, type Setting, type Source } from "./source.js";
@@ -86,5 +87,6 @@ export function resolveConfig(input: ConfigInput): ConfigResult {
   const config: ResolvedConfig = { values, sources };
   // A bad value was not applied, so the rules see the layer below it (or nothing) and do not repeat its error.
   errors.push(...crossKeyErrors(config));
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+  // Errors quote what the user wrote; whatever a message quotes, it prints as one safe line.
+  return errors.length > 0 ? { ok: false, errors: errors.map(printable) } : { ok: true, config };
 }
