@@ -39,6 +39,12 @@ export function readScenarioFile(path: string): ScenarioResult {
 export function readScenarioText(fileName: string, text: string, loadTrace: TraceLoader = () => {
   throw new Error("no trace files here");
 }): ScenarioResult {
+  const result = readScenario(fileName, text, loadTrace);
+  // Errors quote what the user wrote; whatever a message quotes, it prints as one safe line.
+  return result.ok ? result : { ok: false, errors: result.errors.map(printable) };
+}
+
+function readScenario(fileName: string, text: string, loadTrace: TraceLoader): ScenarioResult {
   const parsed = parsePositioned(fileName, text, { what: "a scenario file", maxDepth: MAX_SCENARIO_DEPTH, depthHint: "a scenario nests at most 6 levels (devices[].parts[].faults[].field)" });
   if (!parsed.ok) return { ok: false, errors: [parsed.error] };
   const r = new FieldReader(parsed.text);
@@ -88,8 +94,7 @@ export function readScenarioText(fileName: string, text: string, loadTrace: Trac
   // In the order of the file, as a compiler lists them.
   r.errors.sort(byPosition);
   if (r.errors.length > 0 || name === undefined || seed === undefined || time === undefined || durationMs === undefined || !gateway || !network || cloudLatencyMs === undefined) {
-    // Errors quote what the user wrote; whatever a message quotes, it prints as one safe line.
-    return { ok: false, errors: r.errors.length > 0 ? r.errors.map(printable) : [`${fileName}: the scenario is incomplete`] };
+    return { ok: false, errors: r.errors.length > 0 ? r.errors : [`${fileName}: the scenario is incomplete`] };
   }
   const longestBatch = Math.max(...groups.map((g) => g.batchMaxAgeMs + g.samplePeriodMs));
   return {

@@ -68,6 +68,7 @@ function readsOrRefuses({ name, text }: { name: string; text: string }): void {
     assert.type(error, "string");
     assert.ok(error.startsWith(name), `an error names the file: ${JSON.stringify(error)}`);
     assert.ok(error.length > name.length + 2 && !error.includes("[object Object]") && !/\bundefined\b/.test(error), `an unclear error: ${JSON.stringify(error)}`);
+    assert.not.match(error, /[\u0000-\u0008\u000b-\u001f\u007f]/, `an error with a control character a terminal would act on: ${JSON.stringify(error)}`);
   }
 }
 
