@@ -2,7 +2,11 @@
  * When the store cannot commit (a full disk, a failing card), every
  * publish fails and every device retries: what health needs (since when,
  * and why) and a log that says so without a line per publish. The counter
- * of failed publishes is the ingest's; this keeps the rest.
+ * of failed publishes is the ingest's; this keeps the rest. A commit that
+ * succeeds but cannot be synced to disk (fsync failing: a dying card, a
+ * filesystem gone read-only under the WAL) is as bad for devices, nothing
+ * is acknowledged, and is kept apart: the next commit succeeding says
+ * nothing about the next sync.
  */
 import type { Logger } from "../../log/logger.js";
 import { LogThrottle } from "../../log/log-throttle.js";
@@ -20,6 +24,7 @@ export class CommitFailures {
   readonly #log: Logger;
   readonly #throttle = new LogThrottle(COMMIT_FAILURE_LOG_INTERVAL_MS);
   #current: CommitFailure | null = null;
+  #unsynced: CommitFailure | null = null;
 
   constructor(logger: Logger) {
     this.#log = logger;
@@ -44,7 +49,18 @@ export class CommitFailures {
     this.#current = null;
   }
 
+  /** A committed group could not be synced to disk (the queue logs it, throttled, and counts it). */
+  syncFailed(error: Error, now: number): void {
+    this.#unsynced ??= { since: now, error: "" };
+    this.#unsynced.error = `committed, but could not sync to disk: ${error.message}`;
+  }
+
+  /** A committed group reached the disk: syncs work again. */
+  synced(): void {
+    this.#unsynced = null;
+  }
+
   get current(): CommitFailure | null {
-    return this.#current;
+    return this.#current ?? this.#unsynced;
   }
 }

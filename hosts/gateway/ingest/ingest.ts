@@ -186,7 +186,17 @@ export class Ingest {
     this.#commitFailures.committed();
   }
 
-  /** Since when the store has been failing to commit, or null. */
+  /** A committed group could not be synced to disk: health says so until a sync succeeds. */
+  syncFailed(error: Error): void {
+    this.#commitFailures.syncFailed(error, this.#now());
+  }
+
+  /** A committed group is on disk. */
+  synced(): void {
+    this.#commitFailures.synced();
+  }
+
+  /** Since when the store has been failing to commit or to sync, or null. */
   commitFailure(): CommitFailure | null {
     return this.#commitFailures.current;
   }

@@ -142,11 +142,13 @@ export class IngestQueue {
     this.#store.sync().then(
       () => {
         synced();
+        this.#ingest.synced();
         for (let i = 0; i < group.length; i++) group[i].done(outcomes[i], group[i].input);
       },
       (error: Error) => {
         synced();
         this.#stats.failedSyncs++;
+        this.#ingest.syncFailed(error);
         const line = this.#syncFailureLog.note("sync", Date.now());
         if (line.log) {
           const more = line.suppressed > 0 ? ` (${line.suppressed} more failed syncs since the last such line)` : "";
