@@ -7,13 +7,16 @@
  * resident memory after a full collection, its V8 heap, and its rules
  * workers' resident memory; started with --expose-gc for that), {type: "twins"} → what the "twin" rule
  * derived against what devices sent, {type: "cpu"} → {cpu: {gatewayUs,
- * workersUs, stored}} (CPU time used so far by this process and by its
- * rules workers, and the device observations stored), {type: "stop"} →
+ * workersUs, stored, loopDelayP99Ms, loopDelayMaxMs}} (CPU time used so far
+ * by this process and by its rules workers, the device observations
+ * stored, and how late the event loop ran its timers since the last such
+ * message: the stalls PUBACKs wait through), {type: "stop"} →
  * {stopped: true}.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { CloudAck, CloudConnector } from "../../hosts/gateway/relay/connector.js";
 import { startGateway } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
@@ -67,6 +70,8 @@ process.once("message", async (plan: RulesServerPlan) => {
     // The bench's devices all connect from this host, as a simulator's fleet does.
     rateLimitPerSecond: Infinity, mqttLimits: oneAddressFleetLimits(plan.devices),
   });
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   process.on("message", async (message: { type: string }) => {
     if (message.type === "memory") {
       const gc = (globalThis as { gc?: () => void }).gc;
@@ -78,7 +83,9 @@ process.once("message", async (plan: RulesServerPlan) => {
     } else if (message.type === "cpu") {
       const own = process.cpuUsage();
       const pids = gateway.rules?.workerPids() ?? [];
-      process.send!({ cpu: { gatewayUs: own.user + own.system, workersUs: pids.reduce((n, pid) => n + cpuUsOf(pid), 0), stored: gateway.stats().ingest.stored } });
+      const loop = { loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      process.send!({ cpu: { gatewayUs: own.user + own.system, workersUs: pids.reduce((n, pid) => n + cpuUsOf(pid), 0), stored: gateway.stats().ingest.stored, ...loop } });
     } else if (message.type === "twins") {
       const store = gateway.store;
       const devices = store.queries.sensorSummaries().filter((s) => !s.sensorId.includes(".")).reduce((n, s) => n + s.observations, 0);

@@ -5,8 +5,13 @@
  * exactly-once of rules: after a crash a rule resumes at the offset of its
  * last commit, whose outputs are in the store, and no later output is.
  *
- * Deliveries are queued and committed together, at most every
- * COMMIT_INTERVAL_MS, without a sync of their own (the store runs at
+ * Deliveries are queued and committed COMMIT_INTERVAL_MS after the first
+ * of them, a rule's together in transactions of their own of at most
+ * MAX_ROWS_PER_COMMIT rows (but a delivery whole), one per turn of the
+ * event loop (loop-turns.ts): ten rules' commits in one transaction held
+ * the loop that sends PUBACKs for milliseconds. A
+ * hand-over or a stop commits everything at once (`flush`). No commit has
+ * a sync of its own (the store runs at
  * synchronous=NORMAL; the next device group commit's sync, off the event
  * loop, takes them to disk): a device's PUBACK never waits for a rule's
  * commit, only for the bytes it wrote. A power cut may take the last commits back,
@@ -19,10 +24,21 @@
 import type { Logger } from "../../log/logger.js";
 import { QUANTITIES, type Quantity, type Reading } from "../../../modules/observation/record.js";
 import type { ObservationStore } from "../store/observation-store.js";
+import type { LoopTurns } from "./loop-turns.js";
 import type { EventResult } from "./xs/protocol.js";
 
-/** Longest a finished delivery waits for its commit: the latency of a rule's outputs and verdicts, against transactions (and WAL pages) per second. */
-export const COMMIT_INTERVAL_MS = 50;
+/**
+ * Longest a finished delivery waits for its commit: the latency of a rule's outputs and verdicts, against
+ * transactions and WAL pages per second (a rule's whole state is written with each commit, and every byte is one
+ * more for the next device group commit's fsync, which its PUBACKs wait on): two deliveries of a paced rule.
+ */
+export const COMMIT_INTERVAL_MS = 200;
+/**
+ * Rows one commit of a rule's writes in a turn of the event loop at most (derived observations, alerts, kept-local
+ * rows, the state's 4 KB pages), but always one delivery whole: a derived observation costs about 25 µs (measured on
+ * a shared machine), so a piece stays under a millisecond.
+ */
+export const MAX_ROWS_PER_COMMIT = 32;
 /** Events queued at most before rules wait for a commit. */
 export const MAX_QUEUED_EVENTS = 10_000;
 
@@ -53,23 +69,37 @@ export function roundReading(reading: Reading): Reading {
   return { quantity: reading.quantity, value: exponent < 0 ? mantissa / 10 ** -exponent : mantissa * 10 ** exponent };
 }
 
+/** The rows a delivery's outputs write. */
+function outputRows(commit: RuleCommit): number {
+  let rows = 0;
+  for (const result of commit.results) rows += result.derived.length + result.alerts.length + (result.keepLocal ? 1 : 0);
+  return rows;
+}
+
+/** The pages of a rule's state, written once per commit (its last delivery's). */
+const statePages = (commit: RuleCommit) => Math.ceil(commit.state.length / 4096);
+
 export class CommitQueue {
   readonly #store: ObservationStore;
   readonly #hooks: CommitHooks;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #turns: LoopTurns;
   #queue: RuleCommit[] = [];
   #events = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** What the round of turns under way commits: what was queued when it began; undefined between rounds. */
+  #round: Set<RuleCommit> | undefined;
   #failures = 0;
   #commits = 0;
   readonly #waiting = new Set<() => void>();
 
-  constructor(store: ObservationStore, hooks: CommitHooks, logger: Logger, now: () => number) {
+  constructor(store: ObservationStore, hooks: CommitHooks, logger: Logger, now: () => number, turns: LoopTurns) {
     this.#store = store;
     this.#hooks = hooks;
     this.#log = logger;
     this.#now = now;
+    this.#turns = turns;
   }
 
   get full(): boolean {
@@ -83,10 +113,7 @@ export class CommitQueue {
   add(commit: RuleCommit): void {
     this.#queue.push(commit);
     this.#events += Math.max(1, commit.events);
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      this.flush();
-    }, COMMIT_INTERVAL_MS);
+    if (this.#round === undefined) this.#later(COMMIT_INTERVAL_MS);
   }
 
   /** Calls `wake` once the queue has room again. */
@@ -94,12 +121,57 @@ export class CommitQueue {
     this.#waiting.add(wake);
   }
 
-  /** Commits everything queued now (a hand-over or a stop waits for this). False when the store refused (kept for the next try). */
+  /** Commits everything queued now, in one transaction (a hand-over or a stop waits for this). False when the store refused (kept for the next try). */
   flush(): boolean {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#queue.length === 0 || !this.#store.isOpen) return this.#queue.length === 0;
-    const queue = this.#queue;
+    return this.#commit(this.#queue);
+  }
+
+  /** Drops what a rule queued (it is being removed from the engine). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #later(ms: number): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#round = new Set(this.#queue);
+      this.#turns.run(() => this.#commitPiece());
+    }, ms);
+  }
+
+  /**
+   * One turn of a round: the oldest of the round's deliveries of one rule, up to MAX_ROWS_PER_COMMIT rows, in a
+   * transaction of their own (their outputs with the offset of the last of them, as one), so the event loop is
+   * held for that long, not for ten rules' commits; the next piece in the next turn.
+   */
+  #commitPiece(): void {
+    const round = this.#round;
+    if (round === undefined) return;
+    const first = this.#queue.find((commit) => round.has(commit));
+    if (first === undefined || !this.#store.isOpen) {
+      this.#round = undefined;
+      if (this.#queue.length > 0) this.#later(COMMIT_INTERVAL_MS);
+      return;
+    }
+    const piece: RuleCommit[] = [];
+    let outputs = 0;
+    for (const commit of this.#queue) {
+      if (commit.rule !== first.rule || !round.has(commit)) continue;
+      if (piece.length > 0 && outputs + outputRows(commit) + statePages(commit) > MAX_ROWS_PER_COMMIT) break;
+      piece.push(commit);
+      outputs += outputRows(commit);
+    }
+    for (const commit of piece) round.delete(commit);
+    if (this.#commit(piece)) this.#turns.run(() => this.#commitPiece());
+    else this.#round = undefined;
+  }
+
+  /** Commits `commits` (all queued, or one rule's, in queue order) in one transaction; they leave the queue once committed. */
+  #commit(commits: readonly RuleCommit[]): boolean {
+    if (commits.length === 0 || !this.#store.isOpen) return commits.length === 0;
     const summary = { derived: 0, keptLocal: 0, alerts: 0 };
     const at = this.#now();
     try {
@@ -107,7 +179,7 @@ export class CommitQueue {
       // back before that is redone from the rule's last durable offset, the same way (see README).
       this.#store.transaction(() => {
         const last = new Map<string, RuleCommit>();
-        for (const commit of queue) {
+        for (const commit of commits) {
           this.#apply(commit, at, summary);
           last.set(commit.rule, commit);
         }
@@ -117,28 +189,21 @@ export class CommitQueue {
       });
     } catch (error) {
       this.#failures++;
-      this.#log.error(`rules: committing ${queue.length} deliveries failed; retrying`, { error });
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flush();
-      }, COMMIT_INTERVAL_MS * 10);
+      this.#log.error(`rules: committing ${commits.length} deliveries failed; retrying`, { error });
+      this.#later(COMMIT_INTERVAL_MS * 10);
       return false;
     }
-    this.#queue = [];
-    this.#events = 0;
+    const done = new Set(commits);
+    this.#queue = this.#queue.filter((commit) => !done.has(commit));
+    for (const commit of commits) this.#events -= Math.max(1, commit.events);
     this.#commits++;
-    for (const commit of queue) commit.committed();
+    for (const commit of commits) commit.committed();
     this.#hooks.onCommitted(summary);
+    if (this.full) return true;
     const waiting = [...this.#waiting];
     this.#waiting.clear();
     for (const wake of waiting) wake();
     return true;
-  }
-
-  /** Drops what a rule queued (it is being removed from the engine). */
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 
   #apply(commit: RuleCommit, at: number, summary: { derived: number; keptLocal: number; alerts: number }): void {

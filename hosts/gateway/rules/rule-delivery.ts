@@ -60,6 +60,8 @@ export async function deliverEvents(env: RunnerEnv, target: DeliveryTarget, even
   let reply: DeliverReply;
   let grewBy: number;
   try {
+    // A turn of its own for the encoding and the write (the read and the plan had theirs: loop-turns.ts).
+    await env.turns.turn();
     const worker = await env.pool.worker(target.worker);
     // The worker was replaced since the load: load into the new one first.
     if (worker !== target.loadedIn) return { kind: "reload" };

@@ -17,6 +17,7 @@ import { CommitQueue } from "./rule-commits.js";
 import { RETRY_DELAYS_MS } from "./fault-policy.js";
 import { DerivedSensors } from "./derived-sensors.js";
 import { InputWindow } from "./input-window.js";
+import { LoopTurns } from "./loop-turns.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_MEMORY_BYTES, DEFAULT_WORKER_RECYCLE_BYTES, MAX_LIMITS } from "./rule-limits.js";
 import { RuleRunner, type RuleStats, type RunnerEnv } from "./rule-runner.js";
 import { ruleVersion } from "./rule-version.js";
@@ -122,10 +123,12 @@ export class RuleEngine {
       },
     });
     const onCommitted = options.onCommitted ?? (() => {});
-    this.#commits = new CommitQueue(this.#store, { isLate: (id) => this.verdicts.isLate(id), onCommitted }, this.#log, this.#now);
+    const turns = new LoopTurns(this.#log);
+    this.#commits = new CommitQueue(this.#store, { isLate: (id) => this.verdicts.isLate(id), onCommitted }, this.#log, this.#now, turns);
     this.#env = {
       store: this.#store,
       inputs: new InputWindow(this.#store),
+      turns,
       pool: this.#pool,
       commits: this.#commits,
       derived,

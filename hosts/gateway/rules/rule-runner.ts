@@ -29,7 +29,6 @@ import type { DeliverReply, Fault, SimpleReply, WireEvent } from "./xs/protocol.
 export type { RuleStats, RunnerStatus } from "./rule-stats.js";
 export type { RunnerEnv } from "./runner-env.js";
 
-
 export class RuleRunner {
   readonly name: string;
   readonly #env: RunnerEnv;
@@ -211,6 +210,7 @@ export class RuleRunner {
 
   /** One look at the store and, if there is anything to do, one delivery. True when there may be more to do at once. */
   async #step(): Promise<boolean> {
+    await this.#env.turns.turn();
     if (this.#loadedIn === undefined || !this.#loadedIn.alive || this.#loadedIn !== this.#env.pool.running(this.#worker)) {
       const loaded = await this.#load();
       // A worker lost under the load (not this rule's doing): try again with the next one.
