@@ -104,6 +104,7 @@ function ackingConnector(): CloudConnector {
 function timedConnector(inner: CloudConnector, latencies: number[], markMs: number[]): CloudConnector {
   return {
     name: inner.name,
+    ...(inner.maxConcurrentSends !== undefined ? { maxConcurrentSends: inner.maxConcurrentSends } : {}),
     async send(batch: readonly RelayedObservation[]): Promise<CloudAck> {
       const sentAt = Date.now();
       const ack = await inner.send(batch);
