@@ -5,8 +5,6 @@
  *   broker whose PUBACK means "in memory") and bare aedes QoS 1, and beside
  *   the gateway's own MQTT listener with nothing stored (what MQTT alone
  *   costs it);
- * - latency from a device's publish to the cloud's acknowledgement at
- *   10,000 observations a second, beside bare aedes's PUBACK latency;
  * - the gateway's resident memory with 1,000 devices.
  *
  * Every server and the load generator run in processes of their own
@@ -25,14 +23,12 @@ import { nextReply } from "./child-reply.js";
 
 const SERVER = new URL("./gateway/server-process.js", import.meta.url);
 const LOAD = new URL("./gateway/load-generator.js", import.meta.url);
-const SECRET = "bench-secret-0123456789";
+export const SECRET = "bench-secret-0123456789";
 /** Bounds every exchange with a child, so a wedged run fails instead of hanging the benchmark. */
 const CHILD_TIMEOUT_MS = 120_000;
 /** In-flight publishes shared out among the devices of a throughput run: 1,000 for one device, 1 each for 1,000. */
 const TOTAL_WINDOW = 1000;
 export const DEVICE_COUNTS = [1, 100, 1000] as const;
-export const LATENCY_RATE = 10_000;
-const LATENCY_DEVICES = 1000;
 /** Rounds per figure (XSEDGE_BENCH_ROUNDS overrides): three give a median that one slow moment cannot move. */
 export const ROUNDS = Math.max(1, Number(process.env.XSEDGE_BENCH_ROUNDS ?? 3) || 3);
 const WARMUP_MS = 2000;
@@ -45,14 +41,14 @@ function next<T>(child: ChildProcess, what: string, accept: (message: any) => T 
   return nextReply(child, what, accept, CHILD_TIMEOUT_MS);
 }
 
-interface Server {
+export interface Server {
   port: number;
   /** Memory and CPU; the gateway's own stats and the latencies only when asked for (they cost the server more). */
   stats(include?: { gateway?: boolean; latencies?: boolean }): Promise<ServerStats>;
   stop(): Promise<void>;
 }
 
-async function startServer(plan: ServerPlan): Promise<Server> {
+export async function startServer(plan: ServerPlan): Promise<Server> {
   const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const ready = next(child, `${plan.kind} start`, (m) => (typeof m?.port === "number" ? (m.port as number) : undefined));
   child.send(plan);
@@ -80,7 +76,7 @@ interface DuringLoad {
 }
 
 /** Runs the load, calling `during`'s hooks (to sample the server) as it measures. */
-async function runLoad(plan: LoadPlan, during: DuringLoad = {}): Promise<LoadResult> {
+export async function runLoad(plan: LoadPlan, during: DuringLoad = {}): Promise<LoadResult> {
   const child = fork(LOAD, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const sampled: Promise<void>[] = [];
   child.on("message", (m: any) => {
@@ -199,95 +195,3 @@ export async function ingestFigures(counts: readonly number[] = DEVICE_COUNTS, r
   return figures;
 }
 
-export interface LatencyRound {
-  /** Publish → cloud ack through the gateway and the reference cloud, ms. */
-  cloudP50: number;
-  cloudP99: number;
-  /** Observations published while measuring that the cloud acknowledged (the rest are counted as missing). */
-  measured: number;
-  missing: number;
-  /** Publish → PUBACK, ms: through the gateway, and through bare aedes at the same rate (the baseline). */
-  gatewayPubackP50: number;
-  gatewayPubackP99: number;
-  aedesPubackP50: number;
-  aedesPubackP99: number;
-  achievedRate: number;
-}
-
-/** Each field the median of its rounds. */
-export interface LatencyFigure extends LatencyRound {
-  rate: number;
-  devices: number;
-  rounds: LatencyRound[];
-}
-
-/** Waits (bounded) until the gateway's relay has nothing left to send. */
-async function drained(gateway: Server): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    const stats = (await gateway.stats({ gateway: true })).stats as { relay?: { backlog?: number } } | undefined;
-    if (stats?.relay?.backlog === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function latencyRound(rate: number, devices: number): Promise<LatencyRound> {
-  const plan = (port: number, prefix: string): LoadPlan => ({
-    port, devices, mode: "rate", rate, window: 100, warmupMs: 3000, measureMs: 10_000, prefix, secret: SECRET, firstSeq: 1,
-  });
-  const aedes = await startServer({ kind: "aedes" });
-  let aedesLoad: LoadResult;
-  try {
-    aedesLoad = await runLoad(plan(aedes.port, "lat"));
-  } finally {
-    await aedes.stop();
-  }
-  const cloud = await startServer({ kind: "cloud" });
-  try {
-    const gateway = await startServer({ kind: "gateway", prefix: "lat", devices, secret: SECRET, cloudUrl: `http://127.0.0.1:${cloud.port}` });
-    try {
-      const load = await runLoad(plan(gateway.port, "lat"));
-      await drained(gateway);
-      const pairs = (await gateway.stats({ latencies: true })).latencies ?? [];
-      const inWindow: number[] = [];
-      for (let i = 0; i < pairs.length; i += 2) {
-        if (pairs[i] >= load.measureFrom && pairs[i] < load.measureTo) inWindow.push(pairs[i + 1]);
-      }
-      return {
-        cloudP50: percentile(inWindow, 0.5),
-        cloudP99: percentile(inWindow, 0.99),
-        measured: inWindow.length,
-        missing: Math.max(0, load.published - inWindow.length),
-        gatewayPubackP50: load.pubackP50,
-        gatewayPubackP99: load.pubackP99,
-        aedesPubackP50: aedesLoad.pubackP50,
-        aedesPubackP99: aedesLoad.pubackP99,
-        achievedRate: (load.published * 1000) / load.measuredMs,
-      };
-    } finally {
-      await gateway.stop();
-    }
-  } finally {
-    await cloud.stop();
-  }
-}
-
-export async function latencyFigure(rate = LATENCY_RATE, devices = LATENCY_DEVICES, rounds = ROUNDS): Promise<LatencyFigure> {
-  const all: LatencyRound[] = [];
-  for (let round = 0; round < rounds; round++) all.push(await latencyRound(rate, devices));
-  const of = (field: keyof LatencyRound) => median(all.map((r) => r[field]));
-  return {
-    rate,
-    devices,
-    rounds: all,
-    cloudP50: of("cloudP50"),
-    cloudP99: of("cloudP99"),
-    measured: of("measured"),
-    missing: of("missing"),
-    gatewayPubackP50: of("gatewayPubackP50"),
-    gatewayPubackP99: of("gatewayPubackP99"),
-    aedesPubackP50: of("aedesPubackP50"),
-    aedesPubackP99: of("aedesPubackP99"),
-    achievedRate: of("achievedRate"),
-  };
-}

@@ -2,15 +2,15 @@
  * The gateway's sections of bench/RESULTS.md, from the figures of
  * gateway-figures.ts and the parts measured alone (durable-path.ts,
  * store-floor.ts): durable ingest beside mosquitto and bare aedes, where
- * the gateway's microseconds go and what the targets leave them, latency to
- * the cloud's acknowledgement, and memory. bench/areas/ingest.ts runs
+ * the gateway's microseconds go and what the targets leave them, and memory
+ * (latency to the cloud's acknowledgement is area `latency`). bench/areas/ingest.ts runs
  * `measureGateway` and writes `render`'s lines into RESULTS.md.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { DEVICE_COUNTS, ingestFigures, latencyFigure, LATENCY_RATE, median, ROUNDS, type IngestFigure, type LatencyFigure } from "./gateway-figures.js";
+import { DEVICE_COUNTS, ingestFigures, median, ROUNDS, type IngestFigure } from "./gateway-figures.js";
 import type { DurablePathFigure } from "./gateway/durable-path.js";
 import { peerProgram } from "../tests/support/peer-programs.js";
 import { storeFloor, type StoreFloor } from "./gateway/store-floor.js";
@@ -29,8 +29,6 @@ function durablePath(devices: number): DurablePathFigure {
 export interface GatewayFigures {
   ingest: IngestFigure[];
   parts: Array<{ budget: IngestBudget; durable: DurablePathFigure; floor: StoreFloor }>;
-  /** Or why it could not be measured (the other figures are kept). */
-  latency: LatencyFigure | { error: string };
   versions: Record<string, string>;
 }
 
@@ -67,12 +65,10 @@ export async function measureGateway(cores: number, log: (line: string) => void 
   const ingest = await ingestFigures();
   log("durable path and store floor");
   const parts = ingest.map((f) => ({ budget: ingestBudget(f, cores), durable: durablePath(f.devices), floor: storeFloor(f.devices) }));
-  log("latency to the cloud's ack");
-  const latency = await latencyFigure().catch((e: Error) => ({ error: e.message }));
-  return { ingest, parts, latency, versions: versions() };
+  return { ingest, parts, versions: versions() };
 }
 
-export function render({ ingest, parts, latency, versions: v }: GatewayFigures, cores: number): string[] {
+export function render({ ingest, parts, versions: v }: GatewayFigures, cores: number): string[] {
   const lines: string[] = [];
   const say = (line = "") => lines.push(line);
   const missing = ingest.find((f) => f.missing)?.missing;
@@ -130,12 +126,6 @@ export function render({ ingest, parts, latency, versions: v }: GatewayFigures, 
     say(`Why ratio ≤ 1.0 is not met everywhere: ${each.join("; ")}. The listener alone costs ${listenerVsMosquitto} of mosquitto's CPU per observation (devices: ratio): it reads many publishes per read and writes a connection's PUBACKs of a commit in one write where mosquitto reads each packet in pieces and writes each PUBACK alone, but with 1,000 devices of one publish each in flight no batching removes a read and a write per observation, and Node's per-read and per-write work is dearer than C's. The rest is the durable work, most of it SQLite's per row, which grows with the number of devices because each device's rows dirty index pages of their own in every commit. What would reach it here: a store near the floor — a relayed-up-to position instead of an UPDATE per acknowledged row and the indexes of unrelayed rows, clock anchors found through the (sensor, seq) index instead of an index of their own, rowids without AUTOINCREMENT (the table above gives each one's worth in this run) — a change of the store's schema and of what the API reads from it. On a Raspberry Pi the devices are other machines, so the load generator's share is not taken from the gateway.`);
   }
   say();
-  say("## Gateway: latency from device publish to cloud acknowledgement");
-  say();
-  if ("error" in latency) {
-    say(`**Not measured in this run: ${latency.error}.**`);
-    say();
-  } else latencySection(latency, say);
   const thousand = ingest.find((f) => f.devices === 1000);
   if (thousand) {
     const mib = (bytes: number) => (Number.isFinite(bytes) ? `${fixed(bytes / 1024 / 1024)} MiB` : "—");
@@ -150,18 +140,6 @@ export function render({ ingest, parts, latency, versions: v }: GatewayFigures, 
     say();
   }
   return lines;
-}
-
-function latencySection(latency: LatencyFigure, say: (line?: string) => void): void {
-  say(`${latency.devices.toLocaleString("en")} devices publish ${LATENCY_RATE.toLocaleString("en")} observations a second in all (achieved ${perSecond(latency.achievedRate)}); the gateway relays them over HTTP to the reference cloud in its own process, which stores them in SQLite and acknowledges. Latency is from the device's publish to the moment the gateway holds the cloud's acknowledgement, for the observations published in the 10 s measured (${Math.round(latency.measured).toLocaleString("en")} in the median round; ${Math.round(latency.missing).toLocaleString("en")} published then but not acknowledged by the end). Baseline: publish → PUBACK on bare aedes at the same rate. Median of ${latency.rounds.length} rounds (p99 per round: ${latency.rounds.map((r) => fixed(r.cloudP99)).join(", ")} ms).`);
-  say();
-  say("| path | p50 | p99 | target |");
-  say("|---|---|---|---|");
-  say(`| publish → cloud ack, through the gateway | **${fixed(latency.cloudP50)} ms** | **${fixed(latency.cloudP99)} ms** | p99 ≤ 20 ms ${mark(latency.cloudP99 <= 20)} |`);
-  say(`| publish → PUBACK, gateway (committed to SQLite) | ${fixed(latency.gatewayPubackP50, 2)} ms | ${fixed(latency.gatewayPubackP99, 2)} ms | |`);
-  say(`| publish → PUBACK, bare aedes (baseline) | ${fixed(latency.aedesPubackP50, 2)} ms | ${fixed(latency.aedesPubackP99, 2)} ms | |`);
-  say(`| cloud ack / aedes PUBACK | ${fixed(latency.cloudP50 / latency.aedesPubackP50)}× | ${fixed(latency.cloudP99 / latency.aedesPubackP99)}× | |`);
-  say();
 }
 
 export { DEVICE_COUNTS, median };

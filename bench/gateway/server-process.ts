@@ -25,6 +25,7 @@ import { Aedes } from "aedes";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { join } from "node:path";
 import type { CloudAck, CloudConnector, RelayedObservation } from "../../hosts/gateway/relay/connector.js";
 import { createHttpConnector } from "../../hosts/gateway/relay/connectors/http.js";
@@ -54,8 +55,10 @@ export interface ServerStats {
   heapUsed: number;
   /** CPU time this process has used (user + system, all threads), ms. */
   cpuMs: number;
-  /** gateway with a cloud: [publish time, ms from publish to the cloud's ack] per observation, flattened, in ack order. */
+  /** gateway with a cloud: [publish time, ms publish → committed, committed → sent, sent → acked] per observation, flattened, in ack order. */
   latencies?: number[];
+  /** With latencies: the gateway's ack marks and event-loop delay, the cloud's insert-and-commit per batch (ms). */
+  timings?: Timings;
   stats?: unknown;
 }
 
@@ -91,28 +94,45 @@ function ackingConnector(): CloudConnector {
   };
 }
 
-/** Wraps a connector and notes, per acknowledged observation, now − its uptimeMs (the generator's publish time). */
-function timedConnector(inner: CloudConnector, latencies: number[]): CloudConnector {
+/**
+ * Wraps a connector and notes, per acknowledged observation, its publish time
+ * (its uptimeMs: the generator's clock) and the ms from publish to committed
+ * (its receivedAt, stamped in the commit), committed to sent, and sent to
+ * acked; and per batch, the ms from the ack until the relay has marked its
+ * rows (it does so before the event loop's next turn).
+ */
+function timedConnector(inner: CloudConnector, latencies: number[], markMs: number[]): CloudConnector {
   return {
     name: inner.name,
+    ...(inner.maxConcurrentSends !== undefined ? { maxConcurrentSends: inner.maxConcurrentSends } : {}),
     async send(batch: readonly RelayedObservation[]): Promise<CloudAck> {
+      const sentAt = Date.now();
       const ack = await inner.send(batch);
       const now = Date.now();
-      const publishedAt = new Map(batch.map((o) => [`${o.sensorId}\u0000${o.seq}`, o.uptimeMs]));
+      const sent = new Map(batch.map((o) => [`${o.sensorId}\u0000${o.seq}`, o]));
       for (const { sensorId, seq } of ack.acked) {
-        const at = publishedAt.get(`${sensorId}\u0000${seq}`);
-        if (at !== undefined) latencies.push(at, now - at);
+        const o = sent.get(`${sensorId}\u0000${seq}`);
+        if (o !== undefined) latencies.push(o.uptimeMs, o.receivedAt - o.uptimeMs, sentAt - o.receivedAt, now - sentAt);
       }
+      setImmediate(() => markMs.push(Date.now() - now));
       return ack;
     },
     close: () => inner.close(),
   };
 }
 
+export interface Timings {
+  markMs?: number[];
+  appendMs?: number[];
+  loopDelayP99?: number;
+  loopDelayMax?: number;
+}
+
 interface Started {
   port: number;
   stop(): Promise<void>;
   latencies?: number[];
+  timings?: () => Timings;
   stats?: () => unknown;
   /** For a server in a process of its own (mosquitto): its CPU (ms) and resident memory, instead of this process's. */
   usage?: () => { cpuMs: number; rss: number };
@@ -150,11 +170,25 @@ async function start(plan: ServerPlan): Promise<Started> {
   }
   if (plan.kind === "cloud") {
     const cloud = await startCloud({ credentials: BENCH_CREDENTIALS, host: "127.0.0.1", port: 0, grpcPort: 0, dataDir: dir, logger: quiet });
-    return { port: cloud.port, stop: async () => (await cloud.close(), cleanup()) };
+    // Each HTTP batch's insert and commit (synchronous=FULL: its fsync is inside), timed where it runs.
+    const appendMs: number[] = [];
+    const append = cloud.store.append.bind(cloud.store);
+    cloud.store.append = (...args: Parameters<typeof append>) => {
+      const from = performance.now();
+      try {
+        return append(...args);
+      } finally {
+        appendMs.push(performance.now() - from);
+      }
+    };
+    return { port: cloud.port, timings: () => ({ appendMs }), stop: async () => (await cloud.close(), cleanup()) };
   }
   const sensors = Array.from({ length: plan.devices ?? 1 }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret ?? "" }));
   const latencies: number[] = [];
-  const connector = plan.cloudUrl ? timedConnector(createHttpConnector({ url: plan.cloudUrl, token: BENCH_CREDENTIALS.gatewayTokens[0] }), latencies) : ackingConnector();
+  const markMs: number[] = [];
+  const connector = plan.cloudUrl ? timedConnector(createHttpConnector({ url: plan.cloudUrl, token: BENCH_CREDENTIALS.gatewayTokens[0] }), latencies, markMs) : ackingConnector();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const gateway = await startGateway({
     mqttPort: 0,
     httpPort: null,
@@ -170,6 +204,7 @@ async function start(plan: ServerPlan): Promise<Started> {
   return {
     port: gateway.mqttPort!,
     latencies,
+    timings: () => ({ markMs, loopDelayP99: loopDelay.percentile(99) / 1e6, loopDelayMax: loopDelay.max / 1e6 }),
     stats: () => gateway.stats(),
     stop: async () => {
       await gateway.close();
@@ -193,6 +228,7 @@ if (process.send) {
               heapUsed: memory.heapUsed,
               cpuMs: own?.cpuMs ?? (user + system) / 1000,
               latencies: message.latencies ? server.latencies : undefined,
+              timings: message.latencies ? server.timings?.() : undefined,
               stats: message.gateway ? server.stats?.() : undefined,
             };
             process.send?.(reply);

@@ -5,6 +5,9 @@
 import type { ChildProcess } from "node:child_process";
 import type { MemorySample } from "./memory-trend.js";
 import { residentBytes } from "./proc-memory.js";
+import { HEAP_AFTER_GC_METRIC } from "../../hosts/gateway/api/metrics.js";
+
+const LIVE_HEAP = new RegExp(`^${HEAP_AFTER_GC_METRIC} (\\d+)`, "m");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -12,15 +15,21 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Managed {
   child: ChildProcess | undefined;
   runs: Array<{ pid: number; startedAt: number; samples: MemorySample[]; heap: MemorySample[]; endedBy?: string }> = [];
+  /** The relay's backlog in the last metrics read (xsedge_relay_backlog); undefined before any. */
+  backlog: number | undefined;
   /**
-   * @param metricsUrl where the process serves Prometheus metrics: its JS heap in use is sampled
-   *   too, which tells a leak in JavaScript from the allocator keeping pages (RSS alone cannot).
+   * @param metricsUrl where the process serves Prometheus metrics: its live JS heap (in use just
+   *   after the last major collection, HEAP_AFTER_GC_METRIC) is sampled too, which tells a leak in
+   *   JavaScript from the allocator keeping pages (RSS alone cannot). Not the heap in use at the
+   *   moment of the sample: that counts the garbage awaiting the next major collection, which
+   *   rises for minutes whether or not anything leaks.
    */
   constructor(readonly name: string, readonly launch: () => ChildProcess, readonly ready: () => Promise<void>, readonly metricsUrl?: string) {}
 
   async start(): Promise<void> {
     const child = this.launch();
     this.child = child;
+    this.backlog = undefined;
     const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [], heap: [] };
     this.runs.push(run);
     child.once("exit", (code, signal) => {
@@ -39,18 +48,26 @@ export class Managed {
     await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
   }
 
-  sample(): void {
+  /**
+   * One sample of this run's memory. `backlog` says whether a backlog is
+   * being built or drained now (asked again when the heap's figure arrives,
+   * which brings the relay's backlog with it): such samples are not judged.
+   */
+  sample(backlog: () => boolean = () => false): void {
     const run = this.runs[this.runs.length - 1];
     if (!this.child || !run) return;
     const t = Date.now() - run.startedAt;
     const bytes = residentBytes(run.pid);
-    if (bytes !== undefined) run.samples.push({ t, bytes });
+    if (bytes !== undefined) run.samples.push({ t, bytes, ...(backlog() ? { backlog: true } : {}) });
     if (this.metricsUrl) {
       fetch(this.metricsUrl)
         .then((res) => res.text())
         .then((text) => {
-          const used = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
-          if (used) run.heap.push({ t, bytes: Number(used[1]) });
+          const depth = /^xsedge_relay_backlog (\d+)/m.exec(text);
+          if (depth) this.backlog = Number(depth[1]);
+          const live = LIVE_HEAP.exec(text);
+          // 0: no major collection yet in this run.
+          if (live && Number(live[1]) > 0) run.heap.push({ t, bytes: Number(live[1]), ...(backlog() ? { backlog: true } : {}) });
         })
         .catch(() => {});
     }

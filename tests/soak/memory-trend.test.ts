@@ -38,6 +38,33 @@ test("a small process may rise by the absolute tolerance; a large one by the fra
   assert.ok((judgeTrend(series(30, (i) => 400 * MiB + i * (30 * MiB / 30)), options) as { flat: boolean }).flat);
 });
 
+/** Samples i in [from, to) marked as taken during a backlog (the cloud down, the relay draining). */
+const backlogBetween = (samples: MemorySample[], from: number, to: number): MemorySample[] => samples.map((s, i) => (i >= from && i < to ? { ...s, backlog: true } : s));
+
+test("a run that ends while a backlog is built (heap rising with the outbox's working set) is not judged by it; unmarked, the same series is growing", () => {
+  const at = (i: number) => 100 * MiB + (i < 80 ? 0 : (i - 80) * MiB) + (i % 5) * MiB;
+  const unmarked = judgeTrend(series(120, at), options);
+  assert.ok(unmarked.judged && unmarked.state === "growing", JSON.stringify(unmarked));
+  const marked = judgeTrend(backlogBetween(series(120, at), 80, 120), options);
+  assert.ok(marked.judged && marked.state === "flat", JSON.stringify(marked));
+  assert.is(marked.backlogSamples, 40);
+});
+
+test("memory a drain returns is flat across it; memory that keeps rising after the drain is growing, the backlog left out or not", () => {
+  const returned = (i: number) => 100 * MiB + (i >= 50 && i < 70 ? (i - 50) * 2 * MiB : 0) + (i % 5) * MiB;
+  const ok = judgeTrend(backlogBetween(series(150, returned), 50, 70), options);
+  assert.ok(ok.judged && ok.state === "flat", JSON.stringify(ok));
+  const leaked = (i: number) => 100 * MiB + (i < 50 ? 0 : i < 70 ? (i - 50) * 2 * MiB : 40 * MiB + (i - 70) * 0.5 * MiB);
+  const leak = judgeTrend(backlogBetween(series(150, leaked), 50, 70), options);
+  assert.ok(leak.judged && leak.state === "growing" && !leak.flat, JSON.stringify(leak));
+});
+
+test("a run spent mostly in a backlog: not judged, and says why", () => {
+  const verdict = judgeTrend(backlogBetween(series(20, () => MiB), 9, 20), options);
+  assert.equal(verdict.judged, false);
+  assert.match((verdict as { reason: string }).reason, /3 samples after the warm-up outside a backlog \(11 during one\)/);
+});
+
 test("too few samples after the warm-up: not judged, and says so", () => {
   const verdict = judgeTrend(series(8, () => MiB), options);
   assert.equal(verdict.judged, false);

@@ -13,12 +13,23 @@
  * there within the same bounds is "settled", not "growing". Only growing
  * fails the soak; settled is reported, since a longer run is what shows
  * whether it stays settled.
+ *
+ * Samples taken while a backlog is built or drained (the cloud down, or
+ * the gateway's relay behind) are not judged: the outbox then holds its
+ * bounded working set (the in-memory tail of unrelayed rows, the batches
+ * read back from SQLite) and V8 lets a quickly allocating old space fill
+ * with garbage until its next major collection, so a run whose judged
+ * window ends in an outage or a drain shows a rise that says nothing about
+ * a leak. What a drain leaks stays after it: the steady samples after the
+ * drain, judged with those before it, still show it.
  */
 
 export interface MemorySample {
   /** ms since the process started. */
   t: number;
   bytes: number;
+  /** Taken while a backlog was built or drained: not judged. */
+  backlog?: boolean;
 }
 
 export interface TrendOptions {
@@ -35,10 +46,12 @@ export interface TrendOptions {
 export const DEFAULT_TREND: TrendOptions = { warmupMs: 60_000, toleranceBytes: 8 * 2 ** 20, maxGrowth: 0.1, minSamples: 6 };
 
 export type TrendVerdict =
-  | { judged: false; samples: number; reason: string }
+  | { judged: false; samples: number; backlogSamples: number; reason: string }
   | {
       judged: true;
       samples: number;
+      /** Samples after the warm-up left out because a backlog was built or drained meanwhile. */
+      backlogSamples: number;
       /** Window judged, ms. */
       windowMs: number;
       medianBytes: number;
@@ -76,8 +89,13 @@ export function slope(samples: readonly MemorySample[]): number {
 }
 
 export function judgeTrend(series: readonly MemorySample[], options: TrendOptions = DEFAULT_TREND): TrendVerdict {
-  const judged = series.filter((s) => s.t >= options.warmupMs);
-  if (judged.length < options.minSamples) return { judged: false, samples: judged.length, reason: `${judged.length} samples after the warm-up (at least ${options.minSamples} needed)` };
+  const afterWarmup = series.filter((s) => s.t >= options.warmupMs);
+  const judged = afterWarmup.filter((s) => !s.backlog);
+  const backlogSamples = afterWarmup.length - judged.length;
+  if (judged.length < options.minSamples) {
+    const outside = backlogSamples > 0 ? ` outside a backlog (${backlogSamples} during one)` : "";
+    return { judged: false, samples: judged.length, backlogSamples, reason: `${judged.length} samples after the warm-up${outside} (at least ${options.minSamples} needed)` };
+  }
   const windowMs = judged[judged.length - 1].t - judged[0].t;
   const perMs = slope(judged);
   const medianBytes = median(judged.map((s) => s.bytes));
@@ -89,6 +107,7 @@ export function judgeTrend(series: readonly MemorySample[], options: TrendOption
   return {
     judged: true,
     samples: judged.length,
+    backlogSamples,
     windowMs,
     medianBytes,
     slopeMiBPerHour: (perMs * 3_600_000) / 2 ** 20,

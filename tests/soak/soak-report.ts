@@ -22,7 +22,7 @@ export interface Report {
   dataDir: string;
   minutes: number;
   faults: { gatewayKills: number; cloudOutages: number };
-  /** Each run of each process (resident memory; the gateway's JS heap too), and the restarted ones over all their runs. */
+  /** Each run of each process (resident memory; the gateway's live JS heap too), and the restarted ones over all their runs. */
   processes: Array<{ name: string; pid: number; endedBy?: string; verdict: TrendVerdict; samples: MemorySample[] }>;
   workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict; totalSamples: MemorySample[] };
   cloud: { sensors: number; observations: number; missing: number; gapsBySensor: Record<string, number> };
@@ -35,11 +35,11 @@ const MiB = 2 ** 20;
 export function printReport(r: Report): void {
   const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
   const verdict = (v: TrendVerdict) =>
-    v.judged ? `${v.state === "growing" ? "GROWING" : v.state}: median ${mib(v.medianBytes)}, slope ${v.slopeMiBPerHour.toFixed(1)} MiB/h, rise ${mib(v.riseBytes)} (${(100 * v.growth).toFixed(1)}%; second half ${(100 * v.lateGrowth).toFixed(1)}%) over ${(v.windowMs / 60_000).toFixed(1)} min, ${v.samples} samples` : `not judged (${v.reason})`;
+    v.judged ? `${v.state === "growing" ? "GROWING" : v.state}: median ${mib(v.medianBytes)}, slope ${v.slopeMiBPerHour.toFixed(1)} MiB/h, rise ${mib(v.riseBytes)} (${(100 * v.growth).toFixed(1)}%; second half ${(100 * v.lateGrowth).toFixed(1)}%) over ${(v.windowMs / 60_000).toFixed(1)} min, ${v.samples} samples${v.backlogSamples > 0 ? ` (${v.backlogSamples} more during a backlog, not judged)` : ""}` : `not judged (${v.reason})`;
   const out = [
     "",
     `soak: ${r.settings.devices} devices, ${r.minutes.toFixed(1)} min, ${r.faults.gatewayKills} gateway kills, ${r.faults.cloudOutages} cloud outages`,
-    ...r.processes.map((p) => `  ${p.name.padEnd(22)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
+    ...r.processes.map((p) => `  ${p.name.padEnd(28)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
     `  xsnap-workers  ${r.workers.count} seen, ${r.workers.judged} judged, ${r.workers.flat} flat${r.workers.worst ? `; most growth: pid ${r.workers.worst.pid}, ${verdict(r.workers.worst.verdict)}` : ""}`,
     `  all workers    ${verdict(r.workers.total)}`,
     `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}`,

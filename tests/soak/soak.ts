@@ -6,10 +6,11 @@
  * for an hour by default; meanwhile the gateway is killed with SIGKILL and
  * restarted, and the cloud is killed and kept down for a while (an outage).
  * The resident memory of every process (cloud, gateway, the fleet's host,
- * each xsnap-worker) is sampled from /proc, the gateway's JS heap from its
- * /metrics, and each is judged by its trend
+ * each xsnap-worker) is sampled from /proc, the gateway's live JS heap (just
+ * after its last major collection) from its /metrics, and each is judged by its trend
  * (memory-trend.ts), each run of a restarted process on its own and all its
- * runs together (each after its warm-up); at the end
+ * runs together (each after its warm-up, and outside the outages and the
+ * drains that follow them); at the end
  * the cloud must hold every device's observations without a gap.
  *
  *   npm run soak                                   1,000 devices, 60 minutes
@@ -43,6 +44,8 @@ const FLEET = fileURLToPath(new URL("./fleet-process.js", import.meta.url));
 const PREFIX = "soak";
 const SECRET_PREFIX = "soak-secret-";
 const MiB = 2 ** 20;
+/** A relay at most this many observations per device behind has caught up (ten seconds at the default period). */
+const DRAINED_PER_DEVICE = 10;
 
 const { values } = parseArgs({
   options: {
@@ -145,8 +148,18 @@ const fleet = new Managed(
 /** The fleet's xsnap-workers, by pid, with the time each was first seen. */
 const workers = new Map<number, { firstSeen: number; samples: MemorySample[] }>();
 
+/**
+ * Whether a backlog is being built or drained: the cloud down, or the
+ * gateway's relay more than ten seconds of every device's readings behind
+ * (the bound the end of the soak waits for). Such samples of the gateway
+ * and the cloud, which the backlog passes through, are not judged
+ * (memory-trend.ts says why); the fleet's load does not change with it.
+ */
+const inBacklog = () => !cloud.child || (gateway.backlog ?? 0) > settings.devices * DRAINED_PER_DEVICE;
+
 function sampleAll(): void {
-  for (const p of [cloud, gateway, fleet]) p.sample();
+  for (const p of [cloud, gateway]) p.sample(inBacklog);
+  fleet.sample();
   const host = fleet.child?.pid;
   if (host === undefined) return;
   for (const pid of childrenOf(host)) {
@@ -215,7 +228,7 @@ try {
   const drainUntil = Date.now() + 180_000;
   while (Date.now() < drainUntil) {
     depth = ((await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/outbox`)).json()) as { depth: number }).depth;
-    if (depth <= settings.devices * 10) break;
+    if (depth <= settings.devices * DRAINED_PER_DEVICE) break;
     await sleep(1000);
   }
   clearInterval(sampler);
@@ -231,13 +244,13 @@ try {
   const processes: Report["processes"] = [cloud, gateway, fleet].flatMap((p) => p.runs.flatMap((run, i) => {
     const name = `${p.name}${p.runs.length > 1 ? ` run ${i + 1}` : ""}`;
     const rss = { name, pid: run.pid, endedBy: run.endedBy, verdict: judgeTrend(run.samples, trend), samples: run.samples };
-    return p.metricsUrl ? [rss, { name: `${name} JS heap`, pid: run.pid, verdict: judgeTrend(run.heap, trend), samples: run.heap }] : [rss];
+    return p.metricsUrl ? [rss, { name: `${name} live JS heap`, pid: run.pid, verdict: judgeTrend(run.heap, trend), samples: run.heap }] : [rss];
   }));
   // A restarted process across its runs, each after its own warm-up, on the soak's clock: memory
   // must not creep up from one run to the next either (a store that grows, a cache rebuilt larger).
   for (const p of [cloud, gateway]) {
     if (p.runs.length < 2) continue;
-    const pooled = p.runs.flatMap((run) => run.samples.filter((x) => x.t >= trend.warmupMs).map((x) => ({ t: run.startedAt - started + x.t, bytes: x.bytes })));
+    const pooled = p.runs.flatMap((run) => run.samples.filter((x) => x.t >= trend.warmupMs).map((x) => ({ ...x, t: run.startedAt - started + x.t })));
     processes.push({ name: `${p.name} all runs`, pid: 0, verdict: judgeTrend(pooled, { ...trend, warmupMs: 0 }), samples: pooled });
   }
   const workerVerdicts = [...workers.entries()].map(([pid, w]) => ({ pid, verdict: judgeTrend(w.samples, trend) }));

@@ -116,6 +116,7 @@ export function watchConnector(connector: CloudConnector, clock: RelayFailureClo
       }
     },
     ...(connector.onLinkUp ? { onLinkUp: (listener: () => void) => connector.onLinkUp?.(listener) } : {}),
+    ...(connector.maxConcurrentSends !== undefined ? { maxConcurrentSends: connector.maxConcurrentSends } : {}),
     close: () => connector.close(),
   };
 }

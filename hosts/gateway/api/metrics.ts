@@ -14,6 +14,10 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { LISTENER_METRICS } from "../ingest/listener-stats.js";
+import { heapAfterMajorGc } from "./heap-after-gc.js";
+
+/** The live heap (heap-after-gc.ts), beside prom-client's heap in use, which counts garbage too. */
+export const HEAP_AFTER_GC_METRIC = "xsedge_heap_after_major_gc_bytes";
 
 export interface MetricSpec {
   /** Dotted path into the stats snapshot, e.g. "ingest.stored". */
@@ -191,6 +195,15 @@ export class GatewayMetrics {
     // prom-client names these gauges with a counter's _total suffix, which Prometheus's own
     // checker refuses; their per-type series (nodejs_active_handles{type}, ...) say the same.
     for (const name of MISNAMED_DEFAULT_METRICS) this.#registry.removeSingleMetric(name);
+    heapAfterMajorGc();
+    new Gauge({
+      name: HEAP_AFTER_GC_METRIC,
+      help: "JS heap in use outside the young generation just after the last major garbage collection: the live heap, without the garbage nodejs_heap_size_used_bytes counts between collections (0 before the first).",
+      registers: [this.#registry],
+      collect() {
+        this.set(heapAfterMajorGc());
+      },
+    });
     const current = () => this.#current;
     for (const spec of specs) {
       const common = { name: spec.name, help: spec.help, labelNames: spec.label ? [spec.label] : [], registers: [this.#registry] };

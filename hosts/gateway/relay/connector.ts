@@ -33,6 +33,13 @@ export interface CloudConnector {
   /** Rejects on any failure (unreachable, timeout, refused); the relay retries. */
   send(batch: readonly RelayedObservation[]): Promise<CloudAck>;
   /**
+   * Optional: how many sends the relay may have in flight at once (1 when
+   * absent). More lets rows committed during a request go out without
+   * waiting for its answer; only a transport whose requests are
+   * independent of each other says so.
+   */
+  readonly maxConcurrentSends?: number;
+  /**
    * Optional: calls `listener` when a link that was down is up again (the
    * relay then ends its backoff at once). A transport that cannot tell
    * leaves it out, and the relay's backoff alone decides when to retry.

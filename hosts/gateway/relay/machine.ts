@@ -12,6 +12,12 @@ export interface RelayState {
   readonly consecutiveFailures: number;
   /** New data arrived while a batch was in flight: send again at once when it completes. */
   readonly wakePending: boolean;
+  /** Sends in flight now (0 unless sending). */
+  readonly inFlight?: number;
+  /** The last batch acknowledged was full: a backlog remains, so no second send goes alongside. */
+  readonly behind?: boolean;
+  /** A send in flight failed: no new sends; the backoff starts when the others are back. */
+  readonly failing?: boolean;
 }
 
 export type RelayEvent =
@@ -19,8 +25,11 @@ export type RelayEvent =
   | { type: "wake" }
   /** The wait the machine last asked for has elapsed. */
   | { type: "timer" }
-  /** The cloud acknowledged the whole batch; `more` when the batch was full, so a backlog likely remains. */
-  | { type: "sent"; more: boolean }
+  /**
+   * The cloud acknowledged the whole batch; `more` when the batch was full, so a backlog likely remains;
+   * `held` when rows were left for later because their sensor had rows in another send (send again, not behind).
+   */
+  | { type: "sent"; more: boolean; held?: boolean }
   /** The batch was not (fully) acknowledged. */
   | { type: "failed" }
   /** The connector says its link, down before, is up again. */
@@ -41,6 +50,8 @@ export interface RelayPolicy {
   retryInitialMs: number;
   /** Retry delay cap, so a long outage is noticed soon after it ends. */
   retryMaxMs: number;
+  /** Sends in flight at once while the relay keeps up (1 when absent): what the connector allows. */
+  window?: number;
 }
 
 export interface RelayStep {
@@ -48,7 +59,7 @@ export interface RelayStep {
   effects: RelayEffect[];
 }
 
-export const INITIAL_RELAY_STATE: RelayState = Object.freeze({ phase: "idle", consecutiveFailures: 0, wakePending: false });
+export const INITIAL_RELAY_STATE: RelayState = Object.freeze({ phase: "idle", consecutiveFailures: 0, wakePending: false, inFlight: 0, behind: false, failing: false });
 
 /** Exponential backoff: initial × 2^(failures−1), capped. */
 export function backoffDelay(consecutiveFailures: number, policy: RelayPolicy): number {
@@ -59,38 +70,52 @@ export function backoffDelay(consecutiveFailures: number, policy: RelayPolicy): 
 
 const SEND: RelayEffect = { type: "send" };
 
+function backingOff(state: RelayState, policy: RelayPolicy): RelayStep {
+  return {
+    state: { ...state, phase: "backing-off", wakePending: false, inFlight: 0, failing: false },
+    effects: [{ type: "wait", ms: backoffDelay(state.consecutiveFailures, policy) }],
+  };
+}
+
 export function nextRelay(state: RelayState, event: RelayEvent, policy: RelayPolicy): RelayStep {
   const stay: RelayStep = { state, effects: [] };
   if (state.phase === "closed") return stay;
   if (event.type === "close") return { state: { ...state, phase: "closed" }, effects: [{ type: "cancel-wait" }] };
+  const inFlight = state.inFlight ?? (state.phase === "sending" ? 1 : 0);
 
   switch (state.phase) {
     case "idle":
       if (event.type === "wake" || event.type === "timer") {
-        return { state: { ...state, phase: "sending", wakePending: false }, effects: [{ type: "cancel-wait" }, SEND] };
+        return { state: { ...state, phase: "sending", wakePending: false, inFlight: 1, failing: false }, effects: [{ type: "cancel-wait" }, SEND] };
       }
       return stay;
 
     case "sending":
-      if (event.type === "wake") return { state: { ...state, wakePending: true }, effects: [] };
+      if (event.type === "wake") {
+        if (state.failing) return stay;
+        if (!state.behind && inFlight < (policy.window ?? 1)) return { state: { ...state, inFlight: inFlight + 1 }, effects: [SEND] };
+        return { state: { ...state, wakePending: true }, effects: [] };
+      }
       if (event.type === "sent") {
-        const again = event.more || state.wakePending;
-        const next: RelayState = { phase: again ? "sending" : "idle", consecutiveFailures: 0, wakePending: false };
-        return { state: next, effects: again ? [SEND] : [{ type: "wait", ms: policy.intervalMs }] };
+        const left = inFlight - 1;
+        if (state.failing) return left > 0 ? { state: { ...state, inFlight: left }, effects: [] } : backingOff(state, policy);
+        const again = event.more || state.wakePending || event.held === true;
+        if (again) return { state: { ...state, consecutiveFailures: 0, wakePending: false, inFlight: left + 1, behind: event.more }, effects: [SEND] };
+        if (left > 0) return { state: { ...state, consecutiveFailures: 0, inFlight: left, behind: false }, effects: [] };
+        return { state: { ...state, phase: "idle", consecutiveFailures: 0, wakePending: false, inFlight: 0, behind: false }, effects: [{ type: "wait", ms: policy.intervalMs }] };
       }
       if (event.type === "failed") {
-        const failures = state.consecutiveFailures + 1;
-        return {
-          state: { phase: "backing-off", consecutiveFailures: failures, wakePending: false },
-          effects: [{ type: "wait", ms: backoffDelay(failures, policy) }],
-        };
+        // One failure per round of sends, however many of those in flight fail with it.
+        const failed: RelayState = state.failing ? state : { ...state, consecutiveFailures: state.consecutiveFailures + 1, failing: true };
+        const left = inFlight - 1;
+        return left > 0 ? { state: { ...failed, inFlight: left }, effects: [] } : backingOff(failed, policy);
       }
       return stay;
 
     case "backing-off":
       // A new observation does not make the cloud reachable: the timer ends a backoff, or the link coming back.
-      if (event.type === "timer") return { state: { ...state, phase: "sending" }, effects: [SEND] };
-      if (event.type === "link-up") return { state: { ...state, phase: "sending" }, effects: [{ type: "cancel-wait" }, SEND] };
+      if (event.type === "timer") return { state: { ...state, phase: "sending", inFlight: 1 }, effects: [SEND] };
+      if (event.type === "link-up") return { state: { ...state, phase: "sending", inFlight: 1 }, effects: [{ type: "cancel-wait" }, SEND] };
       return stay;
   }
 }

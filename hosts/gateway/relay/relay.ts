@@ -1,7 +1,13 @@
 /*
  * Relays stored observations to the cloud: the thin shell around the state
- * machine in machine.ts. It owns the one timer, the one in-flight send,
- * and the store updates; every decision is the machine's.
+ * machine in machine.ts. It owns the one timer, the sends in flight (one,
+ * or as many as the connector's `maxConcurrentSends` while the relay keeps
+ * up), and the store updates; every decision is the machine's.
+ *
+ * A send reads the oldest unrelayed rows that are not in another send in
+ * flight, and leaves out every row of a sensor that has rows in one: each
+ * sensor's rows still reach the cloud in seq order, whichever request the
+ * cloud handles first and whichever fails.
  *
  * A row is marked relayed only when the cloud's ack names it, so a crash or
  * outage at any point means a resend, never a loss; the cloud's
@@ -90,7 +96,12 @@ export class Relay {
   readonly #gate: RelayGate | undefined;
   #state: RelayState = INITIAL_RELAY_STATE;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight: Promise<void> = Promise.resolve();
+  readonly #sends = new Set<Promise<void>>();
+  /** Ids of the rows in the sends in flight, and how many of them each sensor has. */
+  readonly #sendingIds = new Set<number>();
+  readonly #sendingSensors = new Map<string, number>();
+  /** A read left rows out because their sensor had rows in a send in flight: the next send back reads again. */
+  #heldBack = false;
   #relayed = 0;
   #batches = 0;
   #failures = 0;
@@ -106,6 +117,7 @@ export class Relay {
       intervalMs: options.intervalMs ?? DEFAULT_RELAY_POLICY.intervalMs,
       retryInitialMs: options.retryInitialMs ?? DEFAULT_RELAY_POLICY.retryInitialMs,
       retryMaxMs: options.retryMaxMs ?? DEFAULT_RELAY_POLICY.retryMaxMs,
+      window: Math.max(1, Math.floor(options.connector.maxConcurrentSends ?? 1)),
     };
     this.#now = options.now ?? Date.now;
     this.#onRelayed = options.onRelayed ?? (() => {});
@@ -141,10 +153,10 @@ export class Relay {
     };
   }
 
-  /** Stops the timer and waits for the request in flight (whose ack is still recorded). */
+  /** Stops the timer and waits for the requests in flight (whose acks are still recorded). */
   async close(): Promise<void> {
     this.#dispatch({ type: "close" });
-    await this.#inFlight;
+    await Promise.all(this.#sends);
   }
 
   #dispatch(event: RelayEvent): void {
@@ -163,20 +175,28 @@ export class Relay {
             this.#dispatch({ type: "timer" });
           }, effect.ms);
           break;
-        case "send":
-          this.#inFlight = this.#sendBatch().then((next) => this.#dispatch(next));
+        case "send": {
+          const send: Promise<void> = this.#sendBatch().then((next) => {
+            this.#sends.delete(send);
+            this.#dispatch(next);
+          });
+          this.#sends.add(send);
           break;
+        }
       }
     }
   }
 
   /** Never rejects: every failure becomes a "failed" event. */
   async #sendBatch(): Promise<RelayEvent> {
+    let rows: StoredObservation[] = [];
     try {
-      const read = this.#store.unrelayed(this.#batchSize);
-      const rows = this.#gate ? this.#gate.admit(read, this.#now()) : read;
+      const free = this.#notSending(this.#store.unrelayed(this.#batchSize + this.#sendingIds.size));
+      rows = this.#gate ? this.#gate.admit(free, this.#now()) : free;
       // Rows held for a verdict: the next wake (a commit, a rule's verdict) or the idle poll reads them again.
+      // Rows held behind a send in flight: that send, once back, reads again (an empty read must not, or it would spin).
       if (rows.length === 0) return { type: "sent", more: false };
+      this.#claim(rows, 1);
       const batch = rows.map(relayed);
       const ack = await this.#connector.send(batch);
       const acked = ackedRows(rows, ack.acked);
@@ -193,9 +213,42 @@ export class Relay {
         this.#log.info(`relay recovered after ${this.#state.consecutiveFailures} failed attempts`, { connector: this.#connector.name });
       }
       this.#log.debug("batch relayed", { count: rows.length });
-      return { type: "sent", more: rows.length === this.#batchSize };
+      const held = this.#heldBack;
+      this.#heldBack = false;
+      return { type: "sent", more: rows.length === this.#batchSize, held };
     } catch (e) {
       return this.#failed(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#claim(rows, -1);
+    }
+  }
+
+  /**
+   * Of the oldest unrelayed rows, at most a batch that no send in flight
+   * holds, none of a sensor that has rows in one (noted in #heldBack: they
+   * go once that send is back).
+   */
+  #notSending(read: readonly StoredObservation[]): StoredObservation[] {
+    if (this.#sendingIds.size === 0) return read.length > this.#batchSize ? read.slice(0, this.#batchSize) : [...read];
+    const free: StoredObservation[] = [];
+    for (const row of read) {
+      if (free.length === this.#batchSize) break;
+      if (this.#sendingIds.has(row.id)) continue;
+      if (this.#sendingSensors.has(row.observation.sensorId)) this.#heldBack = true;
+      else free.push(row);
+    }
+    return free;
+  }
+
+  /** Counts rows into (+1) or out of (-1) the sends in flight. */
+  #claim(rows: readonly StoredObservation[], by: 1 | -1): void {
+    for (const row of rows) {
+      const sensorId = row.observation.sensorId;
+      const n = (this.#sendingSensors.get(sensorId) ?? 0) + by;
+      if (n > 0) this.#sendingSensors.set(sensorId, n);
+      else this.#sendingSensors.delete(sensorId);
+      if (by > 0) this.#sendingIds.add(row.id);
+      else this.#sendingIds.delete(row.id);
     }
   }
 

@@ -67,6 +67,50 @@ test("close cancels the timer and everything after it is ignored", () => {
   assert.equal(effects.slice(1), [[{ type: "cancel-wait" }], [], [], []]);
 });
 
+const windowed = { ...policy, window: 3 };
+function runWith(p: typeof windowed, events: RelayEvent[]) {
+  let state = INITIAL_RELAY_STATE;
+  const effects = [];
+  for (const event of events) {
+    const step = nextRelay(state, event, p);
+    state = step.state;
+    effects.push(step.effects);
+  }
+  return { state, effects };
+}
+
+test("with a window, a wake during a send sends alongside it, up to the window; then it waits as with one", () => {
+  const { state, effects } = runWith(windowed, [{ type: "wake" }, { type: "wake" }, { type: "wake" }, { type: "wake" }]);
+  assert.equal(effects.slice(1), [[{ type: "send" }], [{ type: "send" }], []]);
+  assert.is(state.inFlight, 3);
+  assert.ok(state.wakePending);
+  const back = runWith(windowed, [{ type: "wake" }, { type: "wake" }, { type: "sent", more: false }, { type: "sent", more: false }]);
+  assert.equal(back.effects.slice(2), [[], [{ type: "wait", ms: 1000 }]], "idle once the last send is back");
+  assert.is(back.state.phase, "idle");
+});
+
+test("with a window, a relay behind (its last batch full) sends one batch at a time", () => {
+  const { state, effects } = runWith(windowed, [{ type: "wake" }, { type: "sent", more: true }, { type: "wake" }, { type: "sent", more: false }, { type: "wake" }]);
+  assert.equal(effects[1], [{ type: "send" }]);
+  assert.equal(effects[2], [], "behind: the wake waits for the send in flight");
+  assert.equal(effects[3], [{ type: "send" }]);
+  assert.equal(effects[4], [{ type: "send" }], "caught up: alongside again");
+  assert.is(state.inFlight, 2);
+});
+
+test("with a window, a failure stops new sends and backs off once, when every send in flight is back", () => {
+  const { state, effects } = runWith(windowed, [{ type: "wake" }, { type: "wake" }, { type: "wake" }, { type: "failed" }, { type: "wake" }, { type: "failed" }, { type: "sent", more: true }]);
+  assert.equal(effects.slice(3), [[], [], [], [{ type: "wait", ms: 100 }]]);
+  assert.is(state.phase, "backing-off");
+  assert.is(state.consecutiveFailures, 1, "one failed round");
+  assert.is(state.inFlight, 0);
+});
+
+test("a send that held rows back behind another sends again when it is back", () => {
+  const { effects } = runWith(windowed, [{ type: "wake" }, { type: "wake" }, { type: "sent", more: false, held: true }]);
+  assert.equal(effects[2], [{ type: "send" }]);
+});
+
 test("backoffDelay stays finite for huge failure counts", () => {
   assert.is(backoffDelay(10_000, policy), 1000);
   assert.is(backoffDelay(1, policy), 100);
