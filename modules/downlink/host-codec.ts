@@ -8,6 +8,7 @@ import {
   DownlinkKind, MAX_DETAIL_BYTES, MAX_DOWNLINK_BYTES, MAX_REQUEST_ID, MAX_SETTINGS_PER_MESSAGE, NAME_PATTERN, OutcomeStatus, ReportKind,
   utf8Bytes, valueProblem, type Downlink, type Outcome, type OutcomeStatusCode,
 } from "./messages.js";
+import { cborSubsetProblem } from "../observation/cbor-subset.js";
 
 /** A report the gateway cannot read; `field` names what was wrong. */
 export class ReportError extends Error {
@@ -67,6 +68,9 @@ export function encodeDownlink(d: Downlink): Uint8Array {
 /** Reads a device's report; ReportError names the bad field. */
 export function decodeReport(bytes: Uint8Array): Outcome {
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_REPORT_BYTES) throw new ReportError("report", `${bytes.byteLength} bytes, must be 1 to ${MAX_REPORT_BYTES}`);
+  // Before cbor-x: bytes outside the spec's CBOR can hang its native string scanner (cbor-subset.ts).
+  const problem = cborSubsetProblem(bytes);
+  if (problem) throw new ReportError("report", `not CBOR as reports are written (${problem})`);
   let raw: unknown;
   try {
     raw = decode(bytes);

@@ -9,6 +9,7 @@ import {
   type ClockAnchor, type Observation, type Reading,
 } from "./record.js";
 import { LAST_QUANTITY_CODE, declaredQuantityProblem } from "./quantities.js";
+import { cborSubsetProblem } from "./cbor-subset.js";
 
 export type UplinkRecord =
   | { kind: "observation"; observation: Observation }
@@ -148,6 +149,9 @@ function readings(raw: unknown[]): Reading[] {
 export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
   if (bytes.byteLength === 0) throw new ObservationError("record", "empty payload");
   if (bytes.byteLength > MAX_RECORD_BYTES) throw new ObservationError("record", `${bytes.byteLength} bytes, limit is ${MAX_RECORD_BYTES}`);
+  // Before cbor-x: bytes outside the spec's CBOR can hang its native string scanner (cbor-subset.ts).
+  const problem = cborSubsetProblem(bytes);
+  if (problem) throw new ObservationError("record", `not CBOR as records are written (${problem})`);
   let raw: unknown;
   try {
     raw = decode(bytes);

@@ -78,6 +78,9 @@ function decodesOrRefuses(bytes: Uint8Array): void {
 const REGRESSIONS: Array<{ found: string; bytes: Uint8Array }> = [
   // [tag 32768(0)]: cbor-x gives a Tag object as the kind, which the message showed as "[object Object]".
   { found: "an unknown kind that is not a number read \"unknown record kind [object Object]\"", bytes: Uint8Array.from([0x81, 0xd9, 0x80, 0x00, 0x00]) },
+  // [a text of 32 bytes, a byte string claiming 2^32 - 5 bytes]: cbor-x's native string scanner (cbor-extract) skips
+  // the byte string with a 32-bit position, which wraps back onto its own head, and it looped forever, synchronously.
+  { found: "a byte string of nearly 4 GiB after a long text hung the decoder", bytes: Uint8Array.from([0x82, 0x78, 0x20, ...new Array(32).fill(0x61), 0x5a, 0xff, 0xff, 0xff, 0xfb]) },
 ];
 
 for (const { found, bytes } of REGRESSIONS) {
@@ -85,7 +88,17 @@ for (const { found, bytes } of REGRESSIONS) {
 }
 
 test("an unknown kind is named by its type", () => {
-  assert.throws(() => decodeUplinkRecord(REGRESSIONS[0].bytes), (e: Error) => e.message === "record kind: unknown record kind a Tag");
+  assert.throws(() => decodeUplinkRecord(Uint8Array.from([0x81, 0x81, 0x01])), (e: Error) => e.message === "record kind: unknown record kind an array");
+});
+
+test("CBOR a record does not use (a tag, a byte string, a map, an indefinite length) is refused before cbor-x reads it", () => {
+  const refused = (hex: string) => assert.throws(() => decodeUplinkRecord(Buffer.from(hex, "hex")), (e: Error) => e instanceof ObservationError && e.field === "record" && /not CBOR as records are written/.test(e.message));
+  refused("81d9800000"); // [tag 32768(0)]
+  refused(Buffer.from(REGRESSIONS[1].bytes).toString("hex"));
+  refused("8240a0"); // [h'', {}]
+  refused("9f01ff"); // [_ 1]
+  refused("8201"); // an array of two holding one item
+  refused("810101"); // a byte after the record
 });
 
 test("any bytes: a record within the spec, or an ObservationError naming the field; no hang, no growth", async () => {
