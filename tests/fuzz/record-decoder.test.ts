@@ -81,6 +81,8 @@ const REGRESSIONS: Array<{ found: string; bytes: Uint8Array }> = [
   // [a text of 32 bytes, a byte string claiming 2^32 - 5 bytes]: cbor-x's native string scanner (cbor-extract) skips
   // the byte string with a 32-bit position, which wraps back onto its own head, and it looped forever, synchronously.
   { found: "a byte string of nearly 4 GiB after a long text hung the decoder", bytes: Uint8Array.from([0x82, 0x78, 0x20, ...new Array(32).fill(0x61), 0x5a, 0xff, 0xff, 0xff, 0xfb]) },
+  // [1, "s", 1, 0, 0, [2^64 - 1, "Cel", 1], 5]: a declared quantity's name of 64 bits is a BigInt, and its refusal's JSON.stringify threw a TypeError.
+  { found: "a declared quantity named by a 64-bit integer threw a TypeError (\"Do not know how to serialize a BigInt\")", bytes: Uint8Array.from([0x87, 0x01, 0x61, 0x73, 0x01, 0x00, 0x00, 0x83, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x63, 0x43, 0x65, 0x6c, 0x01, 0x05]) },
 ];
 
 for (const { found, bytes } of REGRESSIONS) {
