@@ -36,13 +36,25 @@ export function packAny(fullName: string, value: Record<string, unknown>): AnyMe
  * type's full name and the message as a plain object (snake_case, int64 as
  * strings, defaults filled in).
  */
+/** "<host>/<message full name>", short enough to quote. */
+const TYPE_URL_PATTERN = /^[A-Za-z0-9.-]*\/[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
+
+/**
+ * A type_url as messages quote it: only when it has a type URL's form. Any
+ * other string is bytes a broken frame put there (another field, a
+ * registration's secret perhaps), which log lines must not carry.
+ */
+function shownTypeUrl(url: string): string {
+  return TYPE_URL_PATTERN.test(url) ? `"${url}"` : `(a type_url of ${url.length} characters that is not "<host>/<type>")`;
+}
+
 export function unpackAny<T = Record<string, unknown>>(any: AnyMessage | null | undefined, expected: readonly string[]): { type: string; message: T } {
   if (any === null || any === undefined) throw new PayloadError("event has no payload", null);
   const url = any.type_url;
   // The part after the last "/" is the message's full name, whatever the host part.
   const name = url.slice(url.lastIndexOf("/") + 1);
   if (!expected.includes(name)) {
-    throw new PayloadError(`unknown payload type "${url}" (expected ${expected.map(typeUrlOf).join(" or ")})`, url);
+    throw new PayloadError(`unknown payload type ${shownTypeUrl(url)} (expected ${expected.map(typeUrlOf).join(" or ")})`, url);
   }
   const type = messageType(name);
   try {
