@@ -31,11 +31,6 @@ export function packAny(fullName: string, value: Record<string, unknown>): AnyMe
   return { type_url: typeUrlOf(fullName), value: type.encode(type.fromObject(value)).finish() };
 }
 
-/**
- * Decodes an Any whose type is one of `expected` (full names). Returns the
- * type's full name and the message as a plain object (snake_case, int64 as
- * strings, defaults filled in).
- */
 /** "<host>/<message full name>", short enough to quote. */
 const TYPE_URL_PATTERN = /^[A-Za-z0-9.-]*\/[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
 
@@ -48,6 +43,11 @@ function shownTypeUrl(url: string): string {
   return TYPE_URL_PATTERN.test(url) ? `"${url}"` : `(a type_url of ${url.length} characters that is not "<host>/<type>")`;
 }
 
+/**
+ * Decodes an Any whose type is one of `expected` (full names). Returns the
+ * type's full name and the message as a plain object (snake_case, int64 as
+ * strings, defaults filled in).
+ */
 export function unpackAny<T = Record<string, unknown>>(any: AnyMessage | null | undefined, expected: readonly string[]): { type: string; message: T } {
   if (any === null || any === undefined) throw new PayloadError("event has no payload", null);
   const url = any.type_url;
