@@ -31,6 +31,18 @@ export function packAny(fullName: string, value: Record<string, unknown>): AnyMe
   return { type_url: typeUrlOf(fullName), value: type.encode(type.fromObject(value)).finish() };
 }
 
+/** "<host>/<message full name>", short enough to quote. */
+const TYPE_URL_PATTERN = /^[A-Za-z0-9.-]*\/[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
+
+/**
+ * A type_url as messages quote it: only when it has a type URL's form. Any
+ * other string is bytes a broken frame put there (another field, a
+ * registration's secret perhaps), which log lines must not carry.
+ */
+function shownTypeUrl(url: string): string {
+  return TYPE_URL_PATTERN.test(url) ? `"${url}"` : `(a type_url of ${url.length} characters that is not "<host>/<type>")`;
+}
+
 /**
  * Decodes an Any whose type is one of `expected` (full names). Returns the
  * type's full name and the message as a plain object (snake_case, int64 as
@@ -42,7 +54,7 @@ export function unpackAny<T = Record<string, unknown>>(any: AnyMessage | null | 
   // The part after the last "/" is the message's full name, whatever the host part.
   const name = url.slice(url.lastIndexOf("/") + 1);
   if (!expected.includes(name)) {
-    throw new PayloadError(`unknown payload type "${url}" (expected ${expected.map(typeUrlOf).join(" or ")})`, url);
+    throw new PayloadError(`unknown payload type ${shownTypeUrl(url)} (expected ${expected.map(typeUrlOf).join(" or ")})`, url);
   }
   const type = messageType(name);
   try {

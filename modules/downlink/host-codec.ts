@@ -8,6 +8,8 @@ import {
   DownlinkKind, MAX_DETAIL_BYTES, MAX_DOWNLINK_BYTES, MAX_REQUEST_ID, MAX_SETTINGS_PER_MESSAGE, NAME_PATTERN, OutcomeStatus, ReportKind,
   utf8Bytes, valueProblem, type Downlink, type Outcome, type OutcomeStatusCode,
 } from "./messages.js";
+import { cborSubsetProblem } from "../observation/cbor-subset.js";
+import { shown } from "../observation/shown-value.js";
 
 /** A report the gateway cannot read; `field` names what was wrong. */
 export class ReportError extends Error {
@@ -67,6 +69,9 @@ export function encodeDownlink(d: Downlink): Uint8Array {
 /** Reads a device's report; ReportError names the bad field. */
 export function decodeReport(bytes: Uint8Array): Outcome {
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_REPORT_BYTES) throw new ReportError("report", `${bytes.byteLength} bytes, must be 1 to ${MAX_REPORT_BYTES}`);
+  // Before cbor-x: bytes outside the spec's CBOR can hang its native string scanner (cbor-subset.ts).
+  const problem = cborSubsetProblem(bytes);
+  if (problem) throw new ReportError("report", `not CBOR as reports are written (${problem})`);
   let raw: unknown;
   try {
     raw = decode(bytes);
@@ -74,12 +79,12 @@ export function decodeReport(bytes: Uint8Array): Outcome {
     throw new ReportError("report", `not CBOR (${(e as Error).message})`);
   }
   if (!Array.isArray(raw) || raw.length !== 4) throw new ReportError("report", "must be an array [16, requestId, status, detail]");
-  if (raw[0] !== ReportKind.OUTCOME) throw new ReportError("kind", `unknown report kind ${JSON.stringify(raw[0])}`);
+  if (raw[0] !== ReportKind.OUTCOME) throw new ReportError("kind", `unknown report kind ${shown(raw[0])}`);
   const [, wideId, status, detail] = raw;
   // cbor-x gives integers beyond 32 bits as BigInt; request ids are below 2^53, so exact as numbers.
   const requestId = typeof wideId === "bigint" && wideId <= BigInt(MAX_REQUEST_ID) ? Number(wideId) : wideId;
   if (typeof requestId !== "number" || !Number.isSafeInteger(requestId) || requestId < 1) throw new ReportError("requestId", "must be a positive integer");
-  if (typeof status !== "number" || !STATUSES.has(status)) throw new ReportError("status", `unknown status ${JSON.stringify(status)}`);
+  if (typeof status !== "number" || !STATUSES.has(status)) throw new ReportError("status", `unknown status ${shown(status)}`);
   if (detail !== null && (typeof detail !== "string" || utf8Bytes(detail) > MAX_DETAIL_BYTES)) {
     throw new ReportError("detail", `must be null or text of at most ${MAX_DETAIL_BYTES} bytes`);
   }

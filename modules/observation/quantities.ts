@@ -11,6 +11,7 @@
  * code it does not know refuses the record rather than guess.
  */
 import { isSenmlUnit } from "./senml-units.js";
+import { shown } from "./shown-value.js";
 
 export interface QuantityInfo {
   /** The code a record carries; 0 for a quantity an app declared, which travels as its definition. */
@@ -99,11 +100,11 @@ export function standardQuantity(name: string): QuantityInfo | undefined {
  * one check the device (at boot) and the receivers (on every record) share.
  */
 export function declaredQuantityProblem(name: unknown, unit: unknown, exponent: unknown): string | undefined {
-  if (typeof name !== "string" || !QUANTITY_NAME_PATTERN.test(name)) return `name must be 1 to 32 of a-z 0-9 _ starting with a letter, got ${JSON.stringify(name)}`;
+  if (typeof name !== "string" || !QUANTITY_NAME_PATTERN.test(name)) return `name must be 1 to 32 of a-z 0-9 _ starting with a letter, got ${shown(name)}`;
   if (standardQuantity(name)) return `"${name}" is a standard quantity (code ${QUANTITIES[name].code}); use it rather than declare it`;
-  if (typeof unit !== "string" || !isSenmlUnit(unit)) return `unit ${JSON.stringify(unit)} is not a SenML unit symbol`;
+  if (typeof unit !== "string" || !isSenmlUnit(unit)) return `unit ${shown(unit)} is not a SenML unit symbol`;
   if (typeof exponent !== "number" || !Number.isInteger(exponent) || Math.abs(exponent) > MAX_EXPONENT) {
-    return `exponent must be an integer from ${-MAX_EXPONENT} to ${MAX_EXPONENT}, got ${JSON.stringify(exponent)}`;
+    return `exponent must be an integer from ${-MAX_EXPONENT} to ${MAX_EXPONENT}, got ${shown(exponent)}`;
   }
   return undefined;
 }

@@ -9,6 +9,8 @@ import {
   type ClockAnchor, type Observation, type Reading,
 } from "./record.js";
 import { LAST_QUANTITY_CODE, declaredQuantityProblem } from "./quantities.js";
+import { cborSubsetProblem } from "./cbor-subset.js";
+import { shown } from "./shown-value.js";
 
 export type UplinkRecord =
   | { kind: "observation"; observation: Observation }
@@ -27,15 +29,6 @@ function exact(value: unknown): unknown {
   if (typeof value !== "bigint") return value;
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : value;
-}
-
-/** A decoded value as an error message shows it: numbers and strings as they are, anything else by its type (never "[object Object]"). */
-function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean" || value == null) return String(value);
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Uint8Array) return "a byte string";
-  return `a ${typeof value === "object" ? (value.constructor?.name ?? "tagged value") : typeof value}`;
 }
 
 function isUint(value: unknown): value is number {
@@ -148,6 +141,9 @@ function readings(raw: unknown[]): Reading[] {
 export function decodeUplinkRecord(bytes: Uint8Array): UplinkRecord {
   if (bytes.byteLength === 0) throw new ObservationError("record", "empty payload");
   if (bytes.byteLength > MAX_RECORD_BYTES) throw new ObservationError("record", `${bytes.byteLength} bytes, limit is ${MAX_RECORD_BYTES}`);
+  // Before cbor-x: bytes outside the spec's CBOR can hang its native string scanner (cbor-subset.ts).
+  const problem = cborSubsetProblem(bytes);
+  if (problem) throw new ObservationError("record", `not CBOR as records are written (${problem})`);
   let raw: unknown;
   try {
     raw = decode(bytes);

@@ -131,6 +131,12 @@ test("a report the gateway cannot read is refused naming the field", () => {
   }
   assert.throws(() => decodeReport(new Uint8Array(300)), /300 bytes/);
   assert.throws(() => decodeReport(new Uint8Array([0x1c])), /report report: not CBOR/);
+  // A kind or a status of 64 bits is a BigInt from cbor-x: its refusal's JSON.stringify threw a TypeError, which the dispatcher
+  // takes for a failed handler (no PUBACK, the device disconnected), so the device sent the same report again and again.
+  assert.throws(() => decodeReport(Uint8Array.from([0x84, 0x1b, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x01, 0x00, 0xf6])), (e: Error) => e instanceof ReportError && e.field === "kind");
+  assert.throws(() => decodeReport(Uint8Array.from([0x84, 0x10, 0x01, 0x1b, 0, 0, 0, 0, 0, 0, 0, 0x00, 0xf6])), (e: Error) => e instanceof ReportError && e.field === "status");
+  // A long text then a byte string claiming 2^32 - 5 bytes: cbor-x's native string scanner wrapped its 32-bit position and looped forever.
+  assert.throws(() => decodeReport(Uint8Array.from([0x82, 0x78, 0x20, ...new Array(32).fill(0x61), 0x5a, 0xff, 0xff, 0xff, 0xfb])), /report report: not CBOR as reports are written \(a byte string/);
 });
 
 test.run();

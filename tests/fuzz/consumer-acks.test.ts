@@ -15,10 +15,16 @@ import { EVENT_CONSUMER_SERVICE, grpcService } from "../../hosts/grpc/protocol.j
 import { ObservationStore } from "../../hosts/gateway/store/observation-store.js";
 import { FakeEventConsumer, keyOf } from "../support/fake-event-consumer.js";
 import { startProducerGateway } from "../support/akka-producer-gateway.js";
-import { fc, fuzz, mutatedBytes, summary } from "../support/fuzz.js";
+import { fc, fuzz, fuzzScale, mutatedBytes, summary } from "../support/fuzz.js";
 import { observation, tempDir, waitFor } from "../support/test-helpers.js";
 
-const ROWS = 400;
+/**
+ * The backlog: every run uses up at least one row (the real ack after it),
+ * so it must outnumber the runs, which XSEDGE_FUZZ_SCALE multiplies; with
+ * 400 rows a hunt at scale 8 ran the backlog dry after ~600 runs and the
+ * next run waited for events in flight that were never coming.
+ */
+const ROWS = 400 * fuzzScale();
 const method = grpcService(EVENT_CONSUMER_SERVICE).service.ConsumeEvent;
 const serialize = method.responseSerialize as (value: unknown) => Buffer;
 const deserialize = method.responseDeserialize as (bytes: Buffer) => unknown;
@@ -97,14 +103,17 @@ test("any ConsumeEventOut: read in turn, nothing marked relayed that no ack name
       await waitFor("the message to be read", () => counted() > before, 3000);
       if (++runs % 10 === 0) onlyNamedRelayed(`after ${runs} messages`);
     }, {
-      budgetMs: 5000, minRuns: 15, maxRuns: ROWS / 2, runTimeoutMs: 5000,
+      // The harness multiplies maxRuns by the scale too: at most ROWS / 2 runs.
+      budgetMs: 5000, minRuns: 15, maxRuns: ROWS / 2 / fuzzScale(), runTimeoutMs: 5000,
+      // The fake cloud keeps every event it receives, the window resent after each reset included (~35 KB a run): it grows with the runs.
+      maxHeapGrowthBytes: 32 * 2 ** 20 * fuzzScale(),
       // Run first: an ack for nothing in flight, and a message that is neither start nor ack, however few runs the budget allows.
       examples: [wire({ ack: { persistence_id: "Sensor|ghost", seq_nr: 1 } })!, wire({})!],
     });
     onlyNamedRelayed("after fuzzing");
     fake.autoAck = true;
     fake.releaseAcks();
-    await waitFor("the whole backlog marked", () => t.gateway.store.counts().unrelayed === 0, 15_000);
+    await waitFor("the whole backlog marked", () => t.gateway.store.counts().unrelayed === 0, 15_000 * fuzzScale());
     onlyNamedRelayed("at the end");
     for (let seq = 1; seq <= ROWS; seq++) {
       const key = keyOf("Sensor|s-1", seq);

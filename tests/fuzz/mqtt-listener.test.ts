@@ -73,6 +73,8 @@ function mustClose(sent: ReturnType<typeof oracle>, reply: Reply): string | unde
   if (first && first.cmd !== "connect") return `a first packet that is ${first.cmd}, not connect`;
   if (rest.some((p) => p.cmd === "connect")) return "a second CONNECT";
   if (rest.some((p) => p.cmd === "disconnect")) return "a DISCONNECT";
+  // mqtt-packet reads these; the protocol calls them a violation [MQTT-3.8.3-3] [MQTT-3.10.3-2].
+  if (rest.some((p) => (p.cmd === "subscribe" && p.subscriptions.length === 0) || (p.cmd === "unsubscribe" && p.unsubscriptions.length === 0))) return "a SUBSCRIBE or UNSUBSCRIBE without a topic filter";
   const refused = reply.packets.find((p) => p.cmd === "connack" && (p.returnCode ?? 0) !== 0);
   if (refused && refused.cmd === "connack") return `a refused CONNECT (CONNACK ${refused.returnCode})`;
   return undefined;
@@ -144,6 +146,31 @@ async function probe(gateway: Gateway): Promise<void> {
   await device.end();
 }
 
+/** SUBSCRIBE, message id 1, no topic filter: its SUBACK of no return codes made mqtt-packet throw, uncaught, and the gateway process exited. */
+const SUBSCRIBE_NO_TOPICS = Uint8Array.from([0x82, 0x02, 0x00, 0x01]);
+/** The shrunk counterexamples of past failures, run first in the property. */
+const REGRESSIONS: Session[] = [{ loggedIn: true, chunks: [SUBSCRIBE_NO_TOPICS], writeSizes: [512] }];
+
+test("regression: a SUBSCRIBE or UNSUBSCRIBE without a topic filter closes the connection, and the gateway goes on", async () => {
+  const dir = tempDir("fuzz-mqtt-empty-subscribe");
+  const gateway = await startGateway({
+    mqttPort: 0, httpPort: null, dataDir: dir.path, connector: memoryConnector(), logger: createMemoryLogger("gateway"), relayIntervalMs: 50,
+    registry: new StaticRegistry([FUZZED, PROBE]),
+  });
+  try {
+    for (const packet of [SUBSCRIBE_NO_TOPICS, Uint8Array.from([0xa2, 0x02, 0x00, 0x01])]) {
+      const { socket, reply } = await open(gateway.mqttPort!);
+      socket.write(sessionBytes({ loggedIn: true, chunks: [packet], writeSizes: [512] }, FUZZED));
+      await within("the listener to close the connection", reply.closed, CLOSE_WITHIN_MS * 2);
+      assert.equal(reply.packets.map((p) => p.cmd), ["connack"]);
+      await probe(gateway);
+    }
+  } finally {
+    await within("gateway close", gateway.close());
+    dir.remove();
+  }
+});
+
 test("any bytes on the MQTT socket: well-formed replies, a close where the protocol says, no hang, honest devices served", async () => {
   const dir = tempDir("fuzz-mqtt");
   const logger = createMemoryLogger("gateway");
@@ -156,7 +183,7 @@ test("any bytes on the MQTT socket: well-formed replies, a close where the proto
     await fuzz("MQTT listener", session(FUZZED), async (s) => {
       await play(gateway.mqttPort!, s);
       if (++sessions % PROBE_EVERY === 0) await probe(gateway);
-    }, { budgetMs: 8000, minRuns: 20, runTimeoutMs: 8000, examples: sessionExamples(FUZZED, encodeObservation(observation(FUZZED.sensorId, 1))) });
+    }, { budgetMs: 8000, minRuns: 20, runTimeoutMs: 8000, examples: [...sessionExamples(FUZZED, encodeObservation(observation(FUZZED.sensorId, 1))), ...REGRESSIONS] });
     await probe(gateway);
     for (const [what, count] of Object.entries(reached)) assert.ok(count > 0, `no session reached "${what}": ${JSON.stringify(reached)}`);
     console.log(`  sessions: ${JSON.stringify(reached)}`);

@@ -91,6 +91,41 @@ const SWALLOWED = Buffer.from([
   105, 115, 116, 101, 114, 101, 100, 18, 17, 10, 15, 10, 13, 102, 122, 115, 101, 99, 114, 101, 116, 45, 97, 97, 48, 48, 50, 0,
 ]);
 
+/**
+ * Shrunk from a fuzz failure: a mutated event whose framing, shifted, made
+ * the Registered payload's secret field the persistence id itself (no
+ * control character before it), with seq_nr 0; the warning quoted it.
+ */
+const SECRET_AS_ID = Buffer.from([
+  10, 10, 131, 1, 10, 17, 82, 101, 103, 105, 115, 116, 114, 97, 116, 105, 111, 110, 124, 102, 122, 45, 45, 16, 1, 24, 201, 2, 34, 33, 10, 8, 8, 128, 226, 207, 170,
+  6, 16, 0, 18, 21, 10, 17, 82, 101, 103, 105, 115, 116, 114, 97, 116, 105, 111, 110, 124, 102, 122, 45, 45, 16, 1, 42, 68, 10, 47, 116, 121, 112, 101, 46, 103,
+  111, 111, 103, 108, 101, 97, 112, 105, 115, 46, 99, 111, 109, 47, 105, 111, 116, 46, 114, 101, 103, 105, 115, 116, 114, 97, 116, 105, 111, 110, 46, 82, 101,
+  103, 105, 115, 116, 101, 114, 101, 100, 18, 17, 10, 15, 10, 13, 102, 122, 115, 101, 99, 114, 101, 116, 45, 97, 48, 97, 48, 50, 0,
+]);
+
+test("regression: a persistence id that is not \"<EntityType>|<entityId>\" (here a secret a broken frame made the id) is logged by its length only", async () => {
+  const dir = tempDir("fuzz-registrations-secret-as-id");
+  const producer = await FakeEventProducer.start();
+  const under = startConsumer(dir.path, producer.target);
+  try {
+    await waitFor("a stream", () => producer.openStreams > 0);
+    const secret = `${SECRET_MARK}-as-id`;
+    producer.send({ event: { ...registered("x", 1, "y", 1_700_000_000_000_000), persistence_id: secret, seq_nr: 0 } });
+    producer.send({ event: { ...registered("x", 1, "y", 1_700_000_000_000_000), offset: [{ timestamp: timestampFromMicros(1_700_000_000_000_000), seen: [{ persistence_id: secret, seq_nr: 0 }] }] } });
+    producer.send({ event: { ...registered("z", 1, "y", 1_700_000_000_000_000), payload: { type_url: secret, value: new Uint8Array() } } });
+    await waitFor("the three accounted for", () => under.consumer.stats().badEvents >= 3);
+    producer.send(SECRET_AS_ID);
+    await waitFor("the bytes accounted for", () => under.consumer.stats().badEvents + under.consumer.stats().reconnects >= 4);
+    const lines = under.logger.lines.map((line) => JSON.stringify(line));
+    assert.not.ok(lines.some((line) => line.includes(SECRET_MARK)), lines.filter((line) => line.includes(SECRET_MARK)).join("\n"));
+    assert.ok(lines.some((line) => line.includes(`event of (${secret.length} characters that are not`)), lines.join("\n"));
+  } finally {
+    await under.close();
+    await producer.close();
+    dir.remove();
+  }
+});
+
 test("regression: a persistence id that swallowed the payload is logged up to its first control character, never with the secret in it", async () => {
   const dir = tempDir("fuzz-registrations-swallowed");
   const producer = await FakeEventProducer.start();
@@ -160,6 +195,7 @@ test("any message on the registration stream: accounted for, never registering w
         { kind: "message", message: { event: { ...registered("fz-example-2", 1, "x", 1_700_000_000_000_000), payload: null } as unknown as Record<string, unknown> } },
         { kind: "bytes", bytes: Buffer.from([0x12, 0x05, 0x0a]) },
         { kind: "bytes", bytes: SWALLOWED },
+        { kind: "bytes", bytes: SECRET_AS_ID },
       ],
     });
     await sentinel();

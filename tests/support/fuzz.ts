@@ -91,6 +91,11 @@ function envSeed(): { seed?: number; path?: string } {
   return { seed: seed === undefined ? undefined : Number(seed), path: path || undefined };
 }
 
+/** XSEDGE_FUZZ_SCALE: what every budget and maxRuns is multiplied by (1 in `npm test`); for a property whose fixture must grow with its runs. */
+export function fuzzScale(): number {
+  return Number(process.env.XSEDGE_FUZZ_SCALE ?? 1) || 1;
+}
+
 /** Runs `check` on generated inputs until the budget is spent; throws with the shrunk counterexample and its seed on failure. */
 export async function fuzz<T>(
   name: string,
@@ -98,7 +103,7 @@ export async function fuzz<T>(
   check: (input: T) => void | Promise<void>,
   options: FuzzOptions<T>,
 ): Promise<FuzzReport> {
-  const scale = Number(process.env.XSEDGE_FUZZ_SCALE ?? 1) || 1;
+  const scale = fuzzScale();
   const budgetMs = options.budgetMs * scale;
   const runTimeoutMs = options.runTimeoutMs ?? 2000;
   const minRuns = options.minRuns ?? 10;

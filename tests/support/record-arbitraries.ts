@@ -2,12 +2,14 @@
  * fast-check arbitraries of uplink records, for the fuzz tests: valid
  * observations, clock anchors and batches as a device writes them (with the
  * device's own encoders), any CBOR value in a record's shape, and raw bytes.
- * Quantities come from the codec's own table, so new ones are fuzzed too.
+ * Quantities come from the codec's own table, so new ones are fuzzed too, and
+ * some are declared (a name, a unit and an exponent) as an app may.
  */
 import { encode, Tag } from "cbor-x";
 import { BatchWriter } from "../../modules/observation/batch-writer.js";
+import { MAX_EXPONENT, QUANTITY_NAME_PATTERN, standardQuantity } from "../../modules/observation/quantities.js";
 import {
-  encodeClockAnchor, encodeObservation, MAX_READINGS, MAX_RECORD_BYTES, QUANTITIES, type ClockAnchor, type Observation, type Quantity,
+  encodeClockAnchor, encodeObservation, MAX_READINGS, MAX_RECORD_BYTES, QUANTITIES, type ClockAnchor, type Observation, type Quantity, type Reading,
 } from "../../modules/observation/record.js";
 import { fc, mutatedBytes } from "./fuzz.js";
 
@@ -15,12 +17,20 @@ const quantities = Object.values(QUANTITIES);
 
 export const sensorId = (): fc.Arbitrary<string> => fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/);
 
-/** An observation the device can encode: values on the quantity's decimal grid, within what its CBOR writer takes. */
+/** A quantity an app may declare (modules/SPEC.md, "Quantities"): a name no standard quantity has, a SenML unit, an exponent. */
+const declared = fc.record({
+  name: fc.stringMatching(QUANTITY_NAME_PATTERN).filter((name) => standardQuantity(name) === undefined),
+  unit: fc.constantFrom("/", "Cel", "ppm", "m", "kWh", "dB", "%", "count"),
+  exponent: fc.integer({ min: -MAX_EXPONENT, max: MAX_EXPONENT }),
+});
+
+/** An observation the device can encode: values on the quantity's decimal grid, within what its CBOR writer takes; some quantities declared. */
 export function observation(id: fc.Arbitrary<string> = sensorId()): fc.Arbitrary<Observation> {
-  const reading = fc.tuple(fc.constantFrom(...quantities), fc.integer({ min: -(2 ** 31), max: 2 ** 31 })).map(([info, mantissa]) => ({
-    quantity: info.name as Quantity,
-    value: info.exponent < 0 ? mantissa / 10 ** -info.exponent : mantissa * 10 ** info.exponent,
-  }));
+  const onGrid = (mantissa: number, exponent: number) => (exponent < 0 ? mantissa / 10 ** -exponent : mantissa * 10 ** exponent);
+  const mantissa = fc.integer({ min: -(2 ** 31), max: 2 ** 31 });
+  const standard = fc.tuple(fc.constantFrom(...quantities), mantissa).map(([info, m]): Reading => ({ quantity: info.name as Quantity, value: onGrid(m, info.exponent) }));
+  const own = fc.tuple(declared, mantissa).map(([q, m]): Reading => ({ quantity: q.name, value: onGrid(m, q.exponent), unit: q.unit, exponent: q.exponent }));
+  const reading = fc.oneof({ arbitrary: standard, weight: 4 }, { arbitrary: own, weight: 1 });
   return fc.record({
     sensorId: id,
     seq: fc.integer({ min: 1, max: 2 ** 32 }),
@@ -51,7 +61,7 @@ export function batch(id: fc.Arbitrary<string> = sensorId()): fc.Arbitrary<Uint8
           ...previous,
           seq: previous.seq + dSeq,
           uptimeMs: previous.uptimeMs + dUptime,
-          readings: previous.readings.map((r) => ({ quantity: r.quantity, value: r.value + dValue * 10 ** QUANTITIES[r.quantity].exponent })),
+          readings: previous.readings.map((r) => ({ ...r, value: r.value + dValue * 10 ** (standardQuantity(r.quantity)?.exponent ?? r.exponent!) })),
         };
         if (!writer.add(next)) break;
         previous = next;

@@ -14,6 +14,9 @@ export function readSubscription(first: number, bytes: Buffer, start: number, en
   const packet = parseWhole(frameBytes(first, bytes, start, end));
   if (packet instanceof Error) return `unreadable ${name} (${packet.message})`;
   if (packet.cmd !== "subscribe" && packet.cmd !== "unsubscribe") return `unreadable ${name} (${packet.cmd})`;
+  // mqtt-packet reads an empty list; a SUBACK of no return codes is one it cannot write (it throws).
+  if (packet.cmd === "subscribe" && packet.subscriptions.length === 0) return "SUBSCRIBE without a topic filter [MQTT-3.8.3-3]";
+  if (packet.cmd === "unsubscribe" && packet.unsubscriptions.length === 0) return "UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]";
   return packet;
 }
 

@@ -70,9 +70,28 @@ export function quoteId(id: string): string {
   return JSON.stringify(shownId(id));
 }
 
+/** An entity type, then "|": how every persistence id starts (Akka's entity type keys are names such as "Registration"). */
+const PERSISTENCE_ID_START = /^[A-Za-z][A-Za-z0-9_.$-]*\|/;
+
+/**
+ * A persistence id as log lines and their fields show it: as `shownId` does
+ * when it starts as one ("Registration|…"), else only its length. A string
+ * of another form is no id either but bytes a broken frame put there, the
+ * payload's own fields among them: a secret by itself reads as a string
+ * with no control character before it (a real secret, hex or
+ * "sha256:<hex>", never holds a "|").
+ */
+export function shownPersistenceId(id: string): string {
+  return PERSISTENCE_ID_START.test(id) ? shownId(id) : `(${id.length} characters that are not "<EntityType>|<entityId>")`;
+}
+
+export function quotePersistenceId(id: string): string {
+  return PERSISTENCE_ID_START.test(id) ? quoteId(id) : shownPersistenceId(id);
+}
+
 /** "Registration|7 seq_nr 3", for log lines. */
 export function describePosition(persistenceId: string, seqNr: number | string): string {
-  return `${quoteId(persistenceId)} seq_nr ${seqNr}`;
+  return `${quotePersistenceId(persistenceId)} seq_nr ${seqNr}`;
 }
 
 function readTimestamp(raw: Offset["timestamp"] | undefined): EventTimestamp {
@@ -88,7 +107,7 @@ function readSeen(offset: Offset, i: number): SeenSeqNr[] {
     try {
       return { persistenceId: pair.persistence_id, seqNr: parseSeqNr(pair.seq_nr, pair.persistence_id) };
     } catch (error) {
-      if (error instanceof PersistenceIdError) throw new TimestampError(`offset[${i}] seen: ${error.message}`);
+      if (error instanceof PersistenceIdError) throw new TimestampError(`offset[${i}] seen: ${error.message.replace(pair.persistence_id, quotePersistenceId(pair.persistence_id))}`);
       throw error;
     }
   });
@@ -122,7 +141,7 @@ export function readEnvelope(out: StreamOut): EnvelopeReading {
   try {
     seqNr = parseSeqNr(body.seq_nr, persistenceId);
   } catch (error) {
-    if (error instanceof PersistenceIdError) return { ok: false, reason: `event of ${quoteId(persistenceId)}: ${error.message.replace(persistenceId, "it")}` };
+    if (error instanceof PersistenceIdError) return { ok: false, reason: `event of ${quotePersistenceId(persistenceId)}: ${error.message.replace(persistenceId, "it")}` };
     throw error;
   }
   const { offsets, timestamp, problem } = readOffsets(body.offset, body.slice);

@@ -8,7 +8,7 @@
 import type { StreamOut } from "../../../grpc/messages.js";
 import type { Logger } from "../../../log/logger.js";
 import type { RegistrationProjection } from "../projection.js";
-import { describePosition, quoteId, readEnvelope, readRegistration, shownId, type Envelope } from "./envelope.js";
+import { describePosition, quoteId, quotePersistenceId, readEnvelope, readRegistration, shownId, shownPersistenceId, type Envelope } from "./envelope.js";
 import type { LoadResult } from "./load.js";
 import type { RegistrationStreamState } from "./sequence.js";
 
@@ -67,7 +67,7 @@ export class RegistrationEventHandler {
       if (loaded.outcome !== "loaded") counters.loadFailures++;
       if (loaded.outcome === "skip") return this.#skip(envelope, loaded.reason);
       if (loaded.outcome === "retry") {
-        log.warn(`${loaded.reason}; restarting the stream`, { persistenceId: shownId(persistenceId), seqNr, error: loaded.reason });
+        log.warn(`${loaded.reason}; restarting the stream`, { persistenceId: shownPersistenceId(persistenceId), seqNr, error: loaded.reason });
         throw new Error(loaded.reason);
       }
       counters.loaded++;
@@ -75,8 +75,8 @@ export class RegistrationEventHandler {
     }
     if (decision.missed > 0) {
       counters.gaps++;
-      log.warn(`registration events of ${quoteId(persistenceId)}: expected seq_nr ${seqNr - decision.missed}, got ${seqNr}; accepted (a later registration replaces the missed ones)`, {
-        persistenceId: shownId(persistenceId), seqNr, missed: decision.missed,
+      log.warn(`registration events of ${quotePersistenceId(persistenceId)}: expected seq_nr ${seqNr - decision.missed}, got ${seqNr}; accepted (a later registration replaces the missed ones)`, {
+        persistenceId: shownPersistenceId(persistenceId), seqNr, missed: decision.missed,
       });
     }
     this.#record(envelope);
@@ -97,7 +97,7 @@ export class RegistrationEventHandler {
     // The fields are named one by one: the registration holds the secret.
     const { sensorId } = reading.registration;
     log.info(`sensor ${quoteId(sensorId)} ${outcome === "registered" ? "registered" : "re-registered (new secret)"}`, {
-      sensorId: shownId(sensorId), persistenceId: shownId(envelope.persistenceId), seqNr: envelope.seqNr,
+      sensorId: shownId(sensorId), persistenceId: shownPersistenceId(envelope.persistenceId), seqNr: envelope.seqNr,
     });
   }
 
@@ -105,7 +105,7 @@ export class RegistrationEventHandler {
   #skip(envelope: Envelope, reason: string): void {
     this.#commit(envelope, null);
     this.#o.counters.badEvents++;
-    this.#o.log.warn(`skipped registration event ${reason}`, { persistenceId: shownId(envelope.persistenceId), seqNr: envelope.seqNr, reason });
+    this.#o.log.warn(`skipped registration event ${reason}`, { persistenceId: shownPersistenceId(envelope.persistenceId), seqNr: envelope.seqNr, reason });
   }
 
   #commit(envelope: Envelope, registration: Parameters<RegistrationProjection["applyStreamEvent"]>[2]) {
