@@ -3,7 +3,7 @@
  * is queued for commit: that each derived observation's sensor is this
  * rule's to write (derived-sensors.ts), and that its values fit a record.
  */
-import { QUANTITIES, type Quantity } from "../../../modules/observation/record.js";
+import { standardQuantity } from "../../../modules/observation/quantities.js";
 import type { DerivedSensors } from "./derived-sensors.js";
 import { roundReading } from "./rule-commits.js";
 import type { EventResult } from "./xs/protocol.js";
@@ -15,9 +15,11 @@ export function refuseOutputs(results: readonly EventResult[], rule: string, der
       const refusal = derived.refusal(rule, output.sensorId);
       if (refusal) return refusal;
       for (const reading of output.readings) {
-        if (!(reading.quantity in QUANTITIES)) return `derived quantity "${reading.quantity}" is not one the gateway stores`;
+        // Own names only: "toString" is in any object.
+        const info = standardQuantity(reading.quantity);
+        if (!info) return `derived quantity "${reading.quantity}" is not one the gateway stores`;
         const { value } = roundReading(reading);
-        const exponent = QUANTITIES[reading.quantity as Quantity].exponent;
+        const { exponent } = info;
         if (!Number.isSafeInteger(Math.round(exponent < 0 ? value * 10 ** -exponent : value / 10 ** exponent))) {
           return `derived ${reading.quantity} ${reading.value} is out of range`;
         }
