@@ -90,7 +90,14 @@ async function runWithFault(body: string, extra = ""): Promise<Run> {
   }
 }
 
-const copies = (sensor: string) => t.gateway.store.queries.recent(100, `${sensor}.copy`).map((row) => row.observation.seq).sort((a, b) => a - b);
+/**
+ * The seqs of the copies the rule committed, once every delivery it finished is committed: rules' outputs
+ * commit up to COMMIT_INTERVAL_MS after their delivery, so a rule may be disabled before its last ones land.
+ */
+async function copies(sensor: string): Promise<number[]> {
+  await waitFor("the rules' queued commits", () => t.gateway.stats().rules!.queuedEvents === 0, RULE_WAIT_MS);
+  return t.gateway.store.queries.recent(100, `${sensor}.copy`).map((row) => row.observation.seq).sort((a, b) => a - b);
+}
 
 test("while (true) {}: the engine stops it at its compute budget; the device and the other rule go on; the rule is stopped, counted, logged with its name and line, disabled after 3", async () => {
   const { name, sensor, stats, lines, deaths } = await runWithFault("while (true) {}");
@@ -109,7 +116,7 @@ test("while (true) {}: the engine stops it at its compute budget; the device and
   assert.match(metrics, new RegExp(`xsedge_rule_lag_observations\\{rule="${name}"\\} \\d+`));
   assert.match(metrics, /xsedge_rules_worker_deaths_total [1-9]/);
   // Nothing of the failed event was committed: one copy per handled observation, none of seq 5.
-  assert.equal(copies(sensor), [1, 2, 3, 4]);
+  assert.equal(await copies(sensor), [1, 2, 3, 4]);
 });
 
 test("a memory blow-up: the worker's memory cap stops the engine; the same isolation", async () => {
@@ -117,7 +124,7 @@ test("a memory blow-up: the worker's memory cap stops the engine; the same isola
   assert.equal(stats.failures, { memory: 3 }, lines.join("\n"));
   for (const line of lines) assert.match(line, new RegExp(`^rule "${name}" v1 failed: memory in onObservation \\(${name}\\.ts:7\\)( on observation \\d+ \\(${sensor} seq 5\\))?: the engine ran out of memory`), lines.join("\n"));
   assert.match(lines[2], new RegExp(`on observation \\d+ \\(${sensor} seq 5\\)`));
-  assert.equal(copies(sensor), [1, 2, 3, 4]);
+  assert.equal(await copies(sensor), [1, 2, 3, 4]);
 });
 
 test("a heap that grows past the rule's memoryBytes in one delivery is a memory fault, though the engine had room", async () => {
@@ -131,7 +138,7 @@ test("a throw: logged with the .ts line it came from; the observations before it
   assert.equal(stats.failures, { throw: 3 });
   assert.match(lines[0], new RegExp(`^rule "${name}" v1 failed: throw in onObservation \\(${name}\\.ts:10\\) on observation \\d+ \\(${sensor} seq 5\\): RangeError: seq five is cursed; stopped, retrying`));
   assert.match(lines[2], /disabled after 3 failures in a row/);
-  assert.equal(copies(sensor), [1, 2, 3, 4]);
+  assert.equal(await copies(sensor), [1, 2, 3, 4]);
   // Enabled again, it fails on the same observation: its offset did not move past it.
   assert.is((await t.post("/api/v1/rules/enable", { name })).status, 200);
   const fourth = () => t.logger.lines.filter((l) => l.level === "error" && String(l.msg).startsWith(`rule "${name}"`)).map((l) => String(l.msg));
