@@ -1,15 +1,13 @@
 /**
- * Text from a file the user wrote, made safe to print in an error: control
- * characters (a NUL, an escape that would recolour or move the terminal's
- * cursor, a newline that would split one error into two lines) and the
- * Unicode line separators are written as `\uXXXX`, the way JSON would show
- * them (JSON.stringify alone leaves U+007F–U+009F and U+2028/9 raw).
+ * Text from a file the user wrote, made safe to print in an error: the same
+ * escaping as every other error about outside input (`printable`, beside
+ * `shown` in modules/observation/shown-value.ts), so a NUL, a terminal
+ * escape or a line break in a config or scenario file never reaches the
+ * terminal raw.
  */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+import { printable, UNPRINTABLE } from "../../modules/observation/shown-value.js";
 
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
+export { printable };
 
 /** A name as an error shows it: as it is, or quoted when it holds anything `printable` would change. */
 export function printableName(name: string): string {

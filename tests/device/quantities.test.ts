@@ -117,6 +117,13 @@ test("a receiver refuses what it cannot label: an unknown code, a bad definition
   assert.match(refusal(encode([1, "s1", 1, 0, 10, 1, 5, 1, 6])).message, /appears more than once/);
 });
 
+test("a refusal shows what the device sent with its control characters escaped, C1 and line separators too", () => {
+  // JSON.stringify alone leaves U+0080–U+009F raw: U+009B is a terminal's CSI, and the message reaches log lines.
+  const message = refusal(encode([1, "s1", 1, 0, 10, ["so\u009b31m\u2028x", "/", 0], 5])).message;
+  assert.match(message, /got "so\\u009b31m\\u2028x"/);
+  assert.not.match(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+});
+
 test("JSON carries a declared quantity by name and unit, and refuses one without a unit", () => {
   const json = { sensorId: "s-1", seq: 1, boot: 1, uptimeMs: 1, readings: [{ quantity: "soil_water", unit: "/", value: 0.4125 }] };
   assert.equal(observationFromJson(json).readings, [{ quantity: "soil_water", value: 0.4125, unit: "/" }]);

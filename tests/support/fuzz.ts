@@ -188,6 +188,10 @@ export function assertClearError(error: unknown, classes: readonly ErrorClass[],
     throw new Error(`${where}threw ${error.name} ("${error.message}"), not one of ${classes.map((c) => c.name).join(", ")}`, { cause: error });
   }
   if (error.message.trim() === "" || error.message.includes("[object Object]")) throw new Error(`${where}an unclear message: "${error.message}"`);
+  // Messages reach log lines, the quarantine and the API: bytes from outside must not carry a NUL, a terminal escape
+  // or a line break into them.
+  const control = error.message.search(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+  if (control >= 0) throw new Error(`${where}a message with U+${error.message.charCodeAt(control).toString(16).padStart(4, "0")} in it: ${JSON.stringify(error.message)}`);
   return error;
 }
 
