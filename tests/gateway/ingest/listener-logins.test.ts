@@ -50,7 +50,9 @@ async function attempt(gateway: Gateway, clientId: string, credentials: Credenti
 }
 
 test("2,000 wrong passwords: slowed, then refused without checking; the right password from another address still gets in", async () => {
-  const throttle = { initialDelayMs: 50, maxDelayMs: 200, maxFailures: 5 };
+  // Delays long beside a batch of attempts even on a loaded machine: the next batch then always finds the sensor's
+  // key waiting (delayed), where with 50–200 ms a stalled batch came after it and went straight in.
+  const throttle = { initialDelayMs: 1000, maxDelayMs: 1000, maxFailures: 5 };
   await withGateway({ mqttLoginThrottle: throttle, mqttLimits: { maxUnauthenticatedPerAddress: 100 } }, async (gateway) => {
     const honest = await HonestDevice.start(gateway.mqttPort!, login("honest"));
     const wrong = { username: "victim", password: "guess-000000" };
