@@ -27,6 +27,8 @@ export interface Report {
   workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict; totalSamples: MemorySample[] };
   cloud: { sensors: number; observations: number; missing: number; gapsBySensor: Record<string, number> };
   outboxAtEnd: number;
+  /** The outbox came down to a few observations per device within the drain limit after the last fault. */
+  caughtUp: boolean;
   ok: boolean;
 }
 
@@ -42,7 +44,7 @@ export function printReport(r: Report): void {
     ...r.processes.map((p) => `  ${p.name.padEnd(28)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
     `  xsnap-workers  ${r.workers.count} seen, ${r.workers.judged} judged, ${r.workers.flat} flat${r.workers.worst ? `; most growth: pid ${r.workers.worst.pid}, ${verdict(r.workers.worst.verdict)}` : ""}`,
     `  all workers    ${verdict(r.workers.total)}`,
-    `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}`,
+    `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}${r.caughtUp ? "" : " (the relay did NOT catch up: those never reached the cloud)"}`,
     `  ${r.ok ? "OK" : "FAILED"}; report (with every sample) in ${join(r.dataDir, "soak-report.json")}`,
     "",
   ];

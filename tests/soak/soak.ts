@@ -46,6 +46,12 @@ const SECRET_PREFIX = "soak-secret-";
 const MiB = 2 ** 20;
 /** A relay at most this many observations per device behind has caught up (ten seconds at the default period). */
 const DRAINED_PER_DEVICE = 10;
+/**
+ * How long the relay has after the fleet's last fault to bring the outbox down to DRAINED_PER_DEVICE: what is
+ * still in it then has not reached the cloud, so a soak that ends with more fails rather than checking only the
+ * cloud's prefix of each sensor.
+ */
+const DRAIN_LIMIT_MS = 180_000;
 
 const { values } = parseArgs({
   options: {
@@ -225,7 +231,7 @@ try {
 
   log("draining: waiting for the outbox to catch up");
   let depth = Infinity;
-  const drainUntil = Date.now() + 180_000;
+  const drainUntil = Date.now() + DRAIN_LIMIT_MS;
   while (Date.now() < drainUntil) {
     depth = ((await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/outbox`)).json()) as { depth: number }).depth;
     if (depth <= settings.devices * DRAINED_PER_DEVICE) break;
@@ -267,10 +273,11 @@ try {
     workers: { count: workers.size, judged: judgedWorkers.length, flat: judgedWorkers.filter((w) => (w.verdict as { flat: boolean }).flat).length, worst, total, totalSamples },
     cloud: { sensors: rows.length, observations: rows.reduce((n, r) => n + r.n, 0), missing: Object.values(gapsBySensor).reduce((a, b) => a + b, 0), gapsBySensor },
     outboxAtEnd: depth,
+    caughtUp: depth <= settings.devices * DRAINED_PER_DEVICE,
     ok: false,
   };
   const allFlat = [...processes.map((p) => p.verdict), ...judgedWorkers.map((w) => w.verdict), total].every((v) => !v.judged || v.flat);
-  report.ok = allFlat && report.cloud.missing === 0 && report.cloud.sensors === settings.devices;
+  report.ok = allFlat && report.cloud.missing === 0 && report.cloud.sensors === settings.devices && report.caughtUp;
   writeFileSync(join(dataDir, "soak-report.json"), JSON.stringify(report, null, 2) + "\n");
   printReport(report);
   exitCode = report.ok ? 0 : 1;
