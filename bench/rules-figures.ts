@@ -112,7 +112,7 @@ interface RulesServer {
   http: string;
   memory(): Promise<{ rss: number; heapUsed: number; workersRss: number; workers: number }>;
   twins(): Promise<TwinCheck>;
-  cpu(): Promise<{ gatewayUs: number; workersUs: number; stored: number; loopDelayP99Ms: number; loopDelayMaxMs: number }>;
+  cpu(): Promise<{ gatewayUs: number; workersUs: number; stored: number; writtenBytes: number; loopDelayP99Ms: number; loopDelayMaxMs: number }>;
   deploy(file: string, source: string): Promise<{ tookMs: number; handOverMs: number }>;
   /** Disables or enables every rule. */
   switchAll(enabled: boolean): Promise<void>;
@@ -200,7 +200,7 @@ const pubackPlan = (port: number, measureMs = PUBACK_MEASURE_MS): LoadPlan => {
 export interface RulesFigures {
   throughput: ThroughputFigure[];
   /** The runs in the order run: the one with deploys, then alternating, ten rules active and none (all disabled); with the load average at each start. */
-  puback: { rules: number; deploys: boolean; p50: number; p99: number; acked: number; gatewayCpuUs: number; workersCpuUs: number; loopDelayP99Ms: number; loopDelayMaxMs: number; loadAverage: number }[];
+  puback: { rules: number; deploys: boolean; p50: number; p99: number; acked: number; gatewayCpuUs: number; workersCpuUs: number; writtenBytes: number; loopDelayP99Ms: number; loopDelayMaxMs: number; loadAverage: number }[];
   deploys: { tookMs: number; handOverMs: number }[];
   /** The baseline for deploys: the ten rules' first deploys, with no device publishing. */
   idleDeploys: { tookMs: number; handOverMs: number }[];
@@ -238,6 +238,7 @@ export async function measureRulesFigures(): Promise<RulesFigures> {
       puback.push({
         rules: active ? 10 : 0, deploys: during !== undefined, loadAverage, p50: result.pubackP50, p99: result.pubackP99, acked: result.acked,
         gatewayCpuUs: (after.gatewayUs - before.gatewayUs) / stored, workersCpuUs: (after.workersUs - before.workersUs) / stored,
+        writtenBytes: (after.writtenBytes - before.writtenBytes) / stored,
         loopDelayP99Ms: after.loopDelayP99Ms, loopDelayMaxMs: after.loopDelayMaxMs,
       });
     };

@@ -22,6 +22,7 @@ const ADDED_MEMORY_TARGET_BYTES = 100 * 2 ** 20;
 const runsOf = (f: RulesFigures, rules: number) => f.puback.filter((p) => p.rules === rules && !p.deploys);
 const p99Of = (f: RulesFigures, rules: number) => median(runsOf(f, rules).map((p) => p.p99));
 const cpuOf = (f: RulesFigures, rules: number) => median(runsOf(f, rules).map((p) => p.gatewayCpuUs));
+const writtenOf = (f: RulesFigures, rules: number) => median(runsOf(f, rules).map((p) => p.writtenBytes));
 const totalOf = (m: RulesFigures["memory"][number]) => m.gatewayRss + m.workersRss;
 const memoryOf = (f: RulesFigures, rules: number) => f.memory.find((m) => m.rules === rules)!;
 
@@ -39,6 +40,7 @@ const rules: BenchArea<RulesFigures> = {
       ...f.throughput.map((t) => figure(`${t.rule} rule through the gateway`, t.engine, "obs/s", { name: "the same rule in Node's vm", value: t.vm })),
       figure("PUBACK p99, ten rules active", p99Of(f, 10), "ms", { name: "no rule active", value: p99Of(f, 0) }),
       figure("gateway CPU per observation, ten rules active", cpuOf(f, 10), "µs", { name: "no rule active", value: cpuOf(f, 0) }),
+      figure("written to disk per observation, ten rules active", writtenOf(f, 10), "B", { name: "no rule active", value: writtenOf(f, 0) }),
       figure("deploy to live under load, worst", worst(f.deploys), "ms", { name: "deploy with no load, worst", value: worst(f.idleDeploys) }),
       figure("resident memory, ten rules", totalOf(memoryOf(f, 10)), "B", { name: "no rules", value: totalOf(memoryOf(f, 0)) }),
     ];
@@ -55,11 +57,11 @@ const rules: BenchArea<RulesFigures> = {
       "",
       `Device PUBACK latency, ${PUBACK_DEVICES} devices publishing ${PUBACK_RATE.toLocaleString("en")} observations a second in all (a load generator in its own process, ${PUBACK_MEASURE_MS / 1000} s measured per run), with ten rules active (the four examples, a twin deriving one observation per observation, three rolling means, two counters, all handling every observation) and with none (the same gateway, its rules disabled: no rules worker runs): first a ten-rule run during which ${HOT_DEPLOYS} deploys of a new twin version happen (for the deploy figure below; not counted in the p99 figures, as the deploys' type-checks take the CPU), then ${PUBACK_PAIRS} pairs of a ten-rule run and a no-rule run, alternating, so a shared machine's drifting load weighs on both. The load average (1 minute) at each run's start is beside it.`,
       "",
-      "| run | rules active | PUBACK p50 | PUBACK p99 | acknowledged | gateway CPU per observation | rules workers' CPU per observation | event loop delay p99 (max) | load average |",
-      "|---|---|---|---|---|---|---|---|---|",
-      ...f.puback.map((p, i) => `| ${i + 1} | ${p.rules}${p.deploys ? " (deploys)" : ""} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${Math.round(p.acked).toLocaleString("en")} | ${fixed(p.gatewayCpuUs)} µs | ${fixed(p.workersCpuUs)} µs | ${fixed(p.loopDelayP99Ms ?? NaN, 2)} ms (${fixed(p.loopDelayMaxMs ?? NaN, 1)} ms) | ${fixed(p.loadAverage ?? NaN, 2)} |`),
+      "| run | rules active | PUBACK p50 | PUBACK p99 | acknowledged | gateway CPU per observation | rules workers' CPU per observation | written to disk per observation | event loop delay p99 (max) | load average |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+      ...f.puback.map((p, i) => `| ${i + 1} | ${p.rules}${p.deploys ? " (deploys)" : ""} | ${fixed(p.p50, 2)} ms | ${fixed(p.p99, 2)} ms | ${Math.round(p.acked).toLocaleString("en")} | ${fixed(p.gatewayCpuUs)} µs | ${fixed(p.workersCpuUs)} µs | ${fixed((p.writtenBytes ?? NaN) / 1024)} KB | ${fixed(p.loopDelayP99Ms ?? NaN, 2)} ms (${fixed(p.loopDelayMaxMs ?? NaN, 1)} ms) | ${fixed(p.loadAverage ?? NaN, 2)} |`),
       "",
-      "CPU per observation: the gateway process's CPU time (all its threads) and its rules workers', from the start of a run until the rules have caught up on it, divided by the device observations stored meanwhile; steadier than latency when the machine is shared. Event loop delay: how late the gateway's event loop ran perf_hooks' 1 ms probe (monitorEventLoopDelay) over the same span: the stalls a PUBACK waits through, whether from work on the loop (rules' or the gateway's own) or from the CPU being taken by other processes.",
+      "CPU per observation: the gateway process's CPU time (all its threads) and its rules workers', from the start of a run until the rules have caught up on it, divided by the device observations stored meanwhile; steadier than latency when the machine is shared. Written to disk: the bytes the gateway process wrote over the same span (/proc's write_bytes: the WAL's frames, which each device group commit's fsync carries, and the checkpoints' pages), per device observation. Event loop delay: how late the gateway's event loop ran perf_hooks' 1 ms probe (monitorEventLoopDelay) over the same span: the stalls a PUBACK waits through, whether from work on the loop (rules' or the gateway's own) or from the CPU being taken by other processes.",
       "",
     ];
     const added = p99Of(f, 10) - p99Of(f, 0);

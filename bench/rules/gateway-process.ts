@@ -7,10 +7,11 @@
  * resident memory after a full collection, its V8 heap, and its rules
  * workers' resident memory; started with --expose-gc for that), {type: "twins"} → what the "twin" rule
  * derived against what devices sent, {type: "cpu"} → {cpu: {gatewayUs,
- * workersUs, stored, loopDelayP99Ms, loopDelayMaxMs}} (CPU time used so far
- * by this process and by its rules workers, the device observations
- * stored, and how late the event loop ran its timers since the last such
- * message: the stalls PUBACKs wait through), {type: "stop"} →
+ * workersUs, stored, writtenBytes, loopDelayP99Ms, loopDelayMaxMs}} (CPU
+ * time used so far by this process and by its rules workers, the device
+ * observations stored, the bytes it has written to disk, WAL and
+ * checkpoints, and how late the event loop ran its timers since the last
+ * such message: the stalls PUBACKs wait through), {type: "stop"} →
  * {stopped: true}.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -62,6 +63,18 @@ function cpuUsOf(pid: number): number {
   }
 }
 
+/**
+ * Bytes this process has caused to be written to disk (/proc's write_bytes: counted as pages are dirtied, so the
+ * WAL's frames and the checkpoints' pages, which every device group commit's fsync carries); 0 where /proc has no io.
+ */
+function writtenBytes(): number {
+  try {
+    return Number(/^write_bytes: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))![1]);
+  } catch {
+    return 0;
+  }
+}
+
 process.once("message", async (plan: RulesServerPlan) => {
   const dataDir = mkdtempSync(join(tmpdir(), "xsedge-bench-rules-"));
   const registry = new StaticRegistry(Array.from({ length: plan.devices }, (_, i) => ({ sensorId: `${plan.prefix}-${i + 1}`, secret: plan.secret })));
@@ -85,7 +98,7 @@ process.once("message", async (plan: RulesServerPlan) => {
       const pids = gateway.rules?.workerPids() ?? [];
       const loop = { loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 };
       loopDelay.reset();
-      process.send!({ cpu: { gatewayUs: own.user + own.system, workersUs: pids.reduce((n, pid) => n + cpuUsOf(pid), 0), stored: gateway.stats().ingest.stored, ...loop } });
+      process.send!({ cpu: { gatewayUs: own.user + own.system, workersUs: pids.reduce((n, pid) => n + cpuUsOf(pid), 0), stored: gateway.stats().ingest.stored, writtenBytes: writtenBytes(), ...loop } });
     } else if (message.type === "twins") {
       const store = gateway.store;
       const devices = store.queries.sensorSummaries().filter((s) => !s.sensorId.includes(".")).reduce((n, s) => n + s.observations, 0);
