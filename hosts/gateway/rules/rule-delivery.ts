@@ -9,6 +9,7 @@
  */
 import type { RunnerEnv } from "./runner-env.js";
 import { onlyObservation } from "./delivery-plan.js";
+import { deliverRequestJson } from "./delivery-encoding.js";
 import type { FaultContext } from "./fault-report.js";
 import { refuseOutputs } from "./output-checks.js";
 import { deathFault } from "./rule-faults.js";
@@ -66,7 +67,7 @@ export async function deliverEvents(env: RunnerEnv, target: DeliveryTarget, even
     // The worker was replaced since the load: load into the new one first.
     if (worker !== target.loadedIn) return { kind: "reload" };
     const watchdog = WATCHDOG_BASE_MS + WATCHDOG_PER_EVENT_MS * events.length;
-    const answer = await worker.request<DeliverReply>({ op: "deliver", slot, events }, watchdog);
+    const answer = await worker.requestJson<DeliverReply>(deliverRequestJson(slot, events), watchdog);
     reply = answer.reply;
     grewBy = answer.meter.allocate - answer.allocateBefore;
     if (answer.meter.allocate > env.workerRecycleBytes) env.pool.recycle(target.worker);

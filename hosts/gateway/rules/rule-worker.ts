@@ -186,7 +186,12 @@ export class RuleWorker {
    * before those queued (a hand-over's, while other rules' deliveries wait).
    */
   async request<T>(request: HostRequest, timeoutMs: number, urgent = false): Promise<WorkerReply<T>> {
-    const message = Buffer.concat([Buffer.from("?"), Buffer.from(JSON.stringify(request), "utf8")]);
+    return this.requestJson<T>(JSON.stringify(request), timeoutMs, urgent);
+  }
+
+  /** As `request`, the request already encoded (a delivery's: delivery-encoding.ts). */
+  async requestJson<T>(json: string, timeoutMs: number, urgent = false): Promise<WorkerReply<T>> {
+    const message = Buffer.from(`?${json}`, "utf8");
     const { reply, meter, allocateBefore } = await this.#send(message, timeoutMs, urgent);
     return { reply: JSON.parse(reply as string) as T, meter, allocateBefore };
   }

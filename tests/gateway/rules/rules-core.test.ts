@@ -18,6 +18,8 @@ import { onlyObservation, planDelivery } from "../../../hosts/gateway/rules/deli
 import { RuleFaults } from "../../../hosts/gateway/rules/rule-faults.js";
 import { ruleVersion } from "../../../hosts/gateway/rules/rule-version.js";
 import type { InputRow } from "../../../hosts/gateway/rules/input-window.js";
+import { deliverRequestJson, observationJson } from "../../../hosts/gateway/rules/delivery-encoding.js";
+import type { WireEvent } from "../../../hosts/gateway/rules/xs/protocol.js";
 
 test("hysteresis: on past one threshold, off only past the other, both directions; bounds the wrong way round are refused", () => {
   const warm = { raiseAbove: -15, clearBelow: -18 };
@@ -169,6 +171,20 @@ test("a rule's faults: counted by kind, stepped past one event at a time, in a r
   assert.equal([faults.byKind, faults.total, faults.lastError?.at], [{ compute: 1, throw: 2 }, 3, 3]);
   faults.succeeded(12);
   assert.equal([faults.consecutive, faults.cautiousAt(11)], [0, false], "past it: no longer in a row, no longer cautious");
+});
+
+test("a delivery's JSON: what JSON.stringify of the request says, with each observation's text encoded once for every rule it goes to", () => {
+  const odd = { id: 7, sensorId: 'quote"back\\slash-é-\u2028', seq: 3, time: null, receivedAt: 1000, readings: [{ quantity: "temperature" as const, value: -0.5 }] };
+  const plain = { id: 8, sensorId: "s-1", seq: 4, time: 1733280000123, receivedAt: 1001, readings: [] };
+  const events: WireEvent[] = [{ kind: "observation", o: odd }, { kind: "tick", now: 1002 }, { kind: "observation", o: plain }];
+  for (const slot of ["count@1", 'odd"slot']) {
+    const json = deliverRequestJson(slot, events);
+    assert.equal(JSON.parse(json), { op: "deliver", slot, events });
+    assert.is(json, JSON.stringify({ op: "deliver", slot, events }), "the same text, so the rule host reads the same");
+  }
+  assert.is(deliverRequestJson("none@1", []), JSON.stringify({ op: "deliver", slot: "none@1", events: [] }));
+  assert.is(observationJson(odd), observationJson(odd));
+  assert.is(observationJson(odd), JSON.stringify(odd));
 });
 
 test.run();
