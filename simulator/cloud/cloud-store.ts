@@ -11,11 +11,21 @@
  * device's password. The file is 0600 (hosts/sqlite/durable-database.ts),
  * and secure_delete is on, so a replaced digest is zeroed rather than left in
  * a free page.
+ *
+ * What this store commits is durable once `sync` resolves, not before: the
+ * connection runs at synchronous=NORMAL and `sync` adds FULL's one fsync of
+ * the WAL, on a thread of its own and shared by every commit made while one
+ * runs (hosts/sqlite/wal-sync.ts), as the gateway's store does. So the
+ * cloud's event loop goes on parsing and committing the next requests while
+ * the disk works, and requests in flight together share one fsync. Every
+ * caller that acknowledges (a POST's answer, a ConsumerEventAck, a
+ * registration's answer) waits for `sync` first.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { WalSync } from "../../hosts/sqlite/wal-sync.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
 
@@ -166,9 +176,10 @@ export class CloudStore {
   /** gRPC events that could not be stored as observations. */
   readonly quarantine: QuarantineTable;
   readonly #db: Database.Database;
+  readonly #walSync: WalSync;
 
   static open(dataDir: string): CloudStore {
-    // synchronous=FULL matters here too: the gateway deletes its copy once we answer.
+    // Durable before we answer matters here too (the gateway deletes its copy once we do): FULL until open, then `sync`.
     const db = openDurableDatabase(dataDir, CLOUD_STORE_FILE, MIGRATIONS, (opened) => {
       opened.pragma("secure_delete = ON");
       // Migration 4's; a value already a digest (a migration rerun by hand) stays as it is.
@@ -189,6 +200,9 @@ export class CloudStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
+    // Commits are made durable by `sync`, off the event loop (see the top of this file).
+    db.pragma("synchronous = NORMAL");
+    this.#walSync = new WalSync(`${path}-wal`);
     try {
       this.journal = new EventJournal(db);
       this.quarantine = new QuarantineTable(db);
@@ -196,6 +210,23 @@ export class CloudStore {
       db.close();
       throw e;
     }
+  }
+
+  /**
+   * Resolves once every transaction committed before the call is on disk
+   * (one fdatasync of the WAL, shared with the other callers meanwhile);
+   * rejects if the disk said no. Acknowledge nothing before it resolves.
+   */
+  sync(): Promise<void> {
+    return this.#walSync.sync();
+  }
+
+  /** The durability settings of this connection (synchronous: 1 = NORMAL, the WAL's fsync being `sync`'s), for diagnostics and tests. */
+  durability(): { journalMode: string; synchronous: number } {
+    return {
+      journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
+      synchronous: this.#db.pragma("synchronous", { simple: true }) as number,
+    };
   }
 
   /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. Keeps only the secret's digest. */
@@ -311,6 +342,7 @@ export class CloudStore {
   }
 
   close(): void {
+    this.#walSync.close();
     if (this.#db.open) this.#db.close();
   }
 }

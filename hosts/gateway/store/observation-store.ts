@@ -10,7 +10,7 @@
  * on power loss, and an acknowledged record lost that way is one the device
  * has already deleted from its flash); `sync` adds exactly what FULL would,
  * one fsync of the WAL after the commits, but on a thread of its own and
- * shared by every commit made while one runs (wal-sync.ts), so the event
+ * shared by every commit made while one runs (hosts/sqlite/wal-sync.ts), so the event
  * loop never waits on the disk.
  *
  * Synchronous and timer-free on purpose (but for `sync`): callers decide
@@ -39,7 +39,7 @@ import { RuleRows } from "./rule-rows.js";
 import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
-import { WalSync } from "./wal-sync.js";
+import { WalSync } from "../../sqlite/wal-sync.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
