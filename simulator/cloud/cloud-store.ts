@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
 import { WalSync } from "../../hosts/sqlite/wal-sync.js";
+import { WalCheckpointer, type CheckpointStats } from "../../hosts/sqlite/wal-checkpointer.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
 
@@ -36,6 +37,8 @@ import { QuarantineTable, type QuarantinedEvent } from "./grpc/quarantine-table.
 import type { IncomingObservation, Registration } from "./validate.js";
 
 export const CLOUD_STORE_FILE = "cloud.db";
+/** The WAL's bound should the checkpoint worker fall behind: about 40 MB of 4 KB pages, as the gateway's store. */
+export const CLOUD_WAL_CHECKPOINT_PAGES = 10_000;
 
 /** Append only (see hosts/sqlite/durable-database.ts): clouds in use have run every shipped one. */
 export const MIGRATIONS: readonly string[] = [
@@ -177,6 +180,7 @@ export class CloudStore {
   readonly quarantine: QuarantineTable;
   readonly #db: Database.Database;
   readonly #walSync: WalSync;
+  readonly #checkpointer: WalCheckpointer;
 
   static open(dataDir: string): CloudStore {
     // Durable before we answer matters here too (the gateway deletes its copy once we do): FULL until open, then `sync`.
@@ -203,10 +207,15 @@ export class CloudStore {
     // Commits are made durable by `sync`, off the event loop (see the top of this file).
     db.pragma("synchronous = NORMAL");
     this.#walSync = new WalSync(`${path}-wal`);
+    // The WAL goes back into the database on a worker thread (hosts/sqlite/wal-checkpointer.ts); in a commit only past this bound.
+    db.pragma(`wal_autocheckpoint = ${CLOUD_WAL_CHECKPOINT_PAGES}`);
+    const totalChanges = db.prepare("SELECT total_changes() AS n");
+    this.#checkpointer = new WalCheckpointer(path, () => (totalChanges.get() as { n: number }).n);
     try {
       this.journal = new EventJournal(db);
       this.quarantine = new QuarantineTable(db);
     } catch (e) {
+      this.#checkpointer.close();
       db.close();
       throw e;
     }
@@ -227,6 +236,11 @@ export class CloudStore {
       journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
       synchronous: this.#db.pragma("synchronous", { simple: true }) as number,
     };
+  }
+
+  /** Checkpoints the WAL's worker thread ran, for diagnostics and tests. */
+  checkpoints(): CheckpointStats {
+    return this.#checkpointer.stats();
   }
 
   /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. Keeps only the secret's digest. */
@@ -342,6 +356,8 @@ export class CloudStore {
   }
 
   close(): void {
+    // First: a checkpoint running in its worker ends before this connection closes (and removes the WAL).
+    this.#checkpointer.close();
     this.#walSync.close();
     if (this.#db.open) this.#db.close();
   }

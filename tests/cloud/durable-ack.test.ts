@@ -1,22 +1,27 @@
 /*
  * The reference cloud acknowledges only what is on disk: it commits at
  * synchronous=NORMAL and answers once the store's sync (the WAL's fsync, on
- * a thread of its own, shared by the batches committed meanwhile) is done.
- * Real cloud, real SQLite file, HTTP on 127.0.0.1.
+ * a thread of its own, shared by the batches committed meanwhile) is done;
+ * and its WAL goes back into the database on a worker thread, not inside a
+ * request's commit. Real cloud, real SQLite file, HTTP on 127.0.0.1.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import Database from "better-sqlite3";
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { GATEWAY_TOKEN, TEST_CREDENTIALS } from "../support/cloud-access.js";
 import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
+import { CLOUD_STORE_FILE } from "../../simulator/cloud/cloud-store.js";
 import { call } from "../support/cloud-http.js";
 import { observation, tempDir, waitFor, within } from "../support/test-helpers.js";
 
-async function withCloud(run: (cloud: Cloud) => Promise<void>): Promise<void> {
+async function withCloud(run: (cloud: Cloud, dir: string) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-durable");
   const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger("cloud") });
   try {
-    await run(cloud);
+    await run(cloud, dir.path);
   } finally {
     await cloud.close();
     dir.remove();
@@ -71,6 +76,28 @@ test("batches in flight together are all committed while the first one's sync is
     for (const s of held.syncs) s.release();
     assert.equal((await within("the answers", Promise.all(answers))).map((a) => a.status), [200, 200, 200, 200]);
   });
+});
+
+test("the WAL goes back into the database on a worker thread: the database file alone holds what was acknowledged; closing removes the WAL", async () => {
+  const dir = tempDir("cloud-checkpoint");
+  const cloud = await startCloud({ credentials: TEST_CREDENTIALS, port: 0, grpcPort: 0, dataDir: dir.path, logger: createMemoryLogger("cloud") });
+  try {
+    const batch = Array.from({ length: 50 }, (_, i) => observation("s-1", i + 1));
+    assert.is((await post(cloud, ...batch)).status, 200);
+    // Far fewer pages than the autocheckpoint's bound: only the worker copies them back.
+    await waitFor("a checkpoint by the worker", () => cloud.store.checkpoints().checkpoints >= 1, 10_000);
+    const copy = tempDir("cloud-checkpoint-copy");
+    copyFileSync(join(dir.path, CLOUD_STORE_FILE), join(copy.path, CLOUD_STORE_FILE));
+    const db = new Database(join(copy.path, CLOUD_STORE_FILE), { readonly: true });
+    assert.is((db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n, 50, "in the database file, without its WAL");
+    db.close();
+    copy.remove();
+    assert.equal(cloud.store.checkpoints().failures, 0);
+  } finally {
+    await cloud.close();
+  }
+  assert.not.ok(existsSync(join(dir.path, `${CLOUD_STORE_FILE}-wal`)), "the store's connection closed last and removed its WAL");
+  dir.remove();
 });
 
 test.run();
