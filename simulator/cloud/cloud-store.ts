@@ -11,11 +11,22 @@
  * device's password. The file is 0600 (hosts/sqlite/durable-database.ts),
  * and secure_delete is on, so a replaced digest is zeroed rather than left in
  * a free page.
+ *
+ * What this store commits is durable once `sync` resolves, not before: the
+ * connection runs at synchronous=NORMAL and `sync` adds FULL's one fsync of
+ * the WAL, on a thread of its own and shared by every commit made while one
+ * runs (hosts/sqlite/wal-sync.ts), as the gateway's store does. So the
+ * cloud's event loop goes on parsing and committing the next requests while
+ * the disk works, and requests in flight together share one fsync. Every
+ * caller that acknowledges (a POST's answer, a ConsumerEventAck, a
+ * registration's answer) waits for `sync` first.
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { secretDigestText } from "../../hosts/auth/secret-digest.js";
 import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { WalSync } from "../../hosts/sqlite/wal-sync.js";
+import { WalCheckpointer, type CheckpointStats } from "../../hosts/sqlite/wal-checkpointer.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
 import { observationToJson, type ObservationJson } from "../../modules/observation/observation-json.js";
 
@@ -26,6 +37,8 @@ import { QuarantineTable, type QuarantinedEvent } from "./grpc/quarantine-table.
 import type { IncomingObservation, Registration } from "./validate.js";
 
 export const CLOUD_STORE_FILE = "cloud.db";
+/** The WAL's bound should the checkpoint worker fall behind: about 40 MB of 4 KB pages, as the gateway's store. */
+export const CLOUD_WAL_CHECKPOINT_PAGES = 10_000;
 
 /** Append only (see hosts/sqlite/durable-database.ts): clouds in use have run every shipped one. */
 export const MIGRATIONS: readonly string[] = [
@@ -166,9 +179,11 @@ export class CloudStore {
   /** gRPC events that could not be stored as observations. */
   readonly quarantine: QuarantineTable;
   readonly #db: Database.Database;
+  readonly #walSync: WalSync;
+  readonly #checkpointer: WalCheckpointer;
 
   static open(dataDir: string): CloudStore {
-    // synchronous=FULL matters here too: the gateway deletes its copy once we answer.
+    // Durable before we answer matters here too (the gateway deletes its copy once we do): FULL until open, then `sync`.
     const db = openDurableDatabase(dataDir, CLOUD_STORE_FILE, MIGRATIONS, (opened) => {
       opened.pragma("secure_delete = ON");
       // Migration 4's; a value already a digest (a migration rerun by hand) stays as it is.
@@ -189,13 +204,43 @@ export class CloudStore {
   private constructor(db: Database.Database, path: string) {
     this.path = path;
     this.#db = db;
+    // Commits are made durable by `sync`, off the event loop (see the top of this file).
+    db.pragma("synchronous = NORMAL");
+    this.#walSync = new WalSync(`${path}-wal`);
+    // The WAL goes back into the database on a worker thread (hosts/sqlite/wal-checkpointer.ts); in a commit only past this bound.
+    db.pragma(`wal_autocheckpoint = ${CLOUD_WAL_CHECKPOINT_PAGES}`);
+    const totalChanges = db.prepare("SELECT total_changes() AS n");
+    this.#checkpointer = new WalCheckpointer(path, () => (totalChanges.get() as { n: number }).n);
     try {
       this.journal = new EventJournal(db);
       this.quarantine = new QuarantineTable(db);
     } catch (e) {
+      this.#checkpointer.close();
       db.close();
       throw e;
     }
+  }
+
+  /**
+   * Resolves once every transaction committed before the call is on disk
+   * (one fdatasync of the WAL, shared with the other callers meanwhile);
+   * rejects if the disk said no. Acknowledge nothing before it resolves.
+   */
+  sync(): Promise<void> {
+    return this.#walSync.sync();
+  }
+
+  /** The durability settings of this connection (synchronous: 1 = NORMAL, the WAL's fsync being `sync`'s), for diagnostics and tests. */
+  durability(): { journalMode: string; synchronous: number } {
+    return {
+      journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
+      synchronous: this.#db.pragma("synchronous", { simple: true }) as number,
+    };
+  }
+
+  /** Checkpoints the WAL's worker thread ran, for diagnostics and tests. */
+  checkpoints(): CheckpointStats {
+    return this.#checkpointer.stats();
   }
 
   /** Registers a sensor, or replaces its secret; either way it gets the next registration offset. Keeps only the secret's digest. */
@@ -311,6 +356,9 @@ export class CloudStore {
   }
 
   close(): void {
+    // First: a checkpoint running in its worker ends before this connection closes (and removes the WAL).
+    this.#checkpointer.close();
+    this.#walSync.close();
     if (this.#db.open) this.#db.close();
   }
 }

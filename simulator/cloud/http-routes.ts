@@ -82,6 +82,7 @@ export function cloudRoutes(context: RouteContext): Routes {
         action: "register",
         handle: async (req, res) => {
           const { sensor, created } = store.register(parseRegistration(await readJson(req)), Date.now());
+          await store.sync();
           log.info(`sensor ${created ? "registered" : "re-registered"}: ${sensor.sensorId}`, { ...sensor });
           sendJson(res, created ? 201 : 200, sensor);
           context.registered();
@@ -95,8 +96,11 @@ export function cloudRoutes(context: RouteContext): Routes {
         handle: async (req, res) => {
           const batch = parseObservationBatch(await readJson(req));
           const { stored, duplicates } = store.append(batch, Date.now());
+          // Committed, not yet durable: the answer waits for the WAL's fsync, which batches in flight together share
+          // (cloud-store.ts); a failed one answers 500 and acks nothing (the gateway sends the batch again).
+          await store.sync();
           log.debug("batch stored", { received: batch.length, stored: stored.length, duplicates });
-          // Every observation of a valid batch is now stored (now or before), so all are acked.
+          // Every observation of a valid batch is now stored durably (now or before), so all are acked.
           sendJson(res, 200, { acked: batch.map(({ sensorId, seq }) => ({ sensorId, seq })), duplicates });
           context.published(stored);
         },

@@ -10,7 +10,7 @@
  * without any timer adding latency.
  *
  * A commit is durable once the store's `sync` resolves (an fsync of the
- * WAL on a thread of its own, ../store/wal-sync.ts): only then are the
+ * WAL on a thread of its own, ../../sqlite/wal-sync.ts): only then are the
  * group's outcomes handed back, so no PUBACK precedes it. Meanwhile the
  * event loop goes on reading devices and serving the relay, which may
  * already send the group's rows (the cloud dedups a row the device resends

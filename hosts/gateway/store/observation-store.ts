@@ -10,7 +10,7 @@
  * on power loss, and an acknowledged record lost that way is one the device
  * has already deleted from its flash); `sync` adds exactly what FULL would,
  * one fsync of the WAL after the commits, but on a thread of its own and
- * shared by every commit made while one runs (wal-sync.ts), so the event
+ * shared by every commit made while one runs (hosts/sqlite/wal-sync.ts), so the event
  * loop never waits on the disk.
  *
  * Synchronous and timer-free on purpose (but for `sync`): callers decide
@@ -39,7 +39,8 @@ import { RuleRows } from "./rule-rows.js";
 import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
-import { WalSync } from "./wal-sync.js";
+import { WalSync } from "../../sqlite/wal-sync.js";
+import { WalCheckpointer, type CheckpointStats } from "../../sqlite/wal-checkpointer.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -54,8 +55,10 @@ export type { AlertRecord, NewAlert } from "./rule-alerts.js";
 export const STORE_FILE = "observations.db";
 
 /**
- * The WAL is copied back into the database once it holds this many pages
- * (SQLite's default is 1,000). Each group commit with many devices dirties
+ * The WAL is copied back into the database by a worker thread about once a
+ * second after commits (hosts/sqlite/wal-checkpointer.ts); in a commit on
+ * the event loop only if that falls behind and the WAL holds this many
+ * pages (SQLite's default is 1,000). Each group commit with many devices dirties
  * a page of the (sensor_id, seq) index per device (each device's newest
  * entries are in a leaf of their own), so at 1,000 pages nearly every
  * commit triggered a checkpoint that rewrote the same pages. 10,000 pages of 4 KB let the WAL
@@ -106,6 +109,7 @@ export class ObservationStore {
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
   readonly #quarantine: StoreQuarantine;
   readonly #walSync: WalSync;
+  readonly #checkpointer: WalCheckpointer;
   /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
@@ -139,6 +143,8 @@ export class ObservationStore {
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    const totalChanges = db.prepare("SELECT total_changes() AS n");
+    this.#checkpointer = new WalCheckpointer(path, () => (totalChanges.get() as { n: number }).n);
     this.#relayRows = new RelayRows(db);
     this.#inTransaction = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
     this.#insert = db.prepare(
@@ -319,11 +325,18 @@ export class ObservationStore {
     };
   }
 
+  /** Checkpoints the WAL's worker thread ran (hosts/sqlite/wal-checkpointer.ts), for diagnostics and tests. */
+  checkpoints(): CheckpointStats {
+    return this.#checkpointer.stats();
+  }
+
   get isOpen(): boolean {
     return this.#db.open;
   }
 
   close(): void {
+    // First: a checkpoint running in its worker ends before this connection closes (and removes the WAL).
+    this.#checkpointer.close();
     if (this.#db.open) this.#db.close();
     this.#walSync.close();
   }

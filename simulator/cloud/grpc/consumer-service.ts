@@ -1,10 +1,11 @@
 /*
  * EventConsumerService.ConsumeEvent: gateways push their observations.
  *
- * Every event is committed to SQLite before its ConsumerEventAck is
- * written: the gateway forgets what is acked. Events that arrive together
- * (the gateway keeps several in flight) share one transaction, then their
- * acks go out in arrival order. A resent event (same persistence id and
+ * Every event is committed to SQLite, and the commit synced to disk, before
+ * its ConsumerEventAck is written: the gateway forgets what is acked. Events
+ * that arrive together (the gateway keeps several in flight) share one
+ * transaction; groups committed while a sync runs share the next one
+ * (cloud-store.ts); acks go out in arrival order. A resent event (same persistence id and
  * seq_nr) is a duplicate: acked, not stored again. A FilteredEvent is acked
  * and counted. An event that cannot be an observation is quarantined with
  * its reason and acked, since refusing it would stall the gateway's outbox
@@ -48,6 +49,8 @@ export function consumerService(
     let pending: Received[] = [];
     let scheduled = false;
     let open = true;
+    /** The acks of the groups committed so far, written once their sync is done, in order. */
+    let acksWritten: Promise<void> = Promise.resolve();
 
     const fail = (code: grpc.status, details: string) => {
       if (!open) return;
@@ -88,15 +91,28 @@ export function consumerService(
         stats.quarantined[q.reason]++;
         log.warn(`ConsumeEvent: quarantined ${q.persistenceId} seq_nr ${q.seqNr} (${q.reason}): ${q.detail}`, { origin: q.originId, stream: q.streamId });
       }
-      onStored(result.stored);
-      if (!open) return;
-      let roomLeft = true;
-      for (const item of group) roomLeft = call.write({ message: "ack", ack: item.ack }) && roomLeft;
-      if (!roomLeft) {
-        // The gateway is not reading its acks: stop reading its events until it does.
-        call.pause();
-        call.once("drain", () => call.resume());
-      }
+      // Each group's acks after the previous group's, so they keep arrival order.
+      const synced = store.sync();
+      // Handled below, perhaps only after an earlier group's: not an unhandled rejection meanwhile.
+      synced.catch(() => {});
+      acksWritten = acksWritten.then(() => synced).then(
+        () => {
+          onStored(result.stored);
+          if (!open) return;
+          let roomLeft = true;
+          for (const item of group) roomLeft = call.write({ message: "ack", ack: item.ack }) && roomLeft;
+          if (!roomLeft) {
+            // The gateway is not reading its acks: stop reading its events until it does.
+            call.pause();
+            call.once("drain", () => call.resume());
+          }
+        },
+        (error: Error) => {
+          // Committed but perhaps not on disk: unacked, so the gateway sends it again (a duplicate then, acked).
+          log.error("ConsumeEvent: syncing to disk failed; the events stay unacknowledged", { error, events: group.length });
+          fail(grpc.status.INTERNAL, `syncing to disk failed: ${error.message}`);
+        },
+      );
     }
 
     call.on("data", (message: ConsumeEventIn) => {
@@ -138,8 +154,11 @@ export function consumerService(
     });
     call.on("end", () => {
       flush();
-      if (open) call.end();
-      finish();
+      // The last groups' acks go out before the stream ends.
+      void acksWritten.then(() => {
+        if (open) call.end();
+        finish();
+      });
     });
     // Events already received are valid to store; the gateway resends them anyway, unacked.
     call.on("cancelled", () => {

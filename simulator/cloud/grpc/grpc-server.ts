@@ -61,10 +61,12 @@ export async function startCloudGrpc(options: CloudGrpcOptions): Promise<CloudGr
   server.addService(grpcService(EVENT_PRODUCER_SERVICE).service, producer.implementation);
   server.addService(grpcService(EVENT_CONSUMER_SERVICE).service, consumer.implementation);
   server.addService(grpcService(REGISTRATION_SERVICE).service, {
-    Register(call: grpc.ServerUnaryCall<RegisterRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    async Register(call: grpc.ServerUnaryCall<RegisterRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
       try {
         const registration = parseRegistration({ sensorId: call.request.sensor_entity_id, secret: call.request.secret });
         const { sensor, created } = store.register(registration, Date.now());
+        // Answered once durable (cloud-store.ts).
+        await store.sync();
         stats.registrations++;
         log.info(`sensor ${created ? "registered" : "re-registered"} over gRPC: ${sensor.sensorId}`, { ...sensor });
         callback(null, {});

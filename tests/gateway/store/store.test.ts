@@ -1,12 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import Database from "better-sqlite3";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_QUARANTINED_BYTES, ObservationStore, SCHEMA_VERSION, STORE_FILE, StoreVersionError } from "../../../hosts/gateway/store/observation-store.js";
 import { MIGRATIONS } from "../../../hosts/gateway/store/schema.js";
 import type { BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
 import { withStore } from "../../support/temp-store.js";
-import { observation, tempDir } from "../../support/test-helpers.js";
+import { observation, tempDir, waitFor } from "../../support/test-helpers.js";
 import { WALL } from "../../support/gateway-records.js";
 
 const counts = (observations: number, unrelayed: number, rejected = 0, untimed = observations, anchors = 0) => ({ observations, unrelayed, untimed, anchors, rejected });
@@ -24,6 +25,29 @@ test("the store opens in WAL mode with synchronous=NORMAL (its sync() is FULL's 
     assert.is(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
     db.close();
   });
+});
+
+test("the WAL goes back into the database on a worker thread, not in a commit: the database file alone holds what was committed; closing removes the WAL", async () => {
+  const dir = tempDir("store-checkpoint");
+  const store = ObservationStore.open(dir.path);
+  try {
+    store.transaction(() => {
+      for (let seq = 1; seq <= 50; seq++) store.append(observation("s-1", seq), 1000 + seq);
+    });
+    // Far fewer pages than WAL_CHECKPOINT_PAGES: a commit would not have checkpointed them.
+    await waitFor("a checkpoint by the worker", () => store.checkpoints().checkpoints >= 1, 10_000);
+    const copy = tempDir("store-checkpoint-copy");
+    copyFileSync(join(dir.path, STORE_FILE), join(copy.path, STORE_FILE));
+    const db = new Database(join(copy.path, STORE_FILE), { readonly: true });
+    assert.is((db.prepare("SELECT COUNT(*) AS n FROM observations").get() as { n: number }).n, 50, "in the database file, without its WAL");
+    db.close();
+    copy.remove();
+    assert.equal(store.checkpoints().failures, 0);
+  } finally {
+    store.close();
+  }
+  assert.not.ok(existsSync(join(dir.path, `${STORE_FILE}-wal`)), "the store's connection closed last and removed its WAL");
+  dir.remove();
 });
 
 test("append stores an observation, with or without a time, and returns it unchanged", () => {

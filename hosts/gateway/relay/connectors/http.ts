@@ -24,7 +24,14 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  * own on its event loop: the time saved before the send was spent queued at
  * the cloud (bench area `latency`, 2,000 obs/s on a loaded machine:
  * committed → sent p99 14–23 → 6–10 ms, the request p99 22–34 → 30–55 ms).
- * So one, until a cloud commits concurrent requests together.
+ * The reference cloud now fsyncs off its event loop, one sync shared by the
+ * requests committed meanwhile (simulator/cloud/cloud-store.ts), but
+ * measured again with it (latency path, 3,000 and 5,000 obs/s, alternating,
+ * a host at load 4–13): windows of 2 and 4 were no better than 1 overall
+ * (3,000/s: p99 79 ms and 3.1 s with 1, 816 ms and 1.1 s with 4; 5,000/s:
+ * 3.7 and 8.6 s with 1, 7.6 and 12.5 s with 2, 12.7 and 15.5 s with 4), the
+ * extra small requests costing CPU the host did not have. So still one; a
+ * quiet host may say otherwise.
  */
 export const DEFAULT_CONCURRENT_REQUESTS = 1;
 /** An ack names each observation in ~40 bytes: a few MiB covers any sane batch; more is not an ack, and is not buffered. */

@@ -3,10 +3,12 @@
  *
  * SQLite's synchronous=FULL in WAL mode is NORMAL plus one sync of the WAL
  * file after each commit (sqlite.org/pragma.html#pragma_synchronous),
- * inside the commit, on the calling thread: the gateway's event loop would
- * stand still for every fsync (milliseconds on an SD card, tens of them
- * under load), and no device would get a PUBACK, no relay its cloud's
- * answer, meanwhile. So the store runs at NORMAL and its callers ask for
+ * inside the commit, on the calling thread: the event loop would stand
+ * still for every fsync (milliseconds on an SD card, tens of them under
+ * load), and no device would get a PUBACK from the gateway, no gateway an
+ * answer from the reference cloud, meanwhile. So both stores (the
+ * gateway's, ../gateway/store/; the cloud's, simulator/cloud/cloud-store.ts)
+ * run at NORMAL and their callers ask for
  * that sync here, on libuv's thread pool, before they acknowledge: once
  * `sync()` resolves, every transaction committed before the call is on
  * disk. Calls made while a sync runs share the next one, so one fdatasync
