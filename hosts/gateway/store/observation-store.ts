@@ -249,7 +249,8 @@ export class ObservationStore {
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
     // A row sent untimed is marked with no time even if an anchor has timed it since: untimed again.
-    const sentUntimed = rows.filter((row) => row.observation.time == null).map((row) => row.id);
+    // Rows no anchor re-timed since they were handed out are as they were sent: none untimed was timed meanwhile.
+    const sentUntimed = this.#relayRows.timesAsSent(rows) ? [] : rows.filter((row) => row.observation.time == null).map((row) => row.id);
     const untimedAgain = sentUntimed.length === 0 ? 0 : (this.#timedUnrelayed.get(JSON.stringify(sentUntimed))?.n ?? 0);
     const changed = this.#relayRows.mark(rows, at);
     this.#count({ kind: "relayed", rows: changed, untimedAgain });
