@@ -40,6 +40,7 @@ import { RuleAlerts } from "./rule-alerts.js";
 import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
 import { WalSync } from "./wal-sync.js";
+import { MultiRowInsert } from "./multi-row-insert.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -101,6 +102,7 @@ export class ObservationStore {
   /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
+  readonly #insertMany: MultiRowInsert;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
@@ -145,6 +147,7 @@ export class ObservationStore {
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
+    this.#insertMany = new MultiRowInsert(db);
     this.rules = new RuleRows(db, {
       stored: (id, obs, receivedAt) => this.#stored(id, obs, receivedAt),
       keepLocal: (ids, at) => this.#keepLocal(ids, at),
@@ -206,6 +209,38 @@ export class ObservationStore {
     // have been filled in (or not, once relayed) since the first receipt.
     const same = existing !== undefined && existing.boot === obs.boot && existing.uptime_ms === obs.uptimeMs && existing.readings === readings;
     return same ? "duplicate" : "conflict";
+  }
+
+  /**
+   * As `append` for each observation in turn (receivedAt[i] for
+   * observations[i]), many rows to an INSERT (multi-row-insert.ts): what
+   * a group commit stores. Each outcome is what `append` would have said
+   * at that point, a (sensorId, seq) repeated within the list included.
+   * Inside a transaction it is part of it (if it throws, the caller's
+   * transaction must roll back, as `transaction` does); outside one, it
+   * commits on its own, all or nothing.
+   */
+  appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
+    // No savepoint inside the caller's transaction: it would make SQLite copy every page the rows change (see multi-row-insert.ts).
+    return this.#db.inTransaction ? this.#appendAll(observations, receivedAt) : this.transaction(() => this.#appendAll(observations, receivedAt));
+  }
+
+  #appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
+    const readings = observations.map((obs) => JSON.stringify(obs.readings));
+    const outcomes: AppendOutcome[] = new Array(observations.length);
+    for (let at = 0; at < observations.length; ) {
+      const size = MultiRowInsert.chunkSize(observations, at);
+      const lastId = size > 1 ? this.#insertMany.insert(observations, readings, receivedAt, at, size) : undefined;
+      for (let i = at; i < at + size; i++) {
+        if (lastId === undefined) outcomes[i] = this.append(observations[i], receivedAt[i]);
+        else {
+          this.#stored(lastId - size + 1 + (i - at), observations[i], receivedAt[i]);
+          outcomes[i] = "stored";
+        }
+      }
+      at += size;
+    }
+    return outcomes;
   }
 
   /** The anchor a boot's times come from, if one has arrived. */
