@@ -105,7 +105,7 @@ export function render({ ingest, parts, versions: v }: GatewayFigures, cores: nu
     say(`| ${b.devices.toLocaleString("en")} | ${us(b.mosquittoUs)} | ${us(b.gatewayUs)} | ${us(b.listenerUs)} | ${us(durable.cpuUs)} | **${us(b.durableAllowedUs)}** | ${us(b.rateBudgetUs)} |`);
   }
   say();
-  say(`And in SQLite alone (bench/gateway/store-floor.ts), the same rows in the same order, every variant given each group of 500 in turn: the gateway's store as it is (its schema and statements: insert, commit and its fsync, the relay's UPDATE of the acknowledged rows), then without one part at a time, and a floor no row-per-observation store goes below (the UNIQUE (sensor, seq) index dedup needs, nothing else, nothing marked); beside it, decoding and checking one record.`);
+  say(`And in SQLite alone (bench/gateway/store-floor.ts), the same rows in the same order, every variant given each group of 500 in turn: the gateway's store as it is (its schema and statements: a sensor's consecutive rows up to 64 to an INSERT, commit and its fsync, the relay's UPDATE of the acknowledged rows), then without one part at a time, and a floor no row-per-observation store goes below (the UNIQUE (sensor, seq) index dedup needs, nothing else, nothing marked); beside it, decoding and checking one record.`);
   say();
   say("| devices | gateway's store | without the anchors' (sensor, boot) index | without AUTOINCREMENT | a relayed-up-to position instead of marks and unrelayed indexes | floor (that, without AUTOINCREMENT) | decode + check |");
   say("|---|---|---|---|---|---|---|");

@@ -2,7 +2,8 @@
  * What the durable work costs in SQLite alone, measured side by side so the
  * bench can say where the gateway's store spends its microseconds and what
  * a leaner one would save: the gateway's own schema (store/schema.ts, its
- * insert and its relay mark as store/relay-rows.ts runs them), the same
+ * multi-row inserts as store/multi-row-insert.ts runs them, and its relay
+ * mark as store/relay-rows.ts runs it), the same
  * without one piece at a time, and a floor no row-per-observation store can
  * go below — a table with only the UNIQUE (sensor_id, seq) index that dedup
  * needs, nothing marked when the cloud acknowledges. Plus what decoding and
@@ -20,7 +21,8 @@ import { join } from "node:path";
 import { classify } from "../../hosts/gateway/ingest/ingest.js";
 import { MIGRATIONS } from "../../hosts/gateway/store/schema.js";
 import { WAL_CHECKPOINT_PAGES } from "../../hosts/gateway/store/observation-store.js";
-import { encodeObservation } from "../../modules/observation/record.js";
+import { MultiRowInsert } from "../../hosts/gateway/store/multi-row-insert.js";
+import { encodeObservation, type TimedObservation } from "../../modules/observation/record.js";
 
 /** Rows per transaction: about what the gateway's group commit gathers under this load. */
 const GROUP_ROWS = 500;
@@ -79,16 +81,29 @@ function openVariant(dir: string, name: StoreVariant, devices: number): Variant 
   db.pragma("synchronous = FULL");
   db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   db.exec(schemaOf(name));
-  // The store's own statements (observation-store.ts, relay-rows.ts).
-  const insert = db.prepare(
+  // The store's own statements (observation-store.ts appendAll: a sensor's consecutive rows many to an INSERT, else one; relay-rows.ts's mark).
+  const inserts = new MultiRowInsert(db);
+  const insertOne = db.prepare(
     `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
   );
   const markRun = db.prepare("UPDATE observations SET relayed_at = ? WHERE id BETWEEN ? AND ? AND relayed_at IS NULL");
   const sensorIds = Array.from({ length: devices }, (_, d) => `floor-${d}`);
-  const readings = JSON.stringify([{ quantity: "temperature", value: 21.5 }]);
+  const reading = [{ quantity: "temperature" as const, value: 21.5 }];
   const group = db.transaction((from: number) => {
-    for (let i = from; i < from + GROUP_ROWS; i++) insert.run(sensorIds[i % devices], Math.floor(i / devices) + 1, 1, i, null, null, readings, i);
+    const observations: TimedObservation[] = [];
+    const receivedAt: number[] = [];
+    for (let i = from; i < from + GROUP_ROWS; i++) {
+      observations.push({ sensorId: sensorIds[i % devices], seq: Math.floor(i / devices) + 1, boot: 1, uptimeMs: i, readings: reading });
+      receivedAt.push(i);
+    }
+    const readings = observations.map((obs) => JSON.stringify(obs.readings));
+    for (let at = 0; at < GROUP_ROWS; ) {
+      const size = MultiRowInsert.chunkSize(observations, at);
+      if (size === 1) insertOne.run(observations[at].sensorId, observations[at].seq, 1, observations[at].uptimeMs, null, null, readings[at], receivedAt[at]);
+      else if (inserts.insert(observations, readings, receivedAt, at, size) === undefined) throw new Error("store floor: a bench row was already stored");
+      at += size;
+    }
   });
   const marks = db.transaction((from: number) => markRun.run(from, from + 1, from + GROUP_ROWS));
   const relayed = name !== "floor" && name !== "relay-position";

@@ -3,7 +3,7 @@
  * by its boot's clock anchor when one is known), record a clock anchor,
  * recognise a retry, or refuse it (quarantined, counted, logged). No sockets
  * here; the broker submits publishes to the outbox (outbox.ts), whose group
- * commit (queue.ts) stages many in one transaction with `stage` and
+ * commit (queue.ts) stages many in one transaction with `stageAll` and
  * settles them once it commits; `handle` is the one-publish path. Every
  * outcome but "failed" is committed before it is returned.
  *
@@ -13,7 +13,7 @@ import { decodeUplinkRecord, type UplinkRecord } from "../../../modules/observat
 import { ObservationError, MAX_RECORD_BYTES, type ClockAnchor, type Observation, type TimedObservation } from "../../../modules/observation/record.js";
 import type { Logger } from "../../log/logger.js";
 import { anchorEstimate, withTime, type AnchorDecision, type BootAnchor } from "../store/clock-map.js";
-import type { ObservationStore } from "../store/observation-store.js";
+import type { AppendOutcome, ObservationStore } from "../store/observation-store.js";
 import { CommitFailures, type CommitFailure } from "./commit-failures.js";
 import { RefusalLog } from "./refusal-log.js";
 
@@ -210,12 +210,54 @@ export class Ingest {
    */
   stage(input: PublishInput): StagedPublish {
     const receivedAt = this.#now();
-    const decision = checkPublisher(classify(input.topic, input.payload), input.authenticatedAs);
+    return this.#staged(input, checkPublisher(classify(input.topic, input.payload), input.authenticatedAs), receivedAt);
+  }
+
+  #staged(input: PublishInput, decision: Classification, receivedAt: number): StagedPublish {
     if (decision.kind === "refused") return this.#refuse(input, decision, receivedAt);
     const { record } = decision;
     if (record.kind === "clock") return this.#anchor(input, record.anchor, receivedAt);
     if (record.kind === "batch") return this.#batch(input, record.observations, receivedAt);
     return this.#observation(input, record.observation, receivedAt);
+  }
+
+  /**
+   * `stage` for each of a group's publishes in turn, with their single
+   * observations stored many to an INSERT (store.appendAll): the same
+   * effects and outcomes, at less CPU per row. Each run of observations is
+   * stored before any other record is staged, so an anchor still times
+   * exactly the rows that came before it, and a run looks anchors up after
+   * every anchor before it.
+   */
+  stageAll(inputs: readonly PublishInput[]): StagedPublish[] {
+    const staged: StagedPublish[] = new Array(inputs.length);
+    let run: { at: number[]; observations: Observation[]; timed: TimedObservation[]; receivedAt: number[] } = { at: [], observations: [], timed: [], receivedAt: [] };
+    const storeRun = () => {
+      if (run.at.length === 0) return;
+      const appended = this.#store.appendAll(run.timed, run.receivedAt);
+      for (let k = 0; k < run.at.length; k++) {
+        const i = run.at[k];
+        staged[i] = this.#observed(inputs[i], run.observations[k], run.timed[k], appended[k], run.receivedAt[k]);
+      }
+      run = { at: [], observations: [], timed: [], receivedAt: [] };
+    };
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      const receivedAt = this.#now();
+      const decision = checkPublisher(classify(input.topic, input.payload), input.authenticatedAs);
+      if (decision.kind === "valid" && decision.record.kind === "observation") {
+        const { observation } = decision.record;
+        run.at.push(i);
+        run.observations.push(observation);
+        run.timed.push(withTime(observation, this.#store.anchor(observation.sensorId, observation.boot)));
+        run.receivedAt.push(receivedAt);
+        continue;
+      }
+      storeRun();
+      staged[i] = this.#staged(input, decision, receivedAt);
+    }
+    storeRun();
+    return staged;
   }
 
   /** Counts and logs a publish that could not be committed; the device must not get a PUBACK. */
@@ -233,10 +275,15 @@ export class Ingest {
   }
 
   #observation(input: PublishInput, observation: Observation, receivedAt: number): StagedPublish {
-    const { sensorId, seq, boot } = observation;
+    const { sensorId, boot } = observation;
     // Read and written in the same synchronous turn: no anchor can slip in between.
     const timed = withTime(observation, this.#store.anchor(sensorId, boot));
-    const appended = this.#store.append(timed, receivedAt);
+    return this.#observed(input, observation, timed, this.#store.append(timed, receivedAt), receivedAt);
+  }
+
+  /** What storing one observation came to, as staged: a conflict is refused (and quarantined). */
+  #observed(input: PublishInput, observation: Observation, timed: TimedObservation, appended: AppendOutcome, receivedAt: number): StagedPublish {
+    const { sensorId, seq } = observation;
     if (appended === "conflict") {
       const refusal = refuse("seq-conflict", "seq", `${sensorId} seq ${seq} is already stored with different content`);
       return this.#refuse(input, refusal, receivedAt);

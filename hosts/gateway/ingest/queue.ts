@@ -176,7 +176,7 @@ export class IngestQueue {
   #commit(inputs: PublishInput[]): IngestOutcome[] {
     let staged: StagedPublish[];
     try {
-      staged = this.#store.transaction(() => inputs.map((input) => this.#ingest.stage(input)));
+      staged = this.#store.transaction(() => this.#ingest.stageAll(inputs));
     } catch (e) {
       return this.#commitEachAlone(inputs, e);
     }

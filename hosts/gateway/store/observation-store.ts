@@ -41,6 +41,7 @@ import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
 import { WalSync } from "../../sqlite/wal-sync.js";
 import { WalCheckpointer, type CheckpointStats } from "../../sqlite/wal-checkpointer.js";
+import { MultiRowInsert } from "./multi-row-insert.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -104,6 +105,7 @@ export class ObservationStore {
   /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
   readonly #inTransaction: <T>(work: () => T) => T;
   readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
+  readonly #insertMany: MultiRowInsert;
   readonly #byKey: Statement<[string, number], ObservationRow>;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
@@ -151,6 +153,7 @@ export class ObservationStore {
       `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
     );
+    this.#insertMany = new MultiRowInsert(db);
     this.rules = new RuleRows(db, {
       stored: (id, obs, receivedAt) => this.#stored(id, obs, receivedAt),
       keepLocal: (ids, at) => this.#keepLocal(ids, at),
@@ -214,6 +217,38 @@ export class ObservationStore {
     return same ? "duplicate" : "conflict";
   }
 
+  /**
+   * As `append` for each observation in turn (receivedAt[i] for
+   * observations[i]), many rows to an INSERT (multi-row-insert.ts): what
+   * a group commit stores. Each outcome is what `append` would have said
+   * at that point, a (sensorId, seq) repeated within the list included.
+   * Inside a transaction it is part of it (if it throws, the caller's
+   * transaction must roll back, as `transaction` does); outside one, it
+   * commits on its own, all or nothing.
+   */
+  appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
+    // No savepoint inside the caller's transaction: it would make SQLite copy every page the rows change (see multi-row-insert.ts).
+    return this.#db.inTransaction ? this.#appendAll(observations, receivedAt) : this.transaction(() => this.#appendAll(observations, receivedAt));
+  }
+
+  #appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
+    const readings = observations.map((obs) => JSON.stringify(obs.readings));
+    const outcomes: AppendOutcome[] = new Array(observations.length);
+    for (let at = 0; at < observations.length; ) {
+      const size = MultiRowInsert.chunkSize(observations, at);
+      const lastId = size > 1 ? this.#insertMany.insert(observations, readings, receivedAt, at, size) : undefined;
+      for (let i = at; i < at + size; i++) {
+        if (lastId === undefined) outcomes[i] = this.append(observations[i], receivedAt[i]);
+        else {
+          this.#stored(lastId - size + 1 + (i - at), observations[i], receivedAt[i]);
+          outcomes[i] = "stored";
+        }
+      }
+      at += size;
+    }
+    return outcomes;
+  }
+
   /** The anchor a boot's times come from, if one has arrived. */
   anchor(sensorId: string, boot: number): BootAnchor | undefined {
     return this.#anchors.get(sensorId, boot);
@@ -255,7 +290,8 @@ export class ObservationStore {
    */
   markRelayed(rows: readonly Pick<StoredObservation, "id" | "observation">[], at: number): number {
     // A row sent untimed is marked with no time even if an anchor has timed it since: untimed again.
-    const sentUntimed = rows.filter((row) => row.observation.time == null).map((row) => row.id);
+    // Rows no anchor re-timed since they were handed out are as they were sent: none untimed was timed meanwhile.
+    const sentUntimed = this.#relayRows.timesAsSent(rows) ? [] : rows.filter((row) => row.observation.time == null).map((row) => row.id);
     const untimedAgain = sentUntimed.length === 0 ? 0 : (this.#timedUnrelayed.get(JSON.stringify(sentUntimed))?.n ?? 0);
     const changed = this.#relayRows.mark(rows, at);
     this.#count({ kind: "relayed", rows: changed, untimedAgain });

@@ -98,10 +98,15 @@ export class RelayRows {
     return rows;
   }
 
+  /** No anchor re-timed rows since these were handed out: SQLite holds the very times they were sent with. */
+  timesAsSent(rows: readonly Marked[]): boolean {
+    return rows.every((row) => (row as Stamped)[RETIMES] === this.#retimes);
+  }
+
   /** Marks rows, as handed out and sent, acknowledged; one transaction. Returns how many changed. */
   mark(rows: readonly Marked[], at: number): number {
     if (rows.length === 0) return 0;
-    const asSent = rows.every((row) => (row as Stamped)[RETIMES] === this.#retimes);
+    const asSent = this.timesAsSent(rows);
     // A relayed mark lost to a power cut only means a resend, which the
     // cloud deduplicates: it need not wait for an fsync of its own (the
     // store runs at synchronous=NORMAL; the next group commit's sync takes

@@ -98,8 +98,8 @@ test("anchors survive a gateway restart: a boot's later observations are timed b
 test("no PUBACK without a commit: a store failure drops the publisher, who is stored on its retry", async () => {
   await withGateway(async (gateway, logger) => {
     const bystander = await TestMqttClient.connect(gateway.mqttPort!, "s-bystander", as("s-bystander"));
-    const append = gateway.store.append;
-    gateway.store.append = () => {
+    const { append, appendAll } = gateway.store;
+    gateway.store.append = gateway.store.appendAll = () => {
       throw new Error("disk I/O error");
     };
     const device = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
@@ -111,6 +111,7 @@ test("no PUBACK without a commit: a store failure drops the publisher, who is st
     assert.ok(bystander.connected, "other clients are not affected");
 
     gateway.store.append = append;
+    gateway.store.appendAll = appendAll;
     const retry = await TestMqttClient.connect(gateway.mqttPort!, "s-1", as("s-1"));
     await retry.puback(retry.publish(uplinkTopic("s-1"), payload("s-1", 1)));
     assert.ok(gateway.store.find("s-1", 1));

@@ -74,10 +74,16 @@ test("a group whose transaction fails is committed publish by publish: only the 
   const ingest = new Ingest({ store, logger, now: () => 1000 });
   const committed: string[][] = [];
   const queue = new IngestQueue({ ingest, store, logger, onCommitted: (outcomes) => committed.push(outcomes.map((o) => o.kind)) });
+  // The store fails to write seq 3, whether alone or among a group's rows.
   const append = store.append.bind(store);
+  const appendAll = store.appendAll.bind(store);
   store.append = (obs, at) => {
     if (obs.seq === 3) throw new Error("disk I/O error");
     return append(obs, at);
+  };
+  store.appendAll = (list, at) => {
+    if (list.some((obs) => obs.seq === 3)) throw new Error("disk I/O error");
+    return appendAll(list, at);
   };
   const outcomes = await Promise.all(range(1, 5).map((seq) => queue.submit({ topic: uplinkTopic("s-1"), payload: obsPayload("s-1", seq), clientId: "dev-1" })));
   assert.equal(outcomes.map((o) => o.kind), ["stored", "stored", "failed", "stored", "stored"]);
@@ -159,9 +165,15 @@ test("a publish whose commit fails gets no PUBACK and its client is dropped; eve
     const reader = new Database(gateway.store.path, { readonly: true });
     const bystander = await device(gateway.mqttPort!, "s-2");
     const append = gateway.store.append.bind(gateway.store);
+    const appendAll = gateway.store.appendAll.bind(gateway.store);
+    const bad = (obs: { sensorId: string; seq: number }) => obs.sensorId === "s-1" && obs.seq === 3;
     gateway.store.append = (obs, at) => {
-      if (obs.sensorId === "s-1" && obs.seq === 3) throw new Error("disk I/O error");
+      if (bad(obs)) throw new Error("disk I/O error");
       return append(obs, at);
+    };
+    gateway.store.appendAll = (list, at) => {
+      if (list.some(bad)) throw new Error("disk I/O error");
+      return appendAll(list, at);
     };
     const client = await device(gateway.mqttPort!, "s-1");
     const seen = checkEachPuback(client, reader, "s-1", publishSeqs(client, "s-1", range(1, 5)));
@@ -173,6 +185,7 @@ test("a publish whose commit fails gets no PUBACK and its client is dropped; eve
     await bystander.puback(bystander.publish(uplinkTopic("s-2"), obsPayload("s-2", 1)));
 
     gateway.store.append = append;
+    gateway.store.appendAll = appendAll;
     const retry = await device(gateway.mqttPort!, "s-1");
     const again = checkEachPuback(retry, reader, "s-1", publishSeqs(retry, "s-1", range(1, 5)));
     await waitFor("5 PUBACKs on retry", () => again.acked.length === 5);

@@ -149,6 +149,24 @@ test("relay marks, including a row sent untimed that an anchor timed while it wa
   });
 });
 
+test("relay marks of rows sent untimed that no anchor has timed since: still untimed", () => {
+  withStore((store, dir) => {
+    for (let seq = 1; seq <= 3; seq++) store.append(observation("s-1", seq), seq);
+    const inFlight = store.unrelayed(2);
+    store.append(observation("s-1", 4), 4);
+    assert.is(store.markRelayed(inFlight, 10), 2);
+    agrees(store, dir, "the mark of rows sent untimed, none timed since");
+    assert.equal(store.counts(), { observations: 4, unrelayed: 2, untimed: 4, anchors: 0, rejected: 0 });
+    // Unlike rows an anchor times while they are in flight: marked as sent, they are untimed again.
+    const rest = store.unrelayed(5);
+    assert.is(store.recordAnchor(anchor("s-1", 1, "gateway", WALL)).filled, 2);
+    assert.equal(store.counts().untimed, 2);
+    assert.is(store.markRelayed(rest, 11), 2);
+    agrees(store, dir, "the mark of rows sent untimed, then timed in flight");
+    assert.equal(store.counts(), { observations: 4, unrelayed: 0, untimed: 4, anchors: 1, rejected: 0 });
+  });
+});
+
 test("eviction of relayed then unrelayed rows, some untimed: a sensor that lost every row has no summary", () => {
   withStore((store, dir) => {
     store.transaction(() => {
