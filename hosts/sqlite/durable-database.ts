@@ -84,3 +84,11 @@ export function openDurableDatabase(dataDir: string, file: string, migrations: r
   }
   return db;
 }
+
+/** The durability settings in force on a connection (synchronous: 1 = NORMAL, the WAL's fsync being WalSync's), for diagnostics and tests. */
+export function durabilityOf(db: Database.Database): { journalMode: string; synchronous: number } {
+  return {
+    journalMode: db.pragma("journal_mode", { simple: true }) as string,
+    synchronous: db.pragma("synchronous", { simple: true }) as number,
+  };
+}

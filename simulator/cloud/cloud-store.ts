@@ -24,7 +24,7 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { secretDigestText } from "../../hosts/auth/secret-digest.js";
-import { openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
+import { durabilityOf, openDurableDatabase } from "../../hosts/sqlite/durable-database.js";
 import { WalSync } from "../../hosts/sqlite/wal-sync.js";
 import { WalCheckpointer, type CheckpointStats } from "../../hosts/sqlite/wal-checkpointer.js";
 import { observationFromRow, type ObservationColumns } from "../../hosts/sqlite/observation-row.js";
@@ -232,10 +232,7 @@ export class CloudStore {
 
   /** The durability settings of this connection (synchronous: 1 = NORMAL, the WAL's fsync being `sync`'s), for diagnostics and tests. */
   durability(): { journalMode: string; synchronous: number } {
-    return {
-      journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
-      synchronous: this.#db.pragma("synchronous", { simple: true }) as number,
-    };
+    return durabilityOf(this.#db);
   }
 
   /** Checkpoints the WAL's worker thread ran, for diagnostics and tests. */

@@ -25,7 +25,7 @@
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { asStoreFileError, openDurableDatabase } from "../../sqlite/durable-database.js";
+import { asStoreFileError, durabilityOf, openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { TimedObservation } from "../../../modules/observation/record.js";
 import type { TimeSource } from "../../../modules/observation/observation-json.js";
 import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
@@ -355,10 +355,7 @@ export class ObservationStore {
 
   /** The durability settings in force on this connection (synchronous: 1 = NORMAL, the WAL's fsync being `sync`'s), for diagnostics. */
   durability(): { journalMode: string; synchronous: number } {
-    return {
-      journalMode: this.#db.pragma("journal_mode", { simple: true }) as string,
-      synchronous: this.#db.pragma("synchronous", { simple: true }) as number,
-    };
+    return durabilityOf(this.#db);
   }
 
   /** Checkpoints the WAL's worker thread ran (hosts/sqlite/wal-checkpointer.ts), for diagnostics and tests. */
