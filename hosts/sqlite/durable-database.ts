@@ -1,8 +1,10 @@
 /*
  * Opens a SQLite file the way every xsedge store needs it: WAL so readers do
  * not block the writer, synchronous=FULL because a row is acknowledged to
- * someone (a device, a gateway) as soon as its transaction commits, and the
- * schema migrated in one transaction by `user_version`.
+ * someone (a device, a gateway) once its transaction is durable (a store
+ * that acknowledges only after WalSync's fsync, as the gateway's and the
+ * cloud's do, then runs at NORMAL: wal-sync.ts), and the schema migrated in
+ * one transaction by `user_version`.
  *
  * The file, its -wal and its -shm are private to the service's user (0600,
  * or 0640 if the operator gave the group read), whatever the umask: see
