@@ -15,6 +15,8 @@ import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import { CLOUD_STORE_FILE } from "../../simulator/cloud/cloud-store.js";
 import { call } from "../support/cloud-http.js";
+import * as grpc from "@grpc/grpc-js";
+import { cloudClients, ConsumeStream, temperatureRead } from "../support/cloud-grpc.js";
 import { observation, tempDir, waitFor, within } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, dir: string) => Promise<void>): Promise<void> {
@@ -75,6 +77,39 @@ test("batches in flight together are all committed while the first one's sync is
     held.restore();
     for (const s of held.syncs) s.release();
     assert.equal((await within("the answers", Promise.all(answers))).map((a) => a.status), [200, 200, 200, 200]);
+  });
+});
+
+test("over gRPC too: a ConsumeEvent's ack waits for its sync; a failed sync acks nothing and ends the stream with INTERNAL; the resend is acked", async () => {
+  await withCloud(async (cloud) => {
+    const clients = cloudClients(cloud.grpcTarget);
+    try {
+      const held = heldSyncs(cloud);
+      const stream = ConsumeStream.open(clients);
+      assert.is((await stream.next(1))[0].message, "start");
+      stream.send(temperatureRead("s-1", 1, 21));
+      await waitFor("the event's sync to be asked for", () => held.syncs.length === 1);
+      assert.is(cloud.store.counts().observations, 1, "committed");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(stream.acks(), [], "no ack before its sync");
+      held.syncs[0].release();
+      assert.equal(await stream.waitAcks(1), ["Sensor|s-1#1"]);
+
+      stream.send(temperatureRead("s-1", 2, 22));
+      await waitFor("the second event's sync", () => held.syncs.length === 2);
+      held.syncs[1].fail(new Error("EIO: the disk said no"));
+      assert.is((await stream.ended()).code, grpc.status.INTERNAL);
+      assert.equal(stream.acks(), ["Sensor|s-1#1"], "the event whose sync failed is not acked");
+      held.restore();
+
+      const again = ConsumeStream.open(clients);
+      again.send(temperatureRead("s-1", 2, 22));
+      assert.equal(await again.waitAcks(1), ["Sensor|s-1#2"], "committed before, acked now");
+      assert.is(cloud.store.counts().observations, 2);
+      again.call.end();
+    } finally {
+      clients.close();
+    }
   });
 });
 
