@@ -70,6 +70,8 @@ export class EventContext implements RuleContext<unknown> {
   #timer: string | null = null;
   #result: EventResult | undefined;
   #droppedTraces = 0;
+  /** The earliest due time set since the last takeEarliestSet(): the slot's bound on when a timer can next fire. */
+  #earliestSet = Infinity;
 
   constructor(runtime: () => RuntimeState, quantities: readonly string[], decidesRelay: boolean) {
     this.#runtime = runtime;
@@ -90,6 +92,13 @@ export class EventContext implements RuleContext<unknown> {
   close(): EventResult | undefined {
     this.#open = false;
     return this.#result;
+  }
+
+  /** The earliest due time any setTimer asked for since the last call (Infinity: none), and forgets it. */
+  takeEarliestSet(): number {
+    const earliest = this.#earliestSet;
+    this.#earliestSet = Infinity;
+    return earliest;
   }
 
   /** Traces the rule made outside any event (module code, promise jobs): dropped, counted. */
@@ -166,6 +175,7 @@ export class EventContext implements RuleContext<unknown> {
     const timers = this.#runtime().t;
     if (!(key in timers) && Object.keys(timers).length >= MAX_TIMERS) throw new OutputError(`a rule may hold at most ${MAX_TIMERS} timers`);
     timers[key] = at;
+    if (at < this.#earliestSet) this.#earliestSet = at;
   }
 
   clearTimer(key: string): void {

@@ -98,6 +98,12 @@ export class RuleSlot {
   readonly #context: EventContext;
   #runtime: RuntimeState;
   #broken: Fault | undefined;
+  /**
+   * No timer is due before this (a lower bound, -Infinity: not known). Events come far more often than timers
+   * fire, and a rule may hold a timer per sensor: without it every event would scan them all (measured: a
+   * silence alert on 100 sensors spent 8 times a dew point's compute per event on that scan).
+   */
+  #timersFrom = -Infinity;
 
   constructor(request: LoadRequest, quantities: readonly string[]) {
     this.#request = request;
@@ -139,6 +145,7 @@ export class RuleSlot {
   /** Replaces the state with another version's (a hand-over). */
   adopt(state: string): void {
     this.#runtime = parseRuntime(state);
+    this.#timersFrom = -Infinity;
     this.#broken = undefined;
   }
 
@@ -194,6 +201,8 @@ export class RuleSlot {
     } finally {
       const result = this.#context.close();
       if (result) results.push(result);
+      const earliest = this.#context.takeEarliestSet();
+      if (earliest < this.#timersFrom) this.#timersFrom = earliest;
     }
     stats.events++;
     stats.computeTotal += used;
@@ -205,17 +214,22 @@ export class RuleSlot {
     const onTimer = this.#definition.onTimer;
     const timers = this.#runtime.t;
     for (;;) {
-      if (stats.timerEvents >= MAX_TIMER_EVENTS_PER_DELIVERY) return;
+      if (now < this.#timersFrom || stats.timerEvents >= MAX_TIMER_EVENTS_PER_DELIVERY) return;
       let key: string | undefined;
       let at = Infinity;
+      let earliest = Infinity;
       for (const k in timers) {
         const due = timers[k];
+        if (due < earliest) earliest = due;
         if (due <= now && (due < at || (due === at && k < (key as string)))) {
           key = k;
           at = due;
         }
       }
-      if (key === undefined) return;
+      if (key === undefined) {
+        this.#timersFrom = earliest;
+        return;
+      }
       const timer = key;
       delete timers[timer];
       stats.timerEvents++;
