@@ -7,9 +7,15 @@
  *
  * Deliveries are queued and committed COMMIT_INTERVAL_MS after the first
  * of them, a rule's together in transactions of their own of at most
- * MAX_ROWS_PER_COMMIT rows (but a delivery whole), one per turn of the
- * event loop (loop-turns.ts): ten rules' commits in one transaction held
- * the loop that sends PUBACKs for milliseconds. A
+ * MAX_ROWS_PER_COMMIT rows (but a delivery whole), each in a turn of the
+ * event loop of its own (loop-turns.ts): ten rules' commits in one
+ * transaction held the loop that sends PUBACKs for milliseconds. The pieces
+ * of a round are spread over the interval rather than run back to back:
+ * every page they write is carried by the next device group commit's
+ * fsync, and a round's pages at once (ten rules' 200 ms: about a megabyte
+ * in the bench) made those few fsyncs, and the PUBACKs waiting on them,
+ * several milliseconds slower, where spread out each fsync carries a
+ * little. A
  * hand-over or a stop commits everything at once (`flush`). No commit has
  * a sync of its own (the store runs at
  * synchronous=NORMAL; the next device group commit's sync, off the event
@@ -39,6 +45,10 @@ export const COMMIT_INTERVAL_MS = 200;
  * a shared machine), so a piece stays under a millisecond.
  */
 export const MAX_ROWS_PER_COMMIT = 32;
+/** A round's pieces end this much before the next round is due, so a round of many pieces does not push the next one back. */
+export const ROUND_SPREAD_SHARE = 0.75;
+/** No longer than this between two pieces of a round, whatever the round holds: its last outputs wait for it. */
+export const MAX_PIECE_SPACING_MS = 20;
 /** Events queued at most before rules wait for a commit. */
 export const MAX_QUEUED_EVENTS = 10_000;
 
@@ -79,6 +89,15 @@ function outputRows(commit: RuleCommit): number {
 /** The pages of a rule's state, written once per commit (its last delivery's). */
 const statePages = (commit: RuleCommit) => Math.ceil(commit.state.length / 4096);
 
+/** About how many pieces `commits` make: each rule's rows over MAX_ROWS_PER_COMMIT, at least one a rule. */
+function piecesOf(commits: readonly RuleCommit[]): number {
+  const rows = new Map<string, number>();
+  for (const commit of commits) rows.set(commit.rule, (rows.get(commit.rule) ?? 0) + outputRows(commit) + statePages(commit));
+  let pieces = 0;
+  for (const n of rows.values()) pieces += Math.max(1, Math.ceil(n / MAX_ROWS_PER_COMMIT));
+  return Math.max(1, pieces);
+}
+
 export class CommitQueue {
   readonly #store: ObservationStore;
   readonly #hooks: CommitHooks;
@@ -90,6 +109,10 @@ export class CommitQueue {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** What the round of turns under way commits: what was queued when it began; undefined between rounds. */
   #round: Set<RuleCommit> | undefined;
+  /** When the round under way began, and how long its pieces wait for one another. */
+  #roundStarted = 0;
+  #spacingMs = 0;
+  #pieceTimer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   #commits = 0;
   readonly #waiting = new Set<() => void>();
@@ -123,23 +146,41 @@ export class CommitQueue {
 
   /** Commits everything queued now, in one transaction (a hand-over or a stop waits for this). False when the store refused (kept for the next try). */
   flush(): boolean {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopRound();
     return this.#commit(this.#queue);
   }
 
   /** Drops what a rule queued (it is being removed from the engine). */
   close(): void {
+    this.#stopRound();
+  }
+
+  /** No round under way and none due (a piece already in its turn finds no round and does nothing). */
+  #stopRound(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#pieceTimer);
+    this.#pieceTimer = undefined;
+    this.#round = undefined;
   }
 
   #later(ms: number): void {
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#round = new Set(this.#queue);
+      this.#roundStarted = performance.now();
+      this.#spacingMs = Math.min(MAX_PIECE_SPACING_MS, (COMMIT_INTERVAL_MS * ROUND_SPREAD_SHARE) / piecesOf(this.#queue));
       this.#turns.run(() => this.#commitPiece());
     }, ms);
+  }
+
+  /** The round's next piece: in the next turn when the round is behind its spread, else once its spacing has passed. */
+  #nextPiece(): void {
+    if (this.#spacingMs < 1) return this.#turns.run(() => this.#commitPiece());
+    this.#pieceTimer = setTimeout(() => {
+      this.#pieceTimer = undefined;
+      this.#turns.run(() => this.#commitPiece());
+    }, this.#spacingMs);
   }
 
   /**
@@ -153,7 +194,8 @@ export class CommitQueue {
     const first = this.#queue.find((commit) => round.has(commit));
     if (first === undefined || !this.#store.isOpen) {
       this.#round = undefined;
-      if (this.#queue.length > 0) this.#later(COMMIT_INTERVAL_MS);
+      // The next round COMMIT_INTERVAL_MS after this one began: spreading its pieces adds no latency to outputs.
+      if (this.#queue.length > 0) this.#later(Math.max(0, COMMIT_INTERVAL_MS - (performance.now() - this.#roundStarted)));
       return;
     }
     const piece: RuleCommit[] = [];
@@ -165,7 +207,7 @@ export class CommitQueue {
       outputs += outputRows(commit);
     }
     for (const commit of piece) round.delete(commit);
-    if (this.#commit(piece)) this.#turns.run(() => this.#commitPiece());
+    if (this.#commit(piece)) this.#nextPiece();
     else this.#round = undefined;
   }
 
