@@ -44,33 +44,45 @@ export class InputWindow {
   /** Devices' observations after `after`, oldest first, at most `limit`. */
   read(after: number, limit: number): InputRow[] {
     if (after < this.#from || after > this.#to) {
-      const rows = this.#store.rules.inputsAfter(after, limit).map(toInput);
+      const rows = this.#readAfter(after, limit);
       // A read at or past the window's end starts a new window; one behind it is not kept.
-      if (after >= this.#to) this.#reset(after, rows);
-      return rows;
+      if (after >= this.#to) this.#reset(after, rows.rows, rows.end);
+      return rows.rows;
     }
     const out: InputRow[] = [];
     for (let i = this.#firstAfter(after); i < this.#rows.length && out.length < limit; i++) out.push(this.#rows[i]);
     if (out.length < limit) {
-      const more = this.#store.rules.inputsAfter(this.#to, limit - out.length).map(toInput);
-      this.#append(more);
-      out.push(...more);
+      const more = this.#readAfter(this.#to, limit - out.length);
+      this.#append(more.rows, more.end);
+      out.push(...more.rows);
     }
     return out;
   }
 
-  #reset(after: number, rows: InputRow[]): void {
+  /**
+   * Device rows after `after` from SQLite, and how far they cover: to the store's last committed row when it read
+   * them all, so the derived rows between (a rule's) are not scanned again. Each rule that keeps up looks here after
+   * every delivery: with nothing committed since, it asks SQLite nothing.
+   */
+  #readAfter(after: number, limit: number): { rows: InputRow[]; end: number } {
+    const last = this.#store.lastRowId;
+    if (after >= last) return { rows: [], end: after };
+    const rows = this.#store.rules.inputsAfter(after, limit).map(toInput);
+    return { rows, end: rows.length < limit ? last : rows[rows.length - 1].observation.id };
+  }
+
+  #reset(after: number, rows: InputRow[], end: number): void {
     this.#rows = [];
     this.#from = after;
     this.#to = after;
-    this.#append(rows);
+    this.#append(rows, end);
   }
 
-  /** Rows read after the window's end, oldest first: the window now ends at the last of them. */
-  #append(rows: InputRow[]): void {
+  /** Rows read after the window's end, oldest first, that cover ids up to `end`: the window now ends there. */
+  #append(rows: InputRow[], end: number): void {
+    if (end > this.#to) this.#to = end;
     if (rows.length === 0) return;
     this.#rows.push(...rows);
-    this.#to = rows[rows.length - 1].observation.id;
     const over = this.#rows.length - this.#capacity;
     if (over > 0) {
       this.#from = this.#rows[over - 1].observation.id;

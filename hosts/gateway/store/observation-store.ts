@@ -114,6 +114,8 @@ export class ObservationStore {
   readonly #checkpointer: WalCheckpointer;
   /** Rows stored by the open transaction, for the relay once it commits. */
   #staged: StoredObservation[] = [];
+  /** The highest row id committed (rows are inserted only through #stored, with ids that only grow). */
+  #lastRowId: number;
   /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
   #retimedInTransaction = false;
   /** The open transaction took rows out of the outbox (keepLocal): a rollback puts them back. */
@@ -145,6 +147,7 @@ export class ObservationStore {
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    this.#lastRowId = (db.prepare("SELECT max(id) AS n FROM observations").get() as { n: number | null }).n ?? 0;
     const totalChanges = db.prepare("SELECT total_changes() AS n");
     this.#checkpointer = new WalCheckpointer(path, () => (totalChanges.get() as { n: number }).n);
     this.#relayRows = new RelayRows(db);
@@ -328,6 +331,11 @@ export class ObservationStore {
     return this.#eviction.usedBytes();
   }
 
+  /** The highest observation id committed so far: a reader that has seen it has seen every committed row. */
+  get lastRowId(): number {
+    return this.#lastRowId;
+  }
+
   /** An upper bound on the observation rows (ids are never reused), read from the primary key alone. */
   observationIdSpan(): number {
     return this.#eviction.observationIdSpan();
@@ -397,6 +405,7 @@ export class ObservationStore {
   #committed(): void {
     const staged = this.#staged;
     this.#staged = [];
+    for (const row of staged) if (row.id > this.#lastRowId) this.#lastRowId = row.id;
     this.#tally.commit();
     this.#keptInTransaction = false;
     if (this.#retimedInTransaction) this.#retimedInTransaction = false;

@@ -31,6 +31,39 @@ test("the input window: one read from SQLite serves every rule that keeps up; a 
   });
 });
 
+test("the input window asks SQLite only for what was committed since it last looked, and not again for the derived rows it passed; a rolled-back row is not counted as committed", () => {
+  withStore((store) => {
+    store.transaction(() => {
+      for (let seq = 1; seq <= 3; seq++) store.append(observation("s-1", seq), 1000 + seq);
+    });
+    const window = new InputWindow(store, 100);
+    let reads = 0;
+    const inputsAfter = store.rules.inputsAfter.bind(store.rules);
+    store.rules.inputsAfter = (id, limit) => (reads++, inputsAfter(id, limit));
+    const ids = (rows: { observation: { id: number } }[]) => rows.map((r) => r.observation.id);
+    assert.equal(ids(window.read(0, 10)), [1, 2, 3]);
+    assert.is(reads, 1);
+    for (let i = 0; i < 5; i++) assert.equal(ids(window.read(3, 10)), []);
+    assert.is(reads, 1, "nothing committed since: no query");
+    store.transaction(() => {
+      for (let i = 0; i < 3; i++) store.rules.appendDerived({ sensorId: "s-1.x", readings: [{ quantity: "temperature", value: i }], time: 5 }, 2000, "r");
+    });
+    assert.equal(ids(window.read(3, 10)), [], "only derived rows since");
+    assert.equal(ids(window.read(3, 10)), []);
+    assert.is(reads, 2, "the derived rows are looked past once");
+    assert.throws(() => store.transaction(() => {
+      store.append(observation("s-1", 4), 3000);
+      throw new Error("rolled back");
+    }));
+    assert.is(store.lastRowId, 6, "the rolled-back row never counted");
+    assert.equal(ids(window.read(3, 10)), []);
+    assert.is(reads, 2);
+    store.append(observation("s-1", 4), 3001);
+    assert.equal(ids(window.read(3, 10)), [store.lastRowId]);
+    assert.is(reads, 3);
+  });
+});
+
 test("derived observations: numbered after the virtual sensor's highest seq, owned by their rule, in the outbox for the relay", () => {
   withStore((store) => {
     store.append(observation("s-1", 1), 1);
