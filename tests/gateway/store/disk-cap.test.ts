@@ -8,6 +8,8 @@ import { downConnector } from "../../support/gateway-fakes.js";
 import { obsPayload } from "../../support/gateway-records.js";
 import { device, withOutboxGateway } from "../../support/outbox-gateway.js";
 import { observation, tempDir, waitFor } from "../../support/test-helpers.js";
+import Database from "better-sqlite3";
+import { join } from "node:path";
 
 function setup() {
   const dir = tempDir("disk-cap");
@@ -39,6 +41,30 @@ test("under the cap nothing is evicted", () => {
   assert.equal(cap.counters(), { evictedRelayed: 0, evictedUnrelayed: 0, quarantineEvicted: 0 });
   assert.equal(t.logger.lines, []);
   t.done();
+});
+
+test("the bytes the cap counts are the pages in use, free pages not counted, as SQLite itself reports them", () => {
+  const dir = tempDir("disk-cap-bytes");
+  const store = ObservationStore.open(dir.path);
+  try {
+    store.transaction(() => {
+      for (let seq = 1; seq <= 3000; seq++) store.append(observation("s-1", seq), 1000 + seq);
+    });
+    store.markRelayed(store.unrelayed(2000), 5000);
+    new DiskCap({ store, logger: createMemoryLogger("cap"), maxBytes: Math.floor(store.usedBytes() * 0.5) }).enforce(false);
+    // A connection of its own: it sees what the store committed, its WAL included.
+    const reader = new Database(join(dir.path, "observations.db"), { readonly: true });
+    try {
+      const pragma = (name: string) => reader.pragma(name, { simple: true }) as number;
+      assert.ok(pragma("freelist_count") > 0, "eviction left free pages");
+      assert.is(store.usedBytes(), (pragma("page_count") - pragma("freelist_count")) * pragma("page_size"));
+    } finally {
+      reader.close();
+    }
+  } finally {
+    store.close();
+    dir.remove();
+  }
 });
 
 test("over the cap, the oldest relayed rows go first, and unrelayed rows are kept while relayed ones suffice", () => {
