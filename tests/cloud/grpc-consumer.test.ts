@@ -82,6 +82,38 @@ test("a resent event is acked again and stored once; FilteredEvents and KeepAliv
   });
 });
 
+test("a gateway that does not read its acks holds back the cloud's reading of its events, then gets every ack once it reads, with one wait for room at a time", async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+  process.on("warning", onWarning);
+  try {
+    await withCloud(async (cloud, clients) => {
+      const stream = ConsumeStream.open(clients);
+      await stream.next(1);
+      stream.call.pause();
+      const total = 20_000;
+      for (let seq = 1; seq <= total; seq++) stream.send(temperatureRead(`s-${seq % 10}`, seq, 20));
+      // Sampled until it stands still (bounded: 50 samples).
+      let consumed = -1;
+      for (let i = 0; i < 50; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const now = cloud.grpcStats().eventsConsumed;
+        if (now === consumed && now > 0) break;
+        consumed = now;
+      }
+      assert.ok(consumed < total, `the cloud stopped reading at ${consumed} of ${total} events while the gateway read no ack`);
+      stream.call.resume();
+      await stream.waitAcks(total);
+      assert.is(new Set(stream.acks()).size, total, "each event acked once");
+      assert.is(cloud.store.counts().observations, total);
+      stream.close();
+    });
+  } finally {
+    process.off("warning", onWarning);
+  }
+  assert.equal(warnings.filter((w) => w.includes("drain")), [], "no 'drain' listeners piled up on the stream");
+});
+
 test("ConsumeEvent refuses a stream id it does not accept (PERMISSION_DENIED) and a first message that is no init (INVALID_ARGUMENT)", async () => {
   await withCloud(async (cloud, clients) => {
     const denied = await ConsumeStream.open(clients, "registration-events").ended();

@@ -51,6 +51,8 @@ export function consumerService(
     let open = true;
     /** The acks of the groups committed so far, written once their sync is done, in order. */
     let acksWritten: Promise<void> = Promise.resolve();
+    /** A wait for room in the ack stream is under way (the call paused until it drains). */
+    let waitingForRoom = false;
 
     const fail = (code: grpc.status, details: string) => {
       if (!open) return;
@@ -101,10 +103,15 @@ export function consumerService(
           if (!open) return;
           let roomLeft = true;
           for (const item of group) roomLeft = call.write({ message: "ack", ack: item.ack }) && roomLeft;
-          if (!roomLeft) {
-            // The gateway is not reading its acks: stop reading its events until it does.
+          if (!roomLeft && !waitingForRoom) {
+            // The gateway is not reading its acks: stop reading its events until it does. Groups read before the
+            // pause still write theirs: one wait for room serves them all (one listener each piled up, unbounded).
+            waitingForRoom = true;
             call.pause();
-            call.once("drain", () => call.resume());
+            call.once("drain", () => {
+              waitingForRoom = false;
+              call.resume();
+            });
           }
         },
         (error: Error) => {
