@@ -64,6 +64,8 @@ export class RelayVerdicts implements RelayGate {
     this.#held = 0;
     if (deciding.length === 0 || rows.length === 0) return rows as StoredObservation[];
     const heldSensors = new Set<string>();
+    // The relay reads its next batch on every wake, mostly the same sensors: each sensor's rules are found once a read.
+    const rulesOf = new Map<string, readonly DecidingRule[]>();
     const admitted: StoredObservation[] = [];
     for (const row of rows) {
       const { sensorId, readings } = row.observation;
@@ -71,7 +73,12 @@ export class RelayVerdicts implements RelayGate {
         this.#held++;
         continue;
       }
-      const waiting = deciding.some((rule) => rule.committedPosition < row.id && rule.selector.matches(sensorId, readings)) && !this.#isDerived(sensorId);
+      let selecting = rulesOf.get(sensorId);
+      if (selecting === undefined) {
+        selecting = this.#isDerived(sensorId) ? [] : deciding.filter((rule) => rule.selector.matchesSensor(sensorId));
+        rulesOf.set(sensorId, selecting);
+      }
+      const waiting = selecting.length > 0 && selecting.some((rule) => rule.committedPosition < row.id && rule.selector.matchesReadings(readings));
       if (!waiting) admitted.push(row);
       else if (now - row.receivedAt >= this.#waitMs) {
         // A row read again (its send failed) is one timeout, not two.

@@ -35,7 +35,11 @@ export class RuleSelector {
   }
 
   matches(sensorId: string, readings: readonly Reading[]): boolean {
-    if (!this.#sensors.test(sensorId)) return false;
+    return this.#sensors.test(sensorId) && this.matchesReadings(readings);
+  }
+
+  /** The quantities alone, for a sensor already matched. */
+  matchesReadings(readings: readonly Reading[]): boolean {
     const quantities = this.#quantities;
     return quantities === null || readings.some((r) => quantities.includes(r.quantity));
   }

@@ -115,6 +115,10 @@ test("relay verdicts: rows of a deciding rule's sensors wait for its commit, up 
   assert.is(gate.stats().lateVerdicts, 1);
   rule.givesVerdicts = false;
   assert.equal(gate.admit([row(8, "g-1", 1999)], 2000).map((r) => r.id), [8], "a disabled rule holds nothing");
+  // A rule that selects by quantity holds only the rows that carry it, whatever else its sensor sends.
+  const byQuantity = new RelayVerdicts(() => [{ selector: new RuleSelector(["q-*"], ["humidity"]), committedPosition: 0, givesVerdicts: true }], () => false, 1000);
+  const humid = { ...row(10, "q-1", 500), observation: { ...row(10, "q-1", 500).observation, readings: [{ quantity: "humidity" as const, value: 40 }] } };
+  assert.equal(byQuantity.admit([row(9, "q-1", 500), humid, row(11, "q-2", 500)], 1000).map((r) => r.id), [9, 11], "q-1's humidity row waits; its temperature row before it, and q-2's, go");
 });
 
 test("a deploy's request is checked before anything runs: source present, within the limit, a plain .ts file name", () => {
