@@ -45,7 +45,7 @@ export const COMMIT_INTERVAL_MS = 200;
  * a shared machine), so a piece stays under a millisecond.
  */
 export const MAX_ROWS_PER_COMMIT = 32;
-/** A round's pieces end this much before the next round is due, so a round of many pieces does not push the next one back. */
+/** The share of the interval a round's pieces are spread over: they end before the next round is due, so a round of many pieces does not push the next one back. */
 export const ROUND_SPREAD_SHARE = 0.75;
 /** No longer than this between two pieces of a round, whatever the round holds: its last outputs wait for it. */
 export const MAX_PIECE_SPACING_MS = 20;
