@@ -17,7 +17,7 @@ import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import { call } from "../support/cloud-http.js";
 import { SseReader } from "../support/cloud-sse.js";
 import { cloudClients, ConsumeStream, EventsStream, eventOf, observationRecorded, temperatureRead, unary, type Clients } from "../support/cloud-grpc.js";
-import { observation, tempDir, waitFor } from "../support/test-helpers.js";
+import { observation, tempDir, waitFor, whenStill } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, clients: Clients, logger: ReturnType<typeof createMemoryLogger>) => Promise<void>, acceptedStreams?: string[]): Promise<void> {
   const dir = tempDir("cloud-consume");
@@ -93,14 +93,8 @@ test("a gateway that does not read its acks holds back the cloud's reading of it
       stream.call.pause();
       const total = 20_000;
       for (let seq = 1; seq <= total; seq++) stream.send(temperatureRead(`s-${seq % 10}`, seq, 20));
-      // Sampled until it stands still (bounded: 50 samples).
-      let consumed = -1;
-      for (let i = 0; i < 50; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const now = cloud.grpcStats().eventsConsumed;
-        if (now === consumed && now > 0) break;
-        consumed = now;
-      }
+      // Sampled until it stands still (bounded).
+      const consumed = await whenStill(() => cloud.grpcStats().eventsConsumed);
       assert.ok(consumed < total, `the cloud stopped reading at ${consumed} of ${total} events while the gateway read no ack`);
       stream.call.resume();
       await stream.waitAcks(total);

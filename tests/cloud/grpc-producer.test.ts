@@ -16,7 +16,7 @@ import { createMemoryLogger } from "../../hosts/log/logger.js";
 import { startCloud, type Cloud } from "../../simulator/cloud/server.js";
 import { call } from "../support/cloud-http.js";
 import { cloudClients, EventsStream, register, unary, type Clients } from "../support/cloud-grpc.js";
-import { freePort, tempDir, waitFor } from "../support/test-helpers.js";
+import { freePort, tempDir, waitFor, whenStill } from "../support/test-helpers.js";
 
 async function withCloud(run: (cloud: Cloud, clients: Clients) => Promise<void>): Promise<void> {
   const dir = tempDir("cloud-grpc");
@@ -176,14 +176,8 @@ test("a subscriber that does not read holds back the cloud (flow control), then 
     }
     const stream = EventsStream.init(clients, "temperature-events");
     stream.call.pause();
-    // Sampled until it stands still (bounded: 50 samples).
-    let sent = -1;
-    for (let i = 0; i < 50; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const now = cloud.grpcStats().eventsSent;
-      if (now === sent && now > 0) break;
-      sent = now;
-    }
+    // Sampled until it stands still (bounded).
+    const sent = await whenStill(() => cloud.grpcStats().eventsSent);
     assert.ok(sent < total / 2, `the cloud stopped at ${sent} of ${total} events while the client read nothing`);
     stream.call.resume();
     // 20,000 events take a few seconds on an idle machine and far longer on a busy one: the bound is generous.

@@ -65,3 +65,18 @@ export function observation(sensorId: string, seq: number, temperature = 21.5): 
 export function quietLogger() {
   return createMemoryLogger("test");
 }
+
+/**
+ * Samples `read` every 200 ms until two samples in a row are equal and above 0 (a flow held back by backpressure has
+ * stopped), at most 50 times; the last sample.
+ */
+export async function whenStill(read: () => number): Promise<number> {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = read();
+    if (now === last && now > 0) break;
+    last = now;
+  }
+  return last;
+}
