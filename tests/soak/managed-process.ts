@@ -8,13 +8,25 @@ import { residentBytes } from "./proc-memory.js";
 import { HEAP_AFTER_GC_METRIC } from "../../hosts/gateway/api/metrics.js";
 
 const LIVE_HEAP = new RegExp(`^${HEAP_AFTER_GC_METRIC} (\\d+)`, "m");
+/** prom-client's default metrics: V8's heap as reserved from the system (live, garbage and free), and memory outside it that JS objects hold (Buffers). */
+const V8_HEAP_COMMITTED = /^nodejs_heap_size_total_bytes (\d+)/m;
+const EXTERNAL = /^nodejs_external_memory_bytes (\d+)/m;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A process the soak starts, kills and restarts; each run (incarnation) has its own memory series. */
 export class Managed {
   child: ChildProcess | undefined;
-  runs: Array<{ pid: number; startedAt: number; samples: MemorySample[]; heap: MemorySample[]; endedBy?: string }> = [];
+  runs: Array<{
+    pid: number;
+    startedAt: number;
+    samples: MemorySample[];
+    heap: MemorySample[];
+    /** Where the resident memory is (metrics only): V8's committed heap, and external memory, at the heap's sample times. */
+    committed: MemorySample[];
+    external: MemorySample[];
+    endedBy?: string;
+  }> = [];
   /** The relay's backlog in the last metrics read (xsedge_relay_backlog); undefined before any. */
   backlog: number | undefined;
   /**
@@ -30,7 +42,7 @@ export class Managed {
     const child = this.launch();
     this.child = child;
     this.backlog = undefined;
-    const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [], heap: [] };
+    const run: Managed["runs"][number] = { pid: child.pid!, startedAt: Date.now(), samples: [], heap: [], committed: [], external: [] };
     this.runs.push(run);
     child.once("exit", (code, signal) => {
       if (this.child === child) this.child = undefined;
@@ -67,7 +79,12 @@ export class Managed {
           if (depth) this.backlog = Number(depth[1]);
           const live = LIVE_HEAP.exec(text);
           // 0: no major collection yet in this run.
-          if (live && Number(live[1]) > 0) run.heap.push({ t, bytes: Number(live[1]), ...(backlog() ? { backlog: true } : {}) });
+          const inBacklog = backlog() ? { backlog: true } : {};
+          if (live && Number(live[1]) > 0) run.heap.push({ t, bytes: Number(live[1]), ...inBacklog });
+          const committed = V8_HEAP_COMMITTED.exec(text);
+          if (committed) run.committed.push({ t, bytes: Number(committed[1]), ...inBacklog });
+          const external = EXTERNAL.exec(text);
+          if (external) run.external.push({ t, bytes: Number(external[1]), ...inBacklog });
         })
         .catch(() => {});
     }

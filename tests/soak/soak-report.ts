@@ -23,7 +23,15 @@ export interface Report {
   minutes: number;
   faults: { gatewayKills: number; cloudOutages: number };
   /** Each run of each process (resident memory; the gateway's live JS heap too), and the restarted ones over all their runs. */
-  processes: Array<{ name: string; pid: number; endedBy?: string; verdict: TrendVerdict; samples: MemorySample[] }>;
+  processes: Array<{
+    name: string;
+    pid: number;
+    endedBy?: string;
+    verdict: TrendVerdict;
+    samples: MemorySample[];
+    /** A part of a process's memory, shown to say where its resident memory is; not part of the soak's verdict. */
+    informational?: true;
+  }>;
   workers: { count: number; judged: number; flat: number; worst?: { pid: number; verdict: TrendVerdict }; total: TrendVerdict; totalSamples: MemorySample[] };
   cloud: { sensors: number; observations: number; missing: number; gapsBySensor: Record<string, number> };
   outboxAtEnd: number;
@@ -41,7 +49,7 @@ export function printReport(r: Report): void {
   const out = [
     "",
     `soak: ${r.settings.devices} devices, ${r.minutes.toFixed(1)} min, ${r.faults.gatewayKills} gateway kills, ${r.faults.cloudOutages} cloud outages`,
-    ...r.processes.map((p) => `  ${p.name.padEnd(28)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
+    ...r.processes.map((p) => `  ${p.name.padEnd(28)} ${p.pid ? `pid ${String(p.pid).padEnd(8)}` : "".padEnd(12)} ${p.informational ? "(shown only) " : ""}${verdict(p.verdict)}${p.endedBy ? `; ended by ${p.endedBy}` : ""}`),
     `  xsnap-workers  ${r.workers.count} seen, ${r.workers.judged} judged, ${r.workers.flat} flat${r.workers.worst ? `; most growth: pid ${r.workers.worst.pid}, ${verdict(r.workers.worst.verdict)}` : ""}`,
     `  all workers    ${verdict(r.workers.total)}`,
     `  cloud: ${r.cloud.observations.toLocaleString("en")} observations of ${r.cloud.sensors} sensors, ${r.cloud.missing} missing below each sensor's newest; outbox at the end ${r.outboxAtEnd}${r.caughtUp ? "" : " (the relay did NOT catch up: those never reached the cloud)"}`,
