@@ -27,12 +27,11 @@ import Database from "better-sqlite3";
 import { join } from "node:path";
 import { asStoreFileError, durabilityOf, openDurableDatabase } from "../../sqlite/durable-database.js";
 import type { TimedObservation } from "../../../modules/observation/record.js";
-import type { TimeSource } from "../../../modules/observation/observation-json.js";
 import { BootAnchors, type AnchorOutcome } from "./boot-anchors.js";
 import type { BootAnchor } from "./clock-map.js";
 import { ObservationQueries } from "./queries.js";
 import { StoreEviction, type Eviction } from "./eviction.js";
-import { MIGRATIONS, toStored, type ObservationRow, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
+import { MIGRATIONS, toStored, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
 import { RelayRows } from "./relay-rows.js";
 import { StoreQuarantine } from "./quarantine.js";
 import { RuleRows } from "./rule-rows.js";
@@ -41,7 +40,8 @@ import type { StoreChange, StoreTally } from "./tally.js";
 import { reportContents, scanTally } from "./tally-scan.js";
 import { WalSync } from "../../sqlite/wal-sync.js";
 import { WalCheckpointer, type CheckpointStats } from "../../sqlite/wal-checkpointer.js";
-import { MultiRowInsert } from "./multi-row-insert.js";
+import { OpenTransaction } from "./open-transaction.js";
+import { ObservationWrites, type AppendOutcome } from "./observation-writes.js";
 import type { Logger } from "../../log/logger.js";
 
 export { SCHEMA_VERSION, type QuarantineEntry, type RejectedRow, type StoredObservation } from "./schema.js";
@@ -51,6 +51,7 @@ export { StoreCorruptError, StoreFileError, StoreVersionError } from "../../sqli
 export { MAX_QUARANTINED_BYTES, MAX_QUARANTINED_TOPIC } from "./quarantine.js";
 export type { RuleInputRow, RuleRow, VersionRow, VersionStatus } from "./rule-rows.js";
 export type { AlertRecord, NewAlert } from "./rule-alerts.js";
+export type { AppendOutcome } from "./observation-writes.js";
 
 /** File name under the data directory. */
 export const STORE_FILE = "observations.db";
@@ -68,15 +69,6 @@ export const STORE_FILE = "observations.db";
  * fsynced in the WAL.
  */
 export const WAL_CHECKPOINT_PAGES = 10_000;
-
-/**
- * What `append` did. "duplicate": the same (sensorId, seq) with the same
- * content, i.e. a device retry after a lost PUBACK. "conflict": the same
- * (sensorId, seq) with different content (a device whose sequence counter
- * went backwards); it is not stored, and the caller must keep it elsewhere
- * rather than acknowledge it as if it had been.
- */
-export type AppendOutcome = "stored" | "duplicate" | "conflict";
 
 export interface StoreCounts {
   observations: number;
@@ -102,24 +94,13 @@ export class ObservationStore {
   readonly #eviction: StoreEviction;
   readonly #relayRows: RelayRows;
   readonly #tally: StoreTally;
-  /** Runs a function in a transaction (a savepoint when nested): prepared once, not per call. */
-  readonly #inTransaction: <T>(work: () => T) => T;
-  readonly #insert: Statement<[string, number, number, number, number | null, TimeSource | null, string, number]>;
-  readonly #insertMany: MultiRowInsert;
-  readonly #byKey: Statement<[string, number], ObservationRow>;
+  readonly #open: OpenTransaction;
+  readonly #writes: ObservationWrites;
   readonly #highestSeq: Statement<[string], { seq: number | null }>;
   readonly #timedUnrelayed: Statement<[string], { n: number }>;
   readonly #quarantine: StoreQuarantine;
   readonly #walSync: WalSync;
   readonly #checkpointer: WalCheckpointer;
-  /** Rows stored by the open transaction, for the relay once it commits. */
-  #staged: StoredObservation[] = [];
-  /** The highest row id committed (rows are inserted only through #stored, with ids that only grow). */
-  #lastRowId: number;
-  /** The open transaction changed rows' times: its staged rows are stale, and the relay must not get them from memory. */
-  #retimedInTransaction = false;
-  /** The open transaction took rows out of the outbox (keepLocal): a rollback puts them back. */
-  #keptInTransaction = false;
 
   /**
    * Opens (creating if needed) the store in `dataDir`, migrating its schema
@@ -147,22 +128,16 @@ export class ObservationStore {
     this.#anchors = new BootAnchors(db);
     this.#eviction = new StoreEviction(db);
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
-    this.#lastRowId = (db.prepare("SELECT max(id) AS n FROM observations").get() as { n: number | null }).n ?? 0;
     const totalChanges = db.prepare("SELECT total_changes() AS n");
     this.#checkpointer = new WalCheckpointer(path, () => (totalChanges.get() as { n: number }).n);
     this.#relayRows = new RelayRows(db);
-    this.#inTransaction = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
-    this.#insert = db.prepare(
-      `INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sensor_id, seq) DO NOTHING`,
-    );
-    this.#insertMany = new MultiRowInsert(db);
+    this.#open = new OpenTransaction(db, this.#tally, this.#relayRows, this.#anchors);
+    this.#writes = new ObservationWrites(db, this.#open, this.#relayRows);
     this.rules = new RuleRows(db, {
-      stored: (id, obs, receivedAt) => this.#stored(id, obs, receivedAt),
+      stored: (id, obs, receivedAt) => this.#writes.stored(id, obs, receivedAt),
       keepLocal: (ids, at) => this.#keepLocal(ids, at),
     });
     this.alerts = new RuleAlerts(db);
-    this.#byKey = db.prepare("SELECT * FROM observations WHERE sensor_id = ? AND seq = ?");
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#quarantine = new StoreQuarantine(db);
     this.#timedUnrelayed = db.prepare(
@@ -182,23 +157,7 @@ export class ObservationStore {
 
   /** Runs `work` in one transaction: one commit for a whole batch (durable once `sync` resolves). Nested, it is a savepoint. */
   transaction<T>(work: () => T): T {
-    const outermost = !this.#db.inTransaction;
-    const staged = this.#staged.length;
-    const changes = this.#tally.mark;
-    let result: T;
-    try {
-      result = this.#inTransaction(work);
-    } catch (e) {
-      // Rolled back (to the savepoint, if nested): what it staged was never stored, and the anchor cache may hold what it wrote.
-      this.#staged.length = staged;
-      this.#tally.rollbackTo(changes);
-      this.#anchors.forgetCached();
-      if (this.#keptInTransaction) this.#relayRows.rolledBack();
-      if (outermost) this.#retimedInTransaction = this.#keptInTransaction = false;
-      throw e;
-    }
-    if (outermost) this.#committed();
-    return result;
+    return this.#open.run(work);
   }
 
   /**
@@ -207,17 +166,7 @@ export class ObservationStore {
    * for the relay: the caller must not change it afterwards.
    */
   append(obs: TimedObservation, receivedAt: number): AppendOutcome {
-    const readings = JSON.stringify(obs.readings);
-    const result = this.#insert.run(obs.sensorId, obs.seq, obs.boot, obs.uptimeMs, obs.time ?? null, obs.timeSource ?? null, readings, receivedAt);
-    if (result.changes === 1) {
-      this.#stored(Number(result.lastInsertRowid), obs, receivedAt);
-      return "stored";
-    }
-    const existing = this.#byKey.get(obs.sensorId, obs.seq);
-    // Only what the device sent counts: the time is the gateway's, and may
-    // have been filled in (or not, once relayed) since the first receipt.
-    const same = existing !== undefined && existing.boot === obs.boot && existing.uptime_ms === obs.uptimeMs && existing.readings === readings;
-    return same ? "duplicate" : "conflict";
+    return this.#writes.append(obs, receivedAt);
   }
 
   /**
@@ -230,26 +179,7 @@ export class ObservationStore {
    * commits on its own, all or nothing.
    */
   appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
-    // No savepoint inside the caller's transaction: it would make SQLite copy every page the rows change (see multi-row-insert.ts).
-    return this.#db.inTransaction ? this.#appendAll(observations, receivedAt) : this.transaction(() => this.#appendAll(observations, receivedAt));
-  }
-
-  #appendAll(observations: readonly TimedObservation[], receivedAt: readonly number[]): AppendOutcome[] {
-    const readings = observations.map((obs) => JSON.stringify(obs.readings));
-    const outcomes: AppendOutcome[] = new Array(observations.length);
-    for (let at = 0; at < observations.length; ) {
-      const size = MultiRowInsert.chunkSize(observations, at);
-      const lastId = size > 1 ? this.#insertMany.insert(observations, readings, receivedAt, at, size) : undefined;
-      for (let i = at; i < at + size; i++) {
-        if (lastId === undefined) outcomes[i] = this.append(observations[i], receivedAt[i]);
-        else {
-          this.#stored(lastId - size + 1 + (i - at), observations[i], receivedAt[i]);
-          outcomes[i] = "stored";
-        }
-      }
-      at += size;
-    }
-    return outcomes;
+    return this.#writes.appendAll(observations, receivedAt);
   }
 
   /** The anchor a boot's times come from, if one has arrived. */
@@ -266,11 +196,7 @@ export class ObservationStore {
     const outcome = this.#anchors.record(anchor);
     if (outcome.decision === "adopt") this.#count({ kind: "anchorAdded" });
     if (outcome.filled > 0) this.#count({ kind: "timed", rows: outcome.filled });
-    if (outcome.filled + outcome.corrected > 0) {
-      // Rows changed in SQLite: the copies in memory, the relay's and the open transaction's, are stale.
-      this.#relayRows.retimed();
-      if (this.#db.inTransaction) this.#retimedInTransaction = true;
-    }
+    if (outcome.filled + outcome.corrected > 0) this.#open.retimed();
     return outcome;
   }
 
@@ -302,7 +228,7 @@ export class ObservationStore {
   }
 
   find(sensorId: string, seq: number): StoredObservation | undefined {
-    const row = this.#byKey.get(sensorId, seq);
+    const row = this.#writes.find(sensorId, seq);
     return row && toStored(row);
   }
 
@@ -333,7 +259,7 @@ export class ObservationStore {
 
   /** The highest observation id committed so far: a reader that has seen it has seen every committed row. */
   get lastRowId(): number {
-    return this.#lastRowId;
+    return this.#open.lastRowId;
   }
 
   /** An upper bound on the observation rows (ids are never reused), read from the primary key alone. */
@@ -382,38 +308,18 @@ export class ObservationStore {
     this.#walSync.close();
   }
 
-  /** A row was inserted: staged for the relay (from memory once committed) and counted. */
-  #stored(id: number, obs: TimedObservation, receivedAt: number): StoredObservation {
-    const row = this.#relayRows.row(id, obs, receivedAt);
-    this.#staged.push(row);
-    this.#count({ kind: "stored", sensorId: obs.sensorId, seq: obs.seq, id, untimed: obs.time == null });
-    if (!this.#db.inTransaction) this.#committed();
-    return row;
-  }
-
   /** Unrelayed rows a rule kept at the gateway leave the outbox (back in it if the transaction rolls back). */
   #keepLocal(ids: readonly number[], at: number): number[] {
     const kept = this.#relayRows.keepLocal(ids, at);
     if (kept.length > 0) {
       this.#count({ kind: "relayed", rows: kept.length, untimedAgain: 0 });
-      if (this.#db.inTransaction) this.#keptInTransaction = true;
+      this.#open.kept();
     }
     return kept;
   }
 
-  /** The outermost transaction committed (or a lone append did): the relay may have its new rows from memory. */
-  #committed(): void {
-    const staged = this.#staged;
-    this.#staged = [];
-    for (const row of staged) if (row.id > this.#lastRowId) this.#lastRowId = row.id;
-    this.#tally.commit();
-    this.#keptInTransaction = false;
-    if (this.#retimedInTransaction) this.#retimedInTransaction = false;
-    else this.#relayRows.committed(staged);
-  }
-
   /** A change to the figures: counted once the outermost transaction commits (now, outside one). */
   #count(change: StoreChange): void {
-    this.#tally.record(change, this.#db.inTransaction);
+    this.#open.count(change);
   }
 }
