@@ -49,7 +49,9 @@ export interface Server {
 }
 
 export async function startServer(plan: ServerPlan): Promise<Server> {
-  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // XSEDGE_BENCH_CPU_PROF=<dir>: each gateway's CPU profile (as in the rules area), for finding where its event loop goes.
+  const profile = process.env.XSEDGE_BENCH_CPU_PROF && plan.kind === "gateway" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XSEDGE_BENCH_CPU_PROF}`] : [];
+  const child = fork(SERVER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], ...(profile.length > 0 ? { execArgv: [...process.execArgv, ...profile] } : {}) });
   const ready = next(child, `${plan.kind} start`, (m) => (typeof m?.port === "number" ? (m.port as number) : undefined));
   child.send(plan);
   const port = await ready;
