@@ -49,7 +49,8 @@ export class BootAnchors {
       `INSERT OR REPLACE INTO clock_anchors (sensor_id, boot, source, offset_ms, uptime_ms, wall_ms, received_at)
        VALUES (@sensor_id, @boot, @source, @offset_ms, @uptime_ms, @wall_ms, @received_at)`,
     );
-    const boot = "sensor_id = @sensorId AND boot = @boot AND relayed_at IS NULL";
+    // A device's rows only (derived IS NULL, which lets SQLite use the partial index): a rule's derived rows have no boot to anchor.
+    const boot = "sensor_id = @sensorId AND boot = @boot AND relayed_at IS NULL AND derived IS NULL";
     this.#fill = db.prepare(`UPDATE observations SET time = @offset + uptime_ms, time_source = @source WHERE ${boot} AND time IS NULL`);
     this.#correct = db.prepare(
       `UPDATE observations SET time = @offset + uptime_ms, time_source = @source

@@ -1,5 +1,5 @@
 /*
- * The gateway rules' rows in observations.db (migration 3): each rule's
+ * The gateway rules' rows in observations.db (migrations 3 and 4): each rule's
  * active version, offset and state, its history of versions, the device
  * observations it reads, the observations it derives and those it keeps
  * at the gateway. Reached as ObservationStore.rules; the rules subsystem
@@ -124,7 +124,7 @@ export class RuleRows {
     this.#hooks = hooks;
     this.#highestSeq = db.prepare("SELECT MAX(seq) AS seq FROM observations WHERE sensor_id = ?");
     this.#insertDerived = db.prepare(
-      "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at) VALUES (?, ?, 0, 0, ?, 'gateway', ?, ?)",
+      "INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at, derived) VALUES (?, ?, 0, 0, ?, 'gateway', ?, ?, 1)",
     );
     this.#markDerived = db.prepare("INSERT INTO rule_derived (id, rule) VALUES (?, ?)");
     this.#list = db.prepare("SELECT * FROM rules ORDER BY name");
@@ -151,16 +151,13 @@ export class RuleRows {
     );
     // Devices' rows only: a rule never reads what a rule derived (no rule feeds on its own output, no cycles).
     this.#inputs = db.prepare(
-      `SELECT id, sensor_id, seq, time, received_at, readings FROM observations o
-       WHERE id > ? AND NOT EXISTS (SELECT 1 FROM rule_derived d WHERE d.id = o.id) ORDER BY id LIMIT ?`,
+      "SELECT id, sensor_id, seq, time, received_at, readings FROM observations WHERE id > ? AND derived IS NULL ORDER BY id LIMIT ?",
     );
     this.#newestOf = db.prepare(
       "SELECT d.rule AS derived_by FROM observations o LEFT JOIN rule_derived d ON d.id = o.id WHERE o.sensor_id = ? ORDER BY o.seq DESC LIMIT 1",
     );
     this.#interrupted = db.prepare("UPDATE rule_versions SET status = 'failed', detail = ? WHERE status = 'pending'");
-    this.#backlog = db.prepare(
-      "SELECT COUNT(*) AS n FROM (SELECT 1 FROM observations o WHERE id > ? AND NOT EXISTS (SELECT 1 FROM rule_derived d WHERE d.id = o.id) LIMIT ?)",
-    );
+    this.#backlog = db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM observations WHERE id > ? AND derived IS NULL LIMIT ?)");
   }
 
   list(): RuleRow[] {

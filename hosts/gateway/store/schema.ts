@@ -114,6 +114,17 @@ export const MIGRATIONS: readonly string[] = [
      sink TEXT PRIMARY KEY,
      delivered_through INTEGER NOT NULL
    );`,
+  // 4: a derived row says so itself (`derived` 1; NULL, one byte in a new
+  // device row's header, for devices'), so the index that times a boot's
+  // unrelayed rows leaves derived rows out: they have no boot to anchor
+  // (their time is the gateway's when the rule made them), and that index,
+  // with an entry per virtual sensor in every commit of a rule's outputs,
+  // was about 40% of the WAL bytes a derived row cost (1.9 of 4.7 KiB,
+  // measured in commits of 32 rows for 100 virtual sensors).
+  `ALTER TABLE observations ADD COLUMN derived INTEGER CHECK (derived IS NULL OR derived = 1);
+   UPDATE observations SET derived = 1 WHERE id IN (SELECT id FROM rule_derived);
+   DROP INDEX observations_unrelayed_boot;
+   CREATE INDEX observations_unrelayed_boot ON observations (sensor_id, boot) WHERE relayed_at IS NULL AND derived IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

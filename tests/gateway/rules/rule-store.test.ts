@@ -7,9 +7,16 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import Database from "better-sqlite3";
+import { join } from "node:path";
 import { InputWindow } from "../../../hosts/gateway/rules/input-window.js";
+import { ObservationStore, STORE_FILE } from "../../../hosts/gateway/store/observation-store.js";
+import { MIGRATIONS } from "../../../hosts/gateway/store/schema.js";
+import type { BootAnchor } from "../../../hosts/gateway/store/clock-map.js";
 import { withStore } from "../../support/temp-store.js";
-import { observation } from "../../support/test-helpers.js";
+import { observation, tempDir } from "../../support/test-helpers.js";
+
+const anchor = (sensorId: string, boot: number, offsetMs: number): BootAnchor => ({ sensorId, boot, source: "device", offsetMs, uptimeMs: 0, wallMs: offsetMs, receivedAt: offsetMs });
 
 test("the input window: one read from SQLite serves every rule that keeps up; a rule behind it reads SQLite; derived rows are never inputs", () => {
   withStore((store) => {
@@ -116,6 +123,46 @@ test("a rule's versions and offset: pending until activated, one active, superse
     store.rules.prune("r", 1);
     assert.equal(store.rules.versions("r").map((v) => v.version), [3], "the active version is always kept");
   });
+});
+
+test("a device's clock anchor times that device's rows of its boot, never a rule's derived rows under the same id (they have no boot)", () => {
+  withStore((store) => {
+    // A derived row is boot 0, timed by the gateway; a device that later publishes under that id with boot 0 brings anchors.
+    const derived = store.rules.appendDerived({ sensorId: "v", readings: [{ quantity: "temperature", value: 1 }], time: 5000 }, 5000, "r");
+    store.append({ ...observation("v", 2), boot: 0, uptimeMs: 700 }, 6000);
+    assert.equal(store.recordAnchor(anchor("v", 0, 1_000_000)), { decision: "adopt", filled: 1, corrected: 0 }, "the device's row only");
+    assert.equal([store.find("v", 1)?.observation.time, store.find("v", 1)?.observation.timeSource], [5000, "gateway"], "the derived row keeps its time");
+    assert.is(store.find("v", 2)?.observation.time, 1_000_700);
+    assert.is(derived.observation.seq, 1);
+  });
+});
+
+test("a store from before migration 4 opens with its derived rows marked as such: still never inputs, still never re-timed by an anchor", () => {
+  const dir = tempDir("rule-store");
+  const db = new Database(join(dir.path, STORE_FILE));
+  db.pragma("journal_mode = WAL");
+  for (const migration of MIGRATIONS.slice(0, 3)) db.exec(migration);
+  db.pragma("user_version = 3");
+  const insert = db.prepare("INSERT INTO observations (sensor_id, seq, boot, uptime_ms, time, time_source, readings, received_at) VALUES (?, ?, 0, ?, ?, ?, ?, ?)");
+  const readings = JSON.stringify([{ quantity: "temperature", value: 1 }]);
+  insert.run("v", 1, 0, 5000, "gateway", readings, 5000);
+  db.prepare("INSERT INTO rule_derived (id, rule) VALUES (1, 'r')").run();
+  insert.run("d", 1, 300, null, null, readings, 5001);
+  db.close();
+  const store = ObservationStore.open(dir.path);
+  try {
+    assert.equal(store.rules.inputsAfter(0, 10).map((row) => row.id), [2], "the derived row is not an input");
+    assert.is(store.rules.backlog(0, 10), 1);
+    assert.is(store.rules.ownerOf("v"), "r");
+    store.append({ ...observation("v", 2), boot: 0, uptimeMs: 700 }, 6000);
+    assert.equal(store.recordAnchor(anchor("v", 0, 1_000_000)), { decision: "adopt", filled: 1, corrected: 0 });
+    assert.is(store.find("v", 1)?.observation.time, 5000);
+    assert.equal(store.recordAnchor(anchor("d", 0, 2_000_000)), { decision: "adopt", filled: 1, corrected: 0 }, "an old device row of boot 0 is still timed");
+    assert.is(store.find("d", 1)?.observation.time, 2_000_300);
+  } finally {
+    store.close();
+    dir.remove();
+  }
 });
 
 test.run();
