@@ -14,10 +14,15 @@
  *    Pi runs out of memory. XS's own cap is 2 GB;
  *  - a watchdog on each request kills the process if a delivery overruns
  *    (something the meter does not count, such as a pathological regular
- *    expression);
- *  - a nice value of RULE_WORKER_NICENESS, so that on a busy Pi the kernel
- *    runs the gateway's event loop (PUBACKs, the relay) before the rules:
- *    a rule that needs the CPU lags instead of slowing acknowledgements.
+ *    expression), counting the worker's own CPU time (process-cpu.ts), so
+ *    a worker kept off the CPU is not taken for one that overran;
+ *  - the SCHED_IDLE scheduling policy (`chrt --idle`; a nice value of
+ *    RULE_WORKER_NICENESS where chrt is missing), so that the kernel runs
+ *    the gateway's threads (PUBACKs, their fsync, the relay) and whatever
+ *    else wants a core before a rule: a rule that needs the CPU lags
+ *    instead of slowing acknowledgements. A nice value still takes its
+ *    share of a core from a busy gateway; SCHED_IDLE takes only what is
+ *    left over, and gives the core up as soon as the gateway wakes.
  * A limit that trips ends the process: the gateway blames the rule whose
  * request was in flight, starts a new worker and loads the rules again
  * from their committed state (worker-pool.ts).
@@ -25,6 +30,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setPriority } from "node:os";
+import { cpuTimeMs } from "./process-cpu.js";
 import { fileURLToPath } from "node:url";
 import type { Readable, Writable } from "node:stream";
 import { NetstringDecoder, encodeNetstring } from "../../../simulator/engine/netstring.js";
@@ -32,8 +38,13 @@ import { xsnapWorkerPath } from "../../../simulator/engine/xsnap-worker.js";
 import { QUANTITIES } from "../../../modules/observation/record.js";
 import type { HostRequest } from "./xs/protocol.js";
 
-/** The rule workers' nice value (0 is the gateway's, 19 the lowest): rules yield the CPU to acknowledging devices. */
+/** The rule workers' nice value (0 is the gateway's, 19 the lowest) where SCHED_IDLE cannot be had: rules yield the CPU to acknowledging devices. */
 export const RULE_WORKER_NICENESS = 10;
+/**
+ * A request's watchdog gives up on a worker kept off the CPU after this many times its timeout of wall time, even
+ * without the CPU time used up: a worker that waits on something other than the CPU for that long is stuck.
+ */
+export const WATCHDOG_WALL_FACTOR = 10;
 /** Computrons between meter checks: a budget overruns by at most this, and checking costs little (measured: no slower than 1). */
 export const METER_INTERVAL = 10_000;
 /** What one delivery may spend outside the rules' own budgets (about a second of XS work): the host's code needs a few million. */
@@ -125,10 +136,10 @@ export class RuleWorker {
   constructor(options: RuleWorkerOptions) {
     this.name = options.name;
     const kib = Math.max(1, Math.floor(options.memoryCapBytes / 1024));
-    // The shell sets the limit and replaces itself with the worker, so the pid is the worker's.
+    // The shell sets the limit and replaces itself with the worker (through chrt, which execs it in turn), so the pid is the worker's.
     this.#child = spawn(
       "/bin/sh",
-      ["-c", `ulimit -d ${kib} && exec "$0" "$@"`, xsnapWorkerPath(), options.name, "-i", String(METER_INTERVAL), "-l", String(DELIVERY_BACKSTOP_COMPUTRONS)],
+      ["-c", `ulimit -d ${kib} && if command -v chrt >/dev/null 2>&1; then exec chrt --idle 0 "$0" "$@"; fi; exec "$0" "$@"`, xsnapWorkerPath(), options.name, "-i", String(METER_INTERVAL), "-l", String(DELIVERY_BACKSTOP_COMPUTRONS)],
       { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] },
     );
     // The pid is the shell's until it execs, and the same process after: the priority carries over.
@@ -220,10 +231,20 @@ export class RuleWorker {
     const { message, timeoutMs, pending } = this.#queue.shift()!;
     this.#current = pending;
     pending.allocateBefore = this.#lastMeter.allocate;
-    pending.timer = setTimeout(() => {
-      this.#watchdogFired = true;
-      this.#child.kill("SIGKILL");
-    }, timeoutMs);
+    const cpuAtStart = cpuTimeMs(this.#child.pid);
+    const startedAt = performance.now();
+    const watch = (ms: number) => {
+      pending.timer = setTimeout(() => {
+        const used = cpuAtStart === undefined ? undefined : (cpuTimeMs(this.#child.pid) ?? Infinity) - cpuAtStart;
+        // Kept off the CPU (it yields to the gateway): it has not overrun until it has had its time on it.
+        if (used !== undefined && used < timeoutMs && performance.now() - startedAt < timeoutMs * WATCHDOG_WALL_FACTOR) {
+          return watch(Math.max(1, timeoutMs - used));
+        }
+        this.#watchdogFired = true;
+        this.#child.kill("SIGKILL");
+      }, ms);
+    };
+    watch(timeoutMs);
     this.#toWorker.write(encodeNetstring(message));
   }
 
