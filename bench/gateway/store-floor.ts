@@ -62,7 +62,8 @@ function schemaOf(variant: StoreVariant): string {
       time INTEGER, time_source TEXT, readings TEXT NOT NULL, received_at INTEGER NOT NULL, relayed_at INTEGER, UNIQUE (sensor_id, seq))`;
   }
   let sql = MIGRATIONS.join(";\n");
-  if (variant === "no-anchor-index") sql = sql.replace(/CREATE INDEX observations_unrelayed_boot[^;]*;/, "");
+  // Every creation of it (migrations 2 and 4) and the drop between them.
+  if (variant === "no-anchor-index") sql = sql.replace(/(CREATE|DROP) INDEX observations_unrelayed_boot[^;]*;/g, "");
   if (variant === "no-autoincrement") sql = sql.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER PRIMARY KEY");
   return sql;
 }
