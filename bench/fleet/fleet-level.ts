@@ -18,6 +18,7 @@ import { fleetEngine, loadDeviceBundle, SIM_FLASH, startFleet, stopFleet, type S
 import { attachSensorModel } from "../../simulator/sensors/sensor-models.js";
 import { NorFlash } from "../../simulator/storage/nor-flash.js";
 import { SENSOR_ROTATION } from "../../simulator/fleet.js";
+import { cpuTimeMs } from "../../hosts/proc/process-cpu.js";
 
 export interface LevelPlan {
   design: "fleet" | "baseline";
@@ -39,9 +40,10 @@ export interface LevelReading {
 
 function processReading(pid: number | undefined): { cpuMs: number; rssBytes: number } {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const cpuMs = cpuTimeMs(pid);
+    if (cpuMs === undefined) throw new Error("gone");
     const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+    return { cpuMs, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
   } catch {
     return { cpuMs: 0, rssBytes: 0 };
   }

@@ -14,6 +14,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MissingPeerProgram, peerProgram } from "../../tests/support/peer-programs.js";
+import { cpuTimeMs } from "../../hosts/proc/process-cpu.js";
 
 /** Bounds its start: a broker that does not listen within this long has failed. */
 const START_TIMEOUT_MS = 10_000;
@@ -96,14 +97,12 @@ export async function startMosquitto(users: ReadonlyArray<{ username: string; pa
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const pid = child.pid!;
-  const ticksMs = 1000 / 100; // USER_HZ is 100 on Linux
   return {
     port,
     cpuMs() {
-      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the parenthesised command name.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(fields[11]) + Number(fields[12])) * ticksMs;
+      const ms = cpuTimeMs(pid);
+      if (ms === undefined) throw new Error(`mosquitto (pid ${pid}) has no /proc entry`);
+      return ms;
     },
     rss() {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

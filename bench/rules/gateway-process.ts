@@ -23,6 +23,7 @@ import { startGateway } from "../../hosts/gateway/gateway.js";
 import { StaticRegistry } from "../../hosts/gateway/ingest/sensor-registry.js";
 import { oneAddressFleetLimits } from "../../hosts/gateway/ingest/listener-limits.js";
 import { createLogger } from "../../hosts/log/logger.js";
+import { cpuTimeMs } from "../../hosts/proc/process-cpu.js";
 
 export interface RulesServerPlan {
   prefix: string;
@@ -55,12 +56,7 @@ function rssOf(pid: number | "self"): number {
 
 /** User and system CPU time of a process, from /proc (clock ticks of 10 ms); 0 once it is gone. */
 function cpuUsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return 0;
-  }
+  return (cpuTimeMs(pid) ?? 0) * 1000;
 }
 
 /**

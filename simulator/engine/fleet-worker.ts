@@ -14,6 +14,7 @@ import {
   Input, MAX_STEP_INPUT_BYTES, NO_DEADLINE, Output, RecordWriter, STEP, STEP_HEADER_BYTES, StepFlags, WORKER,
 } from "../xs-fleet/fleet-protocol.js";
 import { XsnapWorker } from "./xsnap-worker.js";
+import { cpuTimeMs } from "../../hosts/proc/process-cpu.js";
 
 export { Input, NO_DEADLINE };
 
@@ -156,12 +157,7 @@ export class FleetWorker {
 
   /** CPU time the worker process has used, in ms (Linux /proc; 0 elsewhere). */
   cpuMs(): number {
-    try {
-      const fields = readFileSync(`/proc/${this.pid}/stat`, "utf8").split(") ")[1].split(" ");
-      return (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return 0;
-    }
+    return cpuTimeMs(this.pid) ?? 0;
   }
 
   /** Resident memory of the worker process, in bytes (Linux /proc; 0 elsewhere). */

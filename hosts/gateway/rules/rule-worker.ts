@@ -14,7 +14,7 @@
  *    Pi runs out of memory. XS's own cap is 2 GB;
  *  - a watchdog on each request kills the process if a delivery overruns
  *    (something the meter does not count, such as a pathological regular
- *    expression), counting the worker's own CPU time (process-cpu.ts), so
+ *    expression), counting the worker's own CPU time (hosts/proc/process-cpu.ts), so
  *    a worker kept off the CPU is not taken for one that overran;
  *  - the SCHED_IDLE scheduling policy (`chrt --idle`; a nice value of
  *    RULE_WORKER_NICENESS where chrt is missing), so that the kernel runs
@@ -30,7 +30,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setPriority } from "node:os";
-import { cpuTimeMs } from "./process-cpu.js";
+import { cpuTimeMs } from "../../proc/process-cpu.js";
 import { fileURLToPath } from "node:url";
 import type { Readable, Writable } from "node:stream";
 import { NetstringDecoder, encodeNetstring } from "../../../simulator/engine/netstring.js";

@@ -1,7 +1,7 @@
 /*
- * The CPU time a process has used, from /proc: what the rule workers'
- * watchdog counts, since a worker that the kernel keeps off the CPU (it
- * yields to the gateway, rule-worker.ts) is waiting, not overrunning.
+ * The CPU time a process has used, from /proc: what the gateway rule
+ * workers' watchdog counts (a worker the kernel keeps off the CPU is
+ * waiting, not overrunning), and what the fleet and the bench report.
  */
 import { readFileSync } from "node:fs";
 
